@@ -1,0 +1,115 @@
+"""The local runtime service: the PostGrip Agent HTTP API on SQLite, in one process.
+
+Run it with ``postgrip-agent server`` or ``python -m postgrip_agent.server``, or embed it::
+
+    with LocalServer(db=":memory:", port=0) as server:
+        client = Client.connect(server.address)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+from typing import Any, List, Optional, Type
+
+from .clock import Clock, ManualClock
+from .engine import Engine
+from .http import Api, HttpServer, make_http_server
+from .sqlite_store import SQLiteStore
+from .store import Store
+
+log = logging.getLogger("postgrip_agent.server")
+
+__all__ = ["LocalServer", "Engine", "Clock", "ManualClock", "SQLiteStore", "Store"]
+
+
+class LocalServer:
+    """The service on a background thread; a context manager exposing ``.address``."""
+
+    def __init__(
+        self,
+        db: str = ":memory:",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Optional[Clock] = None,
+        auth_token: Optional[str] = None,
+        store: Optional[Store] = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock or Clock()
+        self.store = store or SQLiteStore(db)
+        self.engine = Engine(self.store, self.clock, auth_token=auth_token)
+        extra: List[Any] = []
+        try:
+            from .schedules import ScheduleService  # noqa: WPS433 (optional feature module)
+        except ImportError:  # pragma: no cover - schedules not built yet
+            pass
+        else:
+            self.schedules = ScheduleService(self.engine)
+            extra = self.schedules.routes()
+        self.api = Api(self.engine, auth_token=auth_token, extra_routes=extra)
+        self._http: HttpServer = make_http_server(self.api, host, port)
+        self._stopped = threading.Event()
+        self._threads: List[threading.Thread] = []
+        self._started = False
+
+    @property
+    def host(self) -> str:
+        return str(self._http.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._http.server_address[1])
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "LocalServer":
+        if self._started:
+            return self
+        self._started = True
+        for name, target in (
+            ("postgrip-server-http", self._http.serve_forever),
+            ("postgrip-server-ticker", lambda: self.engine.ticker(self._stopped)),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("PostGrip Agent local service listening on %s (db %s)", self.address, self.db)
+        return self
+
+    def serve_forever(self) -> None:
+        """Run in the calling thread until :meth:`stop` is called from elsewhere."""
+        self.start()
+        self._stopped.wait()
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.engine.stop()
+        if self._started:
+            self._http.shutdown()
+        self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.store.close()
+        log.info("PostGrip Agent local service on %s stopped", self.address)
+
+    def advance(self, seconds: float) -> None:
+        """Move a ManualClock forward and fire everything that became due."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs LocalServer(clock=ManualClock())")
+        self.clock.advance(seconds)
+        self.engine.run_due()
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.stop()

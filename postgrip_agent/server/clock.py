@@ -1,0 +1,55 @@
+"""Time for the local runtime service: the real clock, or one that tests move by hand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import List, Optional
+
+
+class Clock:
+    """Seconds since the epoch, and a way to wait for a moment on this clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def wait_until(self, wake: threading.Event, deadline: Optional[float]) -> None:
+        """Block until ``deadline`` (on this clock) passes or ``wake`` is set."""
+        timeout = None if deadline is None else max(0.0, deadline - self.now())
+        wake.wait(timeout)
+
+    def subscribe(self, wake: threading.Event) -> None:
+        """Register an event to set whenever this clock jumps (only manual clocks jump)."""
+
+
+class ManualClock(Clock):
+    """A clock that only moves when told to; the service's ticker wakes on every move."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+        self._lock = threading.Lock()
+        self._listeners: List[threading.Event] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def set(self, when: float) -> None:
+        with self._lock:
+            self._now = when
+            listeners = list(self._listeners)
+        for event in listeners:
+            event.set()
+
+    def advance(self, seconds: float) -> None:
+        self.set(self.now() + seconds)
+
+    def wait_until(self, wake: threading.Event, deadline: Optional[float]) -> None:
+        if deadline is not None and deadline <= self.now():
+            return
+        # Real time never moves this clock; a jump (or new work) sets ``wake``.
+        wake.wait(1.0)
+
+    def subscribe(self, wake: threading.Event) -> None:
+        with self._lock:
+            self._listeners.append(wake)

@@ -1,0 +1,409 @@
+"""The SQLite store: one file (or ``:memory:``), WAL mode, one transaction per change."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
+
+import attrs
+
+from .store import (
+    HistoryRecord,
+    NamespaceRecord,
+    Page,
+    RunRecord,
+    ScheduleRecord,
+    SessionRecord,
+    Store,
+    TaskEventRecord,
+    TaskRecord,
+)
+
+R = TypeVar("R")
+
+# Columns holding JSON; everything else maps straight onto a SQLite value.
+_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action"}
+_BOOL = {"wake_pending", "cancel_requested"}
+
+_TABLES: Dict[str, Tuple[Type[Any], str]] = {
+    "tasks": (TaskRecord, "id"),
+    "runs": (RunRecord, "run_id"),
+    "history": (HistoryRecord, "seq"),
+    "task_events": (TaskEventRecord, "seq"),
+    "namespaces": (NamespaceRecord, "name"),
+    "sessions": (SessionRecord, "token"),
+    "schedules": (ScheduleRecord, "id"),
+}
+
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS tasks_poll ON tasks(namespace, queue, state, seq)",
+    "CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, state)",
+    "CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(state, leased_until)",
+    "CREATE INDEX IF NOT EXISTS tasks_timer ON tasks(state, fire_at)",
+    "CREATE INDEX IF NOT EXISTS tasks_not_before ON tasks(state, not_before)",
+    "CREATE INDEX IF NOT EXISTS runs_id ON runs(id, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id, state)",
+    "CREATE INDEX IF NOT EXISTS runs_deadline ON runs(state, deadline)",
+    "CREATE INDEX IF NOT EXISTS history_run ON history(run_id, seq)",
+    "CREATE INDEX IF NOT EXISTS task_events_task ON task_events(task_id, seq)",
+    "CREATE INDEX IF NOT EXISTS schedules_due ON schedules(state, next_run_at)",
+]
+
+_AUTO_SEQ = {"history", "task_events"}
+_SEQUENCED = {"tasks", "runs"}
+
+
+def _column_type(name: str) -> str:
+    return "TEXT" if name in _JSON else ""
+
+
+def _create_table(table: str) -> str:
+    cls, key = _TABLES[table]
+    columns = []
+    for field in attrs.fields(cls):
+        if field.name == "seq" and table in _AUTO_SEQ:
+            columns.append("seq INTEGER PRIMARY KEY AUTOINCREMENT")
+        elif field.name == key:
+            columns.append(f"{field.name} TEXT PRIMARY KEY")
+        else:
+            columns.append(f"{field.name} {_column_type(field.name)}".strip())
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode keeps every committed transaction across a process crash.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=OFF")
+        self._depth = 0
+        self._lock = threading.RLock()
+        for table in _TABLES:
+            self._db.execute(_create_table(table))
+        for index in _INDEXES:
+            self._db.execute(index)
+        self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
+
+    def _max_seq(self, table: str) -> int:
+        row = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _values(self, record: Any) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for field in attrs.fields(type(record)):
+            value = getattr(record, field.name)
+            if field.name in _JSON:
+                value = None if value is None else json.dumps(value, separators=(",", ":"))
+            elif field.name in _BOOL:
+                value = 1 if value else 0
+            out[field.name] = value
+        return out
+
+    @staticmethod
+    def _record(cls: Type[R], row: sqlite3.Row) -> R:
+        kwargs: Dict[str, Any] = {}
+        for key in row.keys():
+            value = row[key]
+            if key in _JSON:
+                value = None if value is None else json.loads(value)
+            elif key in _BOOL:
+                value = bool(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def _insert(self, table: str, record: Any, replace: bool = False) -> None:
+        values = self._values(record)
+        if table in _AUTO_SEQ:
+            values.pop("seq")
+        elif table in _SEQUENCED:
+            self._seq[table] += 1
+            record.seq = values["seq"] = self._seq[table]
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        cursor = self._db.execute(f"{verb} INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))
+        if table in _AUTO_SEQ:
+            record.seq = int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, record: Any) -> None:
+        _, key = _TABLES[table]
+        values = self._values(record)
+        key_value = values.pop(key)
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        self._db.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*values.values(), key_value))
+
+    def _one(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> Optional[R]:
+        with self._lock:
+            row = self._db.execute(sql, tuple(params)).fetchone()
+        return None if row is None else self._record(cls, row)
+
+    def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
+        with self._lock:
+            rows = self._db.execute(sql, tuple(params)).fetchall()
+        return [self._record(cls, row) for row in rows]
+
+    # ------------------------------------------------------------------ namespaces
+
+    def get_namespace(self, name: str) -> Optional[NamespaceRecord]:
+        return self._one(NamespaceRecord, "SELECT * FROM namespaces WHERE name = ?", (name,))
+
+    def insert_namespace(self, record: NamespaceRecord) -> None:
+        self._insert("namespaces", record)
+
+    def list_namespaces(self) -> List[NamespaceRecord]:
+        return self._all(NamespaceRecord, "SELECT * FROM namespaces ORDER BY name")
+
+    # ------------------------------------------------------------------ tasks
+
+    def insert_task(self, record: TaskRecord) -> None:
+        self._insert("tasks", record)
+
+    def update_task(self, record: TaskRecord) -> None:
+        self._update("tasks", record)
+
+    def get_task(self, task_id: str) -> Optional[TaskRecord]:
+        return self._one(TaskRecord, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+
+    def next_available_task(
+        self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float
+    ) -> Optional[TaskRecord]:
+        sql = (
+            "SELECT * FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
+            "AND type != 'timer' AND (not_before IS NULL OR not_before <= ?)"
+        )
+        params: List[Any] = [namespace, queue, now]
+        if type_prefixes:
+            sql += " AND (" + " OR ".join("substr(type, 1, ?) = ?" for _ in type_prefixes) + ")"
+            for prefix in type_prefixes:
+                params += [len(prefix), prefix]
+        sql += " ORDER BY seq LIMIT 1"
+        return self._one(TaskRecord, sql, params)
+
+    def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
+        where, params = _where(filters)
+        return self._all(TaskRecord, f"SELECT * FROM tasks{where}{_order(page, {'created_at', 'updated_at', 'seq'})}", params)
+
+    def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE run_id = ? AND state IN ('queued', 'leased', 'blocked') ORDER BY seq",
+            (run_id,),
+        )
+
+    def due_timers(self, now: float) -> List[TaskRecord]:
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL AND fire_at <= ? ORDER BY fire_at, seq",
+            (now,),
+        )
+
+    def expired_leases(self, now: float) -> List[TaskRecord]:
+        return self._all(
+            TaskRecord, "SELECT * FROM tasks WHERE state = 'leased' AND leased_until <= ? ORDER BY seq", (now,)
+        )
+
+    def next_deadline(self, now: float) -> Optional[float]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(t) FROM ("
+                " SELECT MIN(fire_at) AS t FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL"
+                " UNION ALL SELECT MIN(leased_until) FROM tasks WHERE state = 'leased'"
+                " UNION ALL SELECT MIN(not_before) FROM tasks WHERE state = 'queued' AND not_before > ?"
+                " UNION ALL SELECT MIN(deadline) FROM runs WHERE state = 'running' AND deadline IS NOT NULL"
+                " UNION ALL SELECT MIN(next_run_at) FROM schedules WHERE state = 'active')",
+                (now,),
+            ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def count_tasks_by_state(self) -> Dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # ------------------------------------------------------------------ runs
+
+    def insert_run(self, record: RunRecord) -> None:
+        self._insert("runs", record)
+
+    def update_run(self, record: RunRecord) -> None:
+        self._update("runs", record)
+
+    def get_run(self, run_id: str) -> Optional[RunRecord]:
+        return self._one(RunRecord, "SELECT * FROM runs WHERE run_id = ?", (run_id,))
+
+    def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
+        if namespace is None:
+            return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? ORDER BY seq DESC LIMIT 1", (workflow_id,))
+        return self._one(
+            RunRecord,
+            "SELECT * FROM runs WHERE id = ? AND namespace = ? ORDER BY seq DESC LIMIT 1",
+            (workflow_id, namespace),
+        )
+
+    def running_children(self, run_id: str) -> List[RunRecord]:
+        return self._all(
+            RunRecord, "SELECT * FROM runs WHERE parent_run_id = ? AND state = 'running' ORDER BY seq", (run_id,)
+        )
+
+    def timed_out_runs(self, now: float) -> List[RunRecord]:
+        return self._all(
+            RunRecord,
+            "SELECT * FROM runs WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= ? ORDER BY seq",
+            (now,),
+        )
+
+    def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
+        where, params = _where(filters)
+        return self._all(RunRecord, f"SELECT * FROM runs{where}{_order(page, {'created_at', 'updated_at', 'seq', 'id', 'type'})}", params)
+
+    def count_runs(self, filters: Dict[str, Any]) -> int:
+        where, params = _where(filters)
+        with self._lock:
+            row = self._db.execute(f"SELECT COUNT(*) FROM runs{where}", tuple(params)).fetchone()
+        return int(row[0])
+
+    def count_runs_by_state(self) -> Dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM runs GROUP BY state").fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # ------------------------------------------------------------------ history and events
+
+    def append_history(self, record: HistoryRecord) -> None:
+        self._insert("history", record)
+
+    def history(self, run_id: str, after_seq: int = 0) -> List[HistoryRecord]:
+        return self._all(
+            HistoryRecord, "SELECT * FROM history WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
+        )
+
+    def append_task_event(self, record: TaskEventRecord) -> None:
+        self._insert("task_events", record)
+
+    def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]:
+        return self._all(
+            TaskEventRecord,
+            "SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq",
+            (task_id, after_seq),
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def put_session(self, record: SessionRecord) -> None:
+        self._insert("sessions", record, replace=True)
+
+    def get_session(self, token: str) -> Optional[SessionRecord]:
+        return self._one(SessionRecord, "SELECT * FROM sessions WHERE token = ?", (token,))
+
+    def delete_session(self, token: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+
+    # ------------------------------------------------------------------ schedules
+
+    def put_schedule(self, record: ScheduleRecord) -> None:
+        self._insert("schedules", record, replace=True)
+
+    def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]:
+        return self._one(ScheduleRecord, "SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+
+    def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
+        where, params = _where(filters)
+        return self._all(ScheduleRecord, f"SELECT * FROM schedules{where}{_order(page, {'created_at', 'updated_at', 'next_run_at', 'id'})}", params)
+
+    def due_schedules(self, now: float) -> List[ScheduleRecord]:
+        return self._all(
+            ScheduleRecord,
+            "SELECT * FROM schedules WHERE state = 'active' AND next_run_at <= ? ORDER BY next_run_at, id",
+            (now,),
+        )
+
+    # ------------------------------------------------------------------ maintenance
+
+    def compact(self, cutoff: float) -> Tuple[int, int]:
+        db = self._db
+        runs = [
+            row[0]
+            for row in db.execute(
+                "SELECT run_id FROM runs WHERE state != 'running' AND updated_at < ?", (cutoff,)
+            ).fetchall()
+        ]
+        removed_tasks = 0
+        for run_id in runs:
+            db.execute("DELETE FROM history WHERE run_id = ?", (run_id,))
+            db.execute(
+                "DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?)", (run_id,)
+            )
+            removed_tasks += db.execute("DELETE FROM tasks WHERE run_id = ?", (run_id,)).rowcount
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        db.execute(
+            "DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE run_id IS NULL "
+            "AND state IN ('succeeded', 'failed') AND updated_at < ?)",
+            (cutoff,),
+        )
+        removed_tasks += db.execute(
+            "DELETE FROM tasks WHERE run_id IS NULL AND state IN ('succeeded', 'failed') AND updated_at < ?",
+            (cutoff,),
+        ).rowcount
+        return removed_tasks, len(runs)
+
+
+def _where(filters: Dict[str, Any]) -> Tuple[str, List[Any]]:
+    clauses: List[str] = []
+    params: List[Any] = []
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if key == "search":
+            for attr, expected in value.items():
+                clauses.append("json_extract(search_attributes, ?) = ?")
+                params += [f'$."{attr}"', expected]
+        elif key == "text":
+            clauses.append("(id LIKE ? OR type LIKE ?)")
+            params += [f"%{value}%", f"%{value}%"]
+        else:
+            clauses.append(f"{key} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _order(page: Page, allowed: set) -> str:
+    column = page.order_by if page.order_by in allowed else "seq"
+    direction = "DESC" if page.descending else "ASC"
+    tiebreak = "" if column == "seq" else f", {'seq' if 'seq' in allowed else 'rowid'} {direction}"
+    return f" ORDER BY {column} {direction}{tiebreak} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"

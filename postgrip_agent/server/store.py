@@ -1,0 +1,279 @@
+"""The storage interface of the local runtime service, and the records it keeps.
+
+The engine decides what happens; a store only keeps records and finds them. Every
+engine operation runs inside one :meth:`Store.transaction`, so a crash never leaves a
+half-applied change. SQLite is the store shipped here (``sqlite_store``); a PostgreSQL
+store implements the same methods.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import attrs
+
+
+@attrs.define
+class TaskRecord:
+    id: str
+    namespace: str
+    queue: str
+    type: str
+    state: str
+    attempt: int
+    lease_timeout_seconds: int
+    created_at: float
+    updated_at: float
+    payload: Any = None
+    tenant_id: Optional[str] = None
+    agent_id: Optional[str] = None
+    not_before: Optional[float] = None
+    leased_until: Optional[float] = None
+    result: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+    #: the workflow run this task belongs to (drives, or was scheduled by)
+    run_id: Optional[str] = None
+    #: a wake-up arrived while the workflow task was leased: re-queue it when it blocks
+    wake_pending: bool = False
+    #: timers: when the service fires it
+    fire_at: Optional[float] = None
+    #: activities: when the first attempt was scheduled (for expirationIntervalMs)
+    first_scheduled_at: Optional[float] = None
+    #: activities with cancellationType wait_cancellation_completed: cancel asked, not yet acknowledged
+    cancel_requested: bool = False
+    seq: int = 0
+
+
+@attrs.define
+class RunRecord:
+    run_id: str
+    id: str
+    namespace: str
+    type: str
+    queue: str
+    task_id: str
+    state: str
+    created_at: float
+    updated_at: float
+    attempt: int = 1
+    tenant_id: Optional[str] = None
+    agent_id: Optional[str] = None
+    run_timeout_ms: Optional[int] = None
+    deadline: Optional[float] = None
+    retry: Optional[Dict[str, Any]] = None
+    memo: Optional[Dict[str, Any]] = None
+    search_attributes: Optional[Dict[str, Any]] = None
+    result: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+    parent_id: Optional[str] = None
+    parent_run_id: Optional[str] = None
+    parent_task_id: Optional[str] = None
+    parent_cancellation_type: Optional[str] = None
+    continued_from_run_id: Optional[str] = None
+    next_run_id: Optional[str] = None
+    cancel_requested: bool = False
+    seq: int = 0
+
+
+@attrs.define
+class HistoryRecord:
+    run_id: str
+    workflow_id: str
+    type: str
+    created_at: float
+    task_id: Optional[str] = None
+    attributes: Dict[str, Any] = attrs.Factory(dict)
+    tenant_id: Optional[str] = None
+    seq: int = 0
+
+
+@attrs.define
+class TaskEventRecord:
+    task_id: str
+    kind: str
+    created_at: float
+    agent_id: Optional[str] = None
+    stage: Optional[str] = None
+    message: Optional[str] = None
+    stream: Optional[str] = None
+    data: Optional[str] = None
+    details: Optional[Dict[str, Any]] = None
+    tenant_id: Optional[str] = None
+    seq: int = 0
+
+
+@attrs.define
+class NamespaceRecord:
+    name: str
+    created_at: float
+    updated_at: float
+    tenant_id: Optional[str] = None
+
+
+@attrs.define
+class SessionRecord:
+    token: str
+    kind: str  # "access" or "refresh"
+    agent_id: str
+    family_id: str
+    expires_at: float
+
+
+@attrs.define
+class ScheduleRecord:
+    id: str
+    namespace: str
+    state: str
+    spec: Dict[str, Any]
+    action: Dict[str, Any]
+    next_run_at: float
+    created_at: float
+    updated_at: float
+    overlap_policy: str = "skip"
+    tenant_id: Optional[str] = None
+    last_run_at: Optional[float] = None
+    #: run id of the most recent run this schedule started (for overlap_policy skip)
+    last_run_id: Optional[str] = None
+    paused_at: Optional[float] = None
+
+
+@attrs.define
+class Page:
+    """Which slice of a listing to return."""
+
+    limit: int = 100
+    offset: int = 0
+    order_by: str = "created_at"
+    descending: bool = False
+
+
+class Store(abc.ABC):
+    """Durable records for one service. Not thread-safe: the engine serialises access."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # namespaces
+    @abc.abstractmethod
+    def get_namespace(self, name: str) -> Optional[NamespaceRecord]: ...
+
+    @abc.abstractmethod
+    def insert_namespace(self, record: NamespaceRecord) -> None: ...
+
+    @abc.abstractmethod
+    def list_namespaces(self) -> List[NamespaceRecord]: ...
+
+    # tasks
+    @abc.abstractmethod
+    def insert_task(self, record: TaskRecord) -> None: ...
+
+    @abc.abstractmethod
+    def update_task(self, record: TaskRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_task(self, task_id: str) -> Optional[TaskRecord]: ...
+
+    @abc.abstractmethod
+    def next_available_task(
+        self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float
+    ) -> Optional[TaskRecord]:
+        """The oldest queued task of the queue that is due and matches a prefix (timers never)."""
+
+    @abc.abstractmethod
+    def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]: ...
+
+    @abc.abstractmethod
+    def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
+        """Queued, leased or blocked tasks scheduled by (or driving) the run."""
+
+    @abc.abstractmethod
+    def due_timers(self, now: float) -> List[TaskRecord]: ...
+
+    @abc.abstractmethod
+    def expired_leases(self, now: float) -> List[TaskRecord]: ...
+
+    @abc.abstractmethod
+    def next_deadline(self, now: float) -> Optional[float]:
+        """The earliest future moment at which a timer, lease, not_before or run deadline falls due."""
+
+    @abc.abstractmethod
+    def count_tasks_by_state(self) -> Dict[str, int]: ...
+
+    # runs
+    @abc.abstractmethod
+    def insert_run(self, record: RunRecord) -> None: ...
+
+    @abc.abstractmethod
+    def update_run(self, record: RunRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Optional[RunRecord]: ...
+
+    @abc.abstractmethod
+    def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]: ...
+
+    @abc.abstractmethod
+    def running_children(self, run_id: str) -> List[RunRecord]: ...
+
+    @abc.abstractmethod
+    def timed_out_runs(self, now: float) -> List[RunRecord]: ...
+
+    @abc.abstractmethod
+    def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]: ...
+
+    @abc.abstractmethod
+    def count_runs(self, filters: Dict[str, Any]) -> int: ...
+
+    @abc.abstractmethod
+    def count_runs_by_state(self) -> Dict[str, int]: ...
+
+    # history and task events
+    @abc.abstractmethod
+    def append_history(self, record: HistoryRecord) -> None:
+        """Store the event and set ``record.seq``."""
+
+    @abc.abstractmethod
+    def history(self, run_id: str, after_seq: int = 0) -> List[HistoryRecord]: ...
+
+    @abc.abstractmethod
+    def append_task_event(self, record: TaskEventRecord) -> None:
+        """Store the event and set ``record.seq``."""
+
+    @abc.abstractmethod
+    def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]: ...
+
+    # sessions
+    @abc.abstractmethod
+    def put_session(self, record: SessionRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_session(self, token: str) -> Optional[SessionRecord]: ...
+
+    @abc.abstractmethod
+    def delete_session(self, token: str) -> None: ...
+
+    # schedules
+    @abc.abstractmethod
+    def put_schedule(self, record: ScheduleRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]: ...
+
+    @abc.abstractmethod
+    def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]: ...
+
+    @abc.abstractmethod
+    def due_schedules(self, now: float) -> List[ScheduleRecord]: ...
+
+    # maintenance
+    @abc.abstractmethod
+    def compact(self, cutoff: float) -> Tuple[int, int]:
+        """Remove finished runs (with their tasks, history, events) and finished stand-alone
+        tasks last updated before ``cutoff``; return (removed tasks, removed runs)."""
+

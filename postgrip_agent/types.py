@@ -1,0 +1,721 @@
+"""Wire types of the PostGrip Agent HTTP contract, as attrs classes.
+
+Field names follow Python style; a field whose wire name differs (the contract mixes
+snake_case and camelCase) carries its wire name in metadata, and the one private
+converter below renames it both ways. Unset optionals are ``None`` and are omitted
+on the wire. Unknown fields sent by a newer server are ignored when reading;
+:func:`structure_strict` (used by the local service for request bodies) rejects them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+
+TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
+TaskEventKind = Literal[
+    "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed"
+]
+WorkflowState = Literal["running", "succeeded", "failed", "continued_as_new"]
+WorkflowIdReusePolicy = Literal["allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate"]
+ScheduleState = Literal["active", "paused", "deleted"]
+ScheduleOverlapPolicy = Literal["skip", "allow_all"]
+ScheduleMissedRunPolicy = Literal["catch_up", "skip"]
+CancellationType = Literal["try_cancel", "wait_cancellation_completed", "abandon"]
+JsonValue = Any
+
+TASK_STATES = ("queued", "leased", "blocked", "succeeded", "failed")
+TERMINAL_TASK_STATES = ("succeeded", "failed")
+WORKFLOW_STATES = ("running", "succeeded", "failed", "continued_as_new")
+REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
+CANCELLATION_TYPES = ("try_cancel", "wait_cancellation_completed", "abandon")
+TASK_EVENT_KINDS = (
+    "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed",
+)
+
+
+def _wire(name: str, default: Any = None) -> Any:
+    """An optional field whose wire name is ``name``."""
+    return attrs.field(default=default, metadata={"wire": name})
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision, as the service writes timestamps."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp into a timezone-aware datetime (naive means UTC)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    if "." in text:
+        # Python < 3.11 accepts at most 6 fractional digits.
+        head, _, tail = text.partition(".")
+        digits = ""
+        while tail and tail[0].isdigit():
+            digits, tail = digits + tail[0], tail[1:]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def _to_ms(value: Union[timedelta, float, int, None]) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return int(round(value.total_seconds() * 1000))
+    return int(round(float(value) * 1000))
+
+
+# --------------------------------------------------------------------------- failures/results
+
+
+@attrs.define
+class FailureInfo:
+    message: Optional[str] = None
+    type: Optional[str] = None
+    non_retryable: Optional[bool] = None
+    details: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class ContinueAsNewResult:
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    task_id: str
+
+
+@attrs.define
+class TaskResult:
+    exit_code: Optional[int] = None
+    stdout: Optional[str] = None
+    stderr: Optional[str] = None
+    message: Optional[str] = None
+    value: JsonValue = None
+    failure: Optional[FailureInfo] = None
+    continue_as_new: Optional[ContinueAsNewResult] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+def _interval(value: Union[timedelta, float, int, None]) -> Optional[timedelta]:
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"retry interval must be a timedelta or seconds, not {type(value).__name__}")
+    return timedelta(seconds=value)
+
+
+@attrs.define
+class RetryPolicy:
+    """How the service retries a failed activity (or workflow).
+
+    Intervals accept a ``timedelta`` or seconds; on the wire they are milliseconds.
+    ``maximum_attempts`` of 0 means unlimited.
+    """
+
+    initial_interval: Optional[timedelta] = attrs.field(default=None, converter=_interval)
+    backoff_coefficient: Optional[float] = None
+    maximum_interval: Optional[timedelta] = attrs.field(default=None, converter=_interval)
+    maximum_attempts: Optional[int] = None
+    expiration_interval: Optional[timedelta] = attrs.field(default=None, converter=_interval)
+    non_retryable_error_types: Optional[List[str]] = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.maximum_attempts is not None and self.maximum_attempts < 0:
+            raise ValueError("RetryPolicy.maximum_attempts must be >= 0 (0 means unlimited)")
+        if self.backoff_coefficient is not None and self.backoff_coefficient < 1:
+            raise ValueError("RetryPolicy.backoff_coefficient must be >= 1")
+        for name in ("initial_interval", "maximum_interval", "expiration_interval"):
+            value = getattr(self, name)
+            if value is not None and value < timedelta(0):
+                raise ValueError(f"RetryPolicy.{name} must not be negative")
+
+
+_RETRY_WIRE = {
+    "maximumAttempts": "maximum_attempts",
+    "initialIntervalMs": "initial_interval",
+    "backoffCoefficient": "backoff_coefficient",
+    "maximumIntervalMs": "maximum_interval",
+    "expirationIntervalMs": "expiration_interval",
+    "nonRetryableErrorTypes": "non_retryable_error_types",
+}
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@attrs.define
+class Task:
+    id: str
+    namespace: str
+    queue: str
+    type: str
+    state: TaskState
+    attempt: int
+    lease_timeout_seconds: int
+    created_at: datetime
+    updated_at: datetime
+    tenant_id: Optional[str] = _wire("tenantId")
+    agent_id: Optional[str] = None
+    not_before: Optional[datetime] = None
+    leased_until: Optional[datetime] = None
+    payload: JsonValue = None
+    result: Optional[TaskResult] = None
+    error: Optional[str] = None
+
+
+@attrs.define
+class TaskEventInput:
+    kind: TaskEventKind
+    stage: Optional[str] = None
+    message: Optional[str] = None
+    stream: Optional[str] = None
+    data: Optional[str] = None
+    details: Optional[Dict[str, JsonValue]] = None
+
+
+@attrs.define
+class TaskEvent:
+    id: str
+    task_id: str
+    kind: TaskEventKind
+    created_at: datetime
+    tenant_id: Optional[str] = _wire("tenantId")
+    agent_id: Optional[str] = None
+    stage: Optional[str] = None
+    message: Optional[str] = None
+    stream: Optional[str] = None
+    data: Optional[str] = None
+    details: Optional[Dict[str, JsonValue]] = None
+
+
+@attrs.define
+class EnqueueTaskRequest:
+    type: str
+    tenant_id: Optional[str] = _wire("tenantId")
+    namespace: Optional[str] = None
+    queue: Optional[str] = None
+    payload: JsonValue = None
+    lease_timeout_seconds: Optional[int] = None
+
+
+@attrs.define
+class AgentPollDirective:
+    type: Literal["upgrade", "shutdown", "log_level", "poll_now", "attest"]
+    image: Optional[str] = None
+    expected_version: Optional[int] = _wire("expectedVersion")
+    force: Optional[bool] = None
+    log_level: Optional[str] = _wire("logLevel")
+    subject: Optional[Literal["agent", "agent_helper"]] = None
+
+
+@attrs.define
+class PollTaskResponse:
+    task: Optional[Task] = None
+    directive: Optional[AgentPollDirective] = None
+
+
+@attrs.define
+class HeartbeatTaskRequest:
+    lease_timeout_seconds: Optional[int] = None
+    event: Optional[TaskEventInput] = None
+
+
+@attrs.define
+class AppendTaskEventRequest:
+    event: TaskEventInput
+
+
+@attrs.define
+class CompleteTaskRequest:
+    result: TaskResult
+
+
+@attrs.define
+class BlockTaskRequest:
+    reason: Optional[str] = None
+
+
+@attrs.define
+class FailTaskRequest:
+    error: str
+    result: Optional[TaskResult] = None
+
+
+# --------------------------------------------------------------------------- workflows
+
+
+@attrs.define
+class WorkflowExecution:
+    id: str
+    run_id: str
+    namespace: str
+    type: str
+    queue: str
+    task_id: str
+    state: WorkflowState
+    created_at: datetime
+    updated_at: datetime
+    agent_id: Optional[str] = None
+    tenant_id: Optional[str] = _wire("tenantId")
+    attempt: Optional[int] = None
+    run_timeout_ms: Optional[int] = None
+    retry: Optional[RetryPolicy] = None
+    memo: Optional[Dict[str, JsonValue]] = None
+    search_attributes: Optional[Dict[str, JsonValue]] = None
+    result: Optional[TaskResult] = None
+    error: Optional[str] = None
+
+
+@attrs.define
+class WorkflowHistoryEvent:
+    id: str
+    workflow_id: str
+    type: str
+    created_at: datetime
+    tenant_id: Optional[str] = _wire("tenantId")
+    task_id: Optional[str] = None
+    attributes: Optional[Dict[str, JsonValue]] = None
+
+
+@attrs.define
+class WorkflowCountResponse:
+    count: int
+
+
+@attrs.define
+class SignalWorkflowRequest:
+    name: str
+    args: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class SignalWithStartWorkflowRequest:
+    workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
+    signal: SignalWorkflowRequest
+    namespace: Optional[str] = None
+    queue: Optional[str] = None
+    workflow_id: Optional[str] = _wire("workflowId")
+    workflow_id_reuse_policy: Optional[WorkflowIdReusePolicy] = _wire("workflowIdReusePolicy")
+    lease_timeout_seconds: Optional[int] = None
+    run_timeout_ms: Optional[int] = _wire("runTimeoutMs")
+    retry: Optional[RetryPolicy] = None
+    memo: Optional[Dict[str, JsonValue]] = None
+    search_attributes: Optional[Dict[str, JsonValue]] = _wire("searchAttributes")
+    args: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class SignalWithStartWorkflowResponse:
+    workflow: WorkflowExecution
+    task: Task
+    signal: WorkflowHistoryEvent
+
+
+@attrs.define
+class CancelWorkflowRequest:
+    reason: Optional[str] = None
+
+
+@attrs.define
+class TerminateWorkflowRequest:
+    reason: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- task payloads
+
+
+@attrs.define
+class WorkflowPayload:
+    namespace: Optional[str] = None
+    workflow_type: Optional[str] = _wire("workflowType")
+    workflow_id: Optional[str] = _wire("workflowId")
+    run_id: Optional[str] = _wire("runId")
+    workflow_id_reuse_policy: Optional[WorkflowIdReusePolicy] = _wire("workflowIdReusePolicy")
+    parent_workflow_id: Optional[str] = _wire("parentWorkflowId")
+    parent_workflow_run_id: Optional[str] = _wire("parentWorkflowRunId")
+    parent_workflow_task_id: Optional[str] = _wire("parentWorkflowTaskId")
+    parent_cancellation_type: Optional[CancellationType] = _wire("parentCancellationType")
+    continued_from_workflow_id: Optional[str] = _wire("continuedFromWorkflowId")
+    run_timeout_ms: Optional[int] = _wire("runTimeoutMs")
+    retry: Optional[RetryPolicy] = None
+    memo: Optional[Dict[str, JsonValue]] = None
+    search_attributes: Optional[Dict[str, JsonValue]] = _wire("searchAttributes")
+    args: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class ActivityInvocationPayload:
+    activity_type: Optional[str] = _wire("activityType")
+    workflow_id: Optional[str] = _wire("workflowId")
+    workflow_run_id: Optional[str] = _wire("workflowRunId")
+    workflow_task_id: Optional[str] = _wire("workflowTaskId")
+    attempt: Optional[int] = None
+    cancellation_type: Optional[CancellationType] = _wire("cancellationType")
+    #: ``non_cancellable`` shields the activity from workflow cancellation.
+    cancellation_scope: Optional[str] = _wire("cancellationScope")
+    retry: Optional[RetryPolicy] = None
+    args: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class TimerPayload:
+    timer_id: Optional[str] = _wire("timerId")
+    duration_ms: Optional[int] = _wire("durationMs")
+    fire_at: Optional[datetime] = _wire("fireAt")
+    workflow_id: Optional[str] = _wire("workflowId")
+    workflow_run_id: Optional[str] = _wire("workflowRunId")
+    workflow_task_id: Optional[str] = _wire("workflowTaskId")
+    cancellation_scope: Optional[str] = _wire("cancellationScope")
+
+
+@attrs.define
+class WorkflowQueryPayload:
+    workflow_id: str = attrs.field(metadata={"wire": "workflowId"})
+    query_name: str = attrs.field(metadata={"wire": "queryName"})
+    workflow_type: Optional[str] = _wire("workflowType")
+    args: Optional[List[JsonValue]] = None
+    workflow_run_id: Optional[str] = _wire("workflowRunId")
+
+
+@attrs.define
+class WorkflowUpdatePayload:
+    workflow_id: str = attrs.field(metadata={"wire": "workflowId"})
+    update_name: str = attrs.field(metadata={"wire": "updateName"})
+    workflow_type: Optional[str] = _wire("workflowType")
+    args: Optional[List[JsonValue]] = None
+    workflow_run_id: Optional[str] = _wire("workflowRunId")
+    update_id: Optional[str] = _wire("updateId")
+
+
+# --------------------------------------------------------------------------- namespaces, admin, sessions
+
+
+@attrs.define
+class Namespace:
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    tenant_id: Optional[str] = _wire("tenantId")
+
+
+@attrs.define
+class CreateNamespaceRequest:
+    name: str
+    tenant_id: Optional[str] = _wire("tenantId")
+
+
+@attrs.define
+class CompactRequest:
+    retention_seconds: Optional[int] = None
+
+
+@attrs.define
+class CompactResponse:
+    removed_tasks: int
+    removed_workflows: int
+
+
+@attrs.define
+class HealthResponse:
+    status: str
+
+
+@attrs.define
+class ReadyResponse:
+    status: str
+    stats: Dict[str, int]
+
+
+@attrs.define
+class RefreshAgentSessionRequest:
+    refresh_token: str = attrs.field(metadata={"wire": "refreshToken"})
+
+
+@attrs.define
+class AgentSessionResponse:
+    agent_id: str = attrs.field(metadata={"wire": "agentId"})
+    tenant_id: str = attrs.field(metadata={"wire": "tenantId"})
+    token_family_id: str = attrs.field(metadata={"wire": "tokenFamilyId"})
+    access_token: str = attrs.field(metadata={"wire": "accessToken"})
+    refresh_token: str = attrs.field(metadata={"wire": "refreshToken"})
+    access_expires_at: datetime = attrs.field(metadata={"wire": "accessExpiresAt"})
+    refresh_expires_at: datetime = attrs.field(metadata={"wire": "refreshExpiresAt"})
+    status: str
+    trust_state: str = attrs.field(metadata={"wire": "trustState"})
+    trust_reason: Optional[str] = _wire("trustReason")
+
+
+@attrs.define
+class ErrorResponse:
+    error: str
+    code: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+@attrs.define
+class ScheduleCalendarSpec:
+    minute: Optional[List[int]] = None
+    hour: Optional[List[int]] = None
+    day_of_month: Optional[List[int]] = None
+    month: Optional[List[int]] = None
+    day_of_week: Optional[List[int]] = None
+
+
+@attrs.define
+class ScheduleSpec:
+    interval_seconds: Optional[int] = None
+    cron: Optional[str] = None
+    calendar: Optional[ScheduleCalendarSpec] = None
+    timezone: Optional[str] = None
+    jitter_seconds: Optional[int] = None
+    catch_up_window_seconds: Optional[int] = None
+    missed_run_policy: Optional[ScheduleMissedRunPolicy] = None
+    start_at: Optional[datetime] = None
+
+
+@attrs.define
+class ScheduleAction:
+    workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
+    namespace: Optional[str] = None
+    queue: Optional[str] = None
+    workflow_id: Optional[str] = _wire("workflowId")
+    workflow_id_reuse_policy: Optional[WorkflowIdReusePolicy] = _wire("workflowIdReusePolicy")
+    run_timeout_ms: Optional[int] = _wire("runTimeoutMs")
+    retry: Optional[RetryPolicy] = None
+    memo: Optional[Dict[str, JsonValue]] = None
+    search_attributes: Optional[Dict[str, JsonValue]] = _wire("searchAttributes")
+    args: Optional[List[JsonValue]] = None
+
+
+@attrs.define
+class Schedule:
+    id: str
+    namespace: str
+    state: ScheduleState
+    spec: ScheduleSpec
+    action: ScheduleAction
+    next_run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    tenant_id: Optional[str] = _wire("tenantId")
+    overlap_policy: Optional[ScheduleOverlapPolicy] = None
+    last_run_at: Optional[datetime] = None
+
+
+@attrs.define
+class CreateScheduleRequest:
+    spec: ScheduleSpec
+    action: ScheduleAction
+    id: Optional[str] = None
+    tenant_id: Optional[str] = _wire("tenantId")
+    namespace: Optional[str] = None
+    overlap_policy: Optional[ScheduleOverlapPolicy] = None
+
+
+@attrs.define
+class UpdateScheduleRequest:
+    overlap_policy: Optional[ScheduleOverlapPolicy] = None
+    spec: Optional[ScheduleSpec] = None
+    action: Optional[ScheduleAction] = None
+
+
+@attrs.define
+class PauseScheduleRequest:
+    reason: Optional[str] = None
+
+
+@attrs.define
+class UnpauseScheduleRequest:
+    reason: Optional[str] = None
+
+
+@attrs.define
+class TriggerScheduleRequest:
+    reason: Optional[str] = None
+
+
+@attrs.define
+class TriggerScheduleResponse:
+    schedule: Schedule
+    task: Task
+
+
+@attrs.define
+class BackfillScheduleRequest:
+    start_at: datetime
+    end_at: datetime
+
+
+@attrs.define
+class BackfillScheduleResponse:
+    schedule: Schedule
+    tasks: List[Task]
+
+
+# --------------------------------------------------------------------------- the converter
+
+
+def _strict_scalar(kind: type) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            return float(value) if ok else _reject(value, "number")
+        if kind is int and isinstance(value, bool):
+            return _reject(value, "integer")
+        if isinstance(value, kind):
+            return value
+        return _reject(value, {int: "integer", str: "string", bool: "boolean"}[kind])
+
+    return structure
+
+
+def _reject(value: Any, expected: str) -> Any:
+    raise TypeError(f"expected {expected}, got {type(value).__name__} {value!r}"[:200])
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str):
+        raise TypeError(f"expected an RFC 3339 timestamp string, got {type(value).__name__}")
+    try:
+        return parse_timestamp(value)
+    except ValueError as err:
+        raise ValueError(f"invalid RFC 3339 timestamp {value!r}") from err
+
+
+def _structure_retry(value: Any, _: Any) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a RetryPolicy object, got {type(value).__name__}")
+    kwargs: Dict[str, Any] = {}
+    for wire, name in _RETRY_WIRE.items():
+        raw = value.get(wire)
+        if raw is None:
+            continue
+        if name.endswith("interval"):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise TypeError(f"RetryPolicy.{wire} must be an integer number of milliseconds")
+            kwargs[name] = timedelta(milliseconds=raw)
+        elif name == "backoff_coefficient":
+            kwargs[name] = _strict_scalar(float)(raw, float)
+        elif name == "maximum_attempts":
+            kwargs[name] = _strict_scalar(int)(raw, int)
+        else:
+            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+                raise TypeError("RetryPolicy.nonRetryableErrorTypes must be a list of strings")
+            kwargs[name] = list(raw)
+    return RetryPolicy(**kwargs)
+
+
+def _unstructure_retry(policy: RetryPolicy) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for wire, name in _RETRY_WIRE.items():
+        value = getattr(policy, name)
+        if value is None:
+            continue
+        out[wire] = _to_ms(value) if name.endswith("interval") else value
+    return out
+
+
+def _configure(converter: cattrs.Converter) -> None:
+    for kind in (int, str, bool, float):
+        converter.register_structure_hook(kind, _strict_scalar(kind))
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_unstructure_hook(datetime, format_timestamp)
+    converter.register_unstructure_hook(RetryPolicy, _unstructure_retry)
+
+    def structure_factory(cls: Type[Any]) -> Any:
+        overrides = {f.name: override(rename=f.metadata["wire"]) for f in attrs.fields(cls) if "wire" in f.metadata}
+        return make_dict_structure_fn(cls, converter, **overrides)
+
+    def unstructure_factory(cls: Type[Any]) -> Any:
+        overrides = {
+            f.name: override(rename=f.metadata["wire"], omit_if_default=f.default is None)
+            if "wire" in f.metadata
+            else override(omit_if_default=f.default is None)
+            for f in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, converter, **overrides)
+
+    def is_wire(cls: Any) -> bool:
+        return attrs.has(cls) and cls is not RetryPolicy
+
+    converter.register_structure_hook_factory(is_wire, structure_factory)
+    converter.register_unstructure_hook_factory(is_wire, unstructure_factory)
+
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+_configure(_converter)
+_strict_converter = cattrs.Converter(forbid_extra_keys=True)
+_configure(_strict_converter)
+_strict_converter.register_structure_hook(
+    RetryPolicy, lambda value, _: _structure_retry_strict(value)
+)
+
+
+def _structure_retry_strict(value: Any) -> RetryPolicy:
+    if isinstance(value, Mapping):
+        extra = sorted(set(value) - set(_RETRY_WIRE))
+        if extra:
+            raise ValueError(f"unknown RetryPolicy field(s): {', '.join(extra)}")
+    return _structure_retry(value, RetryPolicy)
+
+
+_converter.register_structure_hook(RetryPolicy, _structure_retry)
+
+
+def to_json(value: Any) -> Any:
+    """Unstructure a wire object (or a list/dict of them) into JSON-ready data."""
+    return _converter.unstructure(value)
+
+
+def from_json(data: Any, cls: Type[T]) -> T:
+    """Structure JSON data from the service into ``cls``; unknown fields are ignored."""
+    return _converter.structure(data, cls)
+
+
+def structure_strict(data: Any, cls: Type[T]) -> T:
+    """Structure a request body, rejecting unknown fields and mistyped values."""
+    return _strict_converter.structure(data, cls)
+
+
+def structure_as(data: Any, cls: Any) -> Any:
+    """Structure JSON data into an arbitrary type hint (``List[int]``, an attrs class, ...)."""
+    return _converter.structure(data, cls)
+
+
+def describe_structure_error(err: Exception) -> str:
+    """One line naming every field that failed and why, for 400 responses and client errors."""
+    if isinstance(err, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
+        messages = cattrs.transform_error(err, path="body", format_exception=_format_field_error)
+        return "; ".join(messages)
+    return str(err)
+
+
+def _format_field_error(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"unknown field(s) {', '.join(sorted(exc.extra_fields))}"
+    return str(exc) or type(exc).__name__
+
+
+__all__ = [name for name in list(globals()) if not name.startswith("_") and name not in {"annotations", "T"}]
