@@ -9,8 +9,9 @@ on the wire. Unknown fields sent by a newer server are ignored when reading;
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -585,6 +586,30 @@ def _strict_scalar(kind: type) -> Any:
     return structure
 
 
+def _strict_container(converter: cattrs.Converter, hint: Any) -> Any:
+    """Lists must be JSON arrays and dicts JSON objects (cattrs would happily iterate a string)."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    expected = "array" if origin is list else "object"
+    inner = args[0] if origin is list and args else None
+    value_type = args[1] if origin is dict and len(args) == 2 else None
+
+    def structure(value: Any, _: Any) -> Any:
+        if origin is list:
+            if not isinstance(value, list):
+                return _reject(value, expected)
+            if inner in (None, Any):
+                return list(value)
+            return [converter.structure(item, inner) for item in value]
+        if not isinstance(value, dict):
+            return _reject(value, expected)
+        if value_type in (None, Any):
+            return dict(value)
+        return {str(k): converter.structure(v, value_type) for k, v in value.items()}
+
+    return structure
+
+
 def _reject(value: Any, expected: str) -> Any:
     raise TypeError(f"expected {expected}, got {type(value).__name__} {value!r}"[:200])
 
@@ -639,6 +664,9 @@ def _configure(converter: cattrs.Converter) -> None:
     for kind in (int, str, bool, float):
         converter.register_structure_hook(kind, _strict_scalar(kind))
     converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_structure_hook_factory(
+        lambda t: get_origin(t) in (list, dict), lambda t: _strict_container(converter, t)
+    )
     converter.register_unstructure_hook(datetime, format_timestamp)
     converter.register_unstructure_hook(RetryPolicy, _unstructure_retry)
 
@@ -706,8 +734,26 @@ def describe_structure_error(err: Exception) -> str:
     """One line naming every field that failed and why, for 400 responses and client errors."""
     if isinstance(err, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
         messages = cattrs.transform_error(err, path="body", format_exception=_format_field_error)
-        return "; ".join(messages)
+        return "; ".join(_wire_path(m) for m in messages)
     return str(err)
+
+
+def _wire_names() -> Dict[str, str]:
+    names: Dict[str, str] = {}
+    for value in list(globals().values()):
+        if isinstance(value, type) and attrs.has(value) and value is not RetryPolicy:
+            for f in attrs.fields(value):
+                if "wire" in f.metadata:
+                    names[f.name] = f.metadata["wire"]
+    return names
+
+
+def _wire_path(message: str) -> str:
+    text, sep, path = message.rpartition(" @ ")
+    if not sep:
+        return message
+    parts = [_WIRE_NAMES.get(part, part) for part in path.split(".")]
+    return f"{text} @ {'.'.join(parts)}"
 
 
 def _format_field_error(exc: BaseException, _type: Any) -> str:
@@ -715,7 +761,12 @@ def _format_field_error(exc: BaseException, _type: Any) -> str:
         return "required field missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return f"unknown field(s) {', '.join(sorted(exc.extra_fields))}"
+    literal = re.match(r"^(.*) not in literal typing.Literal\[(.*)\]$", str(exc))
+    if literal:
+        return f"must be one of {literal.group(2)}, got {literal.group(1)!r}"
     return str(exc) or type(exc).__name__
 
+
+_WIRE_NAMES = _wire_names()
 
 __all__ = [name for name in list(globals()) if not name.startswith("_") and name not in {"annotations", "T"}]

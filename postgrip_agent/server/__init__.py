@@ -72,7 +72,7 @@ class LocalServer:
             return self
         self._started = True
         for name, target in (
-            ("postgrip-server-http", self._http.serve_forever),
+            ("postgrip-server-http", lambda: self._http.serve_forever(poll_interval=0.05)),
             ("postgrip-server-ticker", lambda: self.engine.ticker(self._stopped)),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)

@@ -255,8 +255,13 @@ class Engine:
         workflow_id = payload.workflow_id or task.id
         continued_from: Optional[RunRecord] = None
         if payload.continued_from_workflow_id:
-            source = self.store.latest_run(payload.continued_from_workflow_id, task.namespace)
-            if source is not None and source.state == "running":
+            # the oldest running run of that id is the one continuing (its successor is newer)
+            running = self.store.list_runs(
+                {"id": payload.continued_from_workflow_id, "namespace": task.namespace, "state": "running"},
+                Page(limit=1, order_by="seq"),
+            )
+            source = running[0] if running else None
+            if source is not None:
                 continued_from = source
                 existing = self.store.list_runs({"continued_from_run_id": source.run_id}, Page(limit=1))
                 if existing:  # a re-delivered workflow task continuing again: same next run

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from postgrip_agent.server import LocalServer, ManualClock
+
+from .contract import Contract, load_contract
+
+CONTRACT: Optional[Contract] = load_contract()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+class Wire:
+    """Raw HTTP to the service, as an agent or a client would speak it.
+
+    Every response body is checked against its operation's schema in the contract.
+    """
+
+    def __init__(self, address: str, token: Optional[str] = None) -> None:
+        self.address = address
+        self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+        self.validated = 0
+
+    def call(self, method: str, path: str, expect: Optional[int] = None, **kwargs: Any) -> requests.Response:
+        response = self.http.request(method, self.address + path, timeout=30, **kwargs)
+        if expect is not None:
+            assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+        if CONTRACT is not None and response.status_code != 405:
+            CONTRACT.validate(method, urlsplit(path).path, response.status_code, response.json())
+            self.validated += 1
+        return response
+
+    def get(self, path: str, expect: Optional[int] = 200, **kw: Any) -> Any:
+        return self.call("GET", path, expect, **kw).json()
+
+    def post(self, path: str, body: Any = None, expect: Optional[int] = None, **kw: Any) -> Any:
+        return self.call("POST", path, expect, json=body, **kw).json()
+
+    # ---- conveniences that play the agent's part
+    def enqueue(self, type_: str, payload: Any = None, expect: int = 202, **fields: Any) -> Dict[str, Any]:
+        body = {"type": type_, **fields}
+        if payload is not None:
+            body["payload"] = payload
+        return self.post("/api/v1/tasks", body, expect)
+
+    def start(self, workflow_type: str, workflow_id: Optional[str] = None, queue: str = "q", **payload: Any) -> Dict[str, Any]:
+        if workflow_id:
+            payload["workflowId"] = workflow_id
+        return self.enqueue(f"workflow:{workflow_type}", payload, queue=queue)
+
+    def poll(self, queue: str = "q", agent: str = "agent-1", wait: int = 0, types: str = "", namespace: str = "default") -> Optional[Dict[str, Any]]:
+        params = {"queue": queue, "agent_id": agent, "wait_seconds": wait, "namespace": namespace}
+        if types:
+            params["task_types"] = types
+        body = self.get("/api/v1/agent/poll", params=params)
+        return body.get("task")
+
+    def complete(self, task: Dict[str, Any], value: Any = None, agent: str = "agent-1", expect: int = 200, **result: Any) -> Any:
+        return self.post(f"/api/v1/agent/tasks/{task['id']}/complete?agent_id={agent}", {"result": {"value": value, **result}}, expect)
+
+    def fail(self, task: Dict[str, Any], error: str, failure: Optional[Dict[str, Any]] = None, agent: str = "agent-1", expect: int = 200) -> Any:
+        body: Dict[str, Any] = {"error": error}
+        if failure is not None:
+            body["result"] = {"failure": failure}
+        return self.post(f"/api/v1/agent/tasks/{task['id']}/fail?agent_id={agent}", body, expect)
+
+    def block(self, task: Dict[str, Any], agent: str = "agent-1", expect: int = 200) -> Any:
+        return self.post(f"/api/v1/agent/tasks/{task['id']}/block?agent_id={agent}", {"reason": "waiting"}, expect)
+
+    def activity(self, workflow_task: Dict[str, Any], name: str, *args: Any, **extra: Any) -> Dict[str, Any]:
+        payload = workflow_task["payload"]
+        body = {
+            "activityType": name, "workflowId": payload["workflowId"], "workflowRunId": payload["runId"],
+            "workflowTaskId": workflow_task["id"], "attempt": 1, "args": list(args), **extra,
+        }
+        return self.enqueue(f"activity:{name}", body, queue=workflow_task["queue"])
+
+    def timer(self, workflow_task: Dict[str, Any], duration_ms: int) -> Dict[str, Any]:
+        payload = workflow_task["payload"]
+        body = {
+            "timerId": f"t{duration_ms}", "durationMs": duration_ms, "fireAt": "2000-01-01T00:00:00Z",
+            "workflowId": payload["workflowId"], "workflowRunId": payload["runId"], "workflowTaskId": workflow_task["id"],
+        }
+        return self.enqueue("timer", body, queue=workflow_task["queue"])
+
+    def history(self, workflow_id: str) -> List[Dict[str, Any]]:
+        return self.get(f"/api/v1/workflows/{workflow_id}/history")
+
+    def history_types(self, workflow_id: str) -> List[str]:
+        return [e["type"] for e in self.history(workflow_id)]
+
+    def workflow(self, workflow_id: str) -> Dict[str, Any]:
+        return self.get(f"/api/v1/workflows/{workflow_id}")
+
+    def task(self, task_id: str) -> Dict[str, Any]:
+        return self.get(f"/api/v1/tasks/{task_id}")
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer(db=":memory:", port=0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def manual_server() -> Iterator[LocalServer]:
+    with LocalServer(db=":memory:", port=0, clock=ManualClock()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def wire(server: LocalServer) -> Wire:
+    return Wire(server.address)
+
+
+@pytest.fixture
+def mwire(manual_server: LocalServer) -> Wire:
+    return Wire(manual_server.address)
