@@ -1,0 +1,103 @@
+"""Retries, leases and concurrent polling."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Dict, List
+
+from postgrip_agent.server import LocalServer
+
+from .conftest import Wire
+
+
+def _activity_under_workflow(wire: Wire, retry: Dict[str, object]) -> tuple:
+    wire.start("W", "retrying", queue="q")
+    wf_task = wire.poll(types="workflow:")
+    act = wire.activity(wf_task, "flaky", retry=retry)
+    wire.block(wf_task)
+    return wf_task, act
+
+
+def test_activity_retry_backs_off_then_exhausts(manual_server: LocalServer, mwire: Wire) -> None:
+    wf_task, act = _activity_under_workflow(mwire, {"maximumAttempts": 3, "initialIntervalMs": 1000, "backoffCoefficient": 2})
+    first = mwire.poll(types="activity:")
+    mwire.fail(first, "transient", {"message": "transient", "type": "IOError"})
+    events = mwire.history("retrying")
+    assert [e["type"] for e in events][-2:] == ["ActivityTaskRetryScheduled", "ActivityTaskScheduled"]
+    retry_event = events[-2]
+    assert retry_event["attributes"]["previous_task"] == act["id"] and retry_event["attributes"]["attempt"] == 2
+    second_id = retry_event["task_id"]
+    assert mwire.poll(types="activity:") is None  # not before its backoff
+    assert mwire.poll(types="workflow:") is None  # a retry does not wake the workflow
+    manual_server.advance(1.0)
+    second = mwire.poll(types="activity:")
+    assert second["id"] == second_id and second["payload"]["attempt"] == 2
+    mwire.fail(second, "transient")
+    manual_server.advance(1.9)
+    assert mwire.poll(types="activity:") is None  # 2 s backoff now
+    manual_server.advance(0.1)
+    third = mwire.poll(types="activity:")
+    mwire.fail(third, "transient")
+    assert mwire.history_types("retrying")[-1] == "ActivityTaskFailed"
+    assert mwire.poll(types="workflow:")["id"] == wf_task["id"]
+
+
+def test_non_retryable_failures_are_final(wire: Wire) -> None:
+    wf_task, act = _activity_under_workflow(wire, {"maximumAttempts": 5, "nonRetryableErrorTypes": ["CardDeclined"]})
+    wire.fail(wire.poll(types="activity:"), "declined", {"message": "declined", "type": "CardDeclined"})
+    failed = wire.history("retrying")[-1]
+    assert failed["type"] == "ActivityTaskFailed" and failed["attributes"]["failure"]["type"] == "CardDeclined"
+    wire.complete(wire.poll(types="workflow:"), None)
+    wire.start("W", "flagged", queue="q")
+    wf2 = wire.poll(types="workflow:")
+    wire.activity(wf2, "x", retry={"maximumAttempts": 5})
+    wire.fail(wire.poll(types="activity:"), "no", {"message": "no", "non_retryable": True})
+    assert wire.history_types("flagged")[-1] == "ActivityTaskFailed"
+
+
+def test_lapsed_lease_redelivers_with_next_attempt(manual_server: LocalServer, mwire: Wire) -> None:
+    task = mwire.enqueue("shell.exec", {}, queue="q", lease_timeout_seconds=10)
+    first = mwire.poll(agent="a1")
+    manual_server.advance(10.5)
+    again = mwire.poll(agent="a2")
+    assert again["id"] == task["id"] and again["attempt"] == first["attempt"] + 1
+    late = mwire.complete(first, "stale", agent="a1", expect=409)
+    assert "not leased" in late["error"]
+    mwire.complete(again, "fresh", agent="a2")
+    assert mwire.task(task["id"])["result"]["value"] == "fresh"
+
+
+def test_heartbeat_keeps_the_lease(manual_server: LocalServer, mwire: Wire) -> None:
+    mwire.enqueue("shell.exec", {}, queue="q", lease_timeout_seconds=10)
+    task = mwire.poll()
+    for _ in range(3):
+        manual_server.advance(8)
+        mwire.post(f"/api/v1/agent/tasks/{task['id']}/heartbeat?agent_id=agent-1", {}, expect=200)
+    assert mwire.task(task["id"])["state"] == "leased"
+
+
+def test_concurrent_pollers_never_share_a_task(wire: Wire) -> None:
+    total = 300
+    ids = {wire.enqueue("shell.exec", {"i": i}, queue="many")["id"] for i in range(total)}
+    seen: List[str] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        mine = Wire(wire.address)
+        while True:
+            task = mine.poll(queue="many", agent=f"agent-{n}")
+            if task is None:
+                return
+            mine.complete(task, n, agent=f"agent-{n}")
+            with lock:
+                seen.append(task["id"])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    counts = Counter(seen)
+    assert set(counts) == ids
+    assert max(counts.values()) == 1
