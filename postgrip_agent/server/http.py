@@ -54,6 +54,19 @@ class Request:
             raise BadRequest(f"query parameter {name} must be {bound}, got {value}")
         return value
 
+    def wait_arg(self) -> float:
+        """``wait_seconds`` of the long-poll extensions: seconds, fractions allowed."""
+        raw = self.arg("wait_seconds")
+        if raw is None or raw == "":
+            return 0.0
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BadRequest(f"query parameter wait_seconds must be a number, got {raw!r}") from None
+        if not 0 <= value <= MAX_WAIT_SECONDS:
+            raise BadRequest(f"query parameter wait_seconds must be between 0 and {MAX_WAIT_SECONDS}, got {raw}")
+        return value
+
     def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
         if not self.raw_body.strip():
             if optional:
@@ -209,13 +222,13 @@ class Api:
         return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest))), {}
 
     def get_task(self, req: Request) -> Response:
-        wait = req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS)
+        wait = req.wait_arg()
         task = self.engine.wait_task(req.params["taskId"], wait) if wait else self.engine.get_task(req.params["taskId"])
         return 200, task_json(task), {}
 
     def task_events(self, req: Request) -> Response:
         events = self.engine.task_events(
-            req.params["taskId"], req.int_arg("after", 0), req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS)
+            req.params["taskId"], req.int_arg("after", 0), req.wait_arg()
         )
         return 200, [task_event_json(e) for e in events], {}
 
@@ -242,12 +255,12 @@ class Api:
         return 200, {"count": self.engine.count_workflows(self._workflow_filters(req))}, {}
 
     def get_workflow(self, req: Request) -> Response:
-        wait = req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS)
+        wait = req.wait_arg()
         return 200, run_json(self.engine.get_workflow(req.params["workflowId"], wait)), {}
 
     def history(self, req: Request) -> Response:
         events = self.engine.history(
-            req.params["workflowId"], req.int_arg("after", 0), req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS)
+            req.params["workflowId"], req.int_arg("after", 0), req.wait_arg()
         )
         return 200, [history_json(e) for e in events], {}
 

@@ -1,0 +1,94 @@
+"""Turning user values into JSON for the wire and back, with errors that name the culprit."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from datetime import timedelta
+from typing import Any, List, Optional, Sequence
+
+from . import types as wt
+
+_UNSET: Any = object()
+
+
+def encode_value(value: Any, what: str) -> Any:
+    """JSON-ready data for ``value`` (attrs classes and dataclasses are unstructured)."""
+    data = wt.to_json(value)
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} cannot be serialized to JSON: {err}; pass JSON-compatible values "
+                        "(dict, list, str, int, float, bool, None, or attrs/dataclass objects)") from None
+    return data
+
+
+def encode_args(args: Sequence[Any], what: str = "argument") -> List[Any]:
+    return [encode_value(arg, f"{what} {i}") for i, arg in enumerate(args)]
+
+
+def merge_args(arg: Any, args: Sequence[Any], what: str) -> List[Any]:
+    """Temporal-style ``arg`` / ``args=`` calling convention."""
+    if arg is not _UNSET and args:
+        raise ValueError(f"{what}: pass either a single arg or args=[...], not both")
+    return list(args) if arg is _UNSET else [arg]
+
+
+def decode_value(value: Any, result_type: Optional[Any]) -> Any:
+    if result_type is None or result_type is Any or value is None:
+        return value
+    return wt.structure_as(value, result_type)
+
+
+def duration_ms(value: Any, what: str) -> Optional[int]:
+    """Milliseconds for a timedelta or a number of seconds; rejects negatives with a clear error."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise TypeError(f"{what} must be a timedelta or a number of seconds, not {type(value).__name__}")
+    if seconds < 0:
+        raise ValueError(f"{what} must not be negative (got {seconds} s)")
+    return int(round(seconds * 1000))
+
+
+def name_of(target: Any, kind: str) -> str:
+    """The registered name of a workflow/activity/definition, or the string itself."""
+    if isinstance(target, str):
+        name = target
+    else:
+        name = (
+            getattr(target, "_postgrip_workflow_name", None)
+            or getattr(target, "_postgrip_activity_name", None)
+            or getattr(target, "name", None)
+            or getattr(target, "__name__", None)
+            or ""
+        )
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{kind} name must be a non-empty string (got {target!r})")
+    return name
+
+
+def return_type_of(workflow: Any) -> Optional[Any]:
+    """The return annotation of a workflow's run method (unwrapping generators and coroutines)."""
+    if isinstance(workflow, str) or workflow is None:
+        return None
+    run = getattr(workflow, "_postgrip_run_method", None) or workflow
+    try:
+        hints = typing.get_type_hints(run)
+    except Exception:
+        return None
+    hint = hints.get("return")
+    if hint is None or hint is type(None):
+        return None
+    origin = typing.get_origin(hint)
+    if origin is not None and getattr(origin, "__name__", "") in ("Generator", "Coroutine"):
+        args = typing.get_args(hint)
+        hint = args[2] if len(args) == 3 else None
+    if hint is Any or inspect.isclass(hint) and hint in (object,):
+        return None
+    return hint

@@ -1,0 +1,475 @@
+"""The blocking Client and its sub-clients: workflows, tasks, schedules."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+from . import types as wt
+from ._encoding import duration_ms, encode_args, encode_value, name_of, return_type_of
+from .connection import Connection
+from .errors import PostGripAgentError, TimeoutFailure, TransportError
+from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle
+
+__all__ = ["Client", "WorkflowClient", "TaskClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle"]
+
+UI_MEMO_KEY = "__postgrip_ui"
+
+
+def _check_id(value: Optional[str], what: str) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"{what} must be a non-empty string")
+
+
+def _check_policy(policy: Optional[str]) -> None:
+    if policy is not None and policy not in wt.REUSE_POLICIES:
+        raise ValueError(f"id_reuse_policy must be one of {', '.join(wt.REUSE_POLICIES)}, got {policy!r}")
+
+
+def _retry_json(policy: Union[wt.RetryPolicy, Mapping[str, Any], None]) -> Optional[Dict[str, Any]]:
+    if policy is None:
+        return None
+    if isinstance(policy, Mapping):
+        policy = wt.from_json(dict(policy), wt.RetryPolicy)
+    if not isinstance(policy, wt.RetryPolicy):
+        raise TypeError(f"retry_policy must be a RetryPolicy, not {type(policy).__name__}")
+    return wt.to_json(policy)  # type: ignore[no-any-return]
+
+
+def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int) -> Iterator[Any]:
+    params = {**params, "limit": page_size}
+    while True:
+        items, headers = conn.request_full("GET", path, params=params)
+        yield from items
+        token = headers.get("X-Next-Page-Token")
+        if not token or not items:
+            return
+        params = {**params, "page_token": token}
+
+
+class TaskClient:
+    """Tasks of the service: enqueue, inspect, watch."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    @property
+    def _conn(self) -> Connection:
+        return self._client.connection
+
+    def enqueue(
+        self, type: str, *, payload: Any = None, namespace: Optional[str] = None, queue: Optional[str] = None,
+        lease_timeout: Union[timedelta, float, None] = None,
+    ) -> wt.Task:
+        if not isinstance(type, str) or not type.strip():
+            raise ValueError("task type must be a non-empty string, e.g. 'shell.exec'")
+        lease_ms = duration_ms(lease_timeout, "lease_timeout")
+        request = wt.EnqueueTaskRequest(
+            type=type, namespace=namespace or self._client.namespace, queue=queue or self._client.default_task_queue,
+            payload=encode_value(payload, "task payload"),
+            lease_timeout_seconds=None if lease_ms is None else max(1, lease_ms // 1000),
+        )
+        data = self._conn.request("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)
+        return wt.from_json(data, wt.Task)
+
+    def get(self, task_id: str) -> wt.Task:
+        _check_id(task_id, "task id")
+        return wt.from_json(self._conn.request("GET", f"/api/v1/tasks/{task_id}"), wt.Task)
+
+    def wait(self, task_id: str, *, timeout: Optional[float] = None) -> wt.Task:
+        """Block until the task is terminal (succeeded or failed); TimeoutFailure after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        idle = 0.005
+        while True:
+            wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
+            asked = time.monotonic()
+            data = self._conn.request(
+                "GET", f"/api/v1/tasks/{task_id}", params={"wait_seconds": round(wait, 3)}, timeout=wait + self._conn.timeout
+            )
+            task = wt.from_json(data, wt.Task)
+            if task.state in wt.TERMINAL_TASK_STATES:
+                return task
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutFailure(f"task {task_id} did not finish within {timeout} s (state {task.state})")
+            if time.monotonic() - asked < wait / 2:
+                time.sleep(idle)
+                idle = min(idle * 2, 0.5)
+
+    def list(
+        self, *, namespace: Optional[str] = None, queue: Optional[str] = None, type: Optional[str] = None,
+        state: Optional[str] = None, order_by: Optional[str] = None, page_size: int = 100,
+    ) -> Iterator[wt.Task]:
+        if state is not None and state not in wt.TASK_STATES:
+            raise ValueError(f"state must be one of {', '.join(wt.TASK_STATES)}, got {state!r}")
+        params = {"namespace": namespace, "queue": queue, "type": type, "state": state, "order_by": order_by}
+        for raw in _pages(self._conn, "/api/v1/tasks", params, page_size):
+            yield wt.from_json(raw, wt.Task)
+
+    def events(self, task_id: str) -> List[wt.TaskEvent]:
+        return [wt.from_json(e, wt.TaskEvent) for e in self._conn.request("GET", f"/api/v1/tasks/{task_id}/events")]
+
+    def watch_events(self, task_id: str, *, timeout: Optional[float] = None) -> Iterator[wt.TaskEvent]:
+        """Events of the task as they are written, until it is terminal (or ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        after = 0
+        while True:
+            wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
+            events = self._conn.request(
+                "GET", f"/api/v1/tasks/{task_id}/events", params={"after": after, "wait_seconds": round(wait, 3)},
+                timeout=wait + self._conn.timeout,
+            )
+            for raw in events:
+                after = max(after, int(raw["id"]))
+                yield wt.from_json(raw, wt.TaskEvent)
+            if not events:
+                if self.get(task_id).state in wt.TERMINAL_TASK_STATES:
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+
+    def shell_exec(
+        self, command: str, args: Sequence[str] = (), *, env: Optional[Mapping[str, str]] = None,
+        working_dir: Optional[str] = None, timeout_seconds: Optional[int] = None, queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+    ) -> wt.Task:
+        payload = _drop_none({"command": command, "args": list(args), "env": dict(env) if env else None,
+                              "working_dir": working_dir, "timeout_seconds": timeout_seconds})
+        return self.enqueue("shell.exec", payload=payload, queue=queue, namespace=namespace)
+
+    def container_exec(
+        self, image: str, args: Sequence[str] = (), *, command: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None, working_dir: Optional[str] = None, pull_policy: Optional[str] = None,
+        timeout_seconds: Optional[int] = None, queue: Optional[str] = None, namespace: Optional[str] = None,
+    ) -> wt.Task:
+        if not image:
+            raise ValueError("container_exec needs an image")
+        payload = _drop_none({"image": image, "command": command, "args": list(args), "env": dict(env) if env else None,
+                              "working_dir": working_dir, "pull_policy": pull_policy, "timeout_seconds": timeout_seconds})
+        return self.enqueue("container.exec", payload=payload, queue=queue, namespace=namespace)
+
+    def workflow_runtime(
+        self, *, image: Optional[str] = None, command: Optional[str] = None, args: Sequence[str] = (),
+        env: Optional[Mapping[str, str]] = None, working_dir: Optional[str] = None, runtime_id: Optional[str] = None,
+        isolation: Optional[str] = None, timeout_seconds: Optional[int] = None, queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+    ) -> wt.Task:
+        if not image and not command:
+            raise ValueError("workflow_runtime needs an image or a command")
+        if isolation is not None and not image:
+            raise ValueError("workflow_runtime isolation needs an image (a command-only runtime has no isolation floor)")
+        payload = _drop_none({"runtime_id": runtime_id, "image": image, "command": command, "args": list(args),
+                              "env": dict(env) if env else None, "working_dir": working_dir, "isolation": isolation,
+                              "timeout_seconds": timeout_seconds, "queue": queue, "namespace": namespace})
+        return self.enqueue("workflow.runtime", payload=payload, queue=queue, namespace=namespace)
+
+    def noop(self, *, queue: Optional[str] = None, namespace: Optional[str] = None) -> wt.Task:
+        return self.enqueue("noop", payload={}, queue=queue, namespace=namespace)
+
+
+def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class WorkflowClient:
+    """Start, find and steer workflows."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    @property
+    def _conn(self) -> Connection:
+        return self._client.connection
+
+    def _start_payload(
+        self, workflow: Any, args: Sequence[Any], *, id: Optional[str], id_reuse_policy: Optional[str],
+        run_timeout: Any, retry_policy: Any, memo: Optional[Mapping[str, Any]],
+        search_attributes: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]],
+    ) -> Dict[str, Any]:
+        workflow_type = name_of(workflow, "workflow")
+        _check_id(id, "workflow id")
+        _check_policy(id_reuse_policy)
+        memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
+        if ui:
+            memo_json[UI_MEMO_KEY] = encode_value(dict(ui), "ui")
+        return _drop_none({
+            "workflowType": workflow_type,
+            "workflowId": id or str(uuid.uuid4()),
+            "workflowIdReusePolicy": id_reuse_policy,
+            "runTimeoutMs": duration_ms(run_timeout, "run_timeout") or None,
+            "retry": _retry_json(retry_policy),
+            "memo": memo_json or None,
+            "searchAttributes": encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
+            "args": encode_args(args, f"workflow {workflow_type} argument"),
+        })
+
+    def start(
+        self, workflow: Any, *args: Any, id: Optional[str] = None, task_queue: Optional[str] = None,
+        namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None, run_timeout: Any = None,
+        retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, ui: Optional[Mapping[str, Any]] = None,
+        lease_timeout: Any = None, result_type: Optional[Any] = None,
+    ) -> WorkflowHandle[Any]:
+        payload = self._start_payload(
+            workflow, args, id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout,
+            retry_policy=retry_policy, memo=memo, search_attributes=search_attributes, ui=ui,
+        )
+        lease_ms = duration_ms(lease_timeout, "lease_timeout")
+        request = wt.EnqueueTaskRequest(
+            type=f"workflow:{payload['workflowType']}", namespace=namespace or self._client.namespace,
+            queue=task_queue or self._client.default_task_queue, payload=payload,
+            lease_timeout_seconds=None if lease_ms is None else max(1, lease_ms // 1000),
+        )
+        # A workflow start is safe to retry: the id is fixed, so a repeat can never create a second run.
+        try:
+            data = self._conn.request("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)
+        except TransportError as err:
+            if not err.reached_server:
+                raise
+            data = self._recover_start(payload["workflowId"], err)
+        task = wt.from_json(data, wt.Task)
+        run_id = (task.payload or {}).get("runId")
+        return WorkflowHandle(
+            self._client, payload["workflowId"], result_run_id=run_id, first_execution_run_id=run_id,
+            result_type=result_type if result_type is not None else return_type_of(workflow),
+        )
+
+    def _recover_start(self, workflow_id: str, err: TransportError) -> Any:
+        """The start may or may not have landed: look before starting again."""
+        try:
+            run = self._conn.request("GET", f"/api/v1/workflows/{workflow_id}")
+        except PostGripAgentError:
+            raise err from None
+        return self._conn.request("GET", f"/api/v1/tasks/{run['task_id']}")
+
+    def execute(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
+        return self.start(workflow, *args, **options).result(timeout=timeout)
+
+    def signal_with_start(
+        self, workflow: Any, *args: Any, signal: Any, signal_args: Sequence[Any] = (), id: str,
+        task_queue: Optional[str] = None, namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None,
+        run_timeout: Any = None, retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, result_type: Optional[Any] = None,
+    ) -> WorkflowHandle[Any]:
+        _check_id(id, "workflow id")
+        payload = self._start_payload(
+            workflow, args, id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout, retry_policy=retry_policy,
+            memo=memo, search_attributes=search_attributes, ui=None,
+        )
+        signal_name = name_of(signal, "signal")
+        body = {**payload, "namespace": namespace or self._client.namespace,
+                "queue": task_queue or self._client.default_task_queue,
+                "signal": {"name": signal_name, "args": encode_args(signal_args, f"signal {signal_name!r} argument")}}
+        data = self._conn.request("POST", f"/api/v1/workflows/{id}/signal-with-start", body=body, idempotent=False)
+        response = wt.from_json(data, wt.SignalWithStartWorkflowResponse)
+        run_id = response.workflow.run_id
+        return WorkflowHandle(self._client, id, result_run_id=run_id, first_execution_run_id=run_id,
+                              result_type=result_type if result_type is not None else return_type_of(workflow))
+
+    def get_handle(
+        self, id: str, *, run_id: Optional[str] = None, first_execution_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+    ) -> WorkflowHandle[Any]:
+        return WorkflowHandle(self._client, id, run_id=run_id, first_execution_run_id=first_execution_run_id, result_type=result_type)
+
+    def list(
+        self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
+        state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None, page_size: int = 100,
+    ) -> Iterator[wt.WorkflowExecution]:
+        params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
+        params["order_by"] = order_by
+        for raw in _pages(self._conn, "/api/v1/workflows", params, page_size):
+            yield wt.from_json(raw, wt.WorkflowExecution)
+
+    def count(
+        self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
+        state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+    ) -> int:
+        params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
+        return int(self._conn.request("GET", "/api/v1/workflows/count", params=params)["count"])
+
+    @staticmethod
+    def _filters(query: Optional[str], workflow_id: Optional[str], workflow_type: Optional[str], state: Optional[str],
+                 task_queue: Optional[str], namespace: Optional[str], search: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+        if state is not None and state not in wt.WORKFLOW_STATES:
+            raise ValueError(f"state must be one of {', '.join(wt.WORKFLOW_STATES)}, got {state!r}")
+        params: Dict[str, Any] = {"q": query, "id": workflow_id, "type": workflow_type, "state": state,
+                                  "queue": task_queue, "namespace": namespace}
+        for key, value in (search or {}).items():
+            params[f"search.{key}"] = value
+        return params
+
+
+class ScheduleClient:
+    """Recurring workflows kept by the service."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    @property
+    def _conn(self) -> Connection:
+        return self._client.connection
+
+    def _schedule(self, data: Any) -> wt.Schedule:
+        return wt.from_json(data, wt.Schedule)
+
+    def create(self, request: Union[wt.CreateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
+        body = wt.to_json(request) if isinstance(request, wt.CreateScheduleRequest) else dict(request)
+        return self._schedule(self._conn.request("POST", "/api/v1/schedules", body=body, idempotent=bool(body.get("id"))))
+
+    def create_workflow_schedule(
+        self, *, workflow: Any, schedule_id: Optional[str] = None, task_queue: Optional[str] = None,
+        namespace: Optional[str] = None, args: Sequence[Any] = (), interval: Union[timedelta, float, None] = None,
+        cron: Optional[str] = None, calendar: Union[wt.ScheduleCalendarSpec, Mapping[str, Any], None] = None,
+        timezone: Optional[str] = None, jitter: Union[timedelta, float, None] = None,
+        catch_up_window: Union[timedelta, float, None] = None, missed_run_policy: Optional[str] = None,
+        overlap_policy: Optional[str] = None, start_at: Optional[datetime] = None, workflow_id: Optional[str] = None,
+        id_reuse_policy: Optional[str] = None, run_timeout: Any = None, retry_policy: Any = None,
+        memo: Optional[Mapping[str, Any]] = None, search_attributes: Optional[Mapping[str, Any]] = None,
+    ) -> wt.Schedule:
+        _check_policy(id_reuse_policy)
+        if interval is None and cron is None and calendar is None:
+            raise ValueError("a schedule needs interval=, cron= or calendar=")
+        seconds = lambda v, what: None if v is None else (duration_ms(v, what) or 0) // 1000  # noqa: E731
+        if interval is not None and not seconds(interval, "interval"):
+            raise ValueError("interval must be at least one second")
+        if isinstance(calendar, Mapping):
+            calendar = wt.from_json(dict(calendar), wt.ScheduleCalendarSpec)
+        spec = wt.ScheduleSpec(
+            interval_seconds=seconds(interval, "interval"), cron=cron, calendar=calendar, timezone=timezone,
+            jitter_seconds=seconds(jitter, "jitter"), catch_up_window_seconds=seconds(catch_up_window, "catch_up_window"),
+            missed_run_policy=missed_run_policy, start_at=start_at,  # type: ignore[arg-type]
+        )
+        workflow_type = name_of(workflow, "workflow")
+        action = wt.ScheduleAction(
+            workflow_type=workflow_type, namespace=namespace or self._client.namespace,
+            queue=task_queue or self._client.default_task_queue, workflow_id=workflow_id,
+            workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
+            run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
+            retry=wt.from_json(_retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
+            memo=encode_value(dict(memo), "memo") if memo else None,
+            search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
+            args=encode_args(args, f"schedule {workflow_type} argument"),
+        )
+        return self.create(wt.CreateScheduleRequest(
+            id=schedule_id, namespace=namespace or self._client.namespace, spec=spec, action=action,
+            overlap_policy=overlap_policy,  # type: ignore[arg-type]
+        ))
+
+    def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100) -> Iterator[wt.Schedule]:
+        for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size):
+            yield self._schedule(raw)
+
+    def get(self, schedule_id: str) -> wt.Schedule:
+        _check_id(schedule_id, "schedule id")
+        return self._schedule(self._conn.request("GET", f"/api/v1/schedules/{schedule_id}"))
+
+    def update(self, schedule_id: str, request: Union[wt.UpdateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
+        body = wt.to_json(request) if isinstance(request, wt.UpdateScheduleRequest) else dict(request)
+        return self._schedule(self._conn.request("PATCH", f"/api/v1/schedules/{schedule_id}", body=body, idempotent=True))
+
+    def delete(self, schedule_id: str) -> wt.Schedule:
+        return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{schedule_id}", idempotent=True))
+
+    def pause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/pause", body=_drop_none({"reason": reason}), idempotent=True))
+
+    def unpause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/unpause", body=_drop_none({"reason": reason}), idempotent=True))
+
+    def trigger(self, schedule_id: str, reason: Optional[str] = None) -> wt.TriggerScheduleResponse:
+        data = self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/trigger", body=_drop_none({"reason": reason}), idempotent=False)
+        return wt.from_json(data, wt.TriggerScheduleResponse)
+
+    def backfill(self, schedule_id: str, start_at: datetime, end_at: datetime) -> wt.BackfillScheduleResponse:
+        if end_at < start_at:
+            raise ValueError("backfill end_at must not be before start_at")
+        body = wt.to_json(wt.BackfillScheduleRequest(start_at=start_at, end_at=end_at))
+        data = self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/backfill", body=body, idempotent=True)
+        return wt.from_json(data, wt.BackfillScheduleResponse)
+
+    def runs(self, schedule_id: str, *, namespace: Optional[str] = None) -> Iterator[wt.WorkflowExecution]:
+        """Workflow runs this schedule started (found by their ``schedule_id`` search attribute)."""
+        return self._client.workflow.list(namespace=namespace, search_attributes={"schedule_id": schedule_id})
+
+
+class Client:
+    """The blocking entry point; thread-safe, one per process is enough.
+
+    ``client.workflow``, ``client.task`` and ``client.schedule`` group the operations;
+    the workflow ones are also on the client itself (``start_workflow``, ...).
+    """
+
+    def __init__(self, connection: Connection, *, namespace: str = "default", default_task_queue: str = "default") -> None:
+        self.connection = connection
+        self.namespace = namespace
+        self.default_task_queue = default_task_queue
+        self.workflow = WorkflowClient(self)
+        self.task = TaskClient(self)
+        self.schedule = ScheduleClient(self)
+
+    @classmethod
+    def connect(
+        cls, address: Optional[str] = None, *, namespace: str = "default", default_task_queue: str = "default",
+        check_health: bool = True, **connection_options: Any,
+    ) -> "Client":
+        """Connect and (by default) check the service answers; fails fast naming the address."""
+        connection = Connection(address, **connection_options)
+        client = cls(connection, namespace=namespace, default_task_queue=default_task_queue)
+        if check_health:
+            try:
+                client.health()
+            except TransportError as err:
+                connection.close()
+                raise TransportError(
+                    f"no PostGrip Agent service answers at {connection.address}: {err}. Start one with "
+                    "'postgrip-agent server' or set POSTGRIP_AGENTORCHESTRATOR_URL", reached_server=err.reached_server,
+                ) from err
+        return client
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def health(self) -> wt.HealthResponse:
+        return wt.from_json(self.connection.request("GET", "/healthz", timeout=min(5.0, self.connection.timeout)), wt.HealthResponse)
+
+    def ready(self) -> wt.ReadyResponse:
+        return wt.from_json(self.connection.request("GET", "/readyz"), wt.ReadyResponse)
+
+    def list_namespaces(self) -> List[wt.Namespace]:
+        return [wt.from_json(n, wt.Namespace) for n in self.connection.request("GET", "/api/v1/namespaces")]
+
+    def create_namespace(self, name: str) -> wt.Namespace:
+        _check_id(name, "namespace name")
+        return wt.from_json(self.connection.request("POST", "/api/v1/namespaces", body={"name": name}, idempotent=False), wt.Namespace)
+
+    def compact(self, *, retention: Union[timedelta, float] = 0) -> wt.CompactResponse:
+        seconds = (duration_ms(retention, "retention") or 0) // 1000
+        data = self.connection.request("POST", "/api/v1/admin/compact", body={"retention_seconds": seconds}, idempotent=True)
+        return wt.from_json(data, wt.CompactResponse)
+
+    # workflow shortcuts, Temporal-style
+    def start_workflow(self, workflow: Any, *args: Any, **options: Any) -> WorkflowHandle[Any]:
+        return self.workflow.start(workflow, *args, **options)
+
+    def execute_workflow(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
+        return self.workflow.execute(workflow, *args, timeout=timeout, **options)
+
+    def get_workflow_handle(self, id: str, *, run_id: Optional[str] = None, first_execution_run_id: Optional[str] = None,
+                            result_type: Optional[Any] = None) -> WorkflowHandle[Any]:
+        return self.workflow.get_handle(id, run_id=run_id, first_execution_run_id=first_execution_run_id, result_type=result_type)
+
+    def list_workflows(self, **filters: Any) -> Iterator[wt.WorkflowExecution]:
+        return self.workflow.list(**filters)
+
+    def count_workflows(self, **filters: Any) -> int:
+        return self.workflow.count(**filters)

@@ -1,0 +1,340 @@
+"""The HTTP transport: one ``requests.Session``, retries with tenacity, auth and signing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlencode, urlsplit
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .errors import (
+    AlreadyExistsError,
+    ConflictError,
+    DecodeError,
+    InvalidArgumentError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PostGripAgentError,
+    RPCError,
+    TransportError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from .types import parse_timestamp
+
+log = logging.getLogger("postgrip_agent.connection")
+
+DEFAULT_ADDRESS = "http://127.0.0.1:4100"
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = f"postgrip-agent-python-sync/{__version__}"
+RETRYABLE_STATUSES = (429, 502, 503, 504)
+#: statuses after which the service provably did not apply the request
+NOT_APPLIED_STATUSES = (429, 503)
+
+
+class RetryOptions:
+    """How transient failures are retried: exponential backoff with jitter, bounded twice."""
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 5,
+        max_elapsed: float = 30.0,
+        initial_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1 (1 disables retries)")
+        if max_elapsed < 0 or initial_backoff < 0 or max_backoff < 0:
+            raise ValueError("retry durations must not be negative")
+        self.max_attempts = max_attempts
+        self.max_elapsed = max_elapsed
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.sleep = sleep
+
+    @classmethod
+    def disabled(cls) -> "RetryOptions":
+        return cls(max_attempts=1)
+
+
+class _Signer:
+    """Ed25519 request signing of agent-lane writes (the ``agent-task-v1`` canonical request)."""
+
+    def __init__(self, private_key_b64: str) -> None:
+        try:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+            from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        except ImportError as err:  # pragma: no cover - depends on the optional extra
+            raise PostGripAgentError(
+                "request signing needs the 'cryptography' package: pip install 'postgrip-agent-sync[signing]'"
+            ) from err
+        raw = base64.b64decode(private_key_b64)
+        if len(raw) == 64:
+            raw = raw[:32]
+        if len(raw) != 32:
+            raise ValueError(f"Ed25519 private key has {len(raw)} bytes; expected 32 (or 64) base64-encoded bytes")
+        self._key = Ed25519PrivateKey.from_private_bytes(raw)
+        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = hashlib.sha256(public).hexdigest()[:16]
+
+    def headers(self, method: str, url: str, body: bytes) -> Dict[str, str]:
+        split = urlsplit(url)
+        stamp = int(time.time())
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        canonical = "\n".join(["agent-task-v1", method.upper(), split.path, split.query, str(stamp), digest, ""])
+        signature = base64.b64encode(self._key.sign(canonical.encode())).decode()
+        return {
+            "X-Agent-Signature": signature,
+            "X-Agent-Signature-Key-Id": self.key_id,
+            "X-Agent-Signature-Timestamp": str(stamp),
+        }
+
+
+class Connection:
+    """HTTP transport to a PostGrip Agent service; thread-safe, one pooled session.
+
+    The address comes from the argument, else ``POSTGRIP_AGENTORCHESTRATOR_URL``, else
+    ``http://127.0.0.1:4100``. The management token from the argument or ``POSTGRIP_TOKEN``.
+    Agent-session credentials come from the arguments or ``POSTGRIP_AGENT_ACCESS_TOKEN``,
+    ``POSTGRIP_AGENT_REFRESH_TOKEN``, ``POSTGRIP_AGENT_ACCESS_EXPIRES_AT`` and are refreshed
+    before they expire; ``POSTGRIP_AGENT_SIGNING_PRIVATE_KEY`` turns on signing.
+    """
+
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        headers: Optional[Mapping[str, str]] = None,
+        retry: Optional[RetryOptions] = None,
+        pool_size: int = 64,
+        agent_access_token: Optional[str] = None,
+        agent_refresh_token: Optional[str] = None,
+        agent_access_expires_at: Optional[str] = None,
+        signing_private_key: Optional[str] = None,
+    ) -> None:
+        address = address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL") or DEFAULT_ADDRESS
+        if "://" not in address:
+            address = "http://" + address
+        self.address = address.rstrip("/")
+        if not (timeout > 0):
+            raise ValueError("timeout must be a positive number of seconds")
+        self.timeout = float(timeout)
+        self.retry = retry or RetryOptions()
+        self.token = (token or os.environ.get("POSTGRIP_TOKEN") or "").strip() or None
+        self._agent_lock = threading.Lock()
+        self._access_token = agent_access_token or os.environ.get("POSTGRIP_AGENT_ACCESS_TOKEN")
+        self._refresh_token = agent_refresh_token or os.environ.get("POSTGRIP_AGENT_REFRESH_TOKEN")
+        expires = agent_access_expires_at or os.environ.get("POSTGRIP_AGENT_ACCESS_EXPIRES_AT")
+        self._access_expires = parse_timestamp(expires).timestamp() if expires else (float("inf") if self._access_token else 0.0)
+        key = signing_private_key or os.environ.get("POSTGRIP_AGENT_SIGNING_PRIVATE_KEY")
+        self._signer = _Signer(key) if key else None
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if headers:
+            self.session.headers.update(dict(headers))
+        self.requests_sent = 0  # for benchmarks and tests: HTTP requests actually sent
+
+    # ------------------------------------------------------------------ public
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
+        timeout: Optional[float] = None,
+        agent_lane: bool = False,
+    ) -> Any:
+        """Send one call and return its decoded JSON body."""
+        return self.request_full(
+            method, path, body=body, params=params, idempotent=idempotent, timeout=timeout, agent_lane=agent_lane
+        )[0]
+
+    def request_full(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
+        timeout: Optional[float] = None,
+        agent_lane: bool = False,
+    ) -> Tuple[Any, Mapping[str, str]]:
+        """Like :meth:`request`, also returning the response headers.
+
+        ``idempotent`` defaults to True for GET. A non-idempotent call is retried only when
+        it provably never reached the service.
+        """
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        safe = (method.upper() == "GET") if idempotent is None else idempotent
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        options = self.retry
+        started = time.monotonic()
+
+        def retryable(err: BaseException) -> bool:
+            if isinstance(err, TransportError):
+                return safe or not err.reached_server
+            if isinstance(err, UnavailableError) and err.status in RETRYABLE_STATUSES:
+                return safe or err.status in NOT_APPLIED_STATUSES
+            return False
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            backoff = min(options.max_backoff, options.initial_backoff * (2 ** (state.attempt_number - 1)))
+            delay = random.uniform(backoff / 2, backoff)
+            hint = getattr(exc, "retry_after", None)
+            if hint is not None:
+                delay = max(delay, float(hint))
+            remaining = options.max_elapsed - (time.monotonic() - started)
+            return max(0.0, min(delay, remaining))
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s %s failed (attempt %d): %s; retrying", method, path, state.attempt_number, exc)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(options.max_attempts) | tenacity.stop_after_delay(options.max_elapsed),
+            wait=wait,
+            retry=tenacity.retry_if_exception(retryable),
+            before_sleep=before_sleep,
+            sleep=options.sleep,
+            reraise=True,
+        )
+        return retrying(self._send, method.upper(), url, data, timeout or self.timeout, agent_lane)
+
+    # ------------------------------------------------------------------ internals
+
+    def _send(self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool) -> Tuple[Any, Mapping[str, str]]:
+        headers: Dict[str, str] = {}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        token = self._agent_token() if agent_lane else None
+        token = token or self.token
+        if token and "Authorization" not in self.session.headers:
+            headers["Authorization"] = f"Bearer {token}"
+        if agent_lane and self._signer is not None and method == "POST":
+            headers.update(self._signer.headers(method, url, data or b""))
+        try:
+            self.requests_sent += 1
+            response = self.session.request(method, url, data=data, headers=headers, timeout=timeout)
+        except requests.exceptions.ConnectTimeout as err:
+            raise TransportError(f"connect to {self.address} timed out: {err}", reached_server=False) from err
+        except requests.exceptions.ConnectionError as err:
+            refused = _never_sent(err)
+            what = "cannot connect to" if refused else "connection to"
+            raise TransportError(f"{what} {self.address} failed: {err}", reached_server=not refused) from err
+        except requests.exceptions.Timeout as err:
+            raise TransportError(f"{method} {url} timed out after {timeout}s", reached_server=True) from err
+        except requests.exceptions.RequestException as err:
+            raise TransportError(f"{method} {url} failed: {err}", reached_server=True) from err
+        if response.status_code >= 400:
+            raise _rpc_error(method, url, response)
+        if not response.content:
+            return None, response.headers
+        try:
+            return response.json(), response.headers
+        except ValueError as err:
+            raise DecodeError(f"{method} {url}: response is not JSON: {response.text[:200]!r}") from err
+
+    def _agent_token(self) -> Optional[str]:
+        with self._agent_lock:
+            if self._access_token and self._access_expires > time.time() + 30:
+                return self._access_token
+            if not self._refresh_token:
+                return self._access_token
+            refresh = self._refresh_token
+        session = self.request(
+            "POST", "/api/v1/agent/session/refresh", body={"refreshToken": refresh}, idempotent=False
+        )
+        with self._agent_lock:
+            self._access_token = session["accessToken"]
+            self._refresh_token = session["refreshToken"]
+            self._access_expires = parse_timestamp(session["accessExpiresAt"]).timestamp()
+            log.info("agent session refreshed; access token valid until %s", session["accessExpiresAt"])
+            return self._access_token
+
+
+def _never_sent(err: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was refused or could not be made: the request never left."""
+    text = repr(err)
+    return any(marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError", "Failed to resolve"))
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _rpc_error(method: str, url: str, response: requests.Response) -> RPCError:
+    status = response.status_code
+    message, code = response.reason or "error", None
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            message = str(body.get("error") or message)
+            code = body.get("code")
+    except ValueError:
+        if response.text:
+            message = response.text[:500]
+    cls: type = RPCError
+    if status == 400:
+        cls = InvalidArgumentError
+    elif status in (401, 403):
+        cls = UnauthorizedError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409:
+        cls = AlreadyExistsError if code == "already_exists" or "already" in message else ConflictError
+    elif status == 413:
+        cls = PayloadTooLargeError
+    elif status in RETRYABLE_STATUSES or status >= 500:
+        cls = UnavailableError
+    error = cls(message, status=status, code=code, method=method, url=url)
+    error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,196 @@
+"""The exception hierarchy: everything the SDK raises is a :class:`PostGripAgentError`."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional, Sequence
+
+
+class PostGripAgentError(Exception):
+    """Base of every error the SDK raises."""
+
+
+# ---------------------------------------------------------------- service and transport
+
+
+class RPCError(PostGripAgentError):
+    """The service answered with an error status."""
+
+    def __init__(self, message: str, *, status: int, code: Optional[str] = None, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.method = method
+        self.url = url
+
+    def __str__(self) -> str:
+        where = f" ({self.method} {self.url})" if self.method else ""
+        return f"{self.status} {self.code or 'error'}: {self.message}{where}"
+
+
+class InvalidArgumentError(RPCError):
+    """400: the request was malformed or named something invalid."""
+
+
+class UnauthorizedError(RPCError):
+    """401/403: missing or rejected credentials."""
+
+
+class NotFoundError(RPCError):
+    """404: the task, workflow or schedule does not exist."""
+
+
+class ConflictError(RPCError):
+    """409: the request conflicts with the current state (not leased, not running, ...)."""
+
+
+class AlreadyExistsError(ConflictError):
+    """409: a workflow with this id is running, or a namespace or schedule exists already."""
+
+
+class PayloadTooLargeError(RPCError):
+    """413: the request body is over the service's limit."""
+
+
+class UnavailableError(RPCError):
+    """429/5xx: the service is overloaded or unavailable (retried where safe)."""
+
+
+class TransportError(PostGripAgentError):
+    """The request did not complete: connection refused or reset, timeout, ..."""
+
+    def __init__(self, message: str, *, reached_server: bool) -> None:
+        super().__init__(message)
+        #: False only when the request provably never reached the service.
+        self.reached_server = reached_server
+
+
+class DecodeError(PostGripAgentError):
+    """The service's answer could not be decoded into the expected type."""
+
+
+# ---------------------------------------------------------------- workflow failures
+
+
+class FailureError(PostGripAgentError):
+    """Base of failures that travel through workflows (the seed's failure types)."""
+
+
+class ApplicationFailure(FailureError):
+    """A failure with a type tag, retryability and details; survives the wire as FailureInfo."""
+
+    def __init__(
+        self,
+        message: str,
+        *details: Any,
+        type: Optional[str] = None,
+        non_retryable: bool = False,
+        details_list: Optional[Sequence[Any]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type or "ApplicationFailure"
+        self.non_retryable = non_retryable
+        self.details: List[Any] = list(details_list if details_list is not None else details)
+
+    @classmethod
+    def non_retryable_failure(cls, message: str, type: str = "NonRetryableFailure", *details: Any) -> "ApplicationFailure":
+        return cls(message, *details, type=type, non_retryable=True)
+
+    def __repr__(self) -> str:
+        return f"ApplicationFailure({self.message!r}, type={self.type!r}, non_retryable={self.non_retryable}, details={self.details!r})"
+
+
+class CancelledFailure(FailureError):
+    """The work was cancelled (a workflow cancel request, or the service cancelled the task)."""
+
+    def __init__(self, message: str = "cancelled", *details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+
+class TimeoutFailure(FailureError):
+    """An operation ran past its deadline (a wait, a run timeout, an activity timeout)."""
+
+
+class TerminatedFailure(FailureError):
+    """The run was terminated."""
+
+
+class TaskFailedError(PostGripAgentError):
+    """A task ended in failure; ``cause`` is the ApplicationFailure rebuilt from its FailureInfo."""
+
+    def __init__(self, task_id: str, message: str, cause: Optional[ApplicationFailure] = None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.message = message
+        self.cause = cause or ApplicationFailure(message)
+        self.__cause__ = self.cause
+
+
+class WorkflowFailureError(TaskFailedError):
+    """A workflow run did not succeed. ``status`` is failed, cancelled, terminated or timed_out."""
+
+    def __init__(self, workflow_id: str, run_id: str, task_id: str, status: str, message: str, cause: Optional[BaseException]) -> None:
+        app_cause = cause if isinstance(cause, ApplicationFailure) else None
+        super().__init__(task_id, f"workflow {workflow_id} (run {run_id}) {status.replace('_', ' ')}: {message}", app_cause)
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.status = status
+        self.failure: Optional[BaseException] = cause
+        self.__cause__ = cause
+
+
+class WorkflowQueryFailedError(PostGripAgentError):
+    """A query could not be answered (unknown name, handler raised, bad arguments)."""
+
+    def __init__(self, message: str, cause: Optional[ApplicationFailure] = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.__cause__ = cause
+
+
+class WorkflowUpdateFailedError(PostGripAgentError):
+    """An update was rejected by its handler or failed; ``cause`` carries the ApplicationFailure."""
+
+    def __init__(self, message: str, cause: Optional[ApplicationFailure] = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.__cause__ = cause
+
+
+def failure_from_info(info: Optional[dict], fallback_message: str = "failed") -> ApplicationFailure:
+    """Rebuild an ApplicationFailure (or CancelledFailure-typed one) from a FailureInfo dict."""
+    info = info or {}
+    details: Iterable[Any] = info.get("details") or []
+    return ApplicationFailure(
+        str(info.get("message") or fallback_message),
+        type=info.get("type") or "ApplicationFailure",
+        non_retryable=bool(info.get("non_retryable")),
+        details_list=list(details),
+    )
+
+
+def failure_info(exc: BaseException) -> dict:
+    """The FailureInfo dict for an exception raised by user code."""
+    if isinstance(exc, ApplicationFailure):
+        return {"message": exc.message, "type": exc.type, "non_retryable": exc.non_retryable, "details": _jsonable(exc.details)}
+    if isinstance(exc, CancelledFailure):
+        return {"message": exc.message, "type": "CancelledFailure", "non_retryable": True}
+    if isinstance(exc, TimeoutFailure):
+        return {"message": str(exc), "type": "TimeoutFailure"}
+    return {"message": str(exc) or type(exc).__name__, "type": type(exc).__name__}
+
+
+def _jsonable(values: List[Any]) -> List[Any]:
+    import json
+
+    out = []
+    for value in values:
+        try:
+            json.dumps(value)
+            out.append(value)
+        except (TypeError, ValueError):
+            out.append(repr(value))
+    return out

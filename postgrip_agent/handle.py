@@ -1,0 +1,323 @@
+"""WorkflowHandle and WorkflowUpdateHandle: blocking references to runs and their updates."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Generic, Iterator, List, Optional, Sequence, TypeVar
+
+import attrs
+
+from . import types as wt
+from ._encoding import _UNSET, decode_value, encode_args, merge_args, name_of
+from .errors import (
+    ApplicationFailure,
+    CancelledFailure,
+    NotFoundError,
+    TerminatedFailure,
+    TimeoutFailure,
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    failure_from_info,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+
+R = TypeVar("R")
+LONG_POLL = 30.0
+
+
+@attrs.define
+class WorkflowHistory:
+    workflow_id: str
+    events: List[wt.WorkflowHistoryEvent]
+
+
+def classify_failure(run: wt.WorkflowExecution) -> "tuple[str, BaseException]":
+    """(status, cause) of a run that did not succeed."""
+    failure = run.result.failure if run.result and run.result.failure else None
+    info = wt.to_json(failure) if failure else {"message": run.error or "workflow failed"}
+    kind = info.get("type")
+    message = str(info.get("message") or run.error or "workflow failed")
+    if kind == "TerminatedFailure" or (run.error or "").startswith("terminated"):
+        return "terminated", TerminatedFailure(message)
+    if kind == "TimeoutFailure":
+        return "timed_out", TimeoutFailure(message)
+    if kind == "CancelledFailure":
+        return "cancelled", CancelledFailure(message)
+    return "failed", failure_from_info(info, message)
+
+
+class WorkflowHandle(Generic[R]):
+    """A durable reference to a workflow (and, when pinned, to one of its runs)."""
+
+    def __init__(
+        self,
+        client: "Client",
+        id: str,
+        *,
+        run_id: Optional[str] = None,
+        result_run_id: Optional[str] = None,
+        first_execution_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+    ) -> None:
+        if not isinstance(id, str) or not id.strip():
+            raise ValueError("workflow id must be a non-empty string")
+        self._client = client
+        self._id = id
+        self._run_id = run_id
+        self._result_run_id = result_run_id or run_id
+        self._first_execution_run_id = first_execution_run_id
+        self._result_type = result_type
+        self._described: Optional[wt.WorkflowExecution] = None
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def run_id(self) -> Optional[str]:
+        """Pins signals, queries and updates to this run (set only by get_workflow_handle)."""
+        return self._run_id
+
+    @property
+    def result_run_id(self) -> Optional[str]:
+        """The run result() starts from."""
+        return self._result_run_id
+
+    @property
+    def first_execution_run_id(self) -> Optional[str]:
+        """The run cancel() and terminate() aim at when run_id is not set."""
+        return self._first_execution_run_id
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle(id={self._id!r}, run_id={self._run_id!r}, result_run_id={self._result_run_id!r})"
+
+    @property
+    def _target(self) -> str:
+        return self._run_id or self._id
+
+    @property
+    def _conn(self) -> Any:
+        return self._client.connection
+
+    # ------------------------------------------------------------------ reading
+
+    def describe(self, *, rpc_timeout: Optional[float] = None) -> wt.WorkflowExecution:
+        data = self._conn.request("GET", f"/api/v1/workflows/{self._target}", timeout=rpc_timeout)
+        self._described = wt.from_json(data, wt.WorkflowExecution)
+        return self._described
+
+    def _info(self) -> wt.WorkflowExecution:
+        return self._described or self.describe()
+
+    def result(self, *, follow_runs: bool = True, timeout: Optional[float] = None, rpc_timeout: Optional[float] = None) -> R:
+        """Block until the run finishes and return its value.
+
+        Raises WorkflowFailureError (its ``status`` says failed, cancelled, terminated or
+        timed_out, its ``cause`` why) and TimeoutFailure when ``timeout`` runs out first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        target = self._result_run_id or self._id
+        idle = 0.005
+        while True:
+            wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
+            asked = time.monotonic()
+            data = self._conn.request(
+                "GET", f"/api/v1/workflows/{target}", params={"wait_seconds": round(wait, 3)},
+                timeout=wait + (rpc_timeout or self._conn.timeout),
+            )
+            run = wt.from_json(data, wt.WorkflowExecution)
+            if run.state == "succeeded":
+                return decode_value(run.result.value if run.result else None, self._result_type)  # type: ignore[no-any-return]
+            if run.state == "running":
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s")
+                if time.monotonic() - asked < wait / 2:  # a service without long-polls: back off
+                    time.sleep(idle)
+                    idle = min(idle * 2, 0.5)
+                continue
+            next_run = self._next_run(run) if follow_runs and (run.state == "continued_as_new" or run.retry) else None
+            if next_run:
+                target = next_run
+                continue
+            if run.state == "continued_as_new":
+                raise WorkflowFailureError(run.id, run.run_id, run.task_id, "continued_as_new", "continued as new", None)
+            status, cause = classify_failure(run)
+            raise WorkflowFailureError(run.id, run.run_id, run.task_id, status, str(cause), cause)
+
+    def _next_run(self, run: wt.WorkflowExecution) -> Optional[str]:
+        events = self._conn.request("GET", f"/api/v1/workflows/{run.run_id}/history")
+        for event in reversed(events):
+            next_run = (event.get("attributes") or {}).get("next_run_id")
+            if next_run:
+                return str(next_run)
+        return None
+
+    def fetch_history(self, *, rpc_timeout: Optional[float] = None) -> WorkflowHistory:
+        return WorkflowHistory(self._id, list(self.fetch_history_events(rpc_timeout=rpc_timeout)))
+
+    def fetch_history_events(
+        self, *, page_size: Optional[int] = None, wait_new_event: bool = False, rpc_timeout: Optional[float] = None
+    ) -> Iterator[wt.WorkflowHistoryEvent]:
+        """Lazily iterate the history; with ``wait_new_event``, keep following until the run ends.
+
+        ``page_size`` is accepted for compatibility; the local service answers whole histories.
+        """
+        target = self._run_id or self._id
+        after = 0
+        while True:
+            params = {"after": after}
+            if wait_new_event:
+                params["wait_seconds"] = int(LONG_POLL)
+            events = self._conn.request(
+                "GET", f"/api/v1/workflows/{target}/history", params=params,
+                timeout=(LONG_POLL if wait_new_event else 0) + (rpc_timeout or self._conn.timeout),
+            )
+            for raw in events:
+                after = max(after, int(raw["id"])) if str(raw.get("id", "")).isdigit() else after
+                yield wt.from_json(raw, wt.WorkflowHistoryEvent)
+            if not wait_new_event:
+                return
+            if not events:
+                run = self._conn.request("GET", f"/api/v1/workflows/{target}")
+                if run["state"] != "running":
+                    return
+
+    def watch_events(self, *, timeout: Optional[float] = None) -> Iterator[wt.TaskEvent]:
+        """Task events of the run (its workflow task and activities) as they happen."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = self.describe()
+        tasks: List[str] = [run.task_id]
+        seen: dict = {}
+        history_after = 0
+        while True:
+            for task_id in list(tasks):
+                events = self._conn.request("GET", f"/api/v1/tasks/{task_id}/events", params={"after": seen.get(task_id, 0)})
+                for raw in events:
+                    seen[task_id] = max(seen.get(task_id, 0), int(raw["id"]))
+                    yield wt.from_json(raw, wt.TaskEvent)
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            new = self._conn.request(
+                "GET", f"/api/v1/workflows/{run.run_id}/history",
+                params={"after": history_after, "wait_seconds": wait}, timeout=wait + self._conn.timeout,
+            )
+            for raw in new:
+                history_after = max(history_after, int(raw["id"]))
+                if raw["type"] == "ActivityTaskScheduled" and raw.get("task_id"):
+                    tasks.append(raw["task_id"])
+            if not new and self._conn.request("GET", f"/api/v1/workflows/{run.run_id}")["state"] != "running":
+                for task_id in tasks:  # drain what the last moments wrote
+                    for raw in self._conn.request("GET", f"/api/v1/tasks/{task_id}/events", params={"after": seen.get(task_id, 0)}):
+                        seen[task_id] = int(raw["id"])
+                        yield wt.from_json(raw, wt.TaskEvent)
+                return
+
+    # ------------------------------------------------------------------ steering
+
+    def signal(self, signal: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), rpc_timeout: Optional[float] = None) -> None:
+        name = name_of(signal, "signal")
+        body = {"name": name, "args": encode_args(merge_args(arg, args, f"signal {name!r}"), f"signal {name!r} argument")}
+        self._conn.request("POST", f"/api/v1/workflows/{self._target}/signal", body=body, idempotent=False, timeout=rpc_timeout)
+
+    def query(
+        self, query: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), result_type: Optional[Any] = None,
+        timeout: Optional[float] = None,
+    ) -> Any:
+        name = name_of(query, "query")
+        encoded = encode_args(merge_args(arg, args, f"query {name!r}"), f"query {name!r} argument")
+        info = self._info()
+        payload = {"workflowId": self._id, "workflowType": info.type, "queryName": name, "args": encoded}
+        if self._run_id:
+            payload["workflowRunId"] = self._run_id
+        task = self._client.task.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+        done = self._client.task.wait(task.id, timeout=timeout)
+        if done.state == "failed":
+            failure = done.result.failure if done.result else None
+            cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
+            raise WorkflowQueryFailedError(f"query {name!r} on workflow {self._id} failed: {cause.message}", cause)
+        return decode_value(done.result.value if done.result else None, result_type)
+
+    def start_update(
+        self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: Optional[str] = None,
+        result_type: Optional[Any] = None, wait_for_stage: Any = None,
+    ) -> "WorkflowUpdateHandle[Any]":
+        name = name_of(update, "update")
+        encoded = encode_args(merge_args(arg, args, f"update {name!r}"), f"update {name!r} argument")
+        update_id = id or str(uuid.uuid4())
+        info = self._info()
+        payload = {"workflowId": self._id, "workflowType": info.type, "updateName": name, "args": encoded, "updateId": update_id}
+        if self._run_id:
+            payload["workflowRunId"] = self._run_id
+        task = self._client.task.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+        return WorkflowUpdateHandle(
+            self._client, update_id, self._id, workflow_run_id=self._run_id, result_type=result_type, task_id=task.id, name=name,
+        )
+
+    def execute_update(
+        self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: Optional[str] = None,
+        result_type: Optional[Any] = None, timeout: Optional[float] = None,
+    ) -> Any:
+        return self.start_update(update, arg, args=args, id=id, result_type=result_type).result(timeout=timeout)
+
+    def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None) -> "WorkflowUpdateHandle[Any]":
+        return WorkflowUpdateHandle(self._client, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
+
+    def get_update_handle_for(self, update: Any, id: str, *, workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle[Any]":
+        handle = self.get_update_handle(id, workflow_run_id=workflow_run_id)
+        handle.name = name_of(update, "update")
+        return handle
+
+    def cancel(self, reason: Optional[str] = None, *, rpc_timeout: Optional[float] = None) -> None:
+        body = {"reason": reason} if reason else {}
+        self._conn.request("POST", f"/api/v1/workflows/{self._run_id or self._id}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
+
+    def terminate(self, *args: Any, reason: Optional[str] = None, rpc_timeout: Optional[float] = None) -> None:
+        body = {"reason": reason} if reason else {}
+        self._conn.request("POST", f"/api/v1/workflows/{self._run_id or self._id}/terminate", body=body, idempotent=False, timeout=rpc_timeout)
+
+
+class WorkflowUpdateHandle(Generic[R]):
+    """A reference to one update of a workflow; ``result()`` waits for its outcome."""
+
+    def __init__(
+        self, client: "Client", id: str, workflow_id: str, *, workflow_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None, task_id: Optional[str] = None, name: Optional[str] = None,
+    ) -> None:
+        self._client = client
+        self.id = id
+        self.workflow_id = workflow_id
+        self.workflow_run_id = workflow_run_id
+        self.result_type = result_type
+        self.task_id = task_id
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"WorkflowUpdateHandle(id={self.id!r}, workflow_id={self.workflow_id!r})"
+
+    def _find_task(self) -> Optional[str]:
+        run = wt.from_json(self._client.connection.request("GET", f"/api/v1/workflows/{self.workflow_run_id or self.workflow_id}"), wt.WorkflowExecution)
+        for task in self._client.task.list(type=f"update:{run.type}", namespace=run.namespace, queue=run.queue):
+            if (task.payload or {}).get("updateId") == self.id and (task.payload or {}).get("workflowId") == self.workflow_id:
+                return task.id
+        return None
+
+    def result(self, *, timeout: Optional[float] = None) -> R:
+        task_id = self.task_id or self._find_task()
+        if task_id is None:
+            raise NotFoundError(
+                f"update {self.id} of workflow {self.workflow_id} not found", status=404, code="not_found"
+            )
+        self.task_id = task_id
+        done = self._client.task.wait(task_id, timeout=timeout)
+        if done.state == "failed":
+            failure = done.result.failure if done.result else None
+            cause: ApplicationFailure = failure_from_info(wt.to_json(failure) if failure else None, done.error or "update failed")
+            raise WorkflowUpdateFailedError(
+                f"update {self.name or self.id!r} on workflow {self.workflow_id} failed: {cause.message}", cause
+            )
+        return decode_value(done.result.value if done.result else None, self.result_type)  # type: ignore[no-any-return]

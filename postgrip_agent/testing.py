@@ -1,0 +1,46 @@
+"""Test helpers: an in-process service with a ready Client."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .client import Client
+from .server import LocalServer
+from .server.clock import Clock
+
+
+class WorkflowEnvironment:
+    """A LocalServer on a free port plus a Client connected to it; a context manager.
+
+    ``env.client`` is the Client, ``env.server`` the service (``env.server.advance(...)``
+    moves a ManualClock).
+    """
+
+    def __init__(self, server: LocalServer, client: Client) -> None:
+        self.server = server
+        self.client = client
+
+    @classmethod
+    def start_local(cls, *, db: str = ":memory:", clock: Optional[Clock] = None, namespace: str = "default",
+                    default_task_queue: str = "default", **connection_options: Any) -> "WorkflowEnvironment":
+        server = LocalServer(db=db, port=0, clock=clock).start()
+        try:
+            client = Client.connect(server.address, namespace=namespace, default_task_queue=default_task_queue, **connection_options)
+        except BaseException:
+            server.stop()
+            raise
+        return cls(server, client)
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    def shutdown(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+    def __enter__(self) -> "WorkflowEnvironment":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
