@@ -129,7 +129,8 @@ class Engine:
             type=type_,
             created_at=now,
             task_id=task_id,
-            attributes={k: v for k, v in attributes.items() if v is not None},
+            # ``result`` stays even when None: agents read the outcome from the event itself
+            attributes={k: v for k, v in attributes.items() if v is not None or k == "result"},
             tenant_id=run.tenant_id,
         )
         self.store.append_history(event)

@@ -1,0 +1,81 @@
+"""A run's history read for replay: its commands in order, and what became of each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+import attrs
+
+from ..types import parse_timestamp
+
+COMMAND_EVENTS = {
+    "ActivityTaskScheduled": "activity",
+    "TimerStarted": "timer",
+    "ChildWorkflowExecutionStarted": "child",
+}
+
+
+@attrs.define
+class Event:
+    seq: int
+    type: str
+    task_id: Optional[str]
+    attributes: Dict[str, Any]
+    created_at: datetime
+
+
+@attrs.define
+class RecordedCommand:
+    kind: str
+    #: activity type, child workflow type, or the timer's duration in ms
+    name: Any
+    task_id: str
+    seq: int
+
+
+class History:
+    """Events oldest first. Retries of an activity are folded into its first task."""
+
+    def __init__(self, raw_events: List[Dict[str, Any]]) -> None:
+        self.events: List[Event] = [
+            Event(
+                seq=int(raw["id"]) if str(raw.get("id", "")).isdigit() else i + 1,
+                type=raw["type"],
+                task_id=raw.get("task_id"),
+                attributes=raw.get("attributes") or {},
+                created_at=parse_timestamp(raw["created_at"]),
+            )
+            for i, raw in enumerate(raw_events)
+        ]
+        if not self.events or self.events[0].type != "WorkflowExecutionStarted":
+            raise ValueError("history does not start with WorkflowExecutionStarted")
+        self.started = self.events[0]
+        self.commands: List[RecordedCommand] = []
+        #: retry task id -> the first task of its activity
+        self.root: Dict[str, str] = {}
+        for event in self.events:
+            if event.type == "ActivityTaskRetryScheduled" and event.task_id:
+                previous = str(event.attributes.get("previous_task") or "")
+                self.root[event.task_id] = self.root.get(previous, previous)
+            kind = COMMAND_EVENTS.get(event.type)
+            if kind is None or not event.task_id or event.task_id in self.root:
+                continue
+            if kind == "activity":
+                name: Any = event.attributes.get("activity_type")
+            elif kind == "timer":
+                name = event.attributes.get("duration_ms")
+            else:
+                name = event.attributes.get("workflow_type")
+            self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq))
+
+    def root_of(self, task_id: str) -> str:
+        return self.root.get(task_id, task_id)
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq
+
+    @property
+    def last_command_seq(self) -> int:
+        return self.commands[-1].seq if self.commands else 0

@@ -1,0 +1,480 @@
+"""One workflow run being replayed: the cooperative scheduler and the command matcher.
+
+An activation re-runs the workflow from the top. The main body and any handler bodies
+run round-robin, in a fixed order, until every one waits on an unresolved future. Then
+the next history event is applied (a future resolved, a signal delivered, ...) and the
+bodies run again, until the history is used up. Commands the bodies issue are matched,
+in order, against the commands recorded in history; those beyond it are new, and the
+agent sends them. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+import random as _random
+import uuid as _uuid
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import attrs
+
+from ..errors import ApplicationFailure, CancelledFailure, failure_from_info
+from ..types import format_timestamp
+from .futures import WorkflowFuture, failed, resolved
+from .history import Event, History
+
+log = logging.getLogger("postgrip_agent.workflow")
+
+current: contextvars.ContextVar[Optional["WorkflowInstance"]] = contextvars.ContextVar("postgrip_workflow_instance", default=None)
+
+
+class ContinueAsNew(BaseException):
+    """Raised by workflow.continue_as_new(); ends the run and starts the next one."""
+
+    def __init__(self, workflow_type: str, args: List[Any], task_queue: Optional[str], run_timeout_ms: Optional[int]) -> None:
+        super().__init__(f"continue as new {workflow_type}")
+        self.workflow_type = workflow_type
+        self.args = args
+        self.task_queue = task_queue
+        self.run_timeout_ms = run_timeout_ms
+
+
+def determinism_violation(message: str) -> ApplicationFailure:
+    return ApplicationFailure(message, type="DeterminismViolation", non_retryable=True)
+
+
+@attrs.frozen
+class WorkflowInfo:
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    namespace: str
+    task_id: str
+    attempt: int = 1
+    parent_workflow_id: Optional[str] = None
+    continued_from_run_id: Optional[str] = None
+    start_time: Optional[datetime] = None
+
+    @property
+    def workflow_run_id(self) -> str:
+        return self.run_id
+
+
+@attrs.define
+class NewCommand:
+    kind: str
+    description: str
+    request: Dict[str, Any]
+
+
+class Scope:
+    """A cancellation scope: cancelling it cancels what was started inside (and inner cancellable scopes)."""
+
+    def __init__(self, parent: Optional["Scope"], cancellable: bool) -> None:
+        self.parent = parent
+        self.cancellable = cancellable
+        self.cancelled = False
+        self.reason = "cancelled"
+        self.children: List[Scope] = []
+        self.futures: List[WorkflowFuture[Any]] = []
+        if parent is not None:
+            parent.children.append(self)
+
+    def cancel(self, reason: str) -> None:
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.reason = reason
+        for future in list(self.futures):
+            if not future.done() and future.on_cancel is not None:
+                future.on_cancel(CancelledFailure(reason))
+        for child in self.children:
+            if child.cancellable:
+                child.cancel(reason)
+
+
+class _Body:
+    """A coroutine or generator the scheduler drives (the run method or a handler)."""
+
+    def __init__(self, body: Any, name: str, root: Scope) -> None:
+        self.body = body
+        self.name = name
+        self.scopes: List[Scope] = [root]
+        self.waiting: Optional[WorkflowFuture[Any]] = None
+        self.started = False
+        self.outcome: WorkflowFuture[Any] = WorkflowFuture(name)
+        self.is_coroutine = inspect.iscoroutine(body)
+
+    def ready(self) -> bool:
+        return not self.outcome.done() and (not self.started or (self.waiting is not None and self.waiting.done()))
+
+    def step(self) -> None:
+        try:
+            if not self.started:
+                self.started = True
+                yielded = self.body.send(None)
+            elif self.is_coroutine:
+                yielded = self.body.send(None)  # __await__ reads the future's result itself
+            else:
+                waited = self.waiting
+                assert waited is not None
+                error = waited.exception()
+                yielded = self.body.throw(error) if error is not None else self.body.send(waited.result())
+        except StopIteration as stop:
+            self.outcome.set_result(stop.value)
+            return
+        except ContinueAsNew:
+            raise
+        except BaseException as err:  # the body failed: that is its outcome
+            self.outcome.set_exception(err)
+            return
+        if not isinstance(yielded, WorkflowFuture):
+            hint = "asyncio is not available in workflows" if yielded is not None else "bare yield"
+            self.body.close()
+            self.outcome.set_exception(TypeError(
+                f"{self.name} waited on {yielded!r} ({hint}); yield or await only workflow futures "
+                "(workflow.execute_activity, workflow.sleep, workflow.wait_all, ...)"
+            ))
+            return
+        self.waiting = yielded
+
+
+class WorkflowInstance:
+    def __init__(
+        self,
+        target: Any,
+        info: WorkflowInfo,
+        history: History,
+        *,
+        query_mode: bool = False,
+        live_after_seq: int = 0,
+        args: Optional[List[Any]] = None,
+    ) -> None:
+        self.target = target
+        self.info = info
+        self.history = history
+        self.query_mode = query_mode
+        self.live_after_seq = live_after_seq
+        self.args = list(history.started.attributes.get("args") or []) if args is None else args
+        self.now: datetime = history.started.created_at
+        self.current_seq = history.started.seq
+        self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")
+        self.root = Scope(None, cancellable=True)
+        self.bodies: List[_Body] = []
+        self.current_body: Optional[_Body] = None
+        self.issued = 0
+        self.futures_by_task: Dict[str, Tuple[WorkflowFuture[Any], str]] = {}
+        self.new_commands: List[NewCommand] = []
+        self.milestones: List[Dict[str, Any]] = []
+        self.conditions: List[Tuple[Callable[[], bool], WorkflowFuture[Any]]] = []
+        self.handlers: Dict[Tuple[str, str], Callable[..., Any]] = {}
+        self.validators: Dict[str, Callable[..., Any]] = {}
+        self.buffered_signals: List[Tuple[str, List[Any]]] = []
+        self.cancel_requested = False
+        self.instance: Any = None
+        self.main: Optional[_Body] = None
+
+    # ================================================================== driving
+
+    def activate(self) -> WorkflowFuture[Any]:
+        """Replay the whole history; return the main body's outcome future (maybe pending)."""
+        token = current.set(self)
+        try:
+            self._start()
+            self._run_until_blocked()
+            for event in self.history.events[1:]:
+                if self.main is not None and self.main.outcome.done():
+                    break
+                self.now, self.current_seq = event.created_at, event.seq
+                self._apply(event)
+                self._run_until_blocked()
+            if self.main is not None and not self.query_mode:
+                self._check_all_commands_replayed()
+            assert self.main is not None
+            return self.main.outcome
+        finally:
+            current.reset(token)
+
+    def call_handler(self, kind: str, name: str, args: List[Any]) -> WorkflowFuture[Any]:
+        """Run a query or update handler against the replayed state (query mode)."""
+        token = current.set(self)
+        try:
+            handler = self.handlers.get((kind, name))
+            if handler is None:
+                known = sorted(n for k, n in self.handlers if k == kind)
+                raise ApplicationFailure(
+                    f"workflow {self.info.workflow_type} ({self.info.workflow_id}) has no {kind} handler {name!r}"
+                    f"; known: {', '.join(known) or 'none'}",
+                    type=f"{kind.capitalize()}NotFound", non_retryable=True,
+                )
+            validator = self.validators.get(name) if kind == "update" else None
+            if validator is not None:
+                _call(validator, args, f"{kind} {name!r} validator")
+            body = self._spawn(handler, args, f"{kind} handler {name!r}")
+            self._run_until_blocked()
+            return body.outcome
+        finally:
+            current.reset(token)
+
+    def _start(self) -> None:
+        target = self.target
+        run = getattr(target, "_postgrip_run_method", None)
+        if inspect.isclass(target):
+            init_args = self.args if _init_takes_args(target) else []
+            try:
+                self.instance = _call(target, init_args, f"workflow {self.info.workflow_type} __init__")
+            except ContinueAsNew:
+                raise
+            except Exception as err:  # a failing __init__ fails the run like a failing body
+                self.main = _Body(iter(()), f"workflow {self.info.workflow_type}", self.root)
+                self.main.started = True
+                self.main.outcome.set_exception(err)
+                return
+            assert run is not None
+            entry: Callable[..., Any] = getattr(self.instance, run.__name__)
+        else:
+            entry = target
+        self.main = self._spawn(entry, self.args, f"workflow {self.info.workflow_type}")
+
+    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str) -> _Body:
+        try:
+            value = _call(fn, args, name)
+        except ContinueAsNew:
+            raise
+        except BaseException as err:
+            body = _Body(iter(()), name, self.root)
+            body.started = True
+            body.outcome.set_exception(err)
+            return body
+        if inspect.isgenerator(value) or inspect.iscoroutine(value):
+            body = _Body(value, name, self.root)
+            self.bodies.append(body)
+            return body
+        body = _Body(iter(()), name, self.root)
+        body.started = True
+        body.outcome.set_result(value)
+        return body
+
+    def _run_until_blocked(self) -> None:
+        while True:
+            progressed = False
+            for body in list(self.bodies):
+                while body.ready():
+                    self.current_body = body
+                    try:
+                        body.step()
+                    finally:
+                        self.current_body = None
+                    progressed = True
+            for predicate, future in list(self.conditions):
+                if future.done():
+                    self.conditions.remove((predicate, future))
+                elif _holds(predicate):
+                    self.conditions.remove((predicate, future))
+                    future.set_result(True)
+                    progressed = True
+            self.bodies = [b for b in self.bodies if not b.outcome.done()]
+            if not progressed:
+                return
+
+    # ================================================================== history events
+
+    def _apply(self, event: Event) -> None:
+        kind = event.type
+        attributes = event.attributes
+        if kind == "ActivityTaskCompleted":
+            self._resolve(event, lambda f: f.set_result(attributes.get("result")))
+        elif kind == "ActivityTaskFailed":
+            failure = failure_from_info(attributes.get("failure"), str(attributes.get("error") or "activity failed"))
+            self._resolve(event, lambda f: f.set_exception(failure))
+        elif kind == "ActivityTaskCanceled":
+            reason = str(attributes.get("reason") or "activity cancelled")
+            self._resolve(event, lambda f: f.set_exception(CancelledFailure(reason)))
+        elif kind == "TimerFired":
+            self._resolve(event, lambda f: f.set_result(None))
+        elif kind == "ChildWorkflowExecutionCompleted":
+            self._resolve(event, lambda f: f.set_result(attributes.get("result")))
+        elif kind == "ChildWorkflowExecutionFailed":
+            failure = failure_from_info(attributes.get("failure"), str(attributes.get("error") or "child workflow failed"))
+            self._resolve(event, lambda f: f.set_exception(failure))
+        elif kind == "WorkflowSignaled":
+            self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []))
+        elif kind == "WorkflowUpdateCompleted":
+            self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []))
+        elif kind == "WorkflowCancellationRequested":
+            self.cancel_requested = True
+            self.root.cancel(str(attributes.get("reason") or "workflow cancellation requested"))
+
+    def _resolve(self, event: Event, apply: Callable[[WorkflowFuture[Any]], None]) -> None:
+        root_task = self.history.root_of(event.task_id or "")
+        entry = self.futures_by_task.get(root_task)
+        if entry is None:
+            recorded = next((c for c in self.history.commands if c.task_id == root_task), None)
+            if recorded is None:
+                return  # not a command of this run (e.g. a stray task): nothing waits on it
+            raise determinism_violation(
+                f"history shows {recorded.kind} {recorded.name!r} finishing ({event.type}), but the workflow "
+                f"code did not schedule it: the code changed in a way that breaks replay of run {self.info.run_id}"
+            )
+        apply(entry[0])
+
+    def _deliver_signal(self, name: str, args: List[Any]) -> None:
+        handler = self.handlers.get(("signal", name))
+        if handler is None:
+            self.buffered_signals.append((name, args))
+            return
+        self._run_signal(handler, name, args)
+
+    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any]) -> None:
+        body = self._spawn(handler, args, f"signal handler {name!r}")
+        error = body.outcome.exception() if body.outcome.done() else None
+        if isinstance(error, TypeError):
+            log.warning("workflow %s: signal %r dropped: %s", self.info.workflow_id, name, error)
+        elif error is not None and not isinstance(error, (CancelledFailure,)):
+            raise error
+
+    def _replay_update(self, name: str, args: List[Any]) -> None:
+        handler = self.handlers.get(("update", name))
+        if handler is None:
+            raise determinism_violation(
+                f"history has update {name!r} applied, but workflow {self.info.workflow_type} registers no handler for it"
+            )
+        self._spawn(handler, args, f"update handler {name!r}")
+
+    def _check_all_commands_replayed(self) -> None:
+        # Every recorded command was issued before it was recorded, after events that are all
+        # in history; so once history is replayed, each must have been issued again.
+        if self.issued < len(self.history.commands):
+            missing = self.history.commands[self.issued]
+            raise determinism_violation(
+                f"history has {missing.kind} {missing.name!r} as command #{self.issued + 1}, "
+                f"but the workflow code no longer issues it (run {self.info.run_id})"
+            )
+
+    # ================================================================== commands (called via workflow.*)
+
+    def _scope(self) -> Scope:
+        body = self.current_body
+        return body.scopes[-1] if body is not None else self.root
+
+    def _shielded(self) -> bool:
+        body = self.current_body
+        return body is not None and any(not s.cancellable for s in body.scopes[1:])
+
+    def _cancelled_here(self) -> Optional[str]:
+        scope = self._scope()
+        while scope is not None:
+            if not scope.cancellable:
+                return None
+            if scope.cancelled:
+                return scope.reason
+            scope = scope.parent  # type: ignore[assignment]
+        return None
+
+    def issue(self, kind: str, name: Any, description: str, request: Dict[str, Any],
+              on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
+        reason = self._cancelled_here()
+        if reason is not None:
+            return failed(CancelledFailure(reason), description)
+        future: WorkflowFuture[Any] = WorkflowFuture(description)
+        index = self.issued
+        self.issued += 1
+        if index < len(self.history.commands):
+            recorded = self.history.commands[index]
+            if recorded.kind != kind or recorded.name != name:
+                raise determinism_violation(
+                    f"command #{index + 1} differs from history: history has {recorded.kind} {recorded.name!r}, "
+                    f"the workflow now issues {kind} {name!r} (run {self.info.run_id})"
+                )
+            self.futures_by_task[recorded.task_id] = (future, kind)
+        elif not self.query_mode:
+            self.new_commands.append(NewCommand(kind, description, request))
+        scope = self._scope()
+        future.scope = scope
+        scope.futures.append(future)
+        if on_cancel is not None:
+            future.on_cancel = lambda err: on_cancel(future, err)
+        else:
+            future.on_cancel = future.set_exception
+        return future
+
+    def base_payload(self) -> Dict[str, Any]:
+        return {"workflowId": self.info.workflow_id, "workflowRunId": self.info.run_id, "workflowTaskId": self.info.task_id}
+
+    def emit_milestone(self, event: Dict[str, Any]) -> None:
+        if not self.query_mode and self.current_seq > self.live_after_seq:
+            self.milestones.append(event)
+
+    def is_replaying(self) -> bool:
+        return self.current_seq <= self.live_after_seq
+
+    def condition(self, predicate: Callable[[], bool], timeout_ms: Optional[int]) -> WorkflowFuture[bool]:
+        if _holds(predicate):
+            return resolved(True, "condition")
+        reason = self._cancelled_here()
+        if reason is not None:
+            return failed(CancelledFailure(reason), "condition")
+        future: WorkflowFuture[bool] = WorkflowFuture("condition")
+        scope = self._scope()
+        future.scope = scope
+        scope.futures.append(future)
+        future.on_cancel = future.set_exception
+        self.conditions.append((predicate, future))
+        if timeout_ms is not None:
+            timer = self.timer(timeout_ms)
+            timer.add_done_callback(lambda t: future.set_result(False) if t.exception() is None else future.set_exception(t.exception()))  # type: ignore[arg-type]
+        return future
+
+    def timer(self, duration_ms: int) -> WorkflowFuture[None]:
+        fire_at = format_timestamp(self.now + timedelta(milliseconds=duration_ms))
+        payload = {**self.base_payload(), "timerId": f"{self.info.run_id}:{self.issued + 1}", "durationMs": duration_ms, "fireAt": fire_at}
+        if self._shielded():
+            payload["cancellationScope"] = "non_cancellable"
+        request = {"type": "timer", "namespace": self.info.namespace, "queue": self.info.task_queue, "payload": payload}
+        return self.issue("timer", duration_ms, f"timer {duration_ms} ms", request)
+
+    def set_handler(self, kind: str, name: str, handler: Optional[Callable[..., Any]], validator: Optional[Callable[..., Any]]) -> None:
+        if handler is None:
+            self.handlers.pop((kind, name), None)
+            return
+        self.handlers[(kind, name)] = handler
+        if validator is not None:
+            self.validators[name] = validator
+        if kind == "signal":
+            pending = [(n, a) for n, a in self.buffered_signals if n == name]
+            self.buffered_signals = [(n, a) for n, a in self.buffered_signals if n != name]
+            for _, args in pending:
+                self._run_signal(handler, name, args)
+
+    def random(self) -> _random.Random:
+        return self.rng
+
+    def uuid4(self) -> _uuid.UUID:
+        return _uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+
+def _holds(predicate: Callable[[], bool]) -> bool:
+    return bool(predicate())
+
+
+def _init_takes_args(cls: type) -> bool:
+    if cls.__init__ is object.__init__:  # type: ignore[misc]
+        return False
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # type: ignore[misc]
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.VAR_POSITIONAL,) or p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _call(fn: Callable[..., Any], args: List[Any], what: str) -> Any:
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError as err:
+        raise TypeError(f"{what} cannot take arguments {args!r}: {err}") from None
+    except ValueError:
+        pass  # builtins without a signature
+    return fn(*args)

@@ -1,0 +1,87 @@
+"""A static check of workflow code for calls that break deterministic replay."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+import textwrap
+from typing import Any, Dict, List
+
+# fully qualified call -> what to use instead
+BANNED: Dict[str, str] = {
+    "time.time": "use workflow.now()",
+    "time.time_ns": "use workflow.now()",
+    "time.monotonic": "use workflow.now()",
+    "time.perf_counter": "use workflow.now()",
+    "time.sleep": "use workflow.sleep() (a durable timer)",
+    "asyncio.sleep": "use workflow.sleep() (a durable timer)",
+    "uuid.uuid1": "use workflow.uuid4()",
+    "uuid.uuid4": "use workflow.uuid4()",
+    "datetime.datetime.now": "use workflow.now()",
+    "datetime.datetime.utcnow": "use workflow.now()",
+    "datetime.datetime.today": "use workflow.now()",
+    "datetime.date.today": "use workflow.now().date()",
+    "os.urandom": "use workflow.random() or workflow.uuid4()",
+    "secrets.token_hex": "use workflow.uuid4()",
+}
+BANNED_MODULES = {"random": "use workflow.random() (seeded by the run)"}
+
+
+class SandboxViolation(ValueError):
+    """Workflow code calls something that is not deterministic."""
+
+
+def _aliases(module: Any) -> Dict[str, str]:
+    """Names bound by the module's imports -> what they refer to."""
+    names: Dict[str, str] = {"time": "time", "random": "random", "uuid": "uuid", "datetime": "datetime", "asyncio": "asyncio"}
+    try:
+        tree = ast.parse(inspect.getsource(module))
+    except (OSError, TypeError, SyntaxError):
+        return names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    return ""
+
+
+def check(target: Any, name: str) -> None:
+    """Raise SandboxViolation naming each nondeterministic call in ``target``'s source."""
+    try:
+        source = textwrap.dedent(inspect.getsource(target))
+    except (OSError, TypeError):
+        return  # no source to inspect (built in a REPL): nothing to check
+    module = sys.modules.get(getattr(target, "__module__", ""), None)
+    aliases = _aliases(module) if module is not None else {}
+    problems: List[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        dotted = _dotted(node.func)
+        if not dotted:
+            continue
+        head, _, rest = dotted.partition(".")
+        resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
+        hint = BANNED.get(resolved)
+        if hint is None and resolved.split(".")[0] in BANNED_MODULES and "." in resolved:
+            hint = BANNED_MODULES[resolved.split(".")[0]]
+        if hint is not None:
+            problems.append(f"line {node.lineno}: {dotted}() is not deterministic; {hint}")
+    if problems:
+        raise SandboxViolation(
+            f"workflow {name} calls nondeterministic APIs (pass sandboxed=False to @workflow.defn to opt out):\n  "
+            + "\n  ".join(problems)
+        )

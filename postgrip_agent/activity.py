@@ -1,0 +1,121 @@
+"""The activity API: the decorator, and helpers callable from an activity's own thread.
+
+Helpers work the same from ``def`` activities (``activity.heartbeat()``) and from
+``async def`` ones (``await activity.heartbeat()``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Callable, Dict, Generator, Optional, TypeVar, overload
+
+import attrs
+
+__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@attrs.frozen
+class ActivityInfo:
+    task_id: str
+    activity_type: str
+    attempt: int
+    namespace: str
+    task_queue: str
+    workflow_id: Optional[str] = None
+    workflow_run_id: Optional[str] = None
+
+
+class _Done:
+    """The result of a helper that already happened; awaiting it is a no-op."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())
+
+
+@attrs.define
+class ActivityContext:
+    """What the agent installs for the activity running on this thread."""
+
+    info: ActivityInfo
+    send_heartbeat: Callable[[Optional[Dict[str, Any]]], None]
+    send_event: Callable[[Dict[str, Any]], None]
+    cancelled: bool = False
+
+
+_context: contextvars.ContextVar[Optional[ActivityContext]] = contextvars.ContextVar("postgrip_activity", default=None)
+
+
+def _ctx(what: str) -> ActivityContext:
+    ctx = _context.get()
+    if ctx is None:
+        raise RuntimeError(f"activity.{what}() can only be called from inside an activity run by an Agent")
+    return ctx
+
+
+@overload
+def defn(fn: F, /) -> F: ...
+
+
+@overload
+def defn(*, name: Optional[str] = None) -> Callable[[F], F]: ...
+
+
+def defn(fn: Any = None, /, *, name: Optional[str] = None) -> Any:
+    """Mark a function (``def`` or ``async def``) as an activity."""
+
+    def decorate(target: Any) -> Any:
+        target._postgrip_activity_name = name or target.__name__
+        return target
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def info() -> ActivityInfo:
+    return _ctx("info").info
+
+
+def is_cancelled() -> bool:
+    """True once a heartbeat learned the task was cancelled or lost its lease."""
+    return _ctx("is_cancelled").cancelled
+
+
+def heartbeat(details: Optional[Dict[str, Any]] = None) -> _Done:
+    """Tell the service the activity is alive (extends its lease).
+
+    Raises CancelledFailure when the service says the task was cancelled or is no longer leased.
+    """
+    _ctx("heartbeat").send_heartbeat(details)
+    return _Done()
+
+
+def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
+              details: Optional[Dict[str, Any]] = None) -> _Done:
+    prefix = f"step {index}/{total} " if index is not None and total is not None else ""
+    event_details = {**(details or {}), "milestone": True, "name": name, "status": status}
+    if index is not None:
+        event_details["index"] = index
+    if total is not None:
+        event_details["total"] = total
+    _ctx("milestone").send_event({"kind": "milestone", "stage": "milestone",
+                                  "message": f"{prefix}{status} {name}".strip(), "details": event_details})
+    return _Done()
+
+
+def stdout(data: str, *, stage: Optional[str] = None, details: Optional[Dict[str, Any]] = None) -> _Done:
+    return _stream("stdout", data, stage, details)
+
+
+def stderr(data: str, *, stage: Optional[str] = None, details: Optional[Dict[str, Any]] = None) -> _Done:
+    return _stream("stderr", data, stage, details)
+
+
+def _stream(stream: str, data: str, stage: Optional[str], details: Optional[Dict[str, Any]]) -> _Done:
+    event: Dict[str, Any] = {"kind": stream, "stream": stream, "data": str(data)}
+    if stage is not None:
+        event["stage"] = stage
+    if details is not None:
+        event["details"] = details
+    _ctx(stream).send_event(event)
+    return _Done()

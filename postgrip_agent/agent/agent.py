@@ -1,0 +1,194 @@
+"""The Agent: pollers, an activity thread pool, workflow-task threads and a lease keeper."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from ..client import Client
+from ..errors import PostGripAgentError
+from . import registry
+from .activity_tasks import ActivityTaskRunner
+from .lane import AgentLane
+from .leases import LeaseKeeper
+from .workflow_tasks import WorkflowTaskRunner
+
+log = logging.getLogger("postgrip_agent.agent")
+
+
+class _Lane:
+    """A kind of work (workflow tasks or activities): its pool, its slots and its pollers."""
+
+    def __init__(self, name: str, slots: int, pollers: int, task_types: List[str], run: Callable[[Dict[str, Any]], None]) -> None:
+        self.name = name
+        self.slots = threading.Semaphore(slots)
+        self.pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"postgrip-{name}")
+        self.pollers = pollers
+        self.task_types = task_types
+        self.run = run
+        self.in_flight = 0
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+
+
+class Agent:
+    """Polls a task queue and runs the registered workflows and activities.
+
+    ``run()`` blocks until shutdown (SIGINT/SIGTERM stop it when called on the main thread);
+    ``start()`` runs it on background threads; ``shutdown()`` stops polling and drains
+    in-flight work. Usable as a context manager (``with Agent(...):`` starts and stops it).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        workflows: Sequence[Any] = (),
+        activities: Sequence[Any] = (),
+        namespace: Optional[str] = None,
+        identity: Optional[str] = None,
+        max_concurrent_activities: int = 100,
+        max_concurrent_workflow_tasks: int = 8,
+        poll_wait_seconds: int = 1,
+        pollers_per_kind: int = 2,
+    ) -> None:
+        if not isinstance(client, Client):
+            raise TypeError(f"Agent needs a Client (Client.connect(...)), got {type(client).__name__}")
+        if not isinstance(task_queue, str) or not task_queue.strip():
+            raise ValueError("task_queue must be a non-empty string")
+        if max_concurrent_activities < 1 or max_concurrent_workflow_tasks < 1:
+            raise ValueError("max_concurrent_activities and max_concurrent_workflow_tasks must be >= 1")
+        if not 0 <= poll_wait_seconds <= 60:
+            raise ValueError("poll_wait_seconds must be between 0 and 60")
+        self.client = client
+        self.task_queue = task_queue
+        self.namespace = namespace or client.namespace
+        self.identity = identity or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.workflows = registry.workflows(workflows)
+        self.activities = registry.activities(activities)
+        if not self.workflows and not self.activities:
+            raise ValueError("register at least one workflow or activity")
+        self.poll_wait_seconds = poll_wait_seconds
+        self.lane = AgentLane(client.connection, self.identity)
+        self.leases = LeaseKeeper(self.lane)
+        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows)
+        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases)
+        self._lanes: List[_Lane] = []
+        if self.workflows:
+            prefixes = [f"{kind}:{name}" for name in self.workflows for kind in ("workflow", "query", "update")]
+            self._lanes.append(_Lane("workflow", max_concurrent_workflow_tasks, pollers_per_kind, prefixes, self._run_workflow_task))
+        if self.activities:
+            prefixes = [f"activity:{name}" for name in self.activities]
+            self._lanes.append(_Lane("activity", max_concurrent_activities, pollers_per_kind, prefixes, self._activity_runner.run))
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._threads: List[threading.Thread] = []
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "Agent":
+        if self._started:
+            return self
+        self._started = True
+        self.leases.start()
+        for lane in self._lanes:
+            for n in range(lane.pollers):
+                thread = threading.Thread(target=self._poll_loop, args=(lane,), name=f"postgrip-poll-{lane.name}-{n}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        log.info("agent %s polling queue %r in namespace %r (%d workflows, %d activities)",
+                 self.identity, self.task_queue, self.namespace, len(self.workflows), len(self.activities))
+        return self
+
+    def run(self) -> None:
+        """Run until shutdown() (or SIGINT/SIGTERM when on the main thread)."""
+        previous: Dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, lambda s, f: self._stopping.set())
+        self.start()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        finally:
+            self.shutdown()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def shutdown(self, timeout: Optional[float] = None) -> None:
+        """Stop polling, then wait (up to ``timeout`` s) for in-flight tasks to finish."""
+        self._stopping.set()
+        if self._stopped.is_set():
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        for lane in self._lanes:
+            with lane.idle:
+                while lane.in_flight and (deadline is None or time.monotonic() < deadline):
+                    lane.idle.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            lane.pool.shutdown(wait=False)
+        self.leases.stop()
+        self._stopped.set()
+        log.info("agent %s stopped", self.identity)
+
+    def __enter__(self) -> "Agent":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    # ------------------------------------------------------------------ polling and dispatch
+
+    def _poll_loop(self, lane: _Lane) -> None:
+        backoff = 0.05
+        while not self._stopping.is_set():
+            lane.slots.acquire()
+            if self._stopping.is_set():
+                lane.slots.release()
+                return
+            try:
+                task = self.lane.poll(self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds)
+                backoff = 0.05
+            except PostGripAgentError as err:
+                lane.slots.release()
+                log.warning("polling %s tasks failed: %s; retrying in %.2fs", lane.name, err, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if task is None:
+                lane.slots.release()
+                continue
+            with lane.lock:
+                lane.in_flight += 1
+            lane.pool.submit(self._dispatch, lane, task)
+
+    def _dispatch(self, lane: _Lane, task: Dict[str, Any]) -> None:
+        try:
+            lane.run(task)
+        except Exception:  # never let one task take the agent down; the lease will lapse and retry
+            log.exception("task %s (%s) failed inside the agent", task.get("id"), task.get("type"))
+        finally:
+            with lane.lock:
+                lane.in_flight -= 1
+                lane.idle.notify_all()
+            lane.slots.release()
+
+    def _run_workflow_task(self, task: Dict[str, Any]) -> None:
+        self.leases.track(task["id"], float(task.get("lease_timeout_seconds") or 30))
+        try:
+            self._workflow_runner.run(task)
+        finally:
+            self.leases.release(task["id"])
+
+
+Worker = Agent

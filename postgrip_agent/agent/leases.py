@@ -1,0 +1,84 @@
+"""One thread that renews the lease of every task this agent is working on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Dict, Optional
+
+import attrs
+
+from .lane import AgentLane, TaskGone
+
+log = logging.getLogger("postgrip_agent.agent")
+
+
+@attrs.define
+class _Lease:
+    task_id: str
+    interval: float
+    next_at: float
+    #: stop renewing after this moment (an activity's start-to-close timeout)
+    until: Optional[float]
+    on_lost: Optional[Callable[[], None]]
+
+
+class LeaseKeeper:
+    def __init__(self, lane: AgentLane) -> None:
+        self._lane = lane
+        self._leases: Dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="postgrip-lease-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def track(self, task_id: str, lease_seconds: float, *, until: Optional[float] = None,
+              on_lost: Optional[Callable[[], None]] = None) -> None:
+        interval = max(0.2, lease_seconds / 3.0)
+        with self._lock:
+            self._leases[task_id] = _Lease(task_id, interval, time.monotonic() + interval, until, on_lost)
+        self._wake.set()
+
+    def renewed(self, task_id: str) -> None:
+        """The task heartbeated by itself; push its next renewal back."""
+        with self._lock:
+            lease = self._leases.get(task_id)
+            if lease is not None:
+                lease.next_at = time.monotonic() + lease.interval
+
+    def release(self, task_id: str) -> None:
+        with self._lock:
+            self._leases.pop(task_id, None)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            with self._lock:
+                due = [lease for lease in self._leases.values() if lease.next_at <= now]
+                for lease in due:
+                    lease.next_at = now + lease.interval
+                upcoming = min((lease.next_at for lease in self._leases.values()), default=now + 60)
+            for lease in due:
+                if lease.until is not None and now > lease.until:
+                    continue  # past its timeout: let the lease lapse so the service retries it
+                try:
+                    self._lane.heartbeat(lease.task_id, stage="lease")
+                except TaskGone as err:
+                    log.info("task %s lost its lease: %s", lease.task_id, err)
+                    self.release(lease.task_id)
+                    if lease.on_lost is not None:
+                        lease.on_lost()
+                except Exception as err:  # transient: try again next interval
+                    log.warning("renewing the lease of task %s failed: %s", lease.task_id, err)
+            self._wake.clear()
+            self._wake.wait(max(0.0, upcoming - time.monotonic()))

@@ -1,0 +1,175 @@
+"""Running workflow, query and update tasks: replay, then send what the run decided."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Dict, Optional
+
+from .._encoding import encode_value
+from .._runtime.history import History
+from .._runtime.instance import ContinueAsNew, WorkflowInfo, WorkflowInstance
+from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info
+from .lane import AgentLane, TaskGone
+
+log = logging.getLogger("postgrip_agent.agent")
+
+
+class _SeenCache:
+    """run id -> last history event the previous activation processed (milestones fire once)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._seen: "OrderedDict[str, int]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> Optional[int]:
+        with self._lock:
+            return self._seen.get(run_id)
+
+    def put(self, run_id: str, seq: int) -> None:
+        with self._lock:
+            self._seen[run_id] = seq
+            self._seen.move_to_end(run_id)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+
+class WorkflowTaskRunner:
+    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 10_000) -> None:
+        self.lane = lane
+        self.workflows = workflows
+        self.seen = _SeenCache(cache_size)
+
+    def run(self, task: Dict[str, Any]) -> None:
+        kind = task["type"].split(":", 1)[0]
+        try:
+            if kind == "workflow":
+                self._workflow(task)
+            else:
+                self._handler(task, kind)
+        except TaskGone as err:
+            log.info("task %s (%s) was taken from this agent: %s", task["id"], task["type"], err)
+
+    # ------------------------------------------------------------------ workflow tasks
+
+    def _info(self, task: Dict[str, Any], history: History, run_id: str, workflow_id: str, workflow_type: str) -> WorkflowInfo:
+        started = history.started
+        return WorkflowInfo(
+            workflow_id=workflow_id, run_id=run_id, workflow_type=workflow_type, task_queue=task["queue"],
+            namespace=task["namespace"], task_id=started.task_id or task["id"],
+            attempt=int(started.attributes.get("attempt") or 1),
+            parent_workflow_id=started.attributes.get("parent_workflow_id"),
+            continued_from_run_id=started.attributes.get("continued_from_run_id"), start_time=started.created_at,
+        )
+
+    def _workflow(self, task: Dict[str, Any]) -> None:
+        payload = task.get("payload") or {}
+        workflow_type = payload.get("workflowType") or task["type"][len("workflow:"):]
+        run_id = payload.get("runId")
+        target = self.workflows.get(workflow_type)
+        if target is None or not run_id:
+            problem = f"workflow {workflow_type} is not registered with this agent" if run_id else "workflow task has no runId"
+            self.lane.fail(task["id"], problem, {"message": problem, "type": "WorkflowNotRegistered", "non_retryable": True})
+            return
+        history = History(self.lane.history(run_id))
+        info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
+        seen = self.seen.get(run_id)
+        instance = WorkflowInstance(target, info, history, live_after_seq=seen if seen is not None else history.last_command_seq)
+        try:
+            outcome = instance.activate()
+        except ContinueAsNew as can:
+            self._emit(task, instance)
+            self._continue_as_new(task, info, can)
+            return
+        except Exception as failure:  # a determinism violation, or the run's code broke replay itself
+            log.error("workflow %s run %s failed during replay: %s", info.workflow_id, run_id, failure)
+            self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
+            return
+        self._emit(task, instance)
+        if outcome.done():
+            error = outcome.exception()
+            if error is None:
+                try:
+                    value = encode_value(outcome.result(), f"workflow {workflow_type} result")
+                except TypeError as err:
+                    self.lane.fail(task["id"], str(err), {"message": str(err), "type": "TypeError", "non_retryable": True})
+                    return
+                self.lane.complete(task["id"], {"value": value})
+            else:
+                log.info("workflow %s run %s failed: %r", info.workflow_id, run_id, error)
+                self.lane.fail(task["id"], str(error) or type(error).__name__, failure_info(error))
+            self.seen.put(run_id, history.last_seq)
+            return
+        for command in instance.new_commands:
+            try:
+                self.lane.enqueue(command.request)
+            except ConflictError as err:
+                raise TaskGone(f"cannot schedule {command.description}: {err}") from err
+            except PostGripAgentError as err:
+                if getattr(err, "status", 0) == 400:
+                    message = f"cannot schedule {command.description}: {err}"
+                    self.lane.fail(task["id"], message, {"message": message, "type": "InvalidCommand", "non_retryable": True})
+                    return
+                raise
+        self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
+        self.seen.put(run_id, history.last_seq)
+
+    def _emit(self, task: Dict[str, Any], instance: WorkflowInstance) -> None:
+        for event in instance.milestones:
+            try:
+                self.lane.event(task["id"], event)
+            except TaskGone:
+                raise
+            except PostGripAgentError as err:
+                log.warning("could not record milestone on task %s: %s", task["id"], err)
+
+    def _continue_as_new(self, task: Dict[str, Any], info: WorkflowInfo, can: ContinueAsNew) -> None:
+        queue = can.task_queue or info.task_queue
+        payload: Dict[str, Any] = {
+            "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": info.workflow_id,
+            "continuedFromWorkflowId": info.workflow_id, "args": can.args,
+        }
+        if can.run_timeout_ms:
+            payload["runTimeoutMs"] = can.run_timeout_ms
+        next_task = self.lane.enqueue({"type": f"workflow:{can.workflow_type}", "namespace": info.namespace,
+                                       "queue": queue, "payload": payload})
+        self.lane.complete(task["id"], {"message": "workflow continued as new", "continue_as_new": {
+            "workflow_id": info.workflow_id, "workflow_type": can.workflow_type, "task_queue": queue, "task_id": next_task["id"],
+        }})
+
+    # ------------------------------------------------------------------ queries and updates
+
+    def _handler(self, task: Dict[str, Any], kind: str) -> None:
+        payload = task.get("payload") or {}
+        name = payload.get("queryName" if kind == "query" else "updateName") or ""
+        try:
+            workflow_type = payload.get("workflowType") or task["type"].split(":", 1)[1]
+            target = self.workflows.get(workflow_type)
+            if target is None:
+                raise ApplicationFailure(f"workflow {workflow_type} is not registered with this agent",
+                                         type="WorkflowNotRegistered", non_retryable=True)
+            run_id = payload.get("workflowRunId") or payload.get("workflowId")
+            history = History(self.lane.history(run_id))
+            info = self._info(task, history, run_id, payload.get("workflowId") or run_id, workflow_type)
+            instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq)
+            try:
+                instance.activate()
+            except ContinueAsNew:
+                pass
+            outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
+            if not outcome.done():
+                raise ApplicationFailure(
+                    f"{kind} handler {name!r} waited on a workflow future; {kind} handlers must return without waiting",
+                    type="HandlerBlocked", non_retryable=True,
+                )
+            value = encode_value(outcome.result(), f"{kind} {name!r} result")
+        except TaskGone:
+            raise
+        except BaseException as err:  # the handler rejected or failed: the caller gets the failure
+            if not isinstance(err, Exception):
+                raise
+            self.lane.fail(task["id"], str(err) or type(err).__name__, failure_info(err))
+            return
+        self.lane.complete(task["id"], {"value": value})
