@@ -134,3 +134,20 @@ def wire(server: LocalServer) -> Wire:
 @pytest.fixture
 def mwire(manual_server: LocalServer) -> Wire:
     return Wire(manual_server.address)
+
+
+@pytest.fixture
+def env() -> Iterator[Any]:
+    from postgrip_agent.testing import WorkflowEnvironment
+
+    with WorkflowEnvironment.start_local() as environment:
+        yield environment
+
+
+_queue_counter = [0]
+
+
+@pytest.fixture
+def queue() -> str:
+    _queue_counter[0] += 1
+    return f"tq-{_queue_counter[0]}"

@@ -90,7 +90,8 @@ class Engine:
         return cv
 
     def _task_available(self, task: TaskRecord) -> None:
-        self._queue_cv(task.namespace, task.queue).notify()
+        # every poller of the queue: they may filter on different task types
+        self._queue_cv(task.namespace, task.queue).notify_all()
 
     def _deadline_added(self, when: Optional[float]) -> None:
         if when is not None and (self._ticker_next is None or when < self._ticker_next):
