@@ -31,7 +31,8 @@ class _Done:
     """The result of a helper that already happened; awaiting it is a no-op."""
 
     def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
+        return
+        yield  # a generator that finishes at once
 
 
 @attrs.define

@@ -333,7 +333,10 @@ class ScheduleClient:
         _check_policy(id_reuse_policy)
         if interval is None and cron is None and calendar is None:
             raise ValueError("a schedule needs interval=, cron= or calendar=")
-        seconds = lambda v, what: None if v is None else (duration_ms(v, what) or 0) // 1000  # noqa: E731
+
+        def seconds(value: Any, what: str) -> Optional[int]:
+            return None if value is None else (duration_ms(value, what) or 0) // 1000
+
         if interval is not None and not seconds(interval, "interval"):
             raise ValueError("interval must be at least one second")
         if isinstance(calendar, Mapping):

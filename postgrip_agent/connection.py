@@ -322,7 +322,7 @@ def _rpc_error(method: str, url: str, response: requests.Response) -> RPCError:
     except ValueError:
         if response.text:
             message = response.text[:500]
-    cls: type = RPCError
+    cls: Any = RPCError
     if status == 400:
         cls = InvalidArgumentError
     elif status in (401, 403):
@@ -335,6 +335,6 @@ def _rpc_error(method: str, url: str, response: requests.Response) -> RPCError:
         cls = PayloadTooLargeError
     elif status in RETRYABLE_STATUSES or status >= 500:
         cls = UnavailableError
-    error = cls(message, status=status, code=code, method=method, url=url)
+    error: RPCError = cls(message, status=status, code=code, method=method, url=url)
     error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
     return error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 
 class PostGripAgentError(Exception):
@@ -160,7 +160,7 @@ class WorkflowUpdateFailedError(PostGripAgentError):
         self.__cause__ = cause
 
 
-def failure_from_info(info: Optional[dict], fallback_message: str = "failed") -> ApplicationFailure:
+def failure_from_info(info: Optional[Dict[str, Any]], fallback_message: str = "failed") -> ApplicationFailure:
     """Rebuild an ApplicationFailure (or CancelledFailure-typed one) from a FailureInfo dict."""
     info = info or {}
     details: Iterable[Any] = info.get("details") or []
@@ -172,7 +172,7 @@ def failure_from_info(info: Optional[dict], fallback_message: str = "failed") ->
     )
 
 
-def failure_info(exc: BaseException) -> dict:
+def failure_info(exc: BaseException) -> Dict[str, Any]:
     """The FailureInfo dict for an exception raised by user code."""
     if isinstance(exc, ApplicationFailure):
         return {"message": exc.message, "type": exc.type, "non_retryable": exc.non_retryable, "details": _jsonable(exc.details)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Generic, Iterator, List, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
 
 import attrs
 
@@ -191,7 +191,7 @@ class WorkflowHandle(Generic[R]):
         deadline = None if timeout is None else time.monotonic() + timeout
         run = self.describe()
         tasks: List[str] = [run.task_id]
-        seen: dict = {}
+        seen: Dict[str, int] = {}
         history_after = 0
         while True:
             for task_id in list(tasks):

@@ -665,14 +665,14 @@ def _configure(converter: cattrs.Converter) -> None:
         converter.register_structure_hook(kind, _strict_scalar(kind))
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_factory(
-        lambda t: get_origin(t) in (list, dict), lambda t: _strict_container(converter, t)
+        lambda t: get_origin(t) in (list, dict), lambda t: _strict_container(converter, t)  # type: ignore[comparison-overlap]
     )
     converter.register_unstructure_hook(datetime, format_timestamp)
     converter.register_unstructure_hook(RetryPolicy, _unstructure_retry)
 
     def structure_factory(cls: Type[Any]) -> Any:
         overrides = {f.name: override(rename=f.metadata["wire"]) for f in attrs.fields(cls) if "wire" in f.metadata}
-        return make_dict_structure_fn(cls, converter, **overrides)
+        return make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
 
     def unstructure_factory(cls: Type[Any]) -> Any:
         overrides = {
@@ -681,7 +681,7 @@ def _configure(converter: cattrs.Converter) -> None:
             else override(omit_if_default=f.default is None)
             for f in attrs.fields(cls)
         }
-        return make_dict_unstructure_fn(cls, converter, **overrides)
+        return make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
 
     def is_wire(cls: Any) -> bool:
         return attrs.has(cls) and cls is not RetryPolicy

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Generic, NoReturn, Optional, Sequence, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Generic, NoReturn, Optional, TypeVar, Union, overload
 
 import attrs
 
@@ -67,8 +67,8 @@ def defn(cls: Any = None, /, *, name: Optional[str] = None, sandboxed: bool = Tr
         target._postgrip_workflow_sandboxed = sandboxed
         if isinstance(target, type):
             runs = [v for v in vars(target).values() if callable(v) and getattr(v, "_postgrip_workflow_run", False)]
-            target._postgrip_run_method = runs[0] if len(runs) == 1 else None
-            target._postgrip_run_methods = len(runs)
+            setattr(target, "_postgrip_run_method", runs[0] if len(runs) == 1 else None)
+            setattr(target, "_postgrip_run_methods", len(runs))
         else:
             target._postgrip_run_method = target
         return target
@@ -154,8 +154,8 @@ def execute_activity(
     if instance._shielded():
         payload["cancellationScope"] = "non_cancellable"
     lease_ms = start_ms or schedule_ms
-    request = {"type": f"activity:{name}", "namespace": instance.info.namespace,
-               "queue": task_queue or instance.info.task_queue, "payload": payload}
+    request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
+                               "queue": task_queue or instance.info.task_queue, "payload": payload}
     if lease_ms:
         request["lease_timeout_seconds"] = max(1, math.ceil(lease_ms / 1000))
 
@@ -180,13 +180,13 @@ def execute_child(
     instance = _instance("execute_child")
     child_type = name_of(workflow, "child workflow")
     child_id = id or f"{instance.info.workflow_id}-child-{instance.issued + 1}"
-    payload = {
+    payload: Dict[str, Any] = {
         "namespace": instance.info.namespace, "workflowType": child_type, "workflowId": child_id,
         "parentWorkflowId": instance.info.workflow_id, "parentWorkflowRunId": instance.info.run_id,
         "parentWorkflowTaskId": instance.info.task_id,
         "args": encode_args(args, f"child workflow {child_type!r} argument"),
     }
-    optional = {
+    optional: Dict[str, Any] = {
         "parentCancellationType": cancellation_type, "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
         "retry": wt.to_json(retry_policy) if retry_policy is not None else None, "workflowIdReusePolicy": id_reuse_policy,
     }
@@ -206,7 +206,7 @@ def continue_as_new(*args: Any, workflow: Any = None, task_queue: Optional[str] 
 
 
 def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
-              details: Optional[dict] = None) -> WorkflowFuture[None]:
+              details: Optional[Dict[str, Any]] = None) -> WorkflowFuture[None]:
     """Record a milestone event on the workflow task (once, not on every replay)."""
     instance = _instance("milestone")
     prefix = f"step {index}/{total} " if index is not None and total is not None else ""
@@ -284,7 +284,7 @@ class CancellationScope:
     a cancellable scope can be cancelled from inside the workflow with :meth:`cancel`."""
 
     def __init__(self, *, cancellable: bool = True) -> None:
-        self.cancellable = cancellable
+        self.is_cancellable = cancellable
         self._scope: Optional[Scope] = None
 
     def __enter__(self) -> "CancellationScope":
@@ -293,8 +293,8 @@ class CancellationScope:
         if body is None:
             raise RuntimeError("CancellationScope must be entered from workflow code")
         parent = body.scopes[-1]
-        self._scope = Scope(parent, self.cancellable)
-        if parent.cancelled and self.cancellable:
+        self._scope = Scope(parent, self.is_cancellable)
+        if parent.cancelled and self.is_cancellable:
             self._scope.cancelled, self._scope.reason = True, parent.reason
         body.scopes.append(self._scope)
         return self

@@ -36,7 +36,7 @@ class ContinueAsNew(BaseException):
     def __init__(self, workflow_type: str, args: List[Any], task_queue: Optional[str], run_timeout_ms: Optional[int]) -> None:
         super().__init__(f"continue as new {workflow_type}")
         self.workflow_type = workflow_type
-        self.args = args
+        self.next_args = args
         self.task_queue = task_queue
         self.run_timeout_ms = run_timeout_ms
 

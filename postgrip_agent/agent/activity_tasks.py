@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .._encoding import encode_value
 from ..activity import ActivityContext, ActivityInfo, _context
@@ -48,7 +48,7 @@ class ActivityTaskRunner:
         finally:
             self.leases.release(task["id"])
 
-    def _execute(self, ctx: ActivityContext, target: Any, args: list) -> None:
+    def _execute(self, ctx: ActivityContext, target: Any, args: List[Any]) -> None:
         task_id = ctx.info.task_id
         token = _context.set(ctx)
         try:

@@ -111,7 +111,7 @@ class Agent:
 
     def run(self) -> None:
         """Run until shutdown() (or SIGINT/SIGTERM when on the main thread)."""
-        previous: Dict[int, Any] = {}
+        previous: Dict[Any, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 previous[signum] = signal.signal(signum, lambda s, f: self._stopping.set())

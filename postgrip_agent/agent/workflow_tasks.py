@@ -129,7 +129,7 @@ class WorkflowTaskRunner:
         queue = can.task_queue or info.task_queue
         payload: Dict[str, Any] = {
             "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": info.workflow_id,
-            "continuedFromWorkflowId": info.workflow_id, "args": can.args,
+            "continuedFromWorkflowId": info.workflow_id, "args": can.next_args,
         }
         if can.run_timeout_ms:
             payload["runTimeoutMs"] = can.run_timeout_ms
@@ -150,9 +150,11 @@ class WorkflowTaskRunner:
             if target is None:
                 raise ApplicationFailure(f"workflow {workflow_type} is not registered with this agent",
                                          type="WorkflowNotRegistered", non_retryable=True)
-            run_id = payload.get("workflowRunId") or payload.get("workflowId")
+            run_id = str(payload.get("workflowRunId") or payload.get("workflowId") or "")
+            if not run_id:
+                raise ApplicationFailure(f"{kind} task has no workflowId", type="InvalidPayload", non_retryable=True)
             history = History(self.lane.history(run_id))
-            info = self._info(task, history, run_id, payload.get("workflowId") or run_id, workflow_type)
+            info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
             instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq)
             try:
                 instance.activate()

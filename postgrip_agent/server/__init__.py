@@ -43,7 +43,7 @@ class LocalServer:
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         extra: List[Any] = []
         try:
-            from .schedules import ScheduleService  # noqa: WPS433 (optional feature module)
+            from .schedules import ScheduleService  # type: ignore[import-not-found]
         except ImportError:  # pragma: no cover - schedules not built yet
             pass
         else:

@@ -31,7 +31,8 @@ def retry_delay(
     maximum_attempts = policy.get("maximumAttempts") or 0
     if maximum_attempts and attempt >= maximum_attempts:
         return None
-    initial = (policy.get("initialIntervalMs") if policy.get("initialIntervalMs") is not None else DEFAULT_INITIAL_INTERVAL_MS) / 1000.0
+    initial_ms = policy.get("initialIntervalMs")
+    initial = (DEFAULT_INITIAL_INTERVAL_MS if initial_ms is None else float(initial_ms)) / 1000.0
     coefficient = policy.get("backoffCoefficient") or DEFAULT_BACKOFF
     maximum = (policy.get("maximumIntervalMs") or initial * 100_000) / 1000.0
     delay = min(initial * coefficient ** max(0, attempt - 1), maximum)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
 import attrs
 
@@ -402,7 +402,7 @@ def _where(filters: Dict[str, Any]) -> Tuple[str, List[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _order(page: Page, allowed: set) -> str:
+def _order(page: Page, allowed: Set[str]) -> str:
     column = page.order_by if page.order_by in allowed else "seq"
     direction = "DESC" if page.descending else "ASC"
     tiebreak = "" if column == "seq" else f", {'seq' if 'seq' in allowed else 'rowid'} {direction}"
