@@ -123,7 +123,7 @@ class Connection:
         timeout: float = DEFAULT_TIMEOUT,
         headers: Optional[Mapping[str, str]] = None,
         retry: Optional[RetryOptions] = None,
-        pool_size: int = 64,
+        pool_size: int = 128,
         agent_access_token: Optional[str] = None,
         agent_refresh_token: Optional[str] = None,
         agent_access_expires_at: Optional[str] = None,
@@ -146,6 +146,9 @@ class Connection:
         key = signing_private_key or os.environ.get("POSTGRIP_AGENT_SIGNING_PRIVATE_KEY")
         self._signer = _Signer(key) if key else None
         self.session = requests.Session()
+        # Read proxy settings once: requests would rescan the environment on every call.
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.address))
+        self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -42,6 +42,35 @@ REFRESH_TOKEN_TTL = 30 * 86400.0
 OPEN_STATES = ("queued", "leased", "blocked")
 
 
+class _Waiters:
+    """Condition variables keyed by run or task id, so a change wakes only its own waiters."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._conditions: Dict[str, Tuple[threading.Condition, List[int]]] = {}
+
+    def wait(self, key: str, timeout: float) -> None:
+        entry = self._conditions.get(key)
+        if entry is None:
+            entry = self._conditions[key] = (threading.Condition(self._lock), [0])
+        entry[1][0] += 1
+        try:
+            entry[0].wait(timeout)
+        finally:
+            entry[1][0] -= 1
+            if entry[1][0] == 0:
+                self._conditions.pop(key, None)
+
+    def notify(self, key: str) -> None:
+        entry = self._conditions.get(key)
+        if entry is not None:
+            entry[0].notify_all()
+
+    def notify_everyone(self) -> None:
+        for condition, _ in self._conditions.values():
+            condition.notify_all()
+
+
 def _payload(data: Any, cls: Any, what: str) -> Any:
     if data is None:
         data = {}
@@ -68,8 +97,8 @@ class Engine:
         self.auth_token = auth_token
         self._lock = threading.RLock()
         self._queue_cvs: Dict[Tuple[str, str], threading.Condition] = {}
-        self._changes = threading.Condition(self._lock)  # any run or history change
-        self._task_events = threading.Condition(self._lock)
+        self._run_waiters = _Waiters(self._lock)  # keyed by run id: state or history changed
+        self._task_waiters = _Waiters(self._lock)  # keyed by task id: state changed or event written
         self._ticker_wake = threading.Event()
         self._ticker_next: Optional[float] = None
         self._stopping = False
@@ -135,13 +164,13 @@ class Engine:
             tenant_id=run.tenant_id,
         )
         self.store.append_history(event)
-        self._changes.notify_all()
+        self._run_waiters.notify(run.run_id)
         return event
 
     def _task_event(self, task: TaskRecord, now: float, kind: str, agent_id: Optional[str] = None, **fields: Any) -> TaskEventRecord:
         event = TaskEventRecord(task_id=task.id, kind=kind, created_at=now, agent_id=agent_id, tenant_id=task.tenant_id, **fields)
         self.store.append_task_event(event)
-        self._task_events.notify_all()
+        self._task_waiters.notify(task.id)
         return event
 
     def _save_task(self, task: TaskRecord, now: float) -> None:
@@ -151,7 +180,7 @@ class Engine:
     def _save_run(self, run: RunRecord, now: float) -> None:
         run.updated_at = now
         self.store.update_run(run)
-        self._changes.notify_all()
+        self._run_waiters.notify(run.run_id)
 
     # ================================================================== namespaces
 
@@ -231,7 +260,7 @@ class Engine:
                 task = self._task(task_id)
                 if task.state in wt.TERMINAL_TASK_STATES:
                     return events
-                self._task_events.wait(remaining)
+                self._task_waiters.wait(task_id, remaining)
 
     def wait_task(self, task_id: str, wait_seconds: float) -> TaskRecord:
         """The task, once it is terminal or ``wait_seconds`` have passed."""
@@ -242,7 +271,7 @@ class Engine:
                 remaining = deadline - time.monotonic()
                 if task.state in wt.TERMINAL_TASK_STATES or remaining <= 0 or self._stopping:
                     return task
-                self._task_events.wait(remaining)
+                self._task_waiters.wait(task_id, remaining)
 
     # ------------------------------------------------------------------ typed enqueues
 
@@ -537,7 +566,7 @@ class Engine:
         task.result = result if result is not None else task.result
         task.error = error
         self._save_task(task, now)
-        self._task_events.notify_all()
+        self._task_waiters.notify(task.id)
 
     def _open_run(self, run_id: Optional[str]) -> Optional[RunRecord]:
         run = self.store.get_run(run_id) if run_id else None
@@ -720,7 +749,7 @@ class Engine:
                 remaining = deadline - time.monotonic()
                 if run.state != "running" or remaining <= 0 or self._stopping:
                     return run
-                self._changes.wait(remaining)
+                self._run_waiters.wait(run.run_id, remaining)
 
     def history(self, workflow_id: str, after: int = 0, wait_seconds: float = 0) -> List[HistoryRecord]:
         deadline = time.monotonic() + wait_seconds
@@ -731,7 +760,7 @@ class Engine:
                 remaining = deadline - time.monotonic()
                 if events or remaining <= 0 or run.state != "running" or self._stopping:
                     return events
-                self._changes.wait(remaining)
+                self._run_waiters.wait(run.run_id, remaining)
 
     def list_workflows(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
         with self._lock:
@@ -878,8 +907,8 @@ class Engine:
             self._stopping = True
             for cv in self._queue_cvs.values():
                 cv.notify_all()
-            self._changes.notify_all()
-            self._task_events.notify_all()
+            self._run_waiters.notify_everyone()
+            self._task_waiters.notify_everyone()
         self._ticker_wake.set()
 
     # ================================================================== admin and sessions

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -126,6 +127,10 @@ class Api:
     def __init__(self, engine: Engine, auth_token: Optional[str] = None, extra_routes: Optional[List[Any]] = None):
         self.engine = engine
         self.auth_token = auth_token
+        #: requests served, and polls that found nothing (benchmarks read these)
+        self.requests_served = 0
+        self.empty_polls = 0
+        self._count_lock = threading.Lock()
         self.routes: List[Tuple[str, Pattern[str], str, Callable[[Request], Response]]] = []
         r = self._route
         r("GET", "/healthz", PUBLIC, lambda q: (200, {"status": "ok"}, {}))
@@ -166,6 +171,8 @@ class Api:
     # ------------------------------------------------------------------ dispatch
 
     def dispatch(self, method: str, target: str, headers: Any, body: bytes) -> Response:
+        with self._count_lock:
+            self.requests_served += 1
         split = urlsplit(target)
         path = split.path.rstrip("/") or "/"
         allowed: List[str] = []
@@ -298,7 +305,11 @@ class Api:
             req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS),
             prefixes,
         )
-        return 200, ({"task": task_json(task)} if task else {}), {}
+        if task is None:
+            with self._count_lock:
+                self.empty_polls += 1
+            return 200, {}, {}
+        return 200, {"task": task_json(task)}, {}
 
     def heartbeat(self, req: Request) -> Response:
         body = req.body(wt.HeartbeatTaskRequest, optional=True)
