@@ -286,6 +286,7 @@ class CancellationScope:
     def __init__(self, *, cancellable: bool = True) -> None:
         self.is_cancellable = cancellable
         self._scope: Optional[Scope] = None
+        self._body: Any = None
 
     def __enter__(self) -> "CancellationScope":
         instance = _instance("CancellationScope")
@@ -297,13 +298,13 @@ class CancellationScope:
         if parent.cancelled and self.is_cancellable:
             self._scope.cancelled, self._scope.reason = True, parent.reason
         body.scopes.append(self._scope)
+        self._body = body
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        instance = _instance("CancellationScope")
-        body = instance.current_body
-        if body is not None and self._scope in body.scopes:
-            body.scopes.remove(self._scope)
+        # no runtime lookup: a suspended body may be closed after its activation ended
+        if self._body is not None and self._scope in self._body.scopes:
+            self._body.scopes.remove(self._scope)
 
     def cancel(self, reason: str = "cancelled by the workflow") -> None:
         if self._scope is None:
