@@ -363,3 +363,30 @@ def test_bad_steering_names_the_workflow_and_the_name(env: Any, queue: str) -> N
             handle.signal(ADD, "late")
         with pytest.raises(ConflictError, match="not running"):
             handle.query(ITEMS)
+
+
+@workflow.defn
+class WaitingUpdate:
+    def __init__(self) -> None:
+        self.log: List[str] = []
+        workflow.set_handler(workflow.define_update("reserve"), self.reserve)
+        workflow.set_handler("finish", lambda: self.log.append("finish"))
+
+    def reserve(self, item: str):
+        confirmed = yield workflow.execute_activity(echo, f"reserved {item}", start_to_close_timeout=T10)
+        self.log.append(confirmed)
+        return confirmed
+
+    @workflow.run
+    async def run(self) -> List[str]:
+        await workflow.condition(lambda: "finish" in self.log)
+        return self.log
+
+
+def test_update_handler_that_waits_on_an_activity(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[WaitingUpdate], activities=[echo]):
+        handle = env.client.start_workflow(WaitingUpdate, task_queue=queue)
+        assert handle.execute_update("reserve", "seat 4", timeout=10) == "reserved seat 4"
+        assert handle.execute_update("reserve", "seat 5", timeout=10) == "reserved seat 5"
+        handle.signal("finish")
+        assert handle.result(timeout=10) == ["reserved seat 4", "reserved seat 5", "finish"]

@@ -27,6 +27,9 @@ from .history import Event, History
 
 log = logging.getLogger("postgrip_agent.workflow")
 
+#: the signal that hands an update whose handler waits to the workflow itself
+UPDATE_SIGNAL = "__postgrip_update__"
+
 current: contextvars.ContextVar[Optional["WorkflowInstance"]] = contextvars.ContextVar("postgrip_workflow_instance", default=None)
 
 
@@ -173,6 +176,8 @@ class WorkflowInstance:
         self.handlers: Dict[Tuple[str, str], Callable[..., Any]] = {}
         self.validators: Dict[str, Callable[..., Any]] = {}
         self.buffered_signals: List[Tuple[str, List[Any]]] = []
+        #: update task id -> outcome of its handler running inside the workflow
+        self.updates_in_workflow: Dict[str, WorkflowFuture[Any]] = {}
         self.cancel_requested = False
         self.instance: Any = None
         self.main: Optional[_Body] = None
@@ -300,9 +305,12 @@ class WorkflowInstance:
         elif kind == "ChildWorkflowExecutionFailed":
             failure = failure_from_info(attributes.get("failure"), str(attributes.get("error") or "child workflow failed"))
             self._resolve(event, lambda f: f.set_exception(failure))
+        elif kind == "WorkflowSignaled" and attributes.get("signal_name") == UPDATE_SIGNAL:
+            task_id, name, args = (list(attributes.get("args") or []) + [None, None, None])[:3]
+            self.updates_in_workflow[str(task_id)] = self._replay_update(str(name), list(args or []))
         elif kind == "WorkflowSignaled":
             self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []))
-        elif kind == "WorkflowUpdateCompleted":
+        elif kind == "WorkflowUpdateCompleted" and not attributes.get("in_workflow"):
             self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []))
         elif kind == "WorkflowCancellationRequested":
             self.cancel_requested = True
@@ -336,13 +344,13 @@ class WorkflowInstance:
         elif error is not None and not isinstance(error, (CancelledFailure,)):
             raise error
 
-    def _replay_update(self, name: str, args: List[Any]) -> None:
+    def _replay_update(self, name: str, args: List[Any]) -> WorkflowFuture[Any]:
         handler = self.handlers.get(("update", name))
         if handler is None:
             raise determinism_violation(
                 f"history has update {name!r} applied, but workflow {self.info.workflow_type} registers no handler for it"
             )
-        self._spawn(handler, args, f"update handler {name!r}")
+        return self._spawn(handler, args, f"update handler {name!r}").outcome
 
     def _check_all_commands_replayed(self) -> None:
         # Every recorded command was issued before it was recorded, after events that are all

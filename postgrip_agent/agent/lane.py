@@ -54,6 +54,10 @@ class AgentLane:
     def block(self, task_id: str, reason: str) -> None:
         self._post(task_id, "block", {"reason": reason})
 
+    def signal(self, run_id: str, name: str, args: List[Any]) -> None:
+        self.connection.request("POST", f"/api/v1/workflows/{run_id}/signal", body={"name": name, "args": args},
+                                idempotent=False, agent_lane=True)
+
     def history(self, run_id: str) -> List[Dict[str, Any]]:
         return self.connection.request("GET", f"/api/v1/workflows/{run_id}/history", agent_lane=True)  # type: ignore[no-any-return]
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 
 from .._encoding import encode_value
 from .._runtime.history import History
-from .._runtime.instance import ContinueAsNew, WorkflowInfo, WorkflowInstance
+from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, WorkflowInfo, WorkflowInstance
 from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info
 from .lane import AgentLane, TaskGone
 
@@ -88,6 +88,7 @@ class WorkflowTaskRunner:
             self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
             return
         self._emit(task, instance)
+        self._finish_updates(instance)
         if outcome.done():
             error = outcome.exception()
             if error is None:
@@ -115,6 +116,20 @@ class WorkflowTaskRunner:
                 raise
         self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
         self.seen.put(run_id, history.last_seq)
+
+    def _finish_updates(self, instance: WorkflowInstance) -> None:
+        """Report updates whose handlers finished inside the workflow (each once: later replays get 409)."""
+        for update_task, outcome in instance.updates_in_workflow.items():
+            if not outcome.done():
+                continue
+            try:
+                error = outcome.exception()
+                if error is None:
+                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result")})
+                else:
+                    self.lane.fail(update_task, str(error) or type(error).__name__, failure_info(error))
+            except (TaskGone, TypeError) as err:
+                log.debug("update task %s already finished: %s", update_task, err)
 
     def _emit(self, task: Dict[str, Any], instance: WorkflowInstance) -> None:
         for event in instance.milestones:
@@ -161,9 +176,14 @@ class WorkflowTaskRunner:
             except ContinueAsNew:
                 pass
             outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
+            if not outcome.done() and kind == "update":
+                # The handler waits on workflow futures: run it inside the workflow itself.
+                self.lane.signal(run_id, UPDATE_SIGNAL, [task["id"], name, list(payload.get("args") or [])])
+                self.lane.block(task["id"], "update handed to its workflow")
+                return
             if not outcome.done():
                 raise ApplicationFailure(
-                    f"{kind} handler {name!r} waited on a workflow future; {kind} handlers must return without waiting",
+                    f"query handler {name!r} waited on a workflow future; query handlers must return without waiting",
                     type="HandlerBlocked", non_retryable=True,
                 )
             value = encode_value(outcome.result(), f"{kind} {name!r} result")

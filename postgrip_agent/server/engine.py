@@ -522,9 +522,22 @@ class Engine:
             self._save_task(task, now)
             return task
 
+    def _finishable_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
+        """A leased task; or an update handed to its workflow (blocked), finished by whoever
+        holds the lease of that workflow's task."""
+        task = self._task(task_id)
+        if task.type.startswith("update:") and task.state == "blocked" and task.run_id:
+            run = self.store.get_run(task.run_id)
+            owner = self.store.get_task(run.task_id) if run else None
+            if owner is None or owner.state != "leased" or (agent_id and owner.agent_id != agent_id):
+                raise Conflict(f"task {task_id} is not leased: its workflow task is not leased by agent {agent_id}")
+            return task
+        return self._leased_task(task_id, agent_id)
+
     def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._leased_task(task_id, agent_id)
+            task = self._finishable_task(task_id, agent_id)
+            in_workflow = task.state == "blocked"
             now = self.clock.now()
             result_json = wt.to_json(result)
             if task.type.startswith("workflow:") and task.run_id:
@@ -541,13 +554,15 @@ class Engine:
                         run, "WorkflowUpdateCompleted", task.id, now,
                         update_name=payload.get("updateName"), args=payload.get("args") or [],
                         result=result.value, update_id=payload.get("updateId") or task.id,
+                        in_workflow=True if in_workflow else None,
                     )
-                    self._wake(run, now)
+                    if not in_workflow:  # applied inside the workflow already: nothing new to see
+                        self._wake(run, now)
             return task
 
     def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._leased_task(task_id, agent_id)
+            task = self._finishable_task(task_id, agent_id)
             now = self.clock.now()
             result_json = wt.to_json(req.result) if req.result is not None else None
             failure = (result_json or {}).get("failure") or {"message": req.error}
