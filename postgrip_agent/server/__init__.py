@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import Any, List, Optional, Type
+from typing import List, Optional, Type
 
 from .clock import Clock, ManualClock
 from .engine import Engine
 from .http import Api, HttpServer, make_http_server
+from .schedules import ScheduleService
 from .sqlite_store import SQLiteStore
 from .store import Store
 
@@ -41,15 +42,8 @@ class LocalServer:
         self.clock = clock or Clock()
         self.store = store or SQLiteStore(db)
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
-        extra: List[Any] = []
-        try:
-            from .schedules import ScheduleService  # type: ignore[import-not-found]
-        except ImportError:  # pragma: no cover - schedules not built yet
-            pass
-        else:
-            self.schedules = ScheduleService(self.engine)
-            extra = self.schedules.routes()
-        self.api = Api(self.engine, auth_token=auth_token, extra_routes=extra)
+        self.schedules = ScheduleService(self.engine)
+        self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes())
         self._http: HttpServer = make_http_server(self.api, host, port)
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []

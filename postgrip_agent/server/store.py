@@ -136,7 +136,8 @@ class ScheduleRecord:
     last_run_at: Optional[float] = None
     #: run id of the most recent run this schedule started (for overlap_policy skip)
     last_run_id: Optional[str] = None
-    paused_at: Optional[float] = None
+    #: the nominal time of the next fire (next_run_at adds its jitter)
+    next_nominal_at: Optional[float] = None
 
 
 @attrs.define

@@ -1,0 +1,270 @@
+"""Schedules in the local service: their operations, and firing them from the ticker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .. import types as wt
+from . import schedule_spec as specs
+from .engine import Engine
+from .errors import AlreadyExists, BadRequest, Conflict, NotFound
+from .http import MANAGEMENT, Request, Response, _page, _paged
+from .store import Page, ScheduleRecord, TaskRecord
+from .wire import schedule_json, task_json
+
+log = logging.getLogger("postgrip_agent.server.schedules")
+
+#: a fire this late still counts as on time (the ticker is never exactly punctual)
+ON_TIME_GRACE = 1.0
+SCHEDULE_STATES = ("active", "paused", "deleted")
+
+
+class ScheduleService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        engine.on_tick.append(self._tick)
+
+    def routes(self) -> List[Tuple[str, str, str, Callable[[Request], Response]]]:
+        base = "/api/v1/schedules"
+        return [
+            ("GET", base, MANAGEMENT, self.list),
+            ("POST", base, MANAGEMENT, self.create),
+            ("GET", base + "/{scheduleId}", MANAGEMENT, self.get),
+            ("PATCH", base + "/{scheduleId}", MANAGEMENT, self.update),
+            ("DELETE", base + "/{scheduleId}", MANAGEMENT, self.delete),
+            ("POST", base + "/{scheduleId}/pause", MANAGEMENT, self.pause),
+            ("POST", base + "/{scheduleId}/unpause", MANAGEMENT, self.unpause),
+            ("POST", base + "/{scheduleId}/trigger", MANAGEMENT, self.trigger),
+            ("POST", base + "/{scheduleId}/backfill", MANAGEMENT, self.backfill),
+        ]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _locked(self, fn: Callable[[], Any]) -> Any:
+        with self.engine._lock, self.store.transaction():
+            return fn()
+
+    def _schedule(self, schedule_id: str, *, allow_deleted: bool = False) -> ScheduleRecord:
+        record = self.store.get_schedule(schedule_id)
+        if record is None or (record.state == "deleted" and not allow_deleted):
+            raise NotFound(f"schedule {schedule_id} not found")
+        return record
+
+    @staticmethod
+    def _check_action(action: wt.ScheduleAction) -> None:
+        if not action.workflow_type.strip():
+            raise BadRequest("action.workflowType must not be empty")
+        if action.run_timeout_ms is not None and action.run_timeout_ms < 0:
+            raise BadRequest("action.runTimeoutMs must not be negative")
+
+    def _plan_next(self, record: ScheduleRecord, after: float) -> None:
+        nominal = specs.next_nominal(record.spec, after, record.created_at)
+        record.next_nominal_at = nominal
+        record.next_run_at = nominal + specs.jitter(record.id, nominal, record.spec)
+        self.engine._deadline_added(record.next_run_at)
+
+    def _save(self, record: ScheduleRecord, now: float) -> None:
+        record.updated_at = now
+        self.store.put_schedule(record)
+
+    # ------------------------------------------------------------------ operations
+
+    def create(self, req: Request) -> Response:
+        body: wt.CreateScheduleRequest = req.body(wt.CreateScheduleRequest)
+        spec = wt.to_json(body.spec)
+        specs.validate(spec)
+        self._check_action(body.action)
+
+        def apply() -> ScheduleRecord:
+            schedule_id = body.id or self.engine.new_id()
+            if not schedule_id.strip():
+                raise BadRequest("id must not be empty")
+            existing = self.store.get_schedule(schedule_id)
+            if existing is not None and existing.state != "deleted":
+                raise AlreadyExists(f"schedule {schedule_id} already exists")
+            now = self.engine.clock.now()
+            record = ScheduleRecord(
+                id=schedule_id, namespace=body.namespace or "default", state="active", spec=spec,
+                action=wt.to_json(body.action), next_run_at=now, created_at=now, updated_at=now,
+                overlap_policy=body.overlap_policy or "skip", tenant_id=body.tenant_id,
+            )
+            self._plan_next(record, now)
+            self.store.put_schedule(record)
+            return record
+
+        return 202, schedule_json(self._locked(apply)), {}
+
+    def list(self, req: Request) -> Response:
+        page = _page(req, ("created_at", "updated_at", "next_run_at", "id"))
+        state = req.arg("state")
+        if state is not None and state not in SCHEDULE_STATES:
+            raise BadRequest(f"state must be one of {', '.join(SCHEDULE_STATES)}, got {state!r}")
+        filters: Dict[str, Any] = {"namespace": req.arg("namespace"), "state": state}
+        records = self._locked(lambda: self.store.list_schedules(filters, page))
+        if state is None:
+            records = [r for r in records if r.state != "deleted"]
+        return _paged([schedule_json(r) for r in records], page)
+
+    def get(self, req: Request) -> Response:
+        return 200, schedule_json(self._locked(lambda: self._schedule(req.params["scheduleId"]))), {}
+
+    def update(self, req: Request) -> Response:
+        body: wt.UpdateScheduleRequest = req.body(wt.UpdateScheduleRequest, optional=True)
+        spec = wt.to_json(body.spec) if body.spec is not None else None
+        if spec is not None:
+            specs.validate(spec)
+        if body.action is not None:
+            self._check_action(body.action)
+
+        def apply() -> ScheduleRecord:
+            record = self._schedule(req.params["scheduleId"])
+            now = self.engine.clock.now()
+            if spec is not None:
+                record.spec = spec
+            if body.action is not None:
+                record.action = wt.to_json(body.action)
+            if body.overlap_policy is not None:
+                record.overlap_policy = body.overlap_policy
+            if spec is not None:
+                self._plan_next(record, now)
+            self._save(record, now)
+            return record
+
+        return 200, schedule_json(self._locked(apply)), {}
+
+    def delete(self, req: Request) -> Response:
+        def apply() -> ScheduleRecord:
+            record = self._schedule(req.params["scheduleId"])
+            record.state = "deleted"
+            self._save(record, self.engine.clock.now())
+            return record
+
+        return 200, schedule_json(self._locked(apply)), {}
+
+    def pause(self, req: Request) -> Response:
+        req.body(wt.PauseScheduleRequest, optional=True)
+
+        def apply() -> ScheduleRecord:
+            record = self._schedule(req.params["scheduleId"])
+            record.state = "paused"
+            self._save(record, self.engine.clock.now())
+            return record
+
+        return 200, schedule_json(self._locked(apply)), {}
+
+    def unpause(self, req: Request) -> Response:
+        req.body(wt.UnpauseScheduleRequest, optional=True)
+
+        def apply() -> ScheduleRecord:
+            record = self._schedule(req.params["scheduleId"])
+            if record.state == "paused":
+                record.state = "active"
+                now = self.engine.clock.now()
+                if (record.spec.get("missed_run_policy") or "catch_up") != "catch_up":
+                    self._plan_next(record, now)  # the paused-over slots are gone
+                else:
+                    self.engine._deadline_added(record.next_run_at)  # the ticker catches up per the window
+                self._save(record, now)
+            return record
+
+        return 200, schedule_json(self._locked(apply)), {}
+
+    def trigger(self, req: Request) -> Response:
+        req.body(wt.TriggerScheduleRequest, optional=True)
+
+        def apply() -> Tuple[ScheduleRecord, TaskRecord]:
+            record = self._schedule(req.params["scheduleId"])
+            now = self.engine.clock.now()
+            task = self._start(record, now, now, manual=True)
+            if task is None:
+                raise Conflict(f"schedule {record.id}: its workflow {record.action.get('workflowId')} is already running")
+            self._save(record, now)
+            return record, task
+
+        record, task = self._locked(apply)
+        return 202, {"schedule": schedule_json(record), "task": task_json(task)}, {}
+
+    def backfill(self, req: Request) -> Response:
+        body: wt.BackfillScheduleRequest = req.body(wt.BackfillScheduleRequest)
+        start, end = body.start_at.timestamp(), body.end_at.timestamp()
+        if end < start:
+            raise BadRequest("end_at must not be before start_at")
+
+        def apply() -> Tuple[ScheduleRecord, List[TaskRecord]]:
+            record = self._schedule(req.params["scheduleId"])
+            now = self.engine.clock.now()
+            slots = list(specs.nominal_times(record.spec, start, end, min(record.created_at, start)))
+            if len(slots) > 10_000:
+                raise BadRequest(f"backfill covers {len(slots)} runs; split it into ranges of at most 10000")
+            tasks = [t for t in (self._start(record, nominal, now, overlap=False) for nominal in slots) if t is not None]
+            self._save(record, now)
+            return record, tasks
+
+        record, tasks = self._locked(apply)
+        return 202, {"schedule": schedule_json(record), "tasks": [task_json(t) for t in tasks]}, {}
+
+    # ------------------------------------------------------------------ firing
+
+    def _start(self, record: ScheduleRecord, nominal: float, now: float, *, manual: bool = False,
+               overlap: bool = True) -> Optional[TaskRecord]:
+        """Start the action's workflow for one nominal time; None when skipped."""
+        if overlap and not manual and record.overlap_policy == "skip" and record.last_run_id:
+            last = self.store.get_run(record.last_run_id)
+            if last is not None and last.state == "running":
+                log.info("schedule %s: skipping %s, run %s is still running", record.id, specs.nominal_label(nominal), last.run_id)
+                return None
+        action = record.action
+        label = specs.nominal_label(nominal)
+        derived = not action.get("workflowId")
+        workflow_id = action.get("workflowId") or (
+            f"{record.id}-manual-{label}-{self.engine.new_id()[:8]}" if manual else f"{record.id}-{label}"
+        )
+        payload: Dict[str, Any] = {
+            "workflowType": action["workflowType"], "workflowId": workflow_id, "args": action.get("args") or [],
+            "memo": {**(action.get("memo") or {}), "schedule_id": record.id, "nominal_time": label},
+            "searchAttributes": {**(action.get("searchAttributes") or {}), "schedule_id": record.id},
+        }
+        reuse = action.get("workflowIdReusePolicy") or ("reject_duplicate" if derived else None)
+        for key, value in (("workflowIdReusePolicy", reuse), ("runTimeoutMs", action.get("runTimeoutMs")),
+                           ("retry", action.get("retry"))):
+            if value is not None:
+                payload[key] = value
+        try:
+            task = self.engine.enqueue(wt.EnqueueTaskRequest(
+                type=f"workflow:{action['workflowType']}", namespace=action.get("namespace") or record.namespace,
+                queue=action.get("queue") or "default", payload=payload,
+            ))
+        except (AlreadyExists, Conflict) as err:  # already fired (e.g. before a restart) or still running
+            log.info("schedule %s: not starting %s: %s", record.id, workflow_id, err)
+            return None
+        record.last_run_at = now
+        record.last_run_id = task.run_id
+        return task
+
+    def _tick(self, now: float) -> None:
+        for record in self.store.due_schedules(now):
+            self._fire_due(record, now)
+
+    def _fire_due(self, record: ScheduleRecord, now: float) -> None:
+        spec = record.spec
+        window = specs.catch_up_window(spec)
+        catch_up = (spec.get("missed_run_policy") or "catch_up") == "catch_up"
+        horizon = max(window if catch_up else 0.0, ON_TIME_GRACE)
+        nominal = record.next_nominal_at if record.next_nominal_at is not None else record.next_run_at
+        if nominal < now - horizon - 1:  # slots older than the horizon never fire: jump past them
+            nominal = specs.next_nominal(spec, now - horizon - 1, record.created_at)
+        while True:
+            fire_at = nominal + specs.jitter(record.id, nominal, spec)
+            if fire_at > now:
+                break
+            lateness = now - fire_at
+            if lateness <= ON_TIME_GRACE or (catch_up and lateness <= window):
+                self._start(record, nominal, now)
+            else:
+                log.info("schedule %s: missed %s (%.0f s late) skipped", record.id, specs.nominal_label(nominal), lateness)
+            nominal = specs.next_nominal(spec, nominal, record.created_at)
+        record.next_nominal_at = nominal
+        record.next_run_at = nominal + specs.jitter(record.id, nominal, spec)
+        self._save(record, now)
