@@ -30,6 +30,9 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.cut_event.is_set():  # accepted in the instant of the cut: refuse it
+                client.close()
+                return
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:
@@ -60,6 +63,10 @@ class TcpProxy:
     def cut(self) -> None:
         """Drop every connection and refuse new ones, as if the agent's host vanished."""
         self.cut_event.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        except OSError:
+            pass
         self.listener.close()
         with self.lock:
             for s in self.sockets:

@@ -82,11 +82,18 @@ def test_second_agent_finishes_after_first_vanishes_mid_activity(env: Any, queue
     try:
         handle = env.client.start_workflow(Doubler, 20, task_queue=queue)
         assert _started.wait(10), "the first agent never started the activity"
+        workflow_task = handle.describe().task_id
+        deadline = time.monotonic() + 10
+        while env.client.task.get(workflow_task).state != "blocked":  # its workflow task is done; only the activity runs
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         proxy.cut()
         with Agent(env.client, task_queue=queue, workflows=[Doubler], activities=[slow_double]):
             assert handle.result(timeout=20) == 41
         retried = [e for e in handle.fetch_history().events if e.type == "ActivityTaskCompleted"]
         assert len(retried) == 1
+        survivor = [t for t in env.client.task.list(queue=queue) if t.type == "activity:slow_double"][0]
+        assert survivor.agent_id != doomed.identity and survivor.attempt == 2  # re-delivered after the lease lapsed
     finally:
         _gate.set()
         doomed.shutdown(timeout=5)

@@ -449,8 +449,11 @@ class Engine:
     # ================================================================== agent lane
 
     def poll(
-        self, namespace: str, queue: str, agent_id: str, wait_seconds: float, type_prefixes: Sequence[str]
+        self, namespace: str, queue: str, agent_id: str, wait_seconds: float, type_prefixes: Sequence[str],
+        caller_alive: Callable[[], bool] = lambda: True,
     ) -> Optional[TaskRecord]:
+        """Lease the next task, waiting up to ``wait_seconds`` for one. A caller that hung up
+        while waiting gets nothing, so no task is leased to a connection nobody reads."""
         deadline = time.monotonic() + wait_seconds
         with self._lock:
             cv = self._queue_cv(namespace, queue)
@@ -458,6 +461,8 @@ class Engine:
                 now = self.clock.now()
                 task = self.store.next_available_task(namespace, queue, type_prefixes, now)
                 if task is not None:
+                    if not caller_alive():
+                        return None
                     with self.store.transaction():
                         self._lease(task, agent_id, now)
                     return task

@@ -7,6 +7,9 @@ import json
 import logging
 import re
 import secrets
+import select
+import sqlite3
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
@@ -31,7 +34,9 @@ Response = Tuple[int, Any, Dict[str, str]]
 
 
 class Request:
-    def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str]):
+    def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
+                 caller_alive: Callable[[], bool] = lambda: True):
+        self.caller_alive = caller_alive
         self.method = method
         self.path = path
         self.query = query
@@ -170,7 +175,8 @@ class Api:
 
     # ------------------------------------------------------------------ dispatch
 
-    def dispatch(self, method: str, target: str, headers: Any, body: bytes) -> Response:
+    def dispatch(self, method: str, target: str, headers: Any, body: bytes,
+                 caller_alive: Callable[[], bool] = lambda: True) -> Response:
         with self._count_lock:
             self.requests_served += 1
         split = urlsplit(target)
@@ -186,7 +192,7 @@ class Api:
             self._authorize(lane, headers.get("Authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             query = parse_qs(split.query, keep_blank_values=True)
-            return handler(Request(method, path, query, body, params))
+            return handler(Request(method, path, query, body, params, caller_alive))
         if allowed:
             return 405, {"error": f"method {method} not allowed on {path}; use {', '.join(sorted(set(allowed)))}", "code": "method_not_allowed"}, {"Allow": ", ".join(sorted(set(allowed)))}
         raise NotFound(f"no such endpoint: {method} {path}")
@@ -304,6 +310,7 @@ class Api:
             req.arg("agent_id") or "anonymous-agent",
             req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS),
             prefixes,
+            req.caller_alive,
         )
         if task is None:
             with self._count_lock:
@@ -353,9 +360,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 raise PayloadTooLarge(f"request body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
             body = self.rfile.read(length) if length else b""
-            status, payload, headers = self.api.dispatch(self.command, self.path, self.headers, body)
+            status, payload, headers = self.api.dispatch(self.command, self.path, self.headers, body, self._caller_alive)
         except ServiceError as err:
             status, payload, headers = err.status, {"error": err.message, "code": err.code}, {}
+        except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
+            status, payload, headers = 503, {"error": "the service is stopping", "code": "unavailable"}, {}
         except Exception:
             log.exception("internal error handling %s %s", self.command, self.path)
             status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
@@ -369,6 +378,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+
+    def _caller_alive(self) -> bool:
+        """False once the client closed its end (it sends nothing else mid-request)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
+        except OSError:
+            return False
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
