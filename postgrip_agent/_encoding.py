@@ -6,7 +6,7 @@ import inspect
 import json
 import typing
 from datetime import timedelta
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from . import types as wt
 
@@ -54,6 +54,18 @@ def duration_ms(value: Any, what: str) -> Optional[int]:
     if seconds < 0:
         raise ValueError(f"{what} must not be negative (got {seconds} s)")
     return int(round(seconds * 1000))
+
+
+def milestone_event(name: str, index: Optional[int], total: Optional[int], status: str,
+                    details: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The task event a milestone becomes (the same shape from workflows and activities)."""
+    prefix = f"step {index}/{total} " if index is not None and total is not None else ""
+    event_details = {**(details or {}), "milestone": True, "name": name, "status": status}
+    if index is not None:
+        event_details["index"] = index
+    if total is not None:
+        event_details["total"] = total
+    return {"kind": "milestone", "stage": "milestone", "message": f"{prefix}{status} {name}".strip(), "details": event_details}
 
 
 def name_of(target: Any, kind: str) -> str:

@@ -11,6 +11,8 @@ from typing import Any, Callable, Dict, Generator, Optional, TypeVar, overload
 
 import attrs
 
+from ._encoding import milestone_event
+
 __all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,14 +95,7 @@ def heartbeat(details: Optional[Dict[str, Any]] = None) -> _Done:
 
 def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
               details: Optional[Dict[str, Any]] = None) -> _Done:
-    prefix = f"step {index}/{total} " if index is not None and total is not None else ""
-    event_details = {**(details or {}), "milestone": True, "name": name, "status": status}
-    if index is not None:
-        event_details["index"] = index
-    if total is not None:
-        event_details["total"] = total
-    _ctx("milestone").send_event({"kind": "milestone", "stage": "milestone",
-                                  "message": f"{prefix}{status} {name}".strip(), "details": event_details})
+    _ctx("milestone").send_event(milestone_event(name, index, total, status, details))
     return _Done()
 
 

@@ -168,21 +168,9 @@ class Connection:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Optional[Mapping[str, Any]] = None,
-        idempotent: Optional[bool] = None,
-        timeout: Optional[float] = None,
-        agent_lane: bool = False,
-    ) -> Any:
-        """Send one call and return its decoded JSON body."""
-        return self.request_full(
-            method, path, body=body, params=params, idempotent=idempotent, timeout=timeout, agent_lane=agent_lane
-        )[0]
+    def request(self, method: str, path: str, **options: Any) -> Any:
+        """Send one call and return its decoded JSON body (options as for :meth:`request_full`)."""
+        return self.request_full(method, path, **options)[0]
 
     def request_full(
         self,

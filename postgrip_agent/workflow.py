@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Generic, NoReturn, Optional, TypeVar, Un
 import attrs
 
 from . import types as wt
-from ._encoding import duration_ms, encode_args, name_of
+from ._encoding import duration_ms, encode_args, milestone_event, name_of
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime.instance import ContinueAsNew, Scope, WorkflowInfo, WorkflowInstance, current
 
@@ -208,15 +208,7 @@ def continue_as_new(*args: Any, workflow: Any = None, task_queue: Optional[str] 
 def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
               details: Optional[Dict[str, Any]] = None) -> WorkflowFuture[None]:
     """Record a milestone event on the workflow task (once, not on every replay)."""
-    instance = _instance("milestone")
-    prefix = f"step {index}/{total} " if index is not None and total is not None else ""
-    event_details = {**(details or {}), "milestone": True, "name": name, "status": status}
-    if index is not None:
-        event_details["index"] = index
-    if total is not None:
-        event_details["total"] = total
-    instance.emit_milestone({"kind": "milestone", "stage": "milestone", "message": f"{prefix}{status} {name}".strip(),
-                             "details": event_details})
+    _instance("milestone").emit_milestone(milestone_event(name, index, total, status, details))
     return resolved(None, f"milestone {name}")
 
 
