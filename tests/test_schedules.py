@@ -206,3 +206,15 @@ def test_schedule_runs_execute_and_their_results_are_readable(env: Any, queue: s
     finished = [r for r in env.client.schedule.runs("live") if r.state == "succeeded"]
     for run in finished:
         assert env.client.get_workflow_handle(run.id).result(timeout=5) == f"report for emea at {run.id}"
+
+
+def test_jitter_offsets_each_fire_deterministically(menv: WorkflowEnvironment) -> None:
+    created = menv.client.schedule.create_workflow_schedule(workflow="R", schedule_id="j", interval=3600,
+                                                            jitter=timedelta(minutes=5), overlap_policy="allow_all")
+    offset = created.next_run_at - (START + timedelta(hours=1))
+    assert timedelta(0) <= offset < timedelta(minutes=5)
+    assert menv.client.schedule.get("j").next_run_at == created.next_run_at  # the same on every read
+    menv.server.advance(3600 + offset.total_seconds() - 1)
+    assert _run_ids(menv.client) == []  # not before its jittered moment
+    menv.server.advance(1.01)  # (the wire rounds next_run_at to milliseconds)
+    assert _run_ids(menv.client) == ["j-20260101T010000Z"]  # the id keeps the nominal time
