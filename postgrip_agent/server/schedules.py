@@ -253,8 +253,9 @@ class ScheduleService:
         catch_up = (spec.get("missed_run_policy") or "catch_up") == "catch_up"
         horizon = max(window if catch_up else 0.0, ON_TIME_GRACE)
         nominal = record.next_nominal_at if record.next_nominal_at is not None else record.next_run_at
-        if nominal < now - horizon - 1:  # slots older than the horizon never fire: jump past them
-            nominal = specs.next_nominal(spec, now - horizon - 1, record.created_at)
+        oldest = now - horizon - 1 - (spec.get("jitter_seconds") or 0)
+        if nominal < oldest:  # slots that fired (with any jitter) before the horizon never fire: jump past them
+            nominal = specs.next_nominal(spec, oldest, record.created_at)
         while True:
             fire_at = nominal + specs.jitter(record.id, nominal, spec)
             if fire_at > now:
