@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 from . import types as wt
 from ._encoding import duration_ms, encode_args, encode_value, name_of, return_type_of
 from .connection import Connection
+from .connection import quote_segment as _q
 from .errors import PostGripAgentError, TimeoutFailure, TransportError
 from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle
 
@@ -76,7 +77,7 @@ class TaskClient:
 
     def get(self, task_id: str) -> wt.Task:
         _check_id(task_id, "task id")
-        return wt.from_json(self._conn.request("GET", f"/api/v1/tasks/{task_id}"), wt.Task)
+        return wt.from_json(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}"), wt.Task)
 
     def wait(self, task_id: str, *, timeout: Optional[float] = None) -> wt.Task:
         """Block until the task is terminal (succeeded or failed); TimeoutFailure after ``timeout``."""
@@ -86,7 +87,7 @@ class TaskClient:
             wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
             asked = time.monotonic()
             data = self._conn.request(
-                "GET", f"/api/v1/tasks/{task_id}", params={"wait_seconds": round(wait, 3)}, timeout=wait + self._conn.timeout
+                "GET", f"/api/v1/tasks/{_q(task_id)}", params={"wait_seconds": round(wait, 3)}, timeout=wait + self._conn.timeout
             )
             task = wt.from_json(data, wt.Task)
             if task.state in wt.TERMINAL_TASK_STATES:
@@ -108,7 +109,7 @@ class TaskClient:
             yield wt.from_json(raw, wt.Task)
 
     def events(self, task_id: str) -> List[wt.TaskEvent]:
-        return [wt.from_json(e, wt.TaskEvent) for e in self._conn.request("GET", f"/api/v1/tasks/{task_id}/events")]
+        return [wt.from_json(e, wt.TaskEvent) for e in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events")]
 
     def watch_events(self, task_id: str, *, timeout: Optional[float] = None) -> Iterator[wt.TaskEvent]:
         """Events of the task as they are written, until it is terminal (or ``timeout``)."""
@@ -117,7 +118,7 @@ class TaskClient:
         while True:
             wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
             events = self._conn.request(
-                "GET", f"/api/v1/tasks/{task_id}/events", params={"after": after, "wait_seconds": round(wait, 3)},
+                "GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": after, "wait_seconds": round(wait, 3)},
                 timeout=wait + self._conn.timeout,
             )
             for raw in events:
@@ -238,10 +239,10 @@ class WorkflowClient:
     def _recover_start(self, workflow_id: str, err: TransportError) -> Any:
         """The start may or may not have landed: look before starting again."""
         try:
-            run = self._conn.request("GET", f"/api/v1/workflows/{workflow_id}")
+            run = self._conn.request("GET", f"/api/v1/workflows/{_q(workflow_id)}")
         except PostGripAgentError:
             raise err from None
-        return self._conn.request("GET", f"/api/v1/tasks/{run['task_id']}")
+        return self._conn.request("GET", f"/api/v1/tasks/{_q(run['task_id'])}")
 
     def execute(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
         return self.start(workflow, *args, **options).result(timeout=timeout)
@@ -261,7 +262,7 @@ class WorkflowClient:
         body = {**payload, "namespace": namespace or self._client.namespace,
                 "queue": task_queue or self._client.default_task_queue,
                 "signal": {"name": signal_name, "args": encode_args(signal_args, f"signal {signal_name!r} argument")}}
-        data = self._conn.request("POST", f"/api/v1/workflows/{id}/signal-with-start", body=body, idempotent=False)
+        data = self._conn.request("POST", f"/api/v1/workflows/{_q(id)}/signal-with-start", body=body, idempotent=False)
         response = wt.from_json(data, wt.SignalWithStartWorkflowResponse)
         run_id = response.workflow.run_id
         return WorkflowHandle(self._client, id, result_run_id=run_id, first_execution_run_id=run_id,
@@ -368,30 +369,30 @@ class ScheduleClient:
 
     def get(self, schedule_id: str) -> wt.Schedule:
         _check_id(schedule_id, "schedule id")
-        return self._schedule(self._conn.request("GET", f"/api/v1/schedules/{schedule_id}"))
+        return self._schedule(self._conn.request("GET", f"/api/v1/schedules/{_q(schedule_id)}"))
 
     def update(self, schedule_id: str, request: Union[wt.UpdateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
         body = wt.to_json(request) if isinstance(request, wt.UpdateScheduleRequest) else dict(request)
-        return self._schedule(self._conn.request("PATCH", f"/api/v1/schedules/{schedule_id}", body=body, idempotent=True))
+        return self._schedule(self._conn.request("PATCH", f"/api/v1/schedules/{_q(schedule_id)}", body=body, idempotent=True))
 
     def delete(self, schedule_id: str) -> wt.Schedule:
-        return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{schedule_id}", idempotent=True))
+        return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}", idempotent=True))
 
     def pause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/pause", body=_drop_none({"reason": reason}), idempotent=True))
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=_drop_none({"reason": reason}), idempotent=True))
 
     def unpause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/unpause", body=_drop_none({"reason": reason}), idempotent=True))
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=_drop_none({"reason": reason}), idempotent=True))
 
     def trigger(self, schedule_id: str, reason: Optional[str] = None) -> wt.TriggerScheduleResponse:
-        data = self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/trigger", body=_drop_none({"reason": reason}), idempotent=False)
+        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/trigger", body=_drop_none({"reason": reason}), idempotent=False)
         return wt.from_json(data, wt.TriggerScheduleResponse)
 
     def backfill(self, schedule_id: str, start_at: datetime, end_at: datetime) -> wt.BackfillScheduleResponse:
         if end_at < start_at:
             raise ValueError("backfill end_at must not be before start_at")
         body = wt.to_json(wt.BackfillScheduleRequest(start_at=start_at, end_at=end_at))
-        data = self._conn.request("POST", f"/api/v1/schedules/{schedule_id}/backfill", body=body, idempotent=True)
+        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/backfill", body=body, idempotent=True)
         return wt.from_json(data, wt.BackfillScheduleResponse)
 
     def runs(self, schedule_id: str, *, namespace: Optional[str] = None) -> Iterator[wt.WorkflowExecution]:

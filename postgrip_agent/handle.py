@@ -10,6 +10,7 @@ import attrs
 
 from . import types as wt
 from ._encoding import _UNSET, decode_value, encode_args, merge_args, name_of
+from .connection import quote_segment as _q
 from .errors import (
     ApplicationFailure,
     CancelledFailure,
@@ -106,7 +107,7 @@ class WorkflowHandle(Generic[R]):
     # ------------------------------------------------------------------ reading
 
     def describe(self, *, rpc_timeout: Optional[float] = None) -> wt.WorkflowExecution:
-        data = self._conn.request("GET", f"/api/v1/workflows/{self._target}", timeout=rpc_timeout)
+        data = self._conn.request("GET", f"/api/v1/workflows/{_q(self._target)}", timeout=rpc_timeout)
         self._described = wt.from_json(data, wt.WorkflowExecution)
         return self._described
 
@@ -126,7 +127,7 @@ class WorkflowHandle(Generic[R]):
             wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
             asked = time.monotonic()
             data = self._conn.request(
-                "GET", f"/api/v1/workflows/{target}", params={"wait_seconds": round(wait, 3)},
+                "GET", f"/api/v1/workflows/{_q(target)}", params={"wait_seconds": round(wait, 3)},
                 timeout=wait + (rpc_timeout or self._conn.timeout),
             )
             run = wt.from_json(data, wt.WorkflowExecution)
@@ -149,7 +150,7 @@ class WorkflowHandle(Generic[R]):
             raise WorkflowFailureError(run.id, run.run_id, run.task_id, status, str(cause), cause)
 
     def _next_run(self, run: wt.WorkflowExecution) -> Optional[str]:
-        events = self._conn.request("GET", f"/api/v1/workflows/{run.run_id}/history")
+        events = self._conn.request("GET", f"/api/v1/workflows/{_q(run.run_id)}/history")
         for event in reversed(events):
             next_run = (event.get("attributes") or {}).get("next_run_id")
             if next_run:
@@ -173,7 +174,7 @@ class WorkflowHandle(Generic[R]):
             if wait_new_event:
                 params["wait_seconds"] = int(LONG_POLL)
             events = self._conn.request(
-                "GET", f"/api/v1/workflows/{target}/history", params=params,
+                "GET", f"/api/v1/workflows/{_q(target)}/history", params=params,
                 timeout=(LONG_POLL if wait_new_event else 0) + (rpc_timeout or self._conn.timeout),
             )
             for raw in events:
@@ -182,7 +183,7 @@ class WorkflowHandle(Generic[R]):
             if not wait_new_event:
                 return
             if not events:
-                run = self._conn.request("GET", f"/api/v1/workflows/{target}")
+                run = self._conn.request("GET", f"/api/v1/workflows/{_q(target)}")
                 if run["state"] != "running":
                     return
 
@@ -195,7 +196,7 @@ class WorkflowHandle(Generic[R]):
         history_after = 0
         while True:
             for task_id in list(tasks):
-                events = self._conn.request("GET", f"/api/v1/tasks/{task_id}/events", params={"after": seen.get(task_id, 0)})
+                events = self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)})
                 for raw in events:
                     seen[task_id] = max(seen.get(task_id, 0), int(raw["id"]))
                     yield wt.from_json(raw, wt.TaskEvent)
@@ -203,16 +204,16 @@ class WorkflowHandle(Generic[R]):
                 return
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
             new = self._conn.request(
-                "GET", f"/api/v1/workflows/{run.run_id}/history",
+                "GET", f"/api/v1/workflows/{_q(run.run_id)}/history",
                 params={"after": history_after, "wait_seconds": wait}, timeout=wait + self._conn.timeout,
             )
             for raw in new:
                 history_after = max(history_after, int(raw["id"]))
                 if raw["type"] == "ActivityTaskScheduled" and raw.get("task_id"):
                     tasks.append(raw["task_id"])
-            if not new and self._conn.request("GET", f"/api/v1/workflows/{run.run_id}")["state"] != "running":
+            if not new and self._conn.request("GET", f"/api/v1/workflows/{_q(run.run_id)}")["state"] != "running":
                 for task_id in tasks:  # drain what the last moments wrote
-                    for raw in self._conn.request("GET", f"/api/v1/tasks/{task_id}/events", params={"after": seen.get(task_id, 0)}):
+                    for raw in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)}):
                         seen[task_id] = int(raw["id"])
                         yield wt.from_json(raw, wt.TaskEvent)
                 return
@@ -222,7 +223,7 @@ class WorkflowHandle(Generic[R]):
     def signal(self, signal: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), rpc_timeout: Optional[float] = None) -> None:
         name = name_of(signal, "signal")
         body = {"name": name, "args": encode_args(merge_args(arg, args, f"signal {name!r}"), f"signal {name!r} argument")}
-        self._conn.request("POST", f"/api/v1/workflows/{self._target}/signal", body=body, idempotent=False, timeout=rpc_timeout)
+        self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False, timeout=rpc_timeout)
 
     def query(
         self, query: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), result_type: Optional[Any] = None,
@@ -274,11 +275,11 @@ class WorkflowHandle(Generic[R]):
 
     def cancel(self, reason: Optional[str] = None, *, rpc_timeout: Optional[float] = None) -> None:
         body = {"reason": reason} if reason else {}
-        self._conn.request("POST", f"/api/v1/workflows/{self._run_id or self._id}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
+        self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
 
     def terminate(self, *args: Any, reason: Optional[str] = None, rpc_timeout: Optional[float] = None) -> None:
         body = {"reason": reason} if reason else {}
-        self._conn.request("POST", f"/api/v1/workflows/{self._run_id or self._id}/terminate", body=body, idempotent=False, timeout=rpc_timeout)
+        self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/terminate", body=body, idempotent=False, timeout=rpc_timeout)
 
 
 class WorkflowUpdateHandle(Generic[R]):
@@ -300,7 +301,7 @@ class WorkflowUpdateHandle(Generic[R]):
         return f"WorkflowUpdateHandle(id={self.id!r}, workflow_id={self.workflow_id!r})"
 
     def _find_task(self) -> Optional[str]:
-        run = wt.from_json(self._client.connection.request("GET", f"/api/v1/workflows/{self.workflow_run_id or self.workflow_id}"), wt.WorkflowExecution)
+        run = wt.from_json(self._client.connection.request("GET", f"/api/v1/workflows/{_q(self.workflow_run_id or self.workflow_id)}"), wt.WorkflowExecution)
         for task in self._client.task.list(type=f"update:{run.type}", namespace=run.namespace, queue=run.queue):
             if (task.payload or {}).get("updateId") == self.id and (task.payload or {}).get("workflowId") == self.workflow_id:
                 return task.id

@@ -251,3 +251,12 @@ def _established(port: int, client_side: bool = False) -> int:
             if state == "01" and int(target.rsplit(":", 1)[1], 16) == port:
                 count += 1
     return count
+
+
+def test_ids_with_slashes_spaces_and_unicode_are_addressable(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[OrderWorkflow], activities=[price]):
+        handle = env.client.start_workflow(OrderWorkflow, {"sku": "x", "quantity": 1}, id="orders/2026 #7 ü?", task_queue=queue)
+        assert handle.describe().id == "orders/2026 #7 ü?"
+        handle.signal("note", "ship")
+        assert handle.result(timeout=10) == {"total": 3, "notes": ["ship"]}
+    assert [e.type for e in handle.fetch_history().events][-1] == "WorkflowExecutionCompleted"

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..connection import Connection
+from ..connection import quote_segment as _q
 from ..errors import ConflictError, NotFoundError
 
 log = logging.getLogger("postgrip_agent.agent")
@@ -31,7 +32,7 @@ class AgentLane:
 
     def _post(self, task_id: str, action: str, body: Dict[str, Any]) -> Any:
         try:
-            return self.connection.request("POST", f"/api/v1/agent/tasks/{task_id}/{action}", body=body,
+            return self.connection.request("POST", f"/api/v1/agent/tasks/{_q(task_id)}/{action}", body=body,
                                            params=self._params, idempotent=True, agent_lane=True)
         except (ConflictError, NotFoundError) as err:
             raise TaskGone(str(err)) from err
@@ -55,11 +56,11 @@ class AgentLane:
         self._post(task_id, "block", {"reason": reason})
 
     def signal(self, run_id: str, name: str, args: List[Any]) -> None:
-        self.connection.request("POST", f"/api/v1/workflows/{run_id}/signal", body={"name": name, "args": args},
+        self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
                                 idempotent=False, agent_lane=True)
 
     def history(self, run_id: str) -> List[Dict[str, Any]]:
-        return self.connection.request("GET", f"/api/v1/workflows/{run_id}/history", agent_lane=True)  # type: ignore[no-any-return]
+        return self.connection.request("GET", f"/api/v1/workflows/{_q(run_id)}/history", agent_lane=True)  # type: ignore[no-any-return]
 
     def enqueue(self, request: Dict[str, Any]) -> Dict[str, Any]:
         return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True)  # type: ignore[no-any-return]
