@@ -369,13 +369,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("internal error handling %s %s", self.command, self.path)
             status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
         data = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        reason = self.responses.get(status, ("",))[0]
+        lines = [f"{self.protocol_version} {status} {reason}", f"Server: {self.server_version}",
+                 f"Date: {self.date_time_string()}", "Content-Type: application/json", f"Content-Length: {len(data)}"]
+        lines += [f"{key}: {value}" for key, value in headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        # one write for head and body: one segment on the wire instead of two
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s -> %d", self.address_string(), self.command, self.path, status)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
@@ -388,7 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
             return False
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s - %s", self.address_string(), format % args)
 
 
 class HttpServer(ThreadingHTTPServer):
