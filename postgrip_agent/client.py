@@ -12,7 +12,7 @@ from ._encoding import duration_ms, encode_args, encode_value, name_of, return_t
 from .connection import Connection
 from .connection import quote_segment as _q
 from .errors import PostGripAgentError, TimeoutFailure, TransportError
-from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle
+from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle, long_poll
 
 __all__ = ["Client", "WorkflowClient", "TaskClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle"]
 
@@ -82,21 +82,13 @@ class TaskClient:
     def wait(self, task_id: str, *, timeout: Optional[float] = None) -> wt.Task:
         """Block until the task is terminal (succeeded or failed); TimeoutFailure after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        idle = 0.005
-        while True:
-            wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
-            asked = time.monotonic()
-            data = self._conn.request(
-                "GET", f"/api/v1/tasks/{_q(task_id)}", params={"wait_seconds": round(wait, 3)}, timeout=wait + self._conn.timeout
-            )
-            task = wt.from_json(data, wt.Task)
-            if task.state in wt.TERMINAL_TASK_STATES:
-                return task
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutFailure(f"task {task_id} did not finish within {timeout} s (state {task.state})")
-            if time.monotonic() - asked < wait / 2:
-                time.sleep(idle)
-                idle = min(idle * 2, 0.5)
+        return long_poll(
+            lambda wait: wt.from_json(self._conn.request(
+                "GET", f"/api/v1/tasks/{_q(task_id)}", params={"wait_seconds": wait}, timeout=wait + self._conn.timeout,
+            ), wt.Task),
+            lambda task: task.state in wt.TERMINAL_TASK_STATES, deadline,
+            lambda: TimeoutFailure(f"task {task_id} did not finish within {timeout} s"),
+        )
 
     def list(
         self, *, namespace: Optional[str] = None, queue: Optional[str] = None, type: Optional[str] = None,

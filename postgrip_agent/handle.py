@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
 
 import attrs
 
@@ -27,7 +27,28 @@ if TYPE_CHECKING:
     from .client import Client
 
 R = TypeVar("R")
+T = TypeVar("T")
 LONG_POLL = 30.0
+
+
+def long_poll(fetch: Callable[[float], T], finished: Callable[[T], bool], deadline: Optional[float],
+              on_timeout: Callable[[], BaseException]) -> T:
+    """Ask ``fetch(wait_seconds)`` until ``finished``; the service holds each ask open.
+
+    A service without the long-poll extension answers at once; then we back off instead of spinning.
+    """
+    idle = 0.005
+    while True:
+        wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
+        asked = time.monotonic()
+        value = fetch(round(wait, 3))
+        if finished(value):
+            return value
+        if deadline is not None and time.monotonic() >= deadline:
+            raise on_timeout()
+        if time.monotonic() - asked < wait / 2:
+            time.sleep(idle)
+            idle = min(idle * 2, 0.5)
 
 
 @attrs.define
@@ -122,24 +143,17 @@ class WorkflowHandle(Generic[R]):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         target = self._result_run_id or self._id
-        idle = 0.005
         while True:
-            wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
-            asked = time.monotonic()
-            data = self._conn.request(
-                "GET", f"/api/v1/workflows/{_q(target)}", params={"wait_seconds": round(wait, 3)},
-                timeout=wait + (rpc_timeout or self._conn.timeout),
+            run = long_poll(
+                lambda wait: wt.from_json(self._conn.request(
+                    "GET", f"/api/v1/workflows/{_q(target)}", params={"wait_seconds": wait},
+                    timeout=wait + (rpc_timeout or self._conn.timeout),
+                ), wt.WorkflowExecution),
+                lambda run: run.state != "running", deadline,
+                lambda: TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s"),
             )
-            run = wt.from_json(data, wt.WorkflowExecution)
             if run.state == "succeeded":
                 return decode_value(run.result.value if run.result else None, self._result_type)  # type: ignore[no-any-return]
-            if run.state == "running":
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s")
-                if time.monotonic() - asked < wait / 2:  # a service without long-polls: back off
-                    time.sleep(idle)
-                    idle = min(idle * 2, 0.5)
-                continue
             next_run = self._next_run(run) if follow_runs and (run.state == "continued_as_new" or run.retry) else None
             if next_run:
                 target = next_run
