@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any, List
 
@@ -96,6 +97,10 @@ def test_start_signal_query_update_and_result(env: Any, queue: str) -> None:
         assert handle.id == "order-7" and handle.run_id is None and handle.result_run_id
         handle.signal("note", "gift wrap")
         assert handle.query("notes") == ["gift wrap"]
+        deadline = time.monotonic() + 10  # the update below discounts the priced total
+        while not any(e.type == "ActivityTaskCompleted" for e in handle.fetch_history().events):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         assert handle.execute_update("discount", 2) == 10
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             handle.execute_update(workflow.define_update("discount"), -1)

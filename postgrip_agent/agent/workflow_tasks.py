@@ -88,6 +88,9 @@ class WorkflowTaskRunner:
             self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
             return
         self._emit(task, instance)
+        # Remember what this activation processed before telling the service: once the task is
+        # blocked or completed, the next activation may start on another thread at once.
+        self.seen.put(run_id, history.last_seq)
         self._finish_updates(instance)
         if outcome.done():
             error = outcome.exception()
@@ -101,7 +104,6 @@ class WorkflowTaskRunner:
             else:
                 log.info("workflow %s run %s failed: %r", info.workflow_id, run_id, error)
                 self.lane.fail(task["id"], str(error) or type(error).__name__, failure_info(error))
-            self.seen.put(run_id, history.last_seq)
             return
         for command in instance.new_commands:
             try:
@@ -115,7 +117,6 @@ class WorkflowTaskRunner:
                     return
                 raise
         self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
-        self.seen.put(run_id, history.last_seq)
 
     def _finish_updates(self, instance: WorkflowInstance) -> None:
         """Report updates whose handlers finished inside the workflow (each once: later replays get 409)."""
