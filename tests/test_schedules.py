@@ -8,7 +8,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from postgrip_agent import Agent, Client, InvalidArgumentError, NotFoundError, workflow
+from postgrip_agent import Agent, Client, NotFoundError, workflow
 from postgrip_agent.server import LocalServer, ManualClock
 from postgrip_agent.testing import WorkflowEnvironment
 

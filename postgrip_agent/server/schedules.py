@@ -10,7 +10,7 @@ from . import schedule_spec as specs
 from .engine import Engine
 from .errors import AlreadyExists, BadRequest, Conflict, NotFound
 from .http import MANAGEMENT, Request, Response, _page, _paged
-from .store import Page, ScheduleRecord, TaskRecord
+from .store import ScheduleRecord, TaskRecord
 from .wire import schedule_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.schedules")
