@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import types as wt
-from .engine import MAX_WAIT_SECONDS, Engine
+from .engine import Engine
+from .engine_core import MAX_WAIT_SECONDS
 from .errors import BadRequest, NotFound, NotImplementedService, PayloadTooLarge, ServiceError, Unauthorized
 from .store import Page
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json

@@ -1,0 +1,186 @@
+"""The engine's shared state and plumbing: the lock, waiters, history and task-event writes.
+
+One lock serialises every operation, and each operation is one store transaction.
+Long-polls wait on condition variables that share that lock, so a poller wakes the
+moment a task is queued for its queue.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .. import types as wt
+from .clock import Clock
+from .errors import BadRequest, Conflict, NotFound
+from .store import HistoryRecord, NamespaceRecord, RunRecord, Store, TaskEventRecord, TaskRecord
+
+DEFAULT_LEASE_SECONDS = 30
+MAX_WAIT_SECONDS = 60
+
+
+class _Waiters:
+    """Condition variables keyed by run or task id, so a change wakes only its own waiters."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._conditions: Dict[str, Tuple[threading.Condition, List[int]]] = {}
+
+    def wait(self, key: str, timeout: float) -> None:
+        entry = self._conditions.get(key)
+        if entry is None:
+            entry = self._conditions[key] = (threading.Condition(self._lock), [0])
+        entry[1][0] += 1
+        try:
+            entry[0].wait(timeout)
+        finally:
+            entry[1][0] -= 1
+            if entry[1][0] == 0:
+                self._conditions.pop(key, None)
+
+    def notify(self, key: str) -> None:
+        entry = self._conditions.get(key)
+        if entry is not None:
+            entry[0].notify_all()
+
+    def notify_everyone(self) -> None:
+        for condition, _ in self._conditions.values():
+            condition.notify_all()
+
+
+def _payload(data: Any, cls: Any, what: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadRequest(f"{what} payload must be a JSON object")
+    try:
+        return wt.from_json(data, cls)
+    except Exception as err:  # cattrs raises several exception types
+        raise BadRequest(f"invalid {what} payload: {wt.describe_structure_error(err).replace('body', 'payload')}") from None
+
+
+class EngineCore:
+    """State and helpers every part of the engine uses."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Optional[Clock] = None,
+        *,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        auth_token: Optional[str] = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock or Clock()
+        self.new_id = new_id
+        self.auth_token = auth_token
+        self._lock = threading.RLock()
+        self._queue_cvs: Dict[Tuple[str, str], threading.Condition] = {}
+        self._run_waiters = _Waiters(self._lock)  # keyed by run id: state or history changed
+        self._task_waiters = _Waiters(self._lock)  # keyed by task id: state changed or event written
+        self._ticker_wake = threading.Event()
+        self._ticker_next: Optional[float] = None
+        self._stopping = False
+        self.clock.subscribe(self._ticker_wake)
+        self.on_tick: List[Callable[[float], None]] = []
+        with self._lock, self.store.transaction():
+            if self.store.get_namespace("default") is None:
+                now = self.clock.now()
+                self.store.insert_namespace(NamespaceRecord("default", now, now))
+
+    def _queue_cv(self, namespace: str, queue: str) -> threading.Condition:
+        key = (namespace, queue)
+        cv = self._queue_cvs.get(key)
+        if cv is None:
+            cv = self._queue_cvs[key] = threading.Condition(self._lock)
+        return cv
+
+    def _task_available(self, task: TaskRecord) -> None:
+        # every poller of the queue: they may filter on different task types
+        self._queue_cv(task.namespace, task.queue).notify_all()
+
+    def _deadline_added(self, when: Optional[float]) -> None:
+        if when is not None and (self._ticker_next is None or when < self._ticker_next):
+            self._ticker_next = when
+            self._ticker_wake.set()
+
+    def _ensure_namespace(self, name: str, now: float) -> None:
+        if self.store.get_namespace(name) is None:
+            self.store.insert_namespace(NamespaceRecord(name, now, now))
+
+    def _task(self, task_id: str) -> TaskRecord:
+        task = self.store.get_task(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    def _run(self, workflow_id: str) -> RunRecord:
+        """A run by run id, else the latest run of a workflow id."""
+        run = self.store.get_run(workflow_id) or self.store.latest_run(workflow_id)
+        if run is None:
+            raise NotFound(f"workflow {workflow_id} not found")
+        return run
+
+    def _running_run(self, workflow_id: str, what: str) -> RunRecord:
+        run = self._run(workflow_id)
+        if run.state != "running":
+            raise Conflict(
+                f"cannot {what} workflow {run.id} (run {run.run_id}): it is not running (state {run.state})"
+            )
+        return run
+
+    def _history(self, run: RunRecord, type_: str, task_id: Optional[str], now: float, **attributes: Any) -> HistoryRecord:
+        event = HistoryRecord(
+            run_id=run.run_id,
+            workflow_id=run.id,
+            type=type_,
+            created_at=now,
+            task_id=task_id,
+            # ``result`` stays even when None: agents read the outcome from the event itself
+            attributes={k: v for k, v in attributes.items() if v is not None or k == "result"},
+            tenant_id=run.tenant_id,
+        )
+        self.store.append_history(event)
+        self._run_waiters.notify(run.run_id)
+        return event
+
+    def _task_event(self, task: TaskRecord, now: float, kind: str, agent_id: Optional[str] = None, **fields: Any) -> TaskEventRecord:
+        event = TaskEventRecord(task_id=task.id, kind=kind, created_at=now, agent_id=agent_id, tenant_id=task.tenant_id, **fields)
+        self.store.append_task_event(event)
+        self._task_waiters.notify(task.id)
+        return event
+
+    def _save_task(self, task: TaskRecord, now: float) -> None:
+        task.updated_at = now
+        self.store.update_task(task)
+
+    def _save_run(self, run: RunRecord, now: float) -> None:
+        run.updated_at = now
+        self.store.update_run(run)
+        self._run_waiters.notify(run.run_id)
+
+    def _finish_task(self, task: TaskRecord, state: str, now: float, *, result: Any = None, error: Optional[str] = None) -> None:
+        task.state = state
+        task.leased_until = None
+        task.result = result if result is not None else task.result
+        task.error = error
+        self._save_task(task, now)
+        self._task_waiters.notify(task.id)
+
+    def _open_run(self, run_id: Optional[str]) -> Optional[RunRecord]:
+        run = self.store.get_run(run_id) if run_id else None
+        return run if run is not None and run.state == "running" else None
+
+    def _wake(self, run: RunRecord, now: float) -> None:
+        """Something happened the run must see: have its workflow task run again."""
+        task = self.store.get_task(run.task_id)
+        if task is None:
+            return
+        if task.state == "blocked":
+            task.state, task.agent_id = "queued", None
+            self._save_task(task, now)
+            self._task_available(task)
+        elif task.state == "leased" and not task.wake_pending:
+            task.wake_pending = True
+            self._save_task(task, now)
