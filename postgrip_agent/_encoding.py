@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import typing
 from datetime import timedelta
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import types as wt
 
@@ -33,6 +34,40 @@ def merge_args(arg: Any, args: Sequence[Any], what: str) -> List[Any]:
     if arg is not _UNSET and args:
         raise ValueError(f"{what}: pass either a single arg or args=[...], not both")
     return list(args) if arg is _UNSET else [arg]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parameter_types(fn: Callable[..., Any]) -> Tuple[Optional[Any], ...]:
+    """Annotated types of ``fn``'s positional parameters (None where there is nothing to decode)."""
+    try:
+        hints = typing.get_type_hints(fn)
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except Exception:  # unresolvable annotations or no signature: pass values through
+        return ()
+    return tuple(hints.get(p.name) for p in params)
+
+
+def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> List[Any]:
+    """Structure JSON arguments into the types ``fn`` declares (attrs classes, dataclasses, ...)."""
+    types_ = _parameter_types(getattr(fn, "__func__", fn))
+    offset = 1 if inspect.ismethod(fn) else 0
+    out = list(args)
+    for i, value in enumerate(out):
+        hint = types_[i + offset] if i + offset < len(types_) else None
+        if hint is None or hint is Any or value is None or _plain(hint, value):
+            continue
+        try:
+            out[i] = wt.structure_as(value, hint)
+        except Exception as err:
+            raise TypeError(f"{what}: argument {i} does not fit {getattr(hint, '__name__', hint)}: "
+                            f"{wt.describe_structure_error(err)}") from None
+    return out
+
+
+def _plain(hint: Any, value: Any) -> bool:
+    """True when the value already is what the hint asks for (skip the converter)."""
+    return isinstance(hint, type) and isinstance(value, hint)
 
 
 def decode_value(value: Any, result_type: Optional[Any]) -> Any:

@@ -7,6 +7,9 @@ import time
 from datetime import timedelta
 from typing import Any, Dict, List
 
+import attrs
+import pytest
+
 from postgrip_agent import Agent, activity, workflow
 
 T10 = timedelta(seconds=10)
@@ -73,9 +76,38 @@ def test_run_blocks_until_shutdown_from_another_thread(env: Any, queue: str) -> 
 
 
 def test_activity_helpers_outside_an_activity_explain_themselves() -> None:
-    import pytest
-
     with pytest.raises(RuntimeError, match="inside an activity"):
         activity.heartbeat()
     with pytest.raises(RuntimeError, match="inside a workflow"):
         workflow.now()
+
+
+@attrs.define
+class Parcel:
+    weight: float
+    to: str
+
+
+@activity.defn
+def label(parcel: Parcel, copies: int) -> str:
+    assert isinstance(parcel, Parcel)
+    return f"{copies}x {parcel.to} ({parcel.weight} kg)"
+
+
+@workflow.defn
+class Ships:
+    @workflow.run
+    def run(self, parcel: Parcel):
+        assert isinstance(parcel, Parcel)
+        text = yield workflow.execute_activity(label, parcel, 2, start_to_close_timeout=T10)
+        return text
+
+
+def test_typed_arguments_are_structured_for_workflows_and_activities(env: Any, queue: str) -> None:
+    from postgrip_agent import WorkflowFailureError
+
+    with Agent(env.client, task_queue=queue, workflows=[Ships], activities=[label]):
+        assert env.client.execute_workflow(Ships, Parcel(2.5, "Berlin"), task_queue=queue, timeout=10) == "2x Berlin (2.5 kg)"
+        bad = env.client.start_workflow(Ships, {"weight": "heavy"}, task_queue=queue)
+        with pytest.raises(WorkflowFailureError, match="does not fit Parcel"):
+            bad.result(timeout=10)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import attrs
 
+from .._encoding import decode_args
 from ..errors import ApplicationFailure, CancelledFailure, failure_from_info
 from ..types import format_timestamp
 from .futures import WorkflowFuture, failed, resolved
@@ -485,4 +486,4 @@ def _call(fn: Callable[..., Any], args: List[Any], what: str) -> Any:
         raise TypeError(f"{what} cannot take arguments {args!r}: {err}") from None
     except ValueError:
         pass  # builtins without a signature
-    return fn(*args)
+    return fn(*decode_args(fn, args, what))

@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any, Dict, List, Optional
 
-from .._encoding import encode_value
+from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, _context
 from ..errors import CancelledFailure, failure_info
 from .lane import AgentLane, TaskGone
@@ -52,7 +52,7 @@ class ActivityTaskRunner:
         task_id = ctx.info.task_id
         token = _context.set(ctx)
         try:
-            value = target(*args)
+            value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
             if inspect.iscoroutine(value):
                 value = asyncio.run(value)
             result: Optional[Dict[str, Any]] = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
