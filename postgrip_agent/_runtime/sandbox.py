@@ -61,9 +61,10 @@ def _dotted(node: ast.AST) -> str:
 def check(target: Any, name: str) -> None:
     """Raise SandboxViolation naming each nondeterministic call in ``target``'s source."""
     try:
-        source = textwrap.dedent(inspect.getsource(target))
+        lines, first_line = inspect.getsourcelines(target)
     except (OSError, TypeError):
         return  # no source to inspect (built in a REPL): nothing to check
+    source = textwrap.dedent("".join(lines))
     module = sys.modules.get(getattr(target, "__module__", ""), None)
     aliases = _aliases(module) if module is not None else {}
     problems: List[str] = []
@@ -79,7 +80,8 @@ def check(target: Any, name: str) -> None:
         if hint is None and resolved.split(".")[0] in BANNED_MODULES and "." in resolved:
             hint = BANNED_MODULES[resolved.split(".")[0]]
         if hint is not None:
-            problems.append(f"line {node.lineno}: {dotted}() is not deterministic; {hint}")
+            where = f"{getattr(target, '__module__', '?')}:{first_line + node.lineno - 1}"
+            problems.append(f"{where}: {dotted}() is not deterministic; {hint}")
     if problems:
         raise SandboxViolation(
             f"workflow {name} calls nondeterministic APIs (pass sandboxed=False to @workflow.defn to opt out):\n  "
