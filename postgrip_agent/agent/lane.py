@@ -59,8 +59,10 @@ class AgentLane:
         self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
                                 idempotent=False, agent_lane=True)
 
-    def history(self, run_id: str) -> List[Dict[str, Any]]:
-        return self.connection.request("GET", f"/api/v1/workflows/{_q(run_id)}/history", agent_lane=True)  # type: ignore[no-any-return]
+    def history(self, run_id: str, after: Optional[int] = None) -> List[Dict[str, Any]]:
+        params = {"after": after} if after else None
+        return self.connection.request(  # type: ignore[no-any-return]
+            "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
 
     def enqueue(self, request: Dict[str, Any]) -> Dict[str, Any]:
         return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True)  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .._encoding import encode_value
 from .._runtime.history import History
@@ -16,31 +16,53 @@ from .lane import AgentLane, TaskGone
 log = logging.getLogger("postgrip_agent.agent")
 
 
-class _SeenCache:
-    """run id -> last history event the previous activation processed (milestones fire once)."""
+class _RunCache:
+    """run id -> the history the previous activation processed.
+
+    The next activation fetches only the events after it (``after=``), so a long run costs
+    linear, not quadratic, transfer; and milestones fire once (events up to it are replay).
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._seen: "OrderedDict[str, int]" = OrderedDict()
+        self._runs: "OrderedDict[str, List[Dict[str, Any]]]" = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, run_id: str) -> Optional[int]:
+    def get(self, run_id: str) -> Optional[List[Dict[str, Any]]]:
         with self._lock:
-            return self._seen.get(run_id)
+            return self._runs.get(run_id)
 
-    def put(self, run_id: str, seq: int) -> None:
+    def put(self, run_id: str, events: List[Dict[str, Any]]) -> None:
         with self._lock:
-            self._seen[run_id] = seq
-            self._seen.move_to_end(run_id)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
+            self._runs[run_id] = events
+            self._runs.move_to_end(run_id)
+            while len(self._runs) > self._size:
+                self._runs.popitem(last=False)
+
+    def drop(self, run_id: str) -> None:
+        with self._lock:
+            self._runs.pop(run_id, None)
+
+
+def _seq(event: Dict[str, Any]) -> Optional[int]:
+    raw = str(event.get("id", ""))
+    return int(raw) if raw.isdigit() else None
 
 
 class WorkflowTaskRunner:
-    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 10_000) -> None:
+    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000) -> None:
         self.lane = lane
         self.workflows = workflows
-        self.seen = _SeenCache(cache_size)
+        self.cache = _RunCache(cache_size)
+
+    def _history(self, run_id: str) -> "tuple[List[Dict[str, Any]], Optional[int]]":
+        """The run's events, and the last one the previous activation here processed (if known)."""
+        cached = self.cache.get(run_id)
+        last = _seq(cached[-1]) if cached else None
+        if cached is None or last is None:
+            return self.lane.history(run_id), None
+        newer = [e for e in self.lane.history(run_id, after=last) if (_seq(e) or 0) > last]
+        return cached + newer, last
 
     def run(self, task: Dict[str, Any]) -> None:
         kind = task["type"].split(":", 1)[0]
@@ -73,24 +95,29 @@ class WorkflowTaskRunner:
             problem = f"workflow {workflow_type} is not registered with this agent" if run_id else "workflow task has no runId"
             self.lane.fail(task["id"], problem, {"message": problem, "type": "WorkflowNotRegistered", "non_retryable": True})
             return
-        history = History(self.lane.history(run_id))
+        raw_events, seen = self._history(run_id)
+        history = History(raw_events)
         info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
-        seen = self.seen.get(run_id)
         instance = WorkflowInstance(target, info, history, live_after_seq=seen if seen is not None else history.last_command_seq)
         try:
             outcome = instance.activate()
         except ContinueAsNew as can:
+            self.cache.drop(run_id)
             self._emit(task, instance)
             self._continue_as_new(task, info, can)
             return
         except Exception as failure:  # a determinism violation, or the run's code broke replay itself
+            self.cache.drop(run_id)
             log.error("workflow %s run %s failed during replay: %s", info.workflow_id, run_id, failure)
             self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
             return
         self._emit(task, instance)
         # Remember what this activation processed before telling the service: once the task is
-        # blocked or completed, the next activation may start on another thread at once.
-        self.seen.put(run_id, history.last_seq)
+        # blocked, the next activation may start on another thread at once.
+        if outcome.done():
+            self.cache.drop(run_id)
+        else:
+            self.cache.put(run_id, raw_events)
         self._finish_updates(instance)
         if outcome.done():
             error = outcome.exception()
