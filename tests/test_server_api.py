@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import requests
 
 from .conftest import CONTRACT, Wire
@@ -164,3 +167,28 @@ def test_every_response_in_this_module_was_checked_against_the_contract(wire: Wi
 
         pytest.skip("../shared/contract/openapi.json is absent; conformance cannot be checked")
     assert wire.validated == 1
+
+
+@pytest.mark.parametrize("raw", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /healthz HTTP/2.0\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nno-colon-here\r\n\r\n",
+])
+def test_malformed_http_is_400_and_the_service_keeps_serving(wire: Wire, raw: bytes) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    target = urlsplit(wire.address)
+    with socket.create_connection((target.hostname, target.port), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0]
+    error = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert set(error) == {"error", "code"} and error["error"]
+    assert wire.get("/healthz") == {"status": "ok"}
+
+
+def test_headers_are_case_insensitive(wire: Wire) -> None:
+    response = wire.http.post(wire.address + "/api/v1/tasks", data=b'{"type": "x"}',
+                              headers={"content-type": "application/json", "CONTENT-LENGTH": "13"})
+    assert response.status_code == 202

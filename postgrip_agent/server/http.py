@@ -380,6 +380,14 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("internal error handling %s %s", self.command, self.path)
             status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
+        self._write_json(status, payload, headers)
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """Errors found while reading the request still answer with an ErrorResponse."""
+        self.close_connection = True
+        self._write_json(code, {"error": message or self.responses.get(code, ("error",))[0], "code": "invalid_request"}, {})
+
+    def _write_json(self, status: int, payload: Any, headers: Dict[str, str]) -> None:
         data = json.dumps(payload, separators=(",", ":")).encode()
         reason = self.responses.get(status, ("",))[0]
         lines = [f"{self.protocol_version} {status} {reason}", f"Server: {self.server_version}",
@@ -390,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
         # one write for head and body: one segment on the wire instead of two
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %s -> %d", self.address_string(), self.command, self.path, status)
+            log.debug("%s %s %s -> %d", self.address_string(), self.command, getattr(self, "path", "?"), status)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
@@ -398,6 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
         """HTTP/1.x request line and headers, without the email parser http.server uses
         (it was a large share of each request's cost)."""
         self.command = None  # type: ignore[assignment]
+        self.request_version = "HTTP/1.1"  # so even an error about the request line gets a status line
         self.close_connection = True
         line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")  # type: ignore[attr-defined]
         self.requestline = line
