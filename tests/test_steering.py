@@ -390,3 +390,48 @@ def test_update_handler_that_waits_on_an_activity(env: Any, queue: str) -> None:
         assert handle.execute_update("reserve", "seat 5", timeout=10) == "reserved seat 5"
         handle.signal("finish")
         assert handle.result(timeout=10) == ["reserved seat 4", "reserved seat 5", "finish"]
+
+
+@workflow.defn
+class SleepyChild:
+    @workflow.run
+    def run(self):
+        yield workflow.sleep(timedelta(seconds=60))
+        return "woke"
+
+
+@workflow.defn
+class ParentOfSleepy:
+    @workflow.run
+    def run(self, abandon: bool):
+        result = yield workflow.execute_child(SleepyChild, id=f"{workflow.info().workflow_id}-kid",
+                                              cancellation_type="abandon" if abandon else None)
+        return result
+
+
+@pytest.mark.parametrize("abandon", [False, True])
+def test_children_are_cancelled_with_their_parent_unless_abandoned(env: Any, queue: str, abandon: bool) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[ParentOfSleepy, SleepyChild]):
+        parent = env.client.start_workflow(ParentOfSleepy, abandon, id=f"parent-{abandon}", task_queue=queue)
+        child = env.client.get_workflow_handle(f"parent-{abandon}-kid")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if any(e.type == "TimerStarted" for e in child.fetch_history().events):
+                    break
+            except NotFoundError:
+                pass
+            assert time.monotonic() < deadline, "the child never started its timer"
+            time.sleep(0.01)
+        parent.cancel("order withdrawn")
+        with pytest.raises(WorkflowFailureError) as caught:
+            parent.result(timeout=10)
+        assert caught.value.status == "cancelled"
+        if abandon:
+            assert child.describe().state == "running"
+            child.terminate(reason="test over")
+        else:
+            with pytest.raises(WorkflowFailureError) as child_failure:
+                child.result(timeout=10)
+            # cancelled by the request, or terminated when the parent closed first: either way it ended with its parent
+            assert child_failure.value.status in ("cancelled", "terminated")
