@@ -435,3 +435,27 @@ def test_children_are_cancelled_with_their_parent_unless_abandoned(env: Any, que
                 child.result(timeout=10)
             # cancelled by the request, or terminated when the parent closed first: either way it ended with its parent
             assert child_failure.value.status in ("cancelled", "terminated")
+
+
+@workflow.defn
+class EnrichesSignals:
+    def __init__(self) -> None:
+        self.enriched: List[str] = []
+        workflow.set_handler("item", self.on_item)
+
+    def on_item(self, name: str):  # a generator handler: waits on an activity, in the workflow's scheduler
+        enriched = yield workflow.execute_activity(echo, f"{name}!", start_to_close_timeout=T10)
+        self.enriched.append(enriched)
+
+    @workflow.run
+    async def run(self, expected: int) -> List[str]:
+        await workflow.condition(lambda: len(self.enriched) >= expected)
+        return self.enriched
+
+
+def test_signal_handlers_may_wait_on_workflow_futures(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[EnrichesSignals], activities=[echo]):
+        handle = env.client.start_workflow(EnrichesSignals, 2, task_queue=queue)
+        handle.signal("item", "a")
+        handle.signal("item", "b")
+        assert sorted(handle.result(timeout=10)) == ["a!", "b!"]
