@@ -120,6 +120,7 @@ def name_of(target: Any, kind: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1024)
 def return_type_of(workflow: Any) -> Optional[Any]:
     """The return annotation of a workflow's run method (unwrapping generators and coroutines)."""
     if isinstance(workflow, str) or workflow is None:
