@@ -50,8 +50,8 @@ def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int) 
         params = {**params, "page_token": token}
 
 
-class TaskClient:
-    """Tasks of the service: enqueue, inspect, watch."""
+class _SubClient:
+    """A group of operations of a Client, sharing its connection and defaults."""
 
     def __init__(self, client: "Client") -> None:
         self._client = client
@@ -59,6 +59,11 @@ class TaskClient:
     @property
     def _conn(self) -> Connection:
         return self._client.connection
+
+
+class TaskClient(_SubClient):
+    """Tasks of the service: enqueue, inspect, watch."""
+
 
     def enqueue(
         self, type: str, *, payload: Any = None, namespace: Optional[str] = None, queue: Optional[str] = None,
@@ -165,15 +170,9 @@ def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class WorkflowClient:
+class WorkflowClient(_SubClient):
     """Start, find and steer workflows."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    @property
-    def _conn(self) -> Connection:
-        return self._client.connection
 
     def _start_payload(
         self, workflow: Any, args: Sequence[Any], *, id: Optional[str], id_reuse_policy: Optional[str],
@@ -296,15 +295,9 @@ class WorkflowClient:
         return params
 
 
-class ScheduleClient:
+class ScheduleClient(_SubClient):
     """Recurring workflows kept by the service."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    @property
-    def _conn(self) -> Connection:
-        return self._client.connection
 
     def _schedule(self, data: Any) -> wt.Schedule:
         return wt.from_json(data, wt.Schedule)

@@ -208,12 +208,15 @@ class WorkflowHandle(Generic[R]):
         tasks: List[str] = [run.task_id]
         seen: Dict[str, int] = {}
         history_after = 0
-        while True:
+
+        def new_events() -> Iterator[wt.TaskEvent]:
             for task_id in list(tasks):
-                events = self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)})
-                for raw in events:
+                for raw in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)}):
                     seen[task_id] = max(seen.get(task_id, 0), int(raw["id"]))
                     yield wt.from_json(raw, wt.TaskEvent)
+
+        while True:
+            yield from new_events()
             if deadline is not None and time.monotonic() >= deadline:
                 return
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
@@ -226,10 +229,7 @@ class WorkflowHandle(Generic[R]):
                 if raw["type"] == "ActivityTaskScheduled" and raw.get("task_id"):
                     tasks.append(raw["task_id"])
             if not new and self._conn.request("GET", f"/api/v1/workflows/{_q(run.run_id)}")["state"] != "running":
-                for task_id in tasks:  # drain what the last moments wrote
-                    for raw in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)}):
-                        seen[task_id] = int(raw["id"])
-                        yield wt.from_json(raw, wt.TaskEvent)
+                yield from new_events()  # drain what the last moments wrote
                 return
 
     # ------------------------------------------------------------------ steering

@@ -134,25 +134,21 @@ class ScheduleService:
 
         return 200, schedule_json(self._locked(apply)), {}
 
-    def delete(self, req: Request) -> Response:
+    def _set_state(self, schedule_id: str, state: str) -> Response:
         def apply() -> ScheduleRecord:
-            record = self._schedule(req.params["scheduleId"])
-            record.state = "deleted"
+            record = self._schedule(schedule_id)
+            record.state = state
             self._save(record, self.engine.clock.now())
             return record
 
         return 200, schedule_json(self._locked(apply)), {}
+
+    def delete(self, req: Request) -> Response:
+        return self._set_state(req.params["scheduleId"], "deleted")
 
     def pause(self, req: Request) -> Response:
         req.body(wt.PauseScheduleRequest, optional=True)
-
-        def apply() -> ScheduleRecord:
-            record = self._schedule(req.params["scheduleId"])
-            record.state = "paused"
-            self._save(record, self.engine.clock.now())
-            return record
-
-        return 200, schedule_json(self._locked(apply)), {}
+        return self._set_state(req.params["scheduleId"], "paused")
 
     def unpause(self, req: Request) -> Response:
         req.body(wt.UnpauseScheduleRequest, optional=True)
