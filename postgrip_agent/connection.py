@@ -140,6 +140,7 @@ class Connection:
         self.retry = retry or RetryOptions()
         self.token = (token or os.environ.get("POSTGRIP_TOKEN") or "").strip() or None
         self._agent_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._access_token = agent_access_token or os.environ.get("POSTGRIP_AGENT_ACCESS_TOKEN")
         self._refresh_token = agent_refresh_token or os.environ.get("POSTGRIP_AGENT_REFRESH_TOKEN")
         expires = agent_access_expires_at or os.environ.get("POSTGRIP_AGENT_ACCESS_EXPIRES_AT")
@@ -280,21 +281,24 @@ class Connection:
         return prepared
 
     def _agent_token(self) -> Optional[str]:
-        with self._agent_lock:
-            if self._access_token and self._access_expires > time.time() + 30:
+        # Single flight: threads that find the token stale wait for one refresh. Two refreshes
+        # with the same refresh token would present a rotated token, which revokes the session.
+        with self._refresh_lock:
+            with self._agent_lock:
+                if self._access_token and self._access_expires > time.time() + 30:
+                    return self._access_token
+                if not self._refresh_token:
+                    return self._access_token
+                refresh = self._refresh_token
+            session = self.request(
+                "POST", "/api/v1/agent/session/refresh", body={"refreshToken": refresh}, idempotent=False
+            )
+            with self._agent_lock:
+                self._access_token = session["accessToken"]
+                self._refresh_token = session["refreshToken"]
+                self._access_expires = parse_timestamp(session["accessExpiresAt"]).timestamp()
+                log.info("agent session refreshed; access token valid until %s", session["accessExpiresAt"])
                 return self._access_token
-            if not self._refresh_token:
-                return self._access_token
-            refresh = self._refresh_token
-        session = self.request(
-            "POST", "/api/v1/agent/session/refresh", body={"refreshToken": refresh}, idempotent=False
-        )
-        with self._agent_lock:
-            self._access_token = session["accessToken"]
-            self._refresh_token = session["refreshToken"]
-            self._access_expires = parse_timestamp(session["accessExpiresAt"]).timestamp()
-            log.info("agent session refreshed; access token valid until %s", session["accessExpiresAt"])
-            return self._access_token
 
 
 def quote_segment(value: Any) -> str:

@@ -9,6 +9,7 @@ on the wire. Unknown fields sent by a newer server are ignored when reading;
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union, get_args, get_origin
@@ -697,6 +698,36 @@ _configure(_strict_converter)
 _strict_converter.register_structure_hook(
     RetryPolicy, lambda value, _: _structure_retry_strict(value)
 )
+
+#: request bodies: integers fit in 64 bits, numbers are finite, timestamps fall in 1970..2199
+_INT64 = (-(2**63), 2**63 - 1)
+_TIME_WINDOW = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    number: int = _strict_scalar(int)(value, int)
+    if not _INT64[0] <= number <= _INT64[1]:
+        raise ValueError(f"integer {number} does not fit in 64 bits")
+    return number
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    number: float = _strict_scalar(float)(value, float)
+    if not math.isfinite(number):
+        raise ValueError(f"number {number} is not finite")
+    return number
+
+
+def _strict_datetime(value: Any, _: Any) -> datetime:
+    when = _structure_datetime(value, datetime)
+    if not _TIME_WINDOW[0] <= when < _TIME_WINDOW[1]:
+        raise ValueError(f"timestamp {value!r} is outside 1970-01-01..2199-12-31")
+    return when
+
+
+_strict_converter.register_structure_hook(int, _strict_int)
+_strict_converter.register_structure_hook(float, _strict_float)
+_strict_converter.register_structure_hook(datetime, _strict_datetime)
 
 
 def _structure_retry_strict(value: Any) -> RetryPolicy:

@@ -15,7 +15,8 @@ from typing import List, Optional, Type
 
 from .clock import Clock, ManualClock
 from .engine import Engine
-from .http import Api, HttpServer, make_http_server
+from .http import Api, make_http_server
+from .http_conn import HttpServer
 from .schedules import ScheduleService
 from .sqlite_store import SQLiteStore
 from .store import Store
@@ -37,6 +38,8 @@ class LocalServer:
         clock: Optional[Clock] = None,
         auth_token: Optional[str] = None,
         store: Optional[Store] = None,
+        max_connections: int = 4096,
+        idle_timeout: float = 120.0,
     ) -> None:
         self.db = db
         self.clock = clock or Clock()
@@ -44,7 +47,8 @@ class LocalServer:
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         self.schedules = ScheduleService(self.engine)
         self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes())
-        self._http: HttpServer = make_http_server(self.api, host, port)
+        self._http: HttpServer = make_http_server(self.api, host, port, max_connections=max_connections,
+                                                  idle_timeout=idle_timeout)
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []
         self._started = False

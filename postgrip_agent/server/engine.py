@@ -18,20 +18,25 @@ import attrs
 
 from .. import types as wt
 from .engine_core import DEFAULT_LEASE_SECONDS, _payload
+from . import limits
 from .errors import AlreadyExists, BadRequest, Conflict, NotFound, Unauthorized
 from .retry import retry_delay
-from .runs import RunLifecycle, run_cancel_reason
-from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, SessionRecord, TaskEventRecord, TaskRecord
+from .runs import run_cancel_reason
+from .ticker import Timekeeping
+from .store import HistoryRecord, IdempotentRecord, NamespaceRecord, Page, RunRecord, SessionRecord, TaskEventRecord, TaskRecord
 from .wire import ts
 
 log = logging.getLogger("postgrip_agent.server.engine")
 
+#: (task id, lease token): the lease a write says it belongs to
+Fence = Optional[Tuple[str, str]]
 ACCESS_TOKEN_TTL = 900.0
 REFRESH_TOKEN_TTL = 30 * 86400.0
 
 
-class Engine(RunLifecycle):
-    """The whole state machine: tasks and the agent lane here, workflow runs in RunLifecycle."""
+class Engine(Timekeeping):
+    """The whole state machine: tasks and the agent lane here, workflow runs in RunLifecycle,
+    time-driven work in Timekeeping."""
 
     # ================================================================== namespaces
 
@@ -53,15 +58,15 @@ class Engine(RunLifecycle):
 
     # ================================================================== tasks
 
-    def enqueue(self, req: wt.EnqueueTaskRequest) -> TaskRecord:
+    def enqueue(self, req: wt.EnqueueTaskRequest, fence: Fence = None) -> TaskRecord:
         task_type = req.type.strip()
         if not task_type:
             raise BadRequest("type must not be empty (e.g. 'workflow:MyWorkflow' or 'activity:greet')")
-        if req.lease_timeout_seconds is not None and req.lease_timeout_seconds < 0:
-            raise BadRequest("lease_timeout_seconds must be >= 0")
+        limits.check_int("lease_timeout_seconds", req.lease_timeout_seconds, 0, limits.MAX_LEASE_SECONDS)
         namespace = req.namespace or "default"
         queue = req.queue or "default"
         with self._lock, self.store.transaction():
+            self._check_fence(fence)
             now = self.clock.now()
             self._ensure_namespace(namespace, now)
             task = TaskRecord(
@@ -143,6 +148,8 @@ class Engine(RunLifecycle):
     def _enqueue_activity(self, task: TaskRecord, now: float) -> None:
         payload: wt.ActivityInvocationPayload = _payload(task.payload, wt.ActivityInvocationPayload, "activity")
         run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot schedule activity")
+        limits.check_int("payload.attempt", payload.attempt, 0, 2**31 - 1)
+        limits.check_retry("payload.retry", payload.retry)
         task.attempt = payload.attempt or 1
         task.first_scheduled_at = now
         if run is not None:
@@ -159,8 +166,8 @@ class Engine(RunLifecycle):
         payload: wt.TimerPayload = _payload(task.payload, wt.TimerPayload, "timer")
         if payload.duration_ms is None and payload.fire_at is None:
             raise BadRequest("timer payload needs durationMs (or fireAt)")
-        if payload.duration_ms is not None and payload.duration_ms < 0:
-            raise BadRequest("timer durationMs must be >= 0")
+        limits.check_duration_ms("payload.durationMs", payload.duration_ms)
+        limits.check_time("payload.fireAt", payload.fire_at.timestamp() if payload.fire_at else None)
         run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot start timer")
         duration_ms = payload.duration_ms
         fire_at = now + duration_ms / 1000.0 if duration_ms is not None else payload.fire_at.timestamp()  # type: ignore[union-attr]
@@ -225,6 +232,7 @@ class Engine(RunLifecycle):
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
         task.state = "leased"
         task.agent_id = agent_id
+        task.lease_token = secrets.token_hex(8)
         task.leased_until = now + task.lease_timeout_seconds
         task.wake_pending = False
         self._save_task(task, now)
@@ -236,6 +244,32 @@ class Engine(RunLifecycle):
                 run.agent_id = agent_id
                 self.store.update_run(run)
 
+    def _check_fence(self, fence: Fence) -> None:
+        """A write that names its lease is applied only while that lease is the task's current one."""
+        if fence is None:
+            return
+        holder_id, token = fence
+        holder = self.store.get_task(holder_id)
+        if holder is None:
+            raise NotFound(f"task {holder_id} not found")
+        if holder.state != "leased" or holder.lease_token != token:
+            state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
+            raise Conflict(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
+
+    def _writable_task(self, task_id: str, agent_id: Optional[str], fence: Fence, *, finishing: bool = False) -> TaskRecord:
+        """The task an agent-lane write is about, checked against the lease the writer holds."""
+        if fence is None:
+            return self._finishable_task(task_id, agent_id) if finishing else self._leased_task(task_id, agent_id)
+        self._check_fence(fence)
+        task = self._task(task_id)
+        if fence[0] == task_id:
+            return task
+        if finishing and task.type.startswith("update:") and task.state == "blocked" and task.run_id:
+            run = self.store.get_run(task.run_id)
+            if run is not None and run.task_id == fence[0]:
+                return task
+        raise Conflict(f"task {task_id} is not held by the lease of task {fence[0]}")
+
     def _leased_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
         task = self._task(task_id)
         if task.state in wt.TERMINAL_TASK_STATES:
@@ -246,12 +280,13 @@ class Engine(RunLifecycle):
             raise Conflict(f"task {task_id} is not leased by agent {agent_id}")
         return task
 
-    def heartbeat(self, task_id: str, agent_id: Optional[str], req: wt.HeartbeatTaskRequest) -> TaskRecord:
+    def heartbeat(self, task_id: str, agent_id: Optional[str], req: wt.HeartbeatTaskRequest, fence: Fence = None) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._leased_task(task_id, agent_id)
+            task = self._writable_task(task_id, agent_id, fence)
             if task.cancel_requested:
                 raise Conflict(f"task {task_id} is terminal: cancellation requested")
             now = self.clock.now()
+            limits.check_int("lease_timeout_seconds", req.lease_timeout_seconds, 0, limits.MAX_LEASE_SECONDS)
             lease = req.lease_timeout_seconds or task.lease_timeout_seconds
             task.leased_until = now + lease
             self._save_task(task, now)
@@ -259,16 +294,16 @@ class Engine(RunLifecycle):
             self._task_event(task, now, event.kind, agent_id or task.agent_id, **_event_fields(event))
             return task
 
-    def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput) -> TaskEventRecord:
+    def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None) -> TaskEventRecord:
         with self._lock, self.store.transaction():
-            task = self._leased_task(task_id, agent_id)
+            task = self._writable_task(task_id, agent_id, fence)
             return self._task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
 
-    def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str]) -> TaskRecord:
+    def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._leased_task(task_id, agent_id)
+            task = self._writable_task(task_id, agent_id, fence)
             now = self.clock.now()
-            task.leased_until = None
+            task.leased_until = task.lease_token = None
             if task.wake_pending:  # something happened while the agent was working: run again
                 task.state, task.wake_pending, task.agent_id = "queued", False, None
                 self._task_available(task)
@@ -290,9 +325,9 @@ class Engine(RunLifecycle):
             return task
         return self._leased_task(task_id, agent_id)
 
-    def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult) -> TaskRecord:
+    def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence = None) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._finishable_task(task_id, agent_id)
+            task = self._writable_task(task_id, agent_id, fence, finishing=True)
             in_workflow = task.state == "blocked"
             now = self.clock.now()
             result_json = wt.to_json(result)
@@ -316,9 +351,9 @@ class Engine(RunLifecycle):
                         self._wake(run, now)
             return task
 
-    def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest) -> TaskRecord:
+    def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest, fence: Fence = None) -> TaskRecord:
         with self._lock, self.store.transaction():
-            task = self._finishable_task(task_id, agent_id)
+            task = self._writable_task(task_id, agent_id, fence, finishing=True)
             now = self.clock.now()
             result_json = wt.to_json(req.result) if req.result is not None else None
             failure = (result_json or {}).get("failure") or {"message": req.error}
@@ -396,49 +431,6 @@ class Engine(RunLifecycle):
             assert task is not None
             return run, task, event
 
-    # ================================================================== time
-
-    def run_due(self) -> None:
-        """Fire what is due now: timers, lapsed leases, run timeouts, schedules."""
-        with self._lock, self.store.transaction():
-            now = self.clock.now()
-            for timer in self.store.due_timers(now):
-                self._fire_timer(timer, now)
-            for task in self.store.expired_leases(now):
-                log.info("lease of task %s (%s) by %s lapsed; re-queued", task.id, task.type, task.agent_id)
-                task.state, task.agent_id, task.leased_until = "queued", None, None
-                task.attempt += 1
-                task.cancel_requested = task.cancel_requested and task.type.startswith("activity:")
-                self._save_task(task, now)
-            for run in self.store.timed_out_runs(now):
-                self._close_run(
-                    run, "failed", now, task_state="failed", error="workflow run timed out",
-                    result={"failure": {"message": "workflow run timed out", "type": "TimeoutFailure", "non_retryable": True}},
-                    event=("WorkflowExecutionTimedOut", {"run_timeout_ms": run.run_timeout_ms}),
-                )
-            for hook in self.on_tick:
-                hook(now)
-            for cv in self._queue_cvs.values():
-                cv.notify_all()
-            self._ticker_next = self.store.next_deadline(now)
-
-    def _fire_timer(self, timer: TaskRecord, now: float) -> None:
-        self._finish_task(timer, "succeeded", now)
-        run = self._open_run(timer.run_id)
-        if run is not None:
-            payload = timer.payload or {}
-            self._history(run, "TimerFired", timer.id, now, timer_id=payload.get("timerId") or timer.id)
-            self._wake(run, now)
-
-    def ticker(self, stopped: threading.Event) -> None:
-        while not stopped.is_set():
-            try:
-                self.run_due()
-            except Exception:  # keep time moving; the error is logged with its cause
-                log.exception("ticker failed to process due work")
-            self._ticker_wake.clear()
-            self.clock.wait_until(self._ticker_wake, self._ticker_next)
-
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
@@ -457,39 +449,76 @@ class Engine(RunLifecycle):
             stats.update({f"workflows_{state}": 0 for state in wt.WORKFLOW_STATES})
             stats.update({f"workflows_{k}": v for k, v in self.store.count_runs_by_state().items()})
             stats["namespaces"] = len(self.store.list_namespaces())
+            stats["ticker_lag_ms"] = int(self.tick_lag() * 1000)
+            stats["time_items_retrying"] = len(self._item_failures)
+            stats["time_items_quarantined"] = self.quarantined
             return stats
 
     def compact(self, retention_seconds: int) -> Tuple[int, int]:
-        if retention_seconds < 0:
-            raise BadRequest("retention_seconds must be >= 0")
+        limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
         with self._lock, self.store.transaction():
             return self.store.compact(self.clock.now() - retention_seconds)
 
     def refresh_session(self, refresh_token: str) -> Dict[str, Any]:
+        """Rotate an agent session. A refresh token works once: presenting a rotated one again
+        (a stolen copy, or a replay) revokes its whole family."""
+        revoked: Optional[str] = None
         with self._lock, self.store.transaction():
             now = self.clock.now()
-            agent_id, family = "local-agent", self.new_id()
-            if self.auth_token is not None and not secrets.compare_digest(refresh_token, self.auth_token):
+            family = self.new_id()
+            agent_id = f"local-agent-{family[:8]}"
+            if self.auth_token is not None and not same_secret(refresh_token, self.auth_token):
                 session = self.store.get_session(refresh_token)
-                if session is None or session.kind != "refresh" or session.expires_at <= now:
+                if session is not None and session.kind == "refresh-used":
+                    count = self.store.delete_session_family(session.family_id)
+                    log.warning("a rotated refresh token of family %s was presented again; revoked the family (%d tokens)",
+                                session.family_id, count)
+                    revoked = session.family_id
+                elif session is None or session.kind != "refresh" or session.expires_at <= now:
                     raise Unauthorized("refresh token is invalid or expired; enrol again with the service token")
-                self.store.delete_session(refresh_token)
-                agent_id, family = session.agent_id, session.family_id
-            access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL)
-            refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL)
-            self.store.put_session(access)
-            self.store.put_session(refresh)
-            return {
-                "agentId": agent_id, "tenantId": "local", "tokenFamilyId": family,
-                "accessToken": access.token, "refreshToken": refresh.token,
-                "accessExpiresAt": ts(access.expires_at), "refreshExpiresAt": ts(refresh.expires_at),
-                "status": "active", "trustState": "trusted",
-            }
+                else:
+                    session.kind = "refresh-used"  # kept until it expires, to recognise reuse
+                    self.store.put_session(session)
+                    agent_id, family = session.agent_id, session.family_id
+            if revoked is None:
+                access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL)
+                refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL)
+                self.store.put_session(access)
+                self.store.put_session(refresh)
+        if revoked is not None:  # raised after the commit: the revocation must stick
+            raise Unauthorized("refresh token was already used, so its session family is revoked; enrol again with the service token")
+        return {
+            "agentId": agent_id, "tenantId": "local", "tokenFamilyId": family,
+            "accessToken": access.token, "refreshToken": refresh.token,
+            "accessExpiresAt": ts(access.expires_at), "refreshExpiresAt": ts(refresh.expires_at),
+            "status": "active", "trustState": "trusted",
+        }
 
-    def access_token_valid(self, token: str) -> bool:
+    def idempotent(self, key: str, work: Callable[[], Tuple[int, Any, Dict[str, str]]]) -> Tuple[int, Any, Dict[str, str]]:
+        """Run a write once per key: a retry gets the first successful answer, with no second effect.
+
+        The answer is recorded in the write's own transaction, so either both happened or neither."""
+        with self._lock, self.store.transaction():
+            saved = self.store.get_idempotent(key)
+            if saved is not None:
+                return saved.status, saved.body, {"Idempotency-Replayed": "true"}
+            status, body, headers = work()
+            if 200 <= status < 300:
+                self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body))
+            return status, body, headers
+
+    def session_agent(self, token: str) -> Optional[str]:
+        """The agent id an access token was issued to, or None when it is not a valid access token."""
         with self._lock:
             session = self.store.get_session(token)
-            return session is not None and session.kind == "access" and session.expires_at > self.clock.now()
+            if session is None or session.kind != "access" or session.expires_at <= self.clock.now():
+                return None
+            return session.agent_id
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets; never raises (non-ASCII input included)."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 def _event_fields(event: wt.TaskEventInput) -> Dict[str, Any]:

@@ -84,10 +84,14 @@ class EngineCore:
         self._stopping = False
         self.clock.subscribe(self._ticker_wake)
         self.on_tick: List[Callable[[float], None]] = []
+        self._init_timekeeping()
         with self._lock, self.store.transaction():
             if self.store.get_namespace("default") is None:
                 now = self.clock.now()
                 self.store.insert_namespace(NamespaceRecord("default", now, now))
+
+    def _init_timekeeping(self) -> None:
+        """Set up time-driven state (see ticker.Timekeeping)."""
 
     def _queue_cv(self, namespace: str, queue: str) -> threading.Condition:
         key = (namespace, queue)

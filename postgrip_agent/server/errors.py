@@ -41,6 +41,11 @@ class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+class Unavailable(ServiceError):
+    status = 503
+    code = "unavailable"
+
+
 class NotImplementedService(ServiceError):
     status = 501
     code = "not_implemented"

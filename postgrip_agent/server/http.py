@@ -6,27 +6,29 @@ import base64
 import json
 import logging
 import re
-import secrets
-import select
-import sqlite3
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import types as wt
-from .engine import Engine
+from . import limits
+from .engine import Engine, Fence, same_secret
 from .engine_core import MAX_WAIT_SECONDS
-from .errors import BadRequest, NotFound, NotImplementedService, PayloadTooLarge, ServiceError, Unauthorized
+from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
+from .ticker import TICK_LAG_LIMIT
+from .http_conn import MAX_BODY_BYTES, HttpServer
 from .store import Page
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PAGE = 1000
 NEXT_PAGE_HEADER = "X-Next-Page-Token"
+#: sent by an agent with each write it makes while holding a lease: "<task id> <lease token>"
+LEASE_HEADER = "x-postgrip-lease"
+#: the token of the lease a poll granted (in the poll's answer)
+LEASE_TOKEN_HEADER = "X-PostGrip-Lease-Token"
+MAX_IDEMPOTENCY_KEY = 200
 
 # Which credentials an operation accepts (the contract's security requirements).
 PUBLIC, MANAGEMENT, EITHER, AGENT = "public", "management", "either", "agent"
@@ -36,29 +38,33 @@ Response = Tuple[int, Any, Dict[str, str]]
 
 class Request:
     def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
-                 caller_alive: Callable[[], bool] = lambda: True):
+                 caller_alive: Callable[[], bool] = lambda: True, *, session_agent: Optional[str] = None,
+                 fence: Fence = None):
         self.caller_alive = caller_alive
         self.method = method
         self.path = path
         self.query = query
         self.raw_body = body
         self.params = params
+        #: the lease the writer says it holds (our SDK's fencing extension), or None
+        self.fence = fence
+        #: an agent session's id wins over the agent_id query parameter (which it would let anyone forge)
+        self.agent_id = session_agent or self.arg("agent_id")
 
     def arg(self, name: str) -> Optional[str]:
         values = self.query.get(name)
         return values[-1] if values else None
 
-    def int_arg(self, name: str, default: int, *, low: int = 0, high: Optional[int] = None) -> int:
+    def int_arg(self, name: str, default: int, *, low: int = 0, high: int = limits.INT64_MAX) -> int:
         raw = self.arg(name)
         if raw is None or raw == "":
             return default
         try:
-            value = int(raw)
+            value = int(raw[:32])  # a longer string is no 64-bit integer: no need to parse all of it
         except ValueError:
-            raise BadRequest(f"query parameter {name} must be an integer, got {raw!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise BadRequest(f"query parameter {name} must be {bound}, got {value}")
+            raise BadRequest(f"query parameter {name} must be an integer, got {raw[:40]!r}") from None
+        if len(raw) > 32 or not low <= value <= high:
+            raise BadRequest(f"query parameter {name} must be between {low} and {high}, got {raw[:40]}")
         return value
 
     def wait_arg(self) -> float:
@@ -70,7 +76,7 @@ class Request:
             value = float(raw)
         except ValueError:
             raise BadRequest(f"query parameter wait_seconds must be a number, got {raw!r}") from None
-        if not 0 <= value <= MAX_WAIT_SECONDS:
+        if not 0 <= value <= MAX_WAIT_SECONDS:  # also false for NaN
             raise BadRequest(f"query parameter wait_seconds must be between 0 and {MAX_WAIT_SECONDS}, got {raw}")
         return value
 
@@ -80,10 +86,7 @@ class Request:
                 return cls()
             data: Any = {}
         else:
-            try:
-                data = json.loads(self.raw_body)
-            except (ValueError, UnicodeDecodeError) as err:
-                raise BadRequest(f"request body is not valid JSON: {err}") from None
+            data = limits.parse_json(self.raw_body)
         if not isinstance(data, dict):
             raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
         try:
@@ -98,9 +101,11 @@ def _page(req: Request, orderable: Tuple[str, ...]) -> Page:
     token = req.arg("page_token")
     if token:
         try:
-            offset = int(json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"])
+            offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
         except Exception:
             raise BadRequest("page_token is not a token this service issued") from None
+        if not isinstance(offset, int) or not 0 <= offset <= limits.INT64_MAX:
+            raise BadRequest("page_token is not a token this service issued")
     order_by = req.arg("order_by") or "created_at"
     descending = order_by.startswith("-")
     order_by = order_by.lstrip("-")
@@ -118,6 +123,15 @@ def _paged(items: List[Dict[str, Any]], page: Page) -> Response:
         token = json.dumps({"offset": page.offset + page.limit}).encode()
         headers[NEXT_PAGE_HEADER] = base64.urlsafe_b64encode(token).decode()
     return 200, items, headers
+
+
+def _fence(header: Optional[str]) -> Fence:
+    if header is None:
+        return None
+    parts = header.split()
+    if len(parts) != 2:
+        raise BadRequest("X-PostGrip-Lease must be '<task id> <lease token>'")
+    return parts[0], parts[1]
 
 
 def _choice(req: Request, name: str, allowed: Tuple[str, ...]) -> Optional[str]:
@@ -140,7 +154,7 @@ class Api:
         self.routes: List[Tuple[str, Pattern[str], str, Callable[[Request], Response]]] = []
         r = self._route
         r("GET", "/healthz", PUBLIC, lambda q: (200, {"status": "ok"}, {}))
-        r("GET", "/readyz", MANAGEMENT, lambda q: (200, {"status": "ready", "stats": engine.ready_stats()}, {}))
+        r("GET", "/readyz", MANAGEMENT, self.ready)
         r("GET", "/api/v1/namespaces", EITHER, lambda q: (200, [namespace_json(n) for n in engine.list_namespaces()], {}))
         r("POST", "/api/v1/namespaces", MANAGEMENT, self.create_namespace)
         r("POST", "/api/v1/admin/compact", MANAGEMENT, self.compact)
@@ -176,8 +190,9 @@ class Api:
 
     # ------------------------------------------------------------------ dispatch
 
-    def dispatch(self, method: str, target: str, headers: Any, body: bytes,
+    def dispatch(self, method: str, target: str, headers: Dict[str, str], body: bytes,
                  caller_alive: Callable[[], bool] = lambda: True) -> Response:
+        """Route one request (header names in lower case) to its handler."""
         with self._count_lock:
             self.requests_served += 1
         split = urlsplit(target)
@@ -190,29 +205,46 @@ class Api:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            self._authorize(lane, headers.get("Authorization"))
+            session_agent = self._authorize(lane, headers.get("authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             query = parse_qs(split.query, keep_blank_values=True)
-            return handler(Request(method, path, query, body, params, caller_alive))
+            request = Request(method, path, query, body, params, caller_alive, session_agent=session_agent,
+                              fence=_fence(headers.get(LEASE_HEADER)))
+            key = headers.get("idempotency-key")
+            if key is not None and method != "GET":
+                if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+                    raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+                return self.engine.idempotent(f"{method} {path} {key}", lambda: handler(request))
+            return handler(request)
         if allowed:
-            return 405, {"error": f"method {method} not allowed on {path}; use {', '.join(sorted(set(allowed)))}", "code": "method_not_allowed"}, {"Allow": ", ".join(sorted(set(allowed)))}
+            methods = ", ".join(sorted(set(allowed)))
+            return 405, {"error": f"method {method} not allowed on {path}; use {methods}", "code": "method_not_allowed"}, {"Allow": methods}
         raise NotFound(f"no such endpoint: {method} {path}")
 
-    def _authorize(self, lane: str, header: Optional[str]) -> None:
+    def _authorize(self, lane: str, header: Optional[str]) -> Optional[str]:
+        """Check the bearer token for the route's lane; return the agent id of an agent session."""
         if self.auth_token is None or lane == PUBLIC:
-            return
+            return None
         token = ""
         if header and header.lower().startswith("bearer "):
             token = header[7:].strip()
         if not token:
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        if secrets.compare_digest(token, self.auth_token):
-            return
-        if lane in (EITHER, AGENT) and self.engine.access_token_valid(token):
-            return
+        if same_secret(token, self.auth_token):
+            return None
+        if lane in (EITHER, AGENT):
+            agent = self.engine.session_agent(token)
+            if agent is not None:
+                return agent
         raise Unauthorized("bearer token is not valid for this operation")
 
     # ------------------------------------------------------------------ handlers
+
+    def ready(self, req: Request) -> Response:
+        lag = self.engine.tick_lag()
+        if lag > TICK_LAG_LIMIT:
+            raise Unavailable(f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)")
+        return 200, {"status": "ready", "stats": self.engine.ready_stats()}, {}
 
     def create_namespace(self, req: Request) -> Response:
         return 201, namespace_json(self.engine.create_namespace(req.body(wt.CreateNamespaceRequest))), {}
@@ -233,7 +265,7 @@ class Api:
         return _paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
 
     def enqueue(self, req: Request) -> Response:
-        return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest))), {}
+        return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest), req.fence)), {}
 
     def get_task(self, req: Request) -> Response:
         wait = req.wait_arg()
@@ -279,7 +311,7 @@ class Api:
         return 200, [history_json(e) for e in events], {}
 
     def signal(self, req: Request) -> Response:
-        event = self.engine.signal(req.params["workflowId"], req.body(wt.SignalWorkflowRequest))
+        event = self.engine.signal(req.params["workflowId"], req.body(wt.SignalWorkflowRequest), req.fence)
         return 202, history_json(event), {}
 
     def signal_with_start(self, req: Request) -> Response:
@@ -308,7 +340,7 @@ class Api:
         task = self.engine.poll(
             req.arg("namespace") or "default",
             queue,
-            req.arg("agent_id") or "anonymous-agent",
+            req.agent_id or "anonymous-agent",
             req.int_arg("wait_seconds", 0, high=MAX_WAIT_SECONDS),
             prefixes,
             req.caller_alive,
@@ -317,144 +349,31 @@ class Api:
             with self._count_lock:
                 self.empty_polls += 1
             return 200, {}, {}
-        return 200, {"task": task_json(task)}, {}
+        return 200, {"task": task_json(task)}, {LEASE_TOKEN_HEADER: task.lease_token or ""}
 
     def heartbeat(self, req: Request) -> Response:
         body = req.body(wt.HeartbeatTaskRequest, optional=True)
-        return 200, task_json(self.engine.heartbeat(req.params["taskId"], req.arg("agent_id"), body)), {}
+        return 200, task_json(self.engine.heartbeat(req.params["taskId"], req.agent_id, body, req.fence)), {}
 
     def append_event(self, req: Request) -> Response:
         body = req.body(wt.AppendTaskEventRequest)
-        return 202, task_event_json(self.engine.append_event(req.params["taskId"], req.arg("agent_id"), body.event)), {}
+        return 202, task_event_json(self.engine.append_event(req.params["taskId"], req.agent_id, body.event, req.fence)), {}
 
     def complete(self, req: Request) -> Response:
         body = req.body(wt.CompleteTaskRequest)
-        return 200, task_json(self.engine.complete(req.params["taskId"], req.arg("agent_id"), body.result)), {}
+        return 200, task_json(self.engine.complete(req.params["taskId"], req.agent_id, body.result, req.fence)), {}
 
     def block(self, req: Request) -> Response:
         body = req.body(wt.BlockTaskRequest, optional=True)
-        return 200, task_json(self.engine.block(req.params["taskId"], req.arg("agent_id"), body.reason)), {}
+        return 200, task_json(self.engine.block(req.params["taskId"], req.agent_id, body.reason, req.fence)), {}
 
     def fail(self, req: Request) -> Response:
         body = req.body(wt.FailTaskRequest)
-        return 200, task_json(self.engine.fail(req.params["taskId"], req.arg("agent_id"), body)), {}
+        return 200, task_json(self.engine.fail(req.params["taskId"], req.agent_id, body, req.fence)), {}
 
     def not_implemented(self, req: Request) -> Response:
         raise NotImplementedService(f"{req.method} {req.path}: sandboxes and workspaces are not provided by the local service")
 
 
-class _Headers(Dict[str, str]):
-    """Request headers, names folded to lower case."""
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-
-MAX_HEADER_LINE = 65536
-MAX_HEADERS = 100
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "postgrip-agent-local"
-    disable_nagle_algorithm = True
-    api: Api
-
-    def _handle(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        try:
-            if length < 0:
-                raise BadRequest("Content-Length must be a non-negative integer")
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                raise PayloadTooLarge(f"request body of {length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
-            body = self.rfile.read(length) if length else b""
-            status, payload, headers = self.api.dispatch(self.command, self.path, self.headers, body, self._caller_alive)
-        except ServiceError as err:
-            status, payload, headers = err.status, {"error": err.message, "code": err.code}, {}
-        except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
-            status, payload, headers = 503, {"error": "the service is stopping", "code": "unavailable"}, {}
-        except Exception:
-            log.exception("internal error handling %s %s", self.command, self.path)
-            status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
-        self._write_json(status, payload, headers)
-
-    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
-        """Errors found while reading the request still answer with an ErrorResponse."""
-        self.close_connection = True
-        self._write_json(code, {"error": message or self.responses.get(code, ("error",))[0], "code": "invalid_request"}, {})
-
-    def _write_json(self, status: int, payload: Any, headers: Dict[str, str]) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"{self.protocol_version} {status} {reason}", f"Server: {self.server_version}",
-                 f"Date: {self.date_time_string()}", "Content-Type: application/json", f"Content-Length: {len(data)}"]
-        lines += [f"{key}: {value}" for key, value in headers.items()]
-        if self.close_connection:
-            lines.append("Connection: close")
-        # one write for head and body: one segment on the wire instead of two
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %s -> %d", self.address_string(), self.command, getattr(self, "path", "?"), status)
-
-    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
-
-    def parse_request(self) -> bool:
-        """HTTP/1.x request line and headers, without the email parser http.server uses
-        (it was a large share of each request's cost)."""
-        self.command = None  # type: ignore[assignment]
-        self.request_version = "HTTP/1.1"  # so even an error about the request line gets a status line
-        self.close_connection = True
-        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")  # type: ignore[attr-defined]
-        self.requestline = line
-        words = line.split()
-        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
-            self.send_error(400, f"Bad request line {line[:100]!r}")
-            return False
-        self.command, self.path, self.request_version = words
-        headers = _Headers()
-        for _ in range(MAX_HEADERS + 1):
-            raw = self.rfile.readline(MAX_HEADER_LINE + 1)
-            if len(raw) > MAX_HEADER_LINE:
-                self.send_error(431, "Header line too long")
-                return False
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, sep, value = raw.decode("iso-8859-1").partition(":")
-            if not sep:
-                self.send_error(400, f"Malformed header line {raw[:100]!r}")
-                return False
-            headers[name.strip().lower()] = value.strip()
-        else:
-            self.send_error(431, "Too many headers")
-            return False
-        self.headers = headers  # type: ignore[assignment]
-        connection = headers.get("connection", "").lower()
-        self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0" and connection != "keep-alive")
-        return True
-
-    def _caller_alive(self) -> bool:
-        """False once the client closed its end (it sends nothing else mid-request)."""
-        try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
-        except OSError:
-            return False
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s - %s", self.address_string(), format % args)
-
-
-class HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def make_http_server(api: Api, host: str, port: int) -> HttpServer:
-    handler = type("Handler", (_Handler,), {"api": api})
-    return HttpServer((host, port), handler)
+def make_http_server(api: Api, host: str, port: int, **options: Any) -> HttpServer:
+    return HttpServer(api.dispatch, host, port, **options)

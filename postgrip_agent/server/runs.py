@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import attrs
 
 from .. import types as wt
+from . import limits
 from .engine_core import EngineCore, _payload
 from .errors import AlreadyExists, BadRequest, Conflict
 from .retry import retry_delay
@@ -22,8 +23,8 @@ class RunLifecycle(EngineCore):
         workflow_type = payload.workflow_type or task.type[len("workflow:"):]
         if not workflow_type:
             raise BadRequest("workflow type missing: use type 'workflow:<Type>'")
-        if payload.run_timeout_ms is not None and payload.run_timeout_ms < 0:
-            raise BadRequest("runTimeoutMs must be >= 0")
+        limits.check_duration_ms("payload.runTimeoutMs", payload.run_timeout_ms)
+        limits.check_retry("payload.retry", payload.retry)
         workflow_id = payload.workflow_id or task.id
         continued_from: Optional[RunRecord] = None
         if payload.continued_from_workflow_id:
@@ -88,6 +89,9 @@ class RunLifecycle(EngineCore):
                 workflow_type=workflow_type, child_workflow_id=workflow_id, child_run_id=run_id,
             )
         return task
+
+    def _check_fence(self, fence: Optional[Tuple[str, str]]) -> None:
+        """Refuse a write whose lease is no longer current (implemented by the Engine)."""
 
     def _insert_run(self, run: RunRecord, task: TaskRecord, now: float, args: List[Any]) -> None:
         task.run_id = run.run_id
@@ -262,10 +266,11 @@ class RunLifecycle(EngineCore):
         with self._lock:
             return self.store.count_runs(filters)
 
-    def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest) -> HistoryRecord:
+    def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Optional[Tuple[str, str]] = None) -> HistoryRecord:
         if not req.name.strip():
             raise BadRequest("signal name must not be empty")
         with self._lock, self.store.transaction():
+            self._check_fence(fence)
             run = self._running_run(workflow_id, f"signal {req.name!r} to")
             return self._signal(run, req, self.clock.now())
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from .errors import BadRequest
+from .limits import MAX_DURATION_SECONDS, check_int
 
 DEFAULT_CATCH_UP_WINDOW = 60
 
@@ -59,14 +60,13 @@ def validate(spec: Dict[str, Any]) -> None:
         raise BadRequest("spec: give one of interval_seconds, cron or calendar")
     if len(kinds) > 1:
         raise BadRequest(f"spec: give only one of interval_seconds, cron or calendar (got {', '.join(kinds)})")
-    if spec.get("interval_seconds") is not None and spec["interval_seconds"] <= 0:
-        raise BadRequest(f"spec.interval_seconds must be a positive number of seconds, got {spec['interval_seconds']}")
+    if spec.get("interval_seconds") is not None:
+        check_int("spec.interval_seconds", spec["interval_seconds"], 1, MAX_DURATION_SECONDS)
     expression = cron_expression(spec)
     if expression is not None and (not expression or not croniter.is_valid(expression)):
         raise BadRequest(f"spec.cron: {expression!r} is not a valid 5-field cron expression or macro (e.g. '0 2 * * *', '@daily')")
     for key in ("jitter_seconds", "catch_up_window_seconds"):
-        if spec.get(key) is not None and spec[key] < 0:
-            raise BadRequest(f"spec.{key} must not be negative")
+        check_int(f"spec.{key}", spec.get(key), 0, MAX_DURATION_SECONDS)
     zone(spec)
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import types as wt
+from . import limits
 from . import schedule_spec as specs
 from .engine import Engine
 from .errors import AlreadyExists, BadRequest, Conflict, NotFound
@@ -56,8 +57,8 @@ class ScheduleService:
     def _check_action(action: wt.ScheduleAction) -> None:
         if not action.workflow_type.strip():
             raise BadRequest("action.workflowType must not be empty")
-        if action.run_timeout_ms is not None and action.run_timeout_ms < 0:
-            raise BadRequest("action.runTimeoutMs must not be negative")
+        limits.check_duration_ms("action.runTimeoutMs", action.run_timeout_ms)
+        limits.check_retry("action.retry", action.retry)
 
     def _plan_next(self, record: ScheduleRecord, after: float) -> None:
         nominal = specs.next_nominal(record.spec, after, record.created_at)
@@ -240,8 +241,24 @@ class ScheduleService:
         return task
 
     def _tick(self, now: float) -> None:
-        for record in self.store.due_schedules(now):
+        """Fire each due schedule in its own transaction (the engine quarantines one that keeps failing)."""
+        with self.engine._lock:
+            due = [record.id for record in self.store.due_schedules(now)]
+        for schedule_id in due:
+            self.engine.run_item(f"schedule {schedule_id}", lambda i=schedule_id: self._fire_if_due(i, now),  # type: ignore[misc]
+                                 lambda why, i=schedule_id: self._quarantine(i, why))  # type: ignore[misc]
+
+    def _fire_if_due(self, schedule_id: str, now: float) -> None:
+        record = self.store.get_schedule(schedule_id)
+        if record is not None and record.state == "active" and record.next_run_at <= now:
             self._fire_due(record, now)
+
+    def _quarantine(self, schedule_id: str, reason: str) -> None:
+        record = self.store.get_schedule(schedule_id)
+        if record is not None and record.state == "active":
+            record.state, record.note = "paused", reason
+            self._save(record, self.engine.clock.now())
+            log.error("schedule %s paused: %s", schedule_id, reason)
 
     def _fire_due(self, record: ScheduleRecord, now: float) -> None:
         spec = record.spec

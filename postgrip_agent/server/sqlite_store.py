@@ -12,6 +12,7 @@ import attrs
 
 from .store import (
     HistoryRecord,
+    IdempotentRecord,
     NamespaceRecord,
     Page,
     RunRecord,
@@ -25,7 +26,7 @@ from .store import (
 R = TypeVar("R")
 
 # Columns holding JSON; everything else maps straight onto a SQLite value.
-_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action"}
+_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action", "body"}
 _BOOL = {"wake_pending", "cancel_requested"}
 
 _TABLES: Dict[str, Tuple[Type[Any], str]] = {
@@ -36,6 +37,7 @@ _TABLES: Dict[str, Tuple[Type[Any], str]] = {
     "namespaces": (NamespaceRecord, "name"),
     "sessions": (SessionRecord, "token"),
     "schedules": (ScheduleRecord, "id"),
+    "idempotency": (IdempotentRecord, "key"),
 }
 
 _INDEXES = [
@@ -50,6 +52,8 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS history_run ON history(run_id, seq)",
     "CREATE INDEX IF NOT EXISTS task_events_task ON task_events(task_id, seq)",
     "CREATE INDEX IF NOT EXISTS schedules_due ON schedules(state, next_run_at)",
+    "CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id)",
+    "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_at)",
 ]
 
 _AUTO_SEQ = {"history", "task_events"}
@@ -87,9 +91,18 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         for table in _TABLES:
             self._db.execute(_create_table(table))
+            self._add_missing_columns(table)
         for index in _INDEXES:
             self._db.execute(index)
         self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
+
+    def _add_missing_columns(self, table: str) -> None:
+        """A file written by an older version lacks newer columns: add them (all nullable)."""
+        present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+        cls, _ = _TABLES[table]
+        for field in attrs.fields(cls):
+            if field.name not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {field.name} {_column_type(field.name)}".rstrip())
 
     def _max_seq(self, table: str) -> int:
         row = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()
@@ -333,6 +346,20 @@ class SQLiteStore(Store):
 
     def delete_session(self, token: str) -> None:
         self._db.execute("DELETE FROM sessions WHERE token = ?", (token,))
+
+    def delete_session_family(self, family_id: str) -> int:
+        return int(self._db.execute("DELETE FROM sessions WHERE family_id = ?", (family_id,)).rowcount)
+
+    # ------------------------------------------------------------------ idempotency keys
+
+    def get_idempotent(self, key: str) -> Optional[IdempotentRecord]:
+        return self._one(IdempotentRecord, "SELECT * FROM idempotency WHERE key = ?", (key,))
+
+    def put_idempotent(self, record: IdempotentRecord) -> None:
+        self._insert("idempotency", record, replace=True)
+
+    def purge_idempotent(self, before: float) -> int:
+        return int(self._db.execute("DELETE FROM idempotency WHERE created_at < ?", (before,)).rowcount)
 
     # ------------------------------------------------------------------ schedules
 

@@ -43,6 +43,8 @@ class TaskRecord:
     first_scheduled_at: Optional[float] = None
     #: activities with cancellationType wait_cancellation_completed: cancel asked, not yet acknowledged
     cancel_requested: bool = False
+    #: the fencing token of the current lease: writes from an earlier lease do not match it
+    lease_token: Optional[str] = None
     seq: int = 0
 
 
@@ -138,6 +140,18 @@ class ScheduleRecord:
     last_run_id: Optional[str] = None
     #: the nominal time of the next fire (next_run_at adds its jitter)
     next_nominal_at: Optional[float] = None
+    #: why the schedule was paused (by a caller, or quarantined by the service)
+    note: Optional[str] = None
+
+
+@attrs.define
+class IdempotentRecord:
+    """The first answer to a write sent with an ``Idempotency-Key``, replayed to its retries."""
+
+    key: str
+    created_at: float
+    status: int
+    body: Any = None
 
 
 @attrs.define
@@ -258,6 +272,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def delete_session(self, token: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete_session_family(self, family_id: str) -> int:
+        """Revoke every token of a family; return how many were removed."""
+
+    # idempotency keys
+    @abc.abstractmethod
+    def get_idempotent(self, key: str) -> Optional[IdempotentRecord]: ...
+
+    @abc.abstractmethod
+    def put_idempotent(self, record: IdempotentRecord) -> None: ...
+
+    @abc.abstractmethod
+    def purge_idempotent(self, before: float) -> int:
+        """Forget answers recorded before ``before``; return how many."""
 
     # schedules
     @abc.abstractmethod

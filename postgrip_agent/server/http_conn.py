@@ -1,0 +1,555 @@
+"""HTTP/1.1 connections for the local service: accepting, reading requests, writing answers.
+
+Idle and half-sent connections cost no thread: they wait in one selector thread, which
+reads until a request's head (and a Content-Length body) is complete and only then hands
+the connection to a worker. A worker keeps a busy keep-alive connection for a short linger,
+so back-to-back requests see no hand-off. Beyond ``max_connections`` (kept below the
+process's file-descriptor limit) the longest-idle waiting connection is closed to make
+room, and when none waits the newcomer is answered 503 with ``Retry-After``.
+
+Also handled here: chunked request bodies, ``Expect: 100-continue``, bodies shorter than
+their Content-Length (400), header and idle timeouts, HEAD answered without a body.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import resource
+import select
+import selectors
+import socket
+import sqlite3
+import threading
+import time
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
+
+from .errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
+
+log = logging.getLogger("postgrip_agent.server.http")
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADERS = 100
+#: file descriptors kept free for the store, the ticker and the process's own clients
+FD_RESERVE = 64
+SERVER_NAME = "postgrip-agent-local"
+EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header"
+
+Dispatch = Callable[[str, str, Dict[str, str], bytes, Callable[[], bool]], Tuple[int, Any, Dict[str, str]]]
+
+
+class _BadHead(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Head:
+    __slots__ = ("method", "target", "version", "headers", "length", "chunked", "expect_continue", "keep_alive")
+
+    def __init__(self, method: str, target: str, version: str, headers: Dict[str, str]) -> None:
+        self.method, self.target, self.version, self.headers = method, target, version, headers
+        connection = headers.get("connection", "").lower()
+        self.keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
+        encoding = headers.get("transfer-encoding", "").lower().strip()
+        self.chunked = encoding == "chunked"
+        if encoding and not self.chunked:
+            raise _BadHead(501, f"Transfer-Encoding {encoding!r} is not supported; send chunked or a Content-Length")
+        raw_length = headers.get("content-length")
+        if raw_length is not None and self.chunked:
+            raise _BadHead(400, "send either Content-Length or Transfer-Encoding: chunked, not both")
+        if raw_length is None:
+            self.length = 0
+        elif raw_length.isdigit() and len(raw_length) <= 18:
+            self.length = int(raw_length)
+        else:
+            raise _BadHead(400, "Content-Length must be a non-negative integer")
+        expect = headers.get("expect", "").lower()
+        if expect and expect != "100-continue":
+            raise _BadHead(417, f"Expect {expect!r} is not supported")
+        self.expect_continue = bool(expect) and version == "HTTP/1.1"
+
+
+def _parse_head(data: bytes) -> _Head:
+    lines = data.split(b"\r\n")
+    request_line = lines[0].decode("iso-8859-1")
+    words = request_line.split()
+    if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+        raise _BadHead(400, f"Bad request line {request_line[:100]!r}")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise _BadHead(431, "Too many headers")
+    headers: Dict[str, str] = {}
+    for raw in lines[1:]:
+        if not raw:
+            continue
+        name, sep, value = raw.decode("iso-8859-1").partition(":")
+        name = name.strip().lower()
+        if not sep or not name or " " in name:
+            raise _BadHead(400, f"Malformed header line {raw[:100]!r}")
+        value = value.strip()
+        if name in headers and name == "content-length" and headers[name] != value:
+            raise _BadHead(400, "conflicting Content-Length headers")
+        headers[name] = value
+    return _Head(words[0], words[1], words[2], headers)
+
+
+class _Conn:
+    __slots__ = ("sock", "buf", "head", "head_size", "last_active", "first_byte_at", "error")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+        self.head: Optional[_Head] = None
+        self.head_size = 0
+        self.last_active = time.monotonic()
+        self.first_byte_at: Optional[float] = None
+        self.error: Optional[_BadHead] = None
+
+    def take_head(self) -> bool:
+        """Parse the head once it is complete; True when the request can be handed to a worker."""
+        if self.head is None and self.error is None:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buf) > MAX_HEAD_BYTES:
+                    self.error = _BadHead(431, "request head too large")
+                    return True
+                return False
+            if end > MAX_HEAD_BYTES:
+                self.error = _BadHead(431, "request head too large")
+                return True
+            try:
+                self.head = _parse_head(bytes(self.buf[:end]))
+            except _BadHead as err:
+                self.error = err
+                return True
+            self.head_size = end + 4
+        if self.error is not None or self.head is None:
+            return True
+        head = self.head
+        if head.chunked or head.expect_continue or head.length > MAX_BODY_BYTES:
+            return True  # the worker reads (or refuses) the body
+        return len(self.buf) >= self.head_size + head.length
+
+    def reset(self) -> None:
+        del self.buf[: self.head_size + (self.head.length if self.head and not self.head.chunked else 0)]
+        self.head, self.head_size, self.error = None, 0, None
+        self.first_byte_at = time.monotonic() if self.buf else None
+
+
+class HttpServer:
+    """The listener, the selector thread and the worker pool."""
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        host: str,
+        port: int,
+        *,
+        max_connections: int = 4096,
+        idle_timeout: float = 120.0,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        linger: float = 0.5,
+    ) -> None:
+        self._dispatch = dispatch
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        room = (soft - FD_RESERVE) if soft != resource.RLIM_INFINITY else max_connections
+        self.max_connections = max(8, min(max_connections, room))
+        self.idle_timeout, self.header_timeout, self.body_timeout, self.linger = idle_timeout, header_timeout, body_timeout, linger
+        self.listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, port))
+        self.listener.listen(1024)
+        self.listener.setblocking(False)
+        self.server_address: Tuple[Any, ...] = self.listener.getsockname()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self.listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._waiting: "OrderedDict[int, _Conn]" = OrderedDict()  # in the selector, oldest activity first
+        self._returned: Deque[_Conn] = deque()
+        self._lock = threading.Lock()
+        self._active = 0
+        self._stopping = threading.Event()
+        self._loop_done = threading.Event()
+        self._accept_paused_until = 0.0
+        self._pool = ThreadPoolExecutor(max_workers=self.max_connections, thread_name_prefix="postgrip-http")
+        self._date = ("", 0)
+        #: connections closed to make room, and newcomers refused with 503 (tests and /readyz read these)
+        self.evicted = 0
+        self.refused = 0
+
+    # ------------------------------------------------------------------ the selector thread
+
+    def serve_forever(self, poll_interval: float = 1.0) -> None:
+        last_sweep = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                if self._accept_paused_until and now >= self._accept_paused_until:
+                    self._accept_paused_until = 0.0
+                    self._selector.register(self.listener, selectors.EVENT_READ, None)
+                for key, _ in self._selector.select(min(poll_interval, 0.5)):
+                    if key.fileobj is self.listener:
+                        self._accept()
+                    elif key.fileobj is self._wake_r:
+                        self._take_returned()
+                    else:
+                        self._readable(key.data)
+                if time.monotonic() - last_sweep >= 0.5:
+                    last_sweep = time.monotonic()
+                    self._sweep(last_sweep)
+        except Exception:  # pragma: no cover - a bug here must be visible, and must not hang stop()
+            log.exception("HTTP connection loop failed")
+            raise
+        finally:
+            self._loop_done.set()
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as err:
+                if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    if not self._evict_one():  # no descriptor to spare: pause accepting briefly
+                        log.warning("out of file descriptors (%s); pausing accept for 100 ms", err)
+                        self._accept_paused_until = time.monotonic() + 0.1
+                        self._selector.unregister(self.listener)
+                        return
+                    continue
+                log.warning("accept failed: %s", err)
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                crowded = self._active + len(self._waiting) >= self.max_connections
+            if crowded and not self._evict_one():
+                self.refused += 1
+                self._refuse(sock)
+                continue
+            self._wait(_Conn(sock))
+
+    def _evict_one(self) -> bool:
+        """Close the connection that has waited longest without sending anything."""
+        if not self._waiting:
+            return False
+        _, conn = self._waiting.popitem(last=False)
+        self._forget(conn)
+        self.evicted += 1
+        return True
+
+    def _refuse(self, sock: socket.socket) -> None:
+        try:
+            sock.setblocking(False)
+            sock.send(_response_bytes(503, {"error": "the service has too many open connections; retry shortly",
+                                            "code": "unavailable"}, {"Retry-After": "1"}, self._http_date(), close=True))
+        except OSError:
+            pass
+        _close(sock)
+
+    def _wait(self, conn: _Conn) -> None:
+        conn.sock.setblocking(False)
+        self._waiting[conn.sock.fileno()] = conn
+        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    def _forget(self, conn: _Conn) -> None:
+        self._waiting.pop(conn.sock.fileno(), None)
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        _close(conn.sock)
+
+    def _readable(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._forget(conn)
+            return
+        now = time.monotonic()
+        conn.buf += data
+        conn.last_active = now
+        if conn.first_byte_at is None:
+            conn.first_byte_at = now
+        self._waiting.move_to_end(conn.sock.fileno())
+        if conn.take_head():
+            self._waiting.pop(conn.sock.fileno(), None)
+            self._selector.unregister(conn.sock)
+            self._hand_off(conn)
+
+    def _hand_off(self, conn: _Conn) -> None:
+        with self._lock:
+            self._active += 1
+        try:
+            self._pool.submit(self._serve, conn)
+        except RuntimeError:  # the pool is shut down: the service is stopping
+            with self._lock:
+                self._active -= 1
+            _close(conn.sock)
+
+    def _take_returned(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self._returned:
+            conn = self._returned.popleft()
+            if self._stopping.is_set():
+                _close(conn.sock)
+            elif conn.take_head() and conn.first_byte_at is not None:
+                self._hand_off(conn)  # the next request arrived whole while it was coming back
+            else:
+                self._wait(conn)
+
+    def _sweep(self, now: float) -> None:
+        """Close connections idle past idle_timeout, or stuck mid-head past header_timeout."""
+        for conn in list(self._waiting.values()):
+            if conn.first_byte_at is not None and now - conn.first_byte_at > self.header_timeout:
+                self._reply_and_close(conn, 408, "request head not received in time")
+            elif now - conn.last_active > self.idle_timeout:
+                self._forget(conn)
+
+    def _reply_and_close(self, conn: _Conn, status: int, message: str) -> None:
+        try:
+            conn.sock.send(_response_bytes(status, {"error": message, "code": "invalid_request"}, {}, self._http_date(), close=True))
+        except OSError:
+            pass
+        self._forget(conn)
+
+    # ------------------------------------------------------------------ workers
+
+    def _serve(self, conn: _Conn) -> None:
+        keep = False
+        try:
+            conn.sock.setblocking(True)
+            while True:
+                keep = self._handle_one(conn)
+                if not keep or self._stopping.is_set():
+                    keep = False
+                    return
+                if conn.take_head() and conn.first_byte_at is not None:
+                    continue  # pipelined: the next request is already here
+                readable, _, _ = select.select([conn.sock], [], [], self.linger)
+                if not readable:
+                    return
+                if not self._fill(conn, time.monotonic() + self.header_timeout, head_only=True):
+                    keep = False
+                    return
+        except Exception:
+            log.exception("HTTP connection failed")
+            keep = False
+        finally:
+            with self._lock:
+                self._active -= 1
+            if keep and not self._stopping.is_set():
+                conn.last_active = time.monotonic()
+                self._returned.append(conn)
+                try:
+                    self._wake_w.send(b"x")
+                except OSError:
+                    _close(conn.sock)
+            else:
+                _close(conn.sock)
+
+    def _fill(self, conn: _Conn, deadline: float, *, head_only: bool = False) -> bool:
+        """Read until the request is ready (or only its head); False when the peer went away."""
+        while not (conn.take_head() if not head_only else (b"\r\n\r\n" in conn.buf or len(conn.buf) > MAX_HEAD_BYTES)):
+            if not self._recv(conn, deadline):
+                return False
+        if head_only:
+            conn.take_head()
+        return True
+
+    def _recv(self, conn: _Conn, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout()
+        conn.sock.settimeout(remaining)
+        data = conn.sock.recv(65536)
+        if not data:
+            return False
+        if conn.first_byte_at is None:
+            conn.first_byte_at = time.monotonic()
+        conn.buf += data
+        return True
+
+    def _handle_one(self, conn: _Conn) -> bool:
+        """Answer one request; True when the connection stays open for the next."""
+        try:
+            if conn.error is not None:
+                raise conn.error
+            head = conn.head
+            assert head is not None
+            if head.length > MAX_BODY_BYTES:
+                raise _BadHead(413, f"request body of {head.length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
+            body = self._body(conn, head)
+        except _BadHead as err:
+            self._send(conn, err.status, {"error": err.message, "code": _code(err.status)}, {}, close=True, head=False)
+            return False
+        except socket.timeout:
+            self._send(conn, 408, {"error": "request not received in time", "code": "invalid_request"}, {}, close=True, head=False)
+            return False
+        except (ConnectionError, OSError):
+            return False
+        conn.reset()
+        alive = lambda: _caller_alive(conn)  # noqa: E731
+        try:
+            status, payload, headers = self._dispatch(head.method, head.target, head.headers, body, alive)
+        except ServiceError as err:
+            status, payload = err.status, {"error": err.message, "code": err.code}
+            headers = {"WWW-Authenticate": 'Bearer realm="postgrip-agent"'} if isinstance(err, Unauthorized) else {}
+        except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
+            status, payload, headers = 503, {"error": "the service is stopping", "code": "unavailable"}, {"Retry-After": "1"}
+        except Exception:
+            log.exception("internal error handling %s %s", head.method, head.target[:200])
+            status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
+        keep = head.keep_alive and not self._stopping.is_set()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d", head.method, head.target[:200], status)
+        return self._send(conn, status, payload, headers, close=not keep, head=head.method == "HEAD") and keep
+
+    def _body(self, conn: _Conn, head: _Head) -> bytes:
+        start = conn.head_size
+        deadline = time.monotonic() + self.body_timeout
+        if head.expect_continue and (head.chunked or len(conn.buf) < start + head.length):
+            conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.sock.setblocking(True)
+        if not head.chunked:
+            while len(conn.buf) < start + head.length:
+                if not self._recv(conn, deadline):
+                    raise _BadHead(400, f"request body ended after {len(conn.buf) - start} of {head.length} bytes (Content-Length)")
+            return bytes(conn.buf[start:start + head.length])
+        body = bytearray()
+        at = start
+        while True:
+            line_end = self._need(conn, b"\r\n", at, deadline)
+            size_text = bytes(conn.buf[at:line_end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise _BadHead(400, f"bad chunk size {size_text[:20]!r}") from None
+            at = line_end + 2
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    line_end = self._need(conn, b"\r\n", at, deadline)
+                    empty = line_end == at
+                    at = line_end + 2
+                    if empty:
+                        break
+                break
+            if len(body) + size > MAX_BODY_BYTES:
+                raise _BadHead(413, f"request body exceeds the {MAX_BODY_BYTES}-byte limit")
+            while len(conn.buf) < at + size + 2:
+                if not self._recv(conn, deadline):
+                    raise _BadHead(400, "request body ended inside a chunk")
+            if conn.buf[at + size:at + size + 2] != b"\r\n":
+                raise _BadHead(400, "chunk not followed by CRLF")
+            body += conn.buf[at:at + size]
+            at += size + 2
+        # drop the chunked body from the buffer; reset() then drops the head
+        del conn.buf[start:at]
+        return bytes(body)
+
+    def _need(self, conn: _Conn, marker: bytes, at: int, deadline: float) -> int:
+        while True:
+            found = conn.buf.find(marker, at)
+            if found >= 0:
+                return found
+            if len(conn.buf) - at > MAX_HEAD_BYTES:
+                raise _BadHead(400, "chunk header line too long")
+            if not self._recv(conn, deadline):
+                raise _BadHead(400, "request body ended inside a chunked body")
+
+    def _send(self, conn: _Conn, status: int, payload: Any, headers: Dict[str, str], *, close: bool, head: bool) -> bool:
+        try:
+            conn.sock.settimeout(self.body_timeout)
+            conn.sock.sendall(_response_bytes(status, payload, headers, self._http_date(), close=close, omit_body=head))
+            return True
+        except OSError:
+            return False
+
+    def _http_date(self) -> str:
+        now = int(time.time())
+        if self._date[1] != now:
+            self._date = (formatdate(now, usegmt=True), now)
+        return self._date[0]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._loop_done.wait(5)
+
+    def server_close(self) -> None:
+        self._stopping.set()
+        if not self._loop_done.is_set():
+            self._loop_done.set()
+        for conn in list(self._waiting.values()) + list(self._returned):
+            _close(conn.sock)
+        self._waiting.clear()
+        self._returned.clear()
+        for sock in (self.listener, self._wake_r, self._wake_w):
+            _close(sock)
+        try:
+            self._selector.close()
+        except (OSError, RuntimeError):
+            pass
+        self._pool.shutdown(wait=False)
+
+
+def _response_bytes(status: int, payload: Any, headers: Dict[str, str], date: str, *, close: bool,
+                    omit_body: bool = False) -> bytes:
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    lines = [f"HTTP/1.1 {status} {reason}", f"Server: {SERVER_NAME}", f"Date: {date}", "Content-Type: application/json",
+             f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {EXTENSIONS}"]
+    lines += [f"{key}: {value}" for key, value in headers.items()]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if omit_body else data)
+
+
+def _code(status: int) -> str:
+    return {413: "payload_too_large", 501: "not_implemented"}.get(status, "invalid_request")
+
+
+def _caller_alive(conn: _Conn) -> bool:
+    """False once the client closed its end (it sends nothing else mid-request)."""
+    if conn.buf:
+        return True
+    try:
+        readable, _, _ = select.select([conn.sock], [], [], 0)
+        return not readable or conn.sock.recv(1, socket.MSG_PEEK) != b""
+    except (OSError, ValueError):
+        return False
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+__all__ = ["HttpServer", "MAX_BODY_BYTES", "BadRequest", "PayloadTooLarge"]

@@ -1,0 +1,104 @@
+"""What the service accepts: JSON shape limits and the ranges of numbers and times.
+
+Everything here runs before a value touches the engine or the store, so a caller's
+mistake is a 400 naming the field, never a 500 or a value that breaks a later read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, List, Optional, Tuple
+
+from .errors import BadRequest
+
+#: deepest nesting of arrays and objects a request body may have (well below Python's
+#: recursion limit, so every later encode, decode and replay of the value is safe)
+MAX_JSON_DEPTH = 64
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+#: timestamps a caller may give: 1970-01-01 up to (not including) 2200-01-01
+EARLIEST_TIME = 0.0
+LATEST_TIME = 7_258_118_400.0
+DAY = 86_400
+YEAR = 366 * DAY
+#: the longest duration anything (a lease, a run timeout, an interval) may ask for
+MAX_DURATION_SECONDS = 100 * YEAR
+MAX_LEASE_SECONDS = 7 * DAY
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(f"request body holds {name}, which JSON does not allow; send a finite number or null")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body: strict JSON (no NaN or Infinity), nesting at most MAX_JSON_DEPTH."""
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise BadRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadRequest(f"request body is not valid JSON: {err}") from None
+    # cheap pre-check: a body with few brackets cannot be deep
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        path = too_deep(data)
+        if path is not None:
+            raise BadRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels at {path}; flatten the value")
+    return data
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> Optional[str]:
+    """The path of the first place nested deeper than ``limit``, or None (iterative: no recursion)."""
+    stack: List[Tuple[Any, int, str]] = [(value, 1, "body")]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, dict):
+            children = [(v, f"{path}.{k}") for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        else:
+            continue
+        if depth > limit:
+            return path
+        stack.extend((child, depth + 1, child_path) for child, child_path in children)
+    return None
+
+
+def check_int(name: str, value: Optional[int], low: int = 0, high: int = INT64_MAX) -> None:
+    """Raise BadRequest naming ``name`` unless ``value`` is None or within [low, high]."""
+    if value is None:
+        return
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+
+
+def check_number(name: str, value: Optional[float], low: float, high: float) -> None:
+    if value is None:
+        return
+    if not (math.isfinite(value) and low <= value <= high):
+        raise BadRequest(f"{name} must be between {low:g} and {high:g}, got {value}")
+
+
+def check_time(name: str, when: Optional[float]) -> None:
+    """Timestamps stay within 1970..2199: far-future times are mistakes, not plans."""
+    if when is None:
+        return
+    if not EARLIEST_TIME <= when < LATEST_TIME:
+        raise BadRequest(f"{name} must be between 1970-01-01 and 2199-12-31 (UTC)")
+
+
+def check_retry(name: str, policy: Any) -> None:
+    """A RetryPolicy (the wire type) whose numbers the service can compute with."""
+    if policy is None:
+        return
+    check_int(f"{name}.maximumAttempts", policy.maximum_attempts, 0, 2**31 - 1)
+    check_number(f"{name}.backoffCoefficient", policy.backoff_coefficient, 0, 1000)
+    for wire, attr in (("initialIntervalMs", "initial_interval"), ("maximumIntervalMs", "maximum_interval"),
+                       ("expirationIntervalMs", "expiration_interval")):
+        value = getattr(policy, attr)
+        if value is not None:
+            check_number(f"{name}.{wire}", value.total_seconds() * 1000, 0, MAX_DURATION_SECONDS * 1000)
+
+
+def check_duration_ms(name: str, value: Optional[int]) -> None:
+    check_int(name, value, 0, MAX_DURATION_SECONDS * 1000)

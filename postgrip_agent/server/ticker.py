@@ -1,0 +1,191 @@
+"""Time-driven work: timers, lapsed leases, run timeouts and (through hooks) schedules.
+
+Each due item is handled in its own transaction. One that fails is logged with its
+traceback and retried with backoff; after MAX_ITEM_FAILURES it is quarantined (its task or
+run failed, its schedule paused, with the reason recorded), so it never holds up the rest.
+The ticker thread survives anything an iteration raises, waits in bounded steps, and
+records when it last completed a tick so ``/readyz`` can tell when time has stalled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Dict, Optional, Tuple
+
+from .runs import RunLifecycle
+from .store import TaskRecord
+
+log = logging.getLogger("postgrip_agent.server.ticker")
+
+MAX_ITEM_FAILURES = 5
+FIRST_RETRY_SECONDS = 0.1
+MAX_RETRY_SECONDS = 30.0
+#: the ticker wakes at least this often, so a stalled ticker shows in /readyz
+MAX_TICKER_WAIT = 5.0
+#: /readyz turns not-ready when the last completed tick is older than this
+TICK_LAG_LIMIT = 30.0
+#: how long the first answer to an idempotent write is kept for its retries
+IDEMPOTENCY_TTL = 86_400.0
+PURGE_EVERY = 60.0
+
+
+class Timekeeping(RunLifecycle):
+    """The engine's time half: everything the ticker thread does."""
+
+    def _init_timekeeping(self) -> None:
+        # (failures so far, monotonic time of the next try) per failing item
+        self._item_failures: Dict[str, Tuple[int, float]] = {}
+        self.last_tick_monotonic = time.monotonic()
+        self.last_tick_at: Optional[float] = None
+        self.quarantined = 0
+        self._last_purge = 0.0
+
+    # ------------------------------------------------------------------ one item
+
+    def run_item(self, key: str, work: Callable[[], None], quarantine: Callable[[str], None]) -> None:
+        """Do ``work`` in its own transaction; on failure back off, and quarantine after repeated failures."""
+        failure = self._item_failures.get(key)
+        if failure is not None and failure[1] > time.monotonic():
+            return
+        try:
+            with self._lock, self.store.transaction():
+                work()
+        except Exception as err:
+            count = (failure[0] if failure else 0) + 1
+            reason = f"{type(err).__name__}: {err}"
+            if count < MAX_ITEM_FAILURES:
+                delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (count - 1))
+                log.warning("%s failed (%d of %d); retrying in %.1fs", key, count, MAX_ITEM_FAILURES, delay, exc_info=True)
+                self._item_failures[key] = (count, time.monotonic() + delay)
+                return
+            log.error("%s failed %d times; quarantining it: %s", key, count, reason, exc_info=True)
+            try:
+                with self._lock, self.store.transaction():
+                    quarantine(f"quarantined after {count} failures: {reason}")
+                self.quarantined += 1
+                self._item_failures.pop(key, None)
+            except Exception:
+                log.exception("quarantining %s failed; it stays out of the way for %.0fs", key, MAX_RETRY_SECONDS)
+                self._item_failures[key] = (count, time.monotonic() + MAX_RETRY_SECONDS)
+        else:
+            if failure is not None:
+                self._item_failures.pop(key, None)
+
+    def _quarantine_task(self, task_id: str, reason: str) -> None:
+        task = self.store.get_task(task_id)
+        if task is None:
+            return
+        now = self.clock.now()
+        task.fire_at = task.leased_until = None
+        self._finish_task(task, "failed", now, error=reason)
+        run = self._open_run(task.run_id)
+        if run is not None:  # the run would wait for ever on this task: fail it, visibly
+            run.state, run.error, run.deadline = "failed", f"task {task.id} ({task.type}) {reason}", None
+            self._save_run(run, now)
+            self._history(run, "WorkflowExecutionFailed", run.task_id, now, error=run.error,
+                          failure={"message": run.error, "type": "Quarantined", "non_retryable": True})
+
+    def _quarantine_run(self, run_id: str, reason: str) -> None:
+        run = self.store.get_run(run_id)
+        if run is not None and run.state == "running":
+            run.state, run.error, run.deadline = "failed", f"run timeout {reason}", None
+            self._save_run(run, self.clock.now())
+
+    # ------------------------------------------------------------------ the kinds of due work
+
+    def _fire_timer_if_due(self, task_id: str, now: float) -> None:
+        timer = self.store.get_task(task_id)
+        if timer is None or timer.state != "queued" or timer.fire_at is None or timer.fire_at > now:
+            return
+        self._finish_task(timer, "succeeded", now)
+        run = self._open_run(timer.run_id)
+        if run is not None:
+            payload = timer.payload or {}
+            self._history(run, "TimerFired", timer.id, now, timer_id=payload.get("timerId") or timer.id)
+            self._wake(run, now)
+
+    def _expire_lease_if_due(self, task_id: str, now: float) -> None:
+        task = self.store.get_task(task_id)
+        if task is None or task.state != "leased" or task.leased_until is None or task.leased_until > now:
+            return
+        log.info("lease of task %s (%s) by %s lapsed; re-queued", task.id, task.type, task.agent_id)
+        self._requeue_lapsed(task, now)
+
+    def _requeue_lapsed(self, task: TaskRecord, now: float) -> None:
+        task.state, task.agent_id, task.leased_until, task.lease_token = "queued", None, None, None
+        task.attempt += 1
+        task.cancel_requested = task.cancel_requested and task.type.startswith("activity:")
+        self._save_task(task, now)
+        self._task_available(task)
+
+    def _time_out_run_if_due(self, run_id: str, now: float) -> None:
+        run = self.store.get_run(run_id)
+        if run is None or run.state != "running" or run.deadline is None or run.deadline > now:
+            return
+        self._close_run(
+            run, "failed", now, task_state="failed", error="workflow run timed out",
+            result={"failure": {"message": "workflow run timed out", "type": "TimeoutFailure", "non_retryable": True}},
+            event=("WorkflowExecutionTimedOut", {"run_timeout_ms": run.run_timeout_ms}),
+        )
+
+    # ------------------------------------------------------------------ a tick
+
+    def run_due(self) -> None:
+        """Fire what is due now: timers, lapsed leases, run timeouts, schedules; each on its own."""
+        now = self.clock.now()
+        with self._lock:
+            timers = [t.id for t in self.store.due_timers(now)]
+            leases = [t.id for t in self.store.expired_leases(now)]
+            runs = [r.run_id for r in self.store.timed_out_runs(now)]
+        for task_id in timers:
+            self.run_item(f"timer {task_id}", lambda i=task_id: self._fire_timer_if_due(i, now),  # type: ignore[misc]
+                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
+        for task_id in leases:
+            self.run_item(f"lease expiry of task {task_id}", lambda i=task_id: self._expire_lease_if_due(i, now),  # type: ignore[misc]
+                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
+        for run_id in runs:
+            self.run_item(f"timeout of run {run_id}", lambda i=run_id: self._time_out_run_if_due(i, now),  # type: ignore[misc]
+                          lambda why, i=run_id: self._quarantine_run(i, why))  # type: ignore[misc]
+        for hook in self.on_tick:
+            hook(now)
+        if time.monotonic() - self._last_purge >= PURGE_EVERY:
+            self._last_purge = time.monotonic()
+            self.run_item("idempotency purge", lambda: None if self.store.purge_idempotent(now - IDEMPOTENCY_TTL) else None,
+                          lambda why: None)
+        with self._lock:
+            for cv in self._queue_cvs.values():  # tasks whose not_before passed are available now
+                cv.notify_all()
+            self._ticker_next = self._next_wake(now)
+        self.last_tick_at = now
+        self.last_tick_monotonic = time.monotonic()
+
+    def _next_wake(self, now: float) -> Optional[float]:
+        upcoming = self.store.next_deadline(now)
+        if upcoming is not None and upcoming <= now:
+            # only items backing off are still due: wake for the earliest retry, not at once
+            retries = [at for _, at in self._item_failures.values()]
+            wait = max(0.0, min(retries) - time.monotonic()) if retries else FIRST_RETRY_SECONDS
+            upcoming = now + max(wait, 0.01)
+        return upcoming
+
+    def ticker(self, stopped: threading.Event) -> None:
+        """The ticker thread's loop: it never exits until ``stopped`` is set."""
+        while not stopped.is_set():
+            try:
+                self.run_due()
+            except Exception:  # keep time moving; the error is logged with its cause
+                log.exception("ticker failed to process due work; continuing")
+            try:
+                self._ticker_wake.clear()
+                deadline = self._ticker_next
+                cap = self.clock.now() + MAX_TICKER_WAIT
+                self.clock.wait_until(self._ticker_wake, cap if deadline is None else min(deadline, cap))
+            except Exception:
+                log.exception("ticker wait failed; continuing")
+                stopped.wait(0.1)
+
+    def tick_lag(self) -> float:
+        """Seconds since the ticker last completed a tick."""
+        return time.monotonic() - self.last_tick_monotonic
