@@ -10,6 +10,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
@@ -44,6 +45,9 @@ USER_AGENT = f"postgrip-agent-python-sync/{__version__}"
 RETRYABLE_STATUSES = (429, 502, 503, 504)
 #: statuses after which the service provably did not apply the request
 NOT_APPLIED_STATUSES = (429, 503)
+#: the service lists its optional extensions in this response header
+EXTENSIONS_HEADER = "X-PostGrip-Extensions"
+IDEMPOTENCY_EXTENSION = "idempotency-key"
 
 
 class RetryOptions:
@@ -52,14 +56,16 @@ class RetryOptions:
     def __init__(
         self,
         *,
-        max_attempts: int = 5,
+        max_attempts: Optional[int] = None,
         max_elapsed: float = 30.0,
         initial_backoff: float = 0.1,
-        max_backoff: float = 5.0,
+        max_backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1 (1 disables retries)")
+        """``max_attempts`` None (the default) bounds retries by ``max_elapsed`` alone, so a
+        service restart of several seconds is ridden out; a long-poll's budget starts after its wait."""
+        if max_attempts is not None and max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1 (1 disables retries) or None (bounded by max_elapsed)")
         if max_elapsed < 0 or initial_backoff < 0 or max_backoff < 0:
             raise ValueError("retry durations must not be negative")
         self.max_attempts = max_attempts
@@ -158,6 +164,8 @@ class Connection:
         if headers:
             self.session.headers.update(dict(headers))
         self.requests_sent = 0  # for benchmarks and tests: HTTP requests actually sent
+        #: the service replays writes carrying an Idempotency-Key (learnt from its first answer)
+        self.idempotency_keys = False
 
     # ------------------------------------------------------------------ public
 
@@ -184,26 +192,36 @@ class Connection:
         idempotent: Optional[bool] = None,
         timeout: Optional[float] = None,
         agent_lane: bool = False,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> Tuple[Any, Mapping[str, str]]:
         """Like :meth:`request`, also returning the response headers.
 
-        ``idempotent`` defaults to True for GET. A non-idempotent call is retried only when
-        it provably never reached the service.
+        ``idempotent`` defaults to True for GET. Every other call carries an ``Idempotency-Key``
+        (the same on each retry); once the service has said it honours those keys, a write whose
+        answer was lost is retried and gets the first answer. Otherwise a non-idempotent call is
+        retried only when it provably never reached the service. A long-poll's retry budget
+        (``wait_seconds`` in ``params``) starts after its own wait.
         """
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
-        safe = (method.upper() == "GET") if idempotent is None else idempotent
+        method = method.upper()
+        safe = (method == "GET") if idempotent is None else idempotent
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        extra: Dict[str, str] = dict(headers or {})
+        if method != "GET":
+            extra["Idempotency-Key"] = uuid.uuid4().hex
         options = self.retry
         started = time.monotonic()
+        budget = options.max_elapsed + float(query.get("wait_seconds") or 0)
 
         def retryable(err: BaseException) -> bool:
+            keyed = method != "GET" and self.idempotency_keys
             if isinstance(err, TransportError):
-                return safe or not err.reached_server
+                return safe or keyed or not err.reached_server
             if isinstance(err, UnavailableError) and err.status in RETRYABLE_STATUSES:
-                return safe or err.status in NOT_APPLIED_STATUSES
+                return safe or keyed or err.status in NOT_APPLIED_STATUSES
             return False
 
         def wait(state: tenacity.RetryCallState) -> float:
@@ -213,27 +231,31 @@ class Connection:
             hint = getattr(exc, "retry_after", None)
             if hint is not None:
                 delay = max(delay, float(hint))
-            remaining = options.max_elapsed - (time.monotonic() - started)
+            remaining = budget - (time.monotonic() - started)
             return max(0.0, min(delay, remaining))
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log.warning("%s %s failed (attempt %d): %s; retrying", method, path, state.attempt_number, exc)
 
+        stop: tenacity.stop.stop_base = tenacity.stop_after_delay(budget)
+        if options.max_attempts is not None:
+            stop = stop | tenacity.stop_after_attempt(options.max_attempts)
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(options.max_attempts) | tenacity.stop_after_delay(options.max_elapsed),
+            stop=stop,
             wait=wait,
             retry=tenacity.retry_if_exception(retryable),
             before_sleep=before_sleep,
             sleep=options.sleep,
             reraise=True,
         )
-        return retrying(self._send, method.upper(), url, data, timeout or self.timeout, agent_lane)
+        return retrying(self._send, method, url, data, timeout or self.timeout, agent_lane, extra)
 
     # ------------------------------------------------------------------ internals
 
-    def _send(self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool) -> Tuple[Any, Mapping[str, str]]:
-        headers: Dict[str, str] = {}
+    def _send(self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool,
+              extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
+        headers: Dict[str, str] = dict(extra)
         if data is not None:
             headers["Content-Type"] = "application/json"
         token = self._agent_token() if agent_lane else None
@@ -247,15 +269,19 @@ class Connection:
             response = self.session.send(self._prepare(method, url, data, headers), timeout=timeout,
                                          allow_redirects=False, proxies=self.session.proxies)
         except requests.exceptions.ConnectTimeout as err:
-            raise TransportError(f"connect to {self.address} timed out: {err}", reached_server=False) from err
+            raise _transport_error(method, f"connect to {self.address} timed out: {err}", False) from err
         except requests.exceptions.ConnectionError as err:
             refused = _never_sent(err)
             what = "cannot connect to" if refused else "connection to"
-            raise TransportError(f"{what} {self.address} failed: {err}", reached_server=not refused) from err
+            raise _transport_error(method, f"{what} {self.address} failed: {err}", not refused) from err
         except requests.exceptions.Timeout as err:
-            raise TransportError(f"{method} {url} timed out after {timeout}s", reached_server=True) from err
+            raise _transport_error(method, f"{method} {url} timed out after {timeout}s", True) from err
         except requests.exceptions.RequestException as err:
-            raise TransportError(f"{method} {url} failed: {err}", reached_server=True) from err
+            raise _transport_error(method, f"{method} {url} failed: {err}", True) from err
+        if not self.idempotency_keys:
+            advertised = response.headers.get(EXTENSIONS_HEADER, "")
+            if IDEMPOTENCY_EXTENSION in advertised:
+                self.idempotency_keys = True
         if response.status_code >= 400:
             raise _rpc_error(method, url, response)
         if not response.content:
@@ -299,6 +325,16 @@ class Connection:
                 self._access_expires = parse_timestamp(session["accessExpiresAt"]).timestamp()
                 log.info("agent session refreshed; access token valid until %s", session["accessExpiresAt"])
                 return self._access_token
+
+
+def _transport_error(method: str, message: str, reached_server: bool) -> TransportError:
+    if method == "GET":
+        note = ""
+    elif reached_server:
+        note = " (the request may have reached the service: it may have been applied)"
+    else:
+        note = " (the request never reached the service: it was not applied)"
+    return TransportError(message + note, reached_server=reached_server)
 
 
 def quote_segment(value: Any) -> str:

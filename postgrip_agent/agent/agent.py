@@ -178,6 +178,7 @@ class Agent:
         except Exception:  # never let one task take the agent down; the lease will lapse and retry
             log.exception("task %s (%s) failed inside the agent", task.get("id"), task.get("type"))
         finally:
+            self.lane.released(task["id"])
             with lane.lock:
                 lane.in_flight -= 1
                 lane.idle.notify_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..connection import Connection
@@ -16,24 +17,48 @@ class TaskGone(Exception):
     """The task is terminal or no longer leased by this agent: drop the work."""
 
 
+#: the service's fencing extension: the poll answer carries the lease's token, and each write
+#: made under that lease names it, so a write from an earlier lease changes nothing (409)
+LEASE_TOKEN_HEADER = "X-PostGrip-Lease-Token"
+LEASE_HEADER = "X-PostGrip-Lease"
+
+
 class AgentLane:
     def __init__(self, connection: Connection, identity: str) -> None:
         self.connection = connection
         self.identity = identity
         self._params = {"agent_id": identity}
+        self._tokens: Dict[str, str] = {}  # task id -> token of the lease this agent holds
+        self._lock = threading.Lock()
 
     def poll(self, namespace: str, queue: str, task_types: Sequence[str], wait_seconds: int) -> Optional[Dict[str, Any]]:
         params = {"namespace": namespace, "queue": queue, "agent_id": self.identity, "wait_seconds": wait_seconds,
                   "task_types": ",".join(task_types)}
         # a poll may lease a task, so it is not blindly retried once it reached the service
-        body = self.connection.request("GET", "/api/v1/agent/poll", params=params, idempotent=False,
-                                       timeout=wait_seconds + self.connection.timeout, agent_lane=True)
-        return (body or {}).get("task")
+        body, headers = self.connection.request_full("GET", "/api/v1/agent/poll", params=params, idempotent=False,
+                                                     timeout=wait_seconds + self.connection.timeout, agent_lane=True)
+        task: Optional[Dict[str, Any]] = (body or {}).get("task")
+        token = headers.get(LEASE_TOKEN_HEADER)
+        if task is not None and token:
+            with self._lock:
+                self._tokens[task["id"]] = token
+        return task
 
-    def _post(self, task_id: str, action: str, body: Dict[str, Any]) -> Any:
+    def released(self, task_id: str) -> None:
+        """The agent is done with the task: forget its lease."""
+        with self._lock:
+            self._tokens.pop(task_id, None)
+
+    def _fence(self, lease_of: str) -> Optional[Dict[str, str]]:
+        with self._lock:
+            token = self._tokens.get(lease_of)
+        return {LEASE_HEADER: f"{lease_of} {token}"} if token else None
+
+    def _post(self, task_id: str, action: str, body: Dict[str, Any], lease_of: Optional[str] = None) -> Any:
         try:
             return self.connection.request("POST", f"/api/v1/agent/tasks/{_q(task_id)}/{action}", body=body,
-                                           params=self._params, idempotent=True, agent_lane=True)
+                                           params=self._params, idempotent=True, agent_lane=True,
+                                           headers=self._fence(lease_of or task_id))
         except (ConflictError, NotFoundError) as err:
             raise TaskGone(str(err)) from err
 
@@ -46,23 +71,31 @@ class AgentLane:
     def event(self, task_id: str, event: Dict[str, Any]) -> None:
         self._post(task_id, "events", {"event": event})
 
-    def complete(self, task_id: str, result: Dict[str, Any]) -> None:
-        self._post(task_id, "complete", {"result": result})
+    def complete(self, task_id: str, result: Dict[str, Any], lease_of: Optional[str] = None) -> None:
+        """Complete a task (``lease_of``: the task whose lease this write is made under, if not itself)."""
+        self._post(task_id, "complete", {"result": result}, lease_of)
 
-    def fail(self, task_id: str, error: str, failure: Dict[str, Any]) -> None:
-        self._post(task_id, "fail", {"error": error, "result": {"failure": failure}})
+    def fail(self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None) -> None:
+        self._post(task_id, "fail", {"error": error, "result": {"failure": failure}}, lease_of)
 
     def block(self, task_id: str, reason: str) -> None:
         self._post(task_id, "block", {"reason": reason})
 
-    def signal(self, run_id: str, name: str, args: List[Any]) -> None:
-        self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
-                                idempotent=False, agent_lane=True)
+    def signal(self, run_id: str, name: str, args: List[Any], lease_of: Optional[str] = None) -> None:
+        try:
+            self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
+                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of) if lease_of else None)
+        except ConflictError as err:
+            if lease_of and "stale lease" in str(err):
+                raise TaskGone(str(err)) from err
+            raise
 
     def history(self, run_id: str, after: Optional[int] = None) -> List[Dict[str, Any]]:
         params = {"after": after} if after else None
         return self.connection.request(  # type: ignore[no-any-return]
             "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
 
-    def enqueue(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True)  # type: ignore[no-any-return]
+    def enqueue(self, request: Dict[str, Any], lease_of: Optional[str] = None) -> Dict[str, Any]:
+        """Send a command; ``lease_of`` is the workflow task whose activation issues it."""
+        return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True,  # type: ignore[no-any-return]
+                                       headers=self._fence(lease_of) if lease_of else None)

@@ -118,7 +118,7 @@ class WorkflowTaskRunner:
             self.cache.drop(run_id)
         else:
             self.cache.put(run_id, raw_events)
-        self._finish_updates(instance)
+        self._finish_updates(instance, task["id"])
         if outcome.done():
             error = outcome.exception()
             if error is None:
@@ -134,7 +134,7 @@ class WorkflowTaskRunner:
             return
         for command in instance.new_commands:
             try:
-                self.lane.enqueue(command.request)
+                self.lane.enqueue(command.request, lease_of=task["id"])
             except ConflictError as err:
                 raise TaskGone(f"cannot schedule {command.description}: {err}") from err
             except PostGripAgentError as err:
@@ -145,17 +145,19 @@ class WorkflowTaskRunner:
                 raise
         self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
 
-    def _finish_updates(self, instance: WorkflowInstance) -> None:
-        """Report updates whose handlers finished inside the workflow (each once: later replays get 409)."""
+    def _finish_updates(self, instance: WorkflowInstance, workflow_task: str) -> None:
+        """Report updates whose handlers finished inside the workflow (each once: later replays get 409),
+        under the lease of the workflow task whose activation finished them."""
         for update_task, outcome in instance.updates_in_workflow.items():
             if not outcome.done():
                 continue
             try:
                 error = outcome.exception()
                 if error is None:
-                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result")})
+                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result")},
+                                       lease_of=workflow_task)
                 else:
-                    self.lane.fail(update_task, str(error) or type(error).__name__, failure_info(error))
+                    self.lane.fail(update_task, str(error) or type(error).__name__, failure_info(error), lease_of=workflow_task)
             except (TaskGone, TypeError) as err:
                 log.debug("update task %s already finished: %s", update_task, err)
 
@@ -177,7 +179,7 @@ class WorkflowTaskRunner:
         if can.run_timeout_ms:
             payload["runTimeoutMs"] = can.run_timeout_ms
         next_task = self.lane.enqueue({"type": f"workflow:{can.workflow_type}", "namespace": info.namespace,
-                                       "queue": queue, "payload": payload})
+                                       "queue": queue, "payload": payload}, lease_of=task["id"])
         self.lane.complete(task["id"], {"message": "workflow continued as new", "continue_as_new": {
             "workflow_id": info.workflow_id, "workflow_type": can.workflow_type, "task_queue": queue, "task_id": next_task["id"],
         }})
@@ -206,7 +208,7 @@ class WorkflowTaskRunner:
             outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
             if not outcome.done() and kind == "update":
                 # The handler waits on workflow futures: run it inside the workflow itself.
-                self.lane.signal(run_id, UPDATE_SIGNAL, [task["id"], name, list(payload.get("args") or [])])
+                self.lane.signal(run_id, UPDATE_SIGNAL, [task["id"], name, list(payload.get("args") or [])], lease_of=task["id"])
                 self.lane.block(task["id"], "update handed to its workflow")
                 return
             if not outcome.done():
