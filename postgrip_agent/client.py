@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
 from ._encoding import duration_ms, encode_args, encode_value, name_of, return_type_of
-from .connection import Connection
+from .connection import Connection, RetryOptions
 from .connection import quote_segment as _q
 from .errors import PostGripAgentError, TimeoutFailure, TransportError
 from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle, long_poll
@@ -410,7 +410,9 @@ class Client:
         client = cls(connection, namespace=namespace, default_task_queue=default_task_queue)
         if check_health:
             try:
-                client.health()
+                # fail fast at start-up: a brief retry rides out a blip, not an absent service
+                quick = RetryOptions(max_elapsed=1.0, max_attempts=4, sleep=connection.retry.sleep)
+                connection.request("GET", "/healthz", timeout=min(5.0, connection.timeout), retry=quick)
             except TransportError as err:
                 connection.close()
                 raise TransportError(

@@ -193,6 +193,7 @@ class Connection:
         timeout: Optional[float] = None,
         agent_lane: bool = False,
         headers: Optional[Mapping[str, str]] = None,
+        retry: Optional[RetryOptions] = None,
     ) -> Tuple[Any, Mapping[str, str]]:
         """Like :meth:`request`, also returning the response headers.
 
@@ -212,7 +213,7 @@ class Connection:
         extra: Dict[str, str] = dict(headers or {})
         if method != "GET":
             extra["Idempotency-Key"] = uuid.uuid4().hex
-        options = self.retry
+        options = retry or self.retry
         started = time.monotonic()
         budget = options.max_elapsed + float(query.get("wait_seconds") or 0)
 
