@@ -147,6 +147,7 @@ class Api:
     def __init__(self, engine: Engine, auth_token: Optional[str] = None, extra_routes: Optional[List[Any]] = None):
         self.engine = engine
         self.auth_token = auth_token
+        self.tick_lag_limit = TICK_LAG_LIMIT
         #: requests served, and polls that found nothing (benchmarks read these)
         self.requests_served = 0
         self.empty_polls = 0
@@ -241,8 +242,8 @@ class Api:
     # ------------------------------------------------------------------ handlers
 
     def ready(self, req: Request) -> Response:
-        lag = self.engine.tick_lag()
-        if lag > TICK_LAG_LIMIT:
+        lag = self.engine.tick_lag()  # read without the engine lock: a stalled engine must not stall this
+        if lag > self.tick_lag_limit:
             raise Unavailable(f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)")
         return 200, {"status": "ready", "stats": self.engine.ready_stats()}, {}
 

@@ -19,6 +19,33 @@ log = logging.getLogger("postgrip_agent.server.schedules")
 #: a fire this late still counts as on time (the ticker is never exactly punctual)
 ON_TIME_GRACE = 1.0
 SCHEDULE_STATES = ("active", "paused", "deleted")
+MAX_BACKFILL_RUNS = 10_000
+BACKFILL_BATCH = 500
+_SAMPLE = 64
+
+
+def _bounded_slots(spec: Dict[str, Any], start: float, end: float, anchor: float) -> List[float]:
+    """The nominal times in [start, end], refusing (400, naming the limit) a range of more than
+    MAX_BACKFILL_RUNS slots: intervals are counted arithmetically, cron and calendar specs are
+    estimated from their first slots, so an oversized range is refused before it is enumerated."""
+    limit_hint = f"split it into ranges of at most {MAX_BACKFILL_RUNS} runs"
+    interval = spec.get("interval_seconds")
+    if interval:
+        first = specs.next_nominal(spec, start - 1e-6, anchor)
+        count = 0 if first > end else int((end - first) // interval) + 1
+        if count > MAX_BACKFILL_RUNS:
+            raise BadRequest(f"backfill covers {count} runs, over the limit of {MAX_BACKFILL_RUNS}; {limit_hint}")
+    slots: List[float] = []
+    for nominal in specs.nominal_times(spec, start, end, anchor):
+        slots.append(nominal)
+        if len(slots) == _SAMPLE and not interval:
+            gap = (slots[-1] - slots[0]) / (_SAMPLE - 1)
+            estimate = int((end - slots[0]) / gap) + 1 if gap > 0 else MAX_BACKFILL_RUNS + 1
+            if estimate > 2 * MAX_BACKFILL_RUNS:
+                raise BadRequest(f"backfill covers about {estimate} runs, over the limit of {MAX_BACKFILL_RUNS}; {limit_hint}")
+        if len(slots) > MAX_BACKFILL_RUNS:
+            raise BadRequest(f"backfill covers more than {MAX_BACKFILL_RUNS} runs; {limit_hint}")
+    return slots
 
 
 class ScheduleService:
@@ -135,10 +162,11 @@ class ScheduleService:
 
         return 200, schedule_json(self._locked(apply)), {}
 
-    def _set_state(self, schedule_id: str, state: str) -> Response:
+    def _set_state(self, schedule_id: str, state: str, note: Optional[str] = None) -> Response:
         def apply() -> ScheduleRecord:
             record = self._schedule(schedule_id)
             record.state = state
+            record.note = note
             self._save(record, self.engine.clock.now())
             return record
 
@@ -148,8 +176,8 @@ class ScheduleService:
         return self._set_state(req.params["scheduleId"], "deleted")
 
     def pause(self, req: Request) -> Response:
-        req.body(wt.PauseScheduleRequest, optional=True)
-        return self._set_state(req.params["scheduleId"], "paused")
+        body: wt.PauseScheduleRequest = req.body(wt.PauseScheduleRequest, optional=True)
+        return self._set_state(req.params["scheduleId"], "paused", body.reason)
 
     def unpause(self, req: Request) -> Response:
         req.body(wt.UnpauseScheduleRequest, optional=True)
@@ -184,22 +212,27 @@ class ScheduleService:
         return 202, {"schedule": schedule_json(record), "task": task_json(task)}, {}
 
     def backfill(self, req: Request) -> Response:
+        """Start a run for every slot in a range. The size is checked before anything is enumerated
+        under the engine lock, and runs are started in bounded batches, each its own transaction."""
         body: wt.BackfillScheduleRequest = req.body(wt.BackfillScheduleRequest)
         start, end = body.start_at.timestamp(), body.end_at.timestamp()
         if end < start:
             raise BadRequest("end_at must not be before start_at")
+        record = self._locked(lambda: self._schedule(req.params["scheduleId"]))
+        anchor = min(record.created_at, start)
+        slots = _bounded_slots(record.spec, start, end, anchor)
+        now = self.engine.clock.now()
+        tasks: List[TaskRecord] = []
+        for first in range(0, len(slots), BACKFILL_BATCH):
+            batch = slots[first:first + BACKFILL_BATCH]
 
-        def apply() -> Tuple[ScheduleRecord, List[TaskRecord]]:
-            record = self._schedule(req.params["scheduleId"])
-            now = self.engine.clock.now()
-            slots = list(specs.nominal_times(record.spec, start, end, min(record.created_at, start)))
-            if len(slots) > 10_000:
-                raise BadRequest(f"backfill covers {len(slots)} runs; split it into ranges of at most 10000")
-            tasks = [t for t in (self._start(record, nominal, now, overlap=False) for nominal in slots) if t is not None]
-            self._save(record, now)
-            return record, tasks
+            def apply(batch: List[float] = batch) -> None:
+                current = self._schedule(req.params["scheduleId"])
+                tasks.extend(t for t in (self._start(current, nominal, now, overlap=False) for nominal in batch) if t is not None)
+                self._save(current, now)
 
-        record, tasks = self._locked(apply)
+            self._locked(apply)
+        record = self._locked(lambda: self._schedule(req.params["scheduleId"]))
         return 202, {"schedule": schedule_json(record), "tasks": [task_json(t) for t in tasks]}, {}
 
     # ------------------------------------------------------------------ firing
