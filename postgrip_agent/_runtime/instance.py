@@ -340,7 +340,7 @@ class WorkflowInstance:
     def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any]) -> None:
         body = self._spawn(handler, args, f"signal handler {name!r}")
         error = body.outcome.exception() if body.outcome.done() else None
-        if isinstance(error, TypeError):
+        if isinstance(error, (TypeError, RecursionError)):  # arguments it cannot take: drop the signal, keep the run
             log.warning("workflow %s: signal %r dropped: %s", self.info.workflow_id, name, error)
         elif error is not None and not isinstance(error, (CancelledFailure,)):
             raise error

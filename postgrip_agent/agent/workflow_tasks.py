@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional
 
@@ -73,6 +74,15 @@ class WorkflowTaskRunner:
                 self._handler(task, kind)
         except TaskGone as err:
             log.info("task %s (%s) was taken from this agent: %s", task["id"], task["type"], err)
+        except PostGripAgentError:
+            raise  # the service or the network: transient, the lease lapses and the task is retried
+        except Exception as err:
+            # Anything else would fail again on every retry: surface it in the run's history
+            # (WorkflowExecutionFailed, with the traceback) rather than retry silently for ever.
+            log.exception("workflow task %s (%s) failed inside the agent", task["id"], task["type"])
+            message = f"workflow task failed in agent {self.lane.identity}: {type(err).__name__}: {err}"
+            self.lane.fail(task["id"], message, {"message": message, "type": "WorkflowTaskFailed", "non_retryable": True,
+                                                 "details": [traceback.format_exc()]})
 
     # ------------------------------------------------------------------ workflow tasks
 

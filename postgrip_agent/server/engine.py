@@ -450,6 +450,7 @@ class Engine(Timekeeping):
             stats.update({f"workflows_{k}": v for k, v in self.store.count_runs_by_state().items()})
             stats["namespaces"] = len(self.store.list_namespaces())
             stats["ticker_lag_ms"] = int(self.tick_lag() * 1000)
+            stats["ticker_last_tick_unix_ms"] = int((self.last_tick_at or 0) * 1000)
             stats["time_items_retrying"] = len(self._item_failures)
             stats["time_items_quarantined"] = self.quarantined
             return stats

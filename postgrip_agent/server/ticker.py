@@ -38,6 +38,7 @@ class Timekeeping(RunLifecycle):
         # (failures so far, monotonic time of the next try) per failing item
         self._item_failures: Dict[str, Tuple[int, float]] = {}
         self.last_tick_monotonic = time.monotonic()
+        self._tick_started: Optional[float] = None
         self.last_tick_at: Optional[float] = None
         self.quarantined = 0
         self._last_purge = 0.0
@@ -134,6 +135,7 @@ class Timekeeping(RunLifecycle):
 
     def run_due(self) -> None:
         """Fire what is due now: timers, lapsed leases, run timeouts, schedules; each on its own."""
+        self._tick_started = time.monotonic()
         now = self.clock.now()
         with self._lock:
             timers = [t.id for t in self.store.due_timers(now)]
@@ -160,6 +162,7 @@ class Timekeeping(RunLifecycle):
             self._ticker_next = self._next_wake(now)
         self.last_tick_at = now
         self.last_tick_monotonic = time.monotonic()
+        self._tick_started = None
 
     def _next_wake(self, now: float) -> Optional[float]:
         upcoming = self.store.next_deadline(now)
@@ -187,5 +190,14 @@ class Timekeeping(RunLifecycle):
                 stopped.wait(0.1)
 
     def tick_lag(self) -> float:
-        """Seconds since the ticker last completed a tick."""
-        return time.monotonic() - self.last_tick_monotonic
+        """How far time-driven work is behind: how long the current tick has run, or how long past
+        its longest sleep the ticker has gone without a tick (0 when it is healthy)."""
+        now = time.monotonic()
+        started = self._tick_started
+        if started is not None:
+            return now - started
+        return max(0.0, now - self.last_tick_monotonic - MAX_TICKER_WAIT - 1.0)
+
+    def wake_ticker(self) -> None:
+        """Have the ticker run a tick now."""
+        self._ticker_wake.set()

@@ -1,0 +1,114 @@
+"""Agent-lane writes are fenced to the lease they belong to; retried writes are applied once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Dict, Optional, Tuple
+
+from postgrip_agent.server import LocalServer
+
+from .conftest import Wire
+
+
+def _lease(wire: Wire, agent: str = "agent-1", queue: str = "q") -> Tuple[Dict[str, Any], str]:
+    response = wire.call("GET", "/api/v1/agent/poll", 200, params={"queue": queue, "agent_id": agent})
+    task = response.json()["task"]
+    return task, response.headers["X-PostGrip-Lease-Token"]
+
+
+def _write(wire: Wire, task_id: str, action: str, body: Any, token: Optional[str], *, lease_of: Optional[str] = None,
+           key: Optional[str] = None, agent: str = "agent-1") -> Any:
+    headers = {}
+    if token is not None:
+        headers["X-PostGrip-Lease"] = f"{lease_of or task_id} {token}"
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return wire.call("POST", f"/api/v1/agent/tasks/{task_id}/{action}?agent_id={agent}", json=body, headers=headers)
+
+
+def test_a_retried_block_from_an_earlier_lease_changes_nothing(wire: Wire) -> None:
+    wire.start("Fenced", "fenced-1")
+    task, first = _lease(wire)
+    assert _write(wire, task["id"], "block", {"reason": "waiting"}, first).status_code == 200
+    wire.post("/api/v1/workflows/fenced-1/signal", {"name": "go"}, 202)  # wakes the run: a new lease
+    again, second = _lease(wire)
+    assert again["id"] == task["id"] and second != first
+    # the first block's answer was lost and the SDK retries it: it lands on the newer lease
+    stale = _write(wire, task["id"], "block", {"reason": "waiting"}, first)
+    assert stale.status_code == 409 and "stale lease" in stale.json()["error"]
+    assert wire.task(task["id"])["state"] == "leased"
+    assert _write(wire, task["id"], "complete", {"result": {"value": 7}}, second).status_code == 200
+    assert wire.workflow("fenced-1")["state"] == "succeeded"
+
+
+def test_a_lapsed_activation_cannot_schedule_next_to_its_successor(mwire: Wire, manual_server: LocalServer) -> None:
+    mwire.enqueue("workflow:Lapsing", {"workflowId": "lapse-1"}, queue="q", lease_timeout_seconds=5)
+    task, lapsed = _lease(mwire)
+    manual_server.advance(6)  # the activation stalls past its lease; the task is leased again
+    again, current = _lease(mwire, agent="agent-1")
+    assert again["id"] == task["id"] and current != lapsed
+    command = {"type": "activity:charge", "queue": "q", "payload": {
+        "activityType": "charge", "workflowRunId": task["payload"]["runId"], "workflowTaskId": task["id"], "args": [1]}}
+    fresh = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {current}"})
+    assert fresh.status_code == 202
+    late = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {lapsed}"})
+    assert late.status_code == 409 and "stale lease" in late.json()["error"]
+    assert mwire.history_types("lapse-1").count("ActivityTaskScheduled") == 1
+
+
+def test_an_update_finished_in_the_workflow_is_fenced_to_the_workflow_tasks_lease(wire: Wire) -> None:
+    workflow_task = wire.start("Upd", "upd-1")
+    wire.poll()
+    update = wire.enqueue("update:Upd", {"workflowId": "upd-1", "updateName": "set", "args": [1]}, queue="q")
+    leased_update = wire.poll(types="update:")
+    assert leased_update["id"] == update["id"]
+    wire.block(leased_update)  # handed over to the workflow
+    wire.block(workflow_task)
+    wire.post("/api/v1/workflows/upd-1/signal", {"name": "__postgrip_update__"}, 202)
+    _, token = _lease(wire)
+    stale = _write(wire, update["id"], "complete", {"result": {"value": 1}}, "0" * 16, lease_of=workflow_task["id"])
+    assert stale.status_code == 409
+    ok = _write(wire, update["id"], "complete", {"result": {"value": 1}}, token, lease_of=workflow_task["id"])
+    assert ok.status_code == 200 and wire.task(update["id"])["state"] == "succeeded"
+
+
+def test_writes_without_a_lease_header_are_checked_by_agent_id_as_before(wire: Wire) -> None:
+    wire.start("Plain", "plain-1")
+    task = wire.poll(agent="agent-1")
+    wire.block(task, agent="agent-2", expect=409)
+    wire.complete(task, 1, agent="agent-1", expect=200)
+
+
+def test_a_retried_write_with_the_same_idempotency_key_gets_the_first_answer(wire: Wire) -> None:
+    wire.start("Keyed", "keyed-1")
+    task, token = _lease(wire)
+    key = uuid.uuid4().hex
+    first = _write(wire, task["id"], "block", {"reason": "waiting"}, token, key=key)
+    wire.post("/api/v1/workflows/keyed-1/signal", {"name": "go"}, 202)
+    _, newer = _lease(wire)
+    replay = _write(wire, task["id"], "block", {"reason": "waiting"}, token, key=key)
+    assert replay.status_code == 200 and replay.json() == first.json()
+    assert replay.headers.get("Idempotency-Replayed") == "true"
+    assert wire.task(task["id"])["state"] == "leased"  # the replay had no second effect
+
+
+def test_signals_and_starts_with_an_idempotency_key_are_applied_once(wire: Wire) -> None:
+    start = {"type": "workflow:Once", "queue": "q", "payload": {"workflowId": "once-1"}}
+    key = uuid.uuid4().hex
+    a = wire.call("POST", "/api/v1/tasks", 202, json=start, headers={"Idempotency-Key": key})
+    b = wire.call("POST", "/api/v1/tasks", 202, json=start, headers={"Idempotency-Key": key})
+    assert a.json()["id"] == b.json()["id"]
+    signal_key = uuid.uuid4().hex
+    for _ in range(3):
+        wire.call("POST", "/api/v1/workflows/once-1/signal", 202, json={"name": "s", "args": [1]},
+                  headers={"Idempotency-Key": signal_key})
+    assert wire.history_types("once-1").count("WorkflowSignaled") == 1
+    assert wire.get("/api/v1/workflows/count", params={"id": "once-1"})["count"] == 1
+
+
+def test_a_failed_write_is_not_remembered_so_its_retry_runs_again(wire: Wire) -> None:
+    key = uuid.uuid4().hex
+    missing = wire.call("POST", "/api/v1/workflows/nope/signal", 404, json={"name": "s"}, headers={"Idempotency-Key": key})
+    assert missing.json()["code"] == "not_found"
+    wire.start("Later", "nope")
+    wire.call("POST", "/api/v1/workflows/nope/signal", 202, json={"name": "s"}, headers={"Idempotency-Key": key})
