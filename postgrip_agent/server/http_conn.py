@@ -187,6 +187,17 @@ class HttpServer:
         self.evicted = 0
         self.refused = 0
 
+    @property
+    def connections(self) -> int:
+        """Open connections: those being served and those waiting for a request."""
+        with self._lock:
+            return self._active + len(self._waiting)
+
+    @property
+    def active_connections(self) -> int:
+        with self._lock:
+            return self._active
+
     # ------------------------------------------------------------------ the selector thread
 
     def serve_forever(self, poll_interval: float = 1.0) -> None:
@@ -277,7 +288,11 @@ class HttpServer:
         except OSError:
             data = b""
         if not data:
-            self._forget(conn)
+            if conn.head is not None:  # the head arrived, then the body stopped short
+                got, length = len(conn.buf) - conn.head_size, conn.head.length
+                self._reply_and_close(conn, 400, f"request body ended after {got} of {length} bytes (Content-Length)")
+            else:
+                self._forget(conn)
             return
         now = time.monotonic()
         conn.buf += data
