@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 
 class TcpProxy:
@@ -75,3 +75,96 @@ class TcpProxy:
                 except OSError:
                     pass
                 s.close()
+
+
+class FaultyProxy:
+    """A TCP proxy that injects faults into the byte streams it relays, at random per chunk:
+    requests dropped (the connection closed before they are forwarded), answers dropped (the
+    request reached the service, its answer is thrown away), answers cut in half, answers
+    stalled past the client's timeout, and answers delayed."""
+
+    def __init__(self, target: Tuple[str, int], *, seed: int = 7, drop_request: float = 0.0, drop_answer: float = 0.0,
+                 half_answer: float = 0.0, stall: float = 0.0, delay: float = 0.0, stall_seconds: float = 2.5) -> None:
+        import random
+
+        self.target = target
+        self.rates = {"drop_request": drop_request, "drop_answer": drop_answer, "half_answer": half_answer,
+                      "stall": stall, "delay": delay}
+        self.stall_seconds = stall_seconds
+        self.injected = {name: 0 for name in self.rates}
+        self.enabled = True
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(256)
+        self.port = self.listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _pick(self, names: Tuple[str, ...]) -> Optional[str]:
+        if not self.enabled:
+            return None
+        with self._lock:
+            roll = self._random.random()
+            for name in names:
+                roll -= self.rates[name]
+                if roll < 0:
+                    self.injected[name] += 1
+                    return name
+        return None
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                if self._closed:
+                    return
+                continue
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, requests: bool) -> None:
+        import time
+
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                fault = self._pick(("drop_request",) if requests else ("drop_answer", "half_answer", "stall", "delay"))
+                if fault in ("drop_request", "drop_answer"):
+                    break
+                if fault == "half_answer":
+                    dst.sendall(data[: max(1, len(data) // 2)])
+                    break
+                if fault == "stall":
+                    time.sleep(self.stall_seconds)
+                    break
+                if fault == "delay":
+                    time.sleep(self._random.uniform(0.01, 0.1))
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
