@@ -65,7 +65,7 @@ def test_a_hundred_workflows_with_signals_survive_network_faults(env: Any, queue
     assert results == [{"value": n * 4, "signals": [f"a-{n}", f"b-{n}"]} for n in range(WORKFLOWS)]
     assert sum(proxy.injected.values()) >= 20, proxy.injected  # the run really was faulty
     direct = env.client
-    assert direct.count_workflows(type="Chaos") == WORKFLOWS  # no start doubled
+    assert direct.count_workflows(workflow_type="Chaos") == WORKFLOWS  # no start doubled
     for n in range(WORKFLOWS):
         types = [e.type for e in direct.get_workflow_handle(f"chaos-{n}").fetch_history().events]
         assert types.count("WorkflowSignaled") == 2 and types.count("WorkflowExecutionCompleted") == 1
