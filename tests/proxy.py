@@ -7,6 +7,16 @@ import threading
 from typing import List, Optional, Tuple
 
 
+def _shut(*sockets: socket.socket, close: bool = False) -> None:
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if close:
+            s.close()
+
+
 class TcpProxy:
     def __init__(self, target: Tuple[str, int]) -> None:
         self.target = target
@@ -54,11 +64,7 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shut(src, dst)
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones, as if the agent's host vanished."""
@@ -154,12 +160,7 @@ class FaultyProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+            _shut(src, dst, close=True)
 
     def close(self) -> None:
         self._closed = True
