@@ -63,3 +63,16 @@ def test_a_lost_refresh_answer_retried_with_its_key_does_not_revoke() -> None:
         assert a.status_code == b.status_code == 200 and a.json() == b.json()
         listed = requests.get(server.address + "/api/v1/tasks", headers={"Authorization": f"Bearer {b.json()['accessToken']}"}, timeout=5)
         assert listed.status_code == 200
+
+
+def test_reuse_sent_with_an_idempotency_key_still_revokes_the_family() -> None:
+    with LocalServer(auth_token=TOKEN) as server:
+        first = _enrol(server.address)
+        rotated = requests.post(server.address + "/api/v1/agent/session/refresh",
+                                json={"refreshToken": first["refreshToken"]}, headers={"Idempotency-Key": "k1"}, timeout=5).json()
+        for _ in range(2):  # the reuse, and a retry of it with the same key: both refused
+            reuse = requests.post(server.address + "/api/v1/agent/session/refresh", json={"refreshToken": first["refreshToken"]},
+                                  headers={"Idempotency-Key": "k2"}, timeout=5)
+            assert reuse.status_code == 401 and "revoked" in reuse.json()["error"]
+        listed = requests.get(server.address + "/api/v1/tasks", headers={"Authorization": f"Bearer {rotated['accessToken']}"}, timeout=5)
+        assert listed.status_code == 401

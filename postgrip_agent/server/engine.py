@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -19,7 +18,7 @@ import attrs
 from .. import types as wt
 from .engine_core import DEFAULT_LEASE_SECONDS, _payload
 from . import limits
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound, Unauthorized
+from .errors import AlreadyExists, BadRequest, Conflict, NotFound, ServiceError, Unauthorized
 from .retry import retry_delay
 from .runs import run_cancel_reason
 from .ticker import Timekeeping
@@ -487,7 +486,9 @@ class Engine(Timekeeping):
                 self.store.put_session(access)
                 self.store.put_session(refresh)
         if revoked is not None:  # raised after the commit: the revocation must stick
-            raise Unauthorized("refresh token was already used, so its session family is revoked; enrol again with the service token")
+            error = Unauthorized("refresh token was already used, so its session family is revoked; enrol again with the service token")
+            error.keep_changes = True  # also when an enclosing (idempotent) transaction is still open
+            raise error
         return {
             "agentId": agent_id, "tenantId": "local", "tokenFamilyId": family,
             "accessToken": access.token, "refreshToken": refresh.token,
@@ -499,13 +500,26 @@ class Engine(Timekeeping):
         """Run a write once per key: a retry gets the first successful answer, with no second effect.
 
         The answer is recorded in the write's own transaction, so either both happened or neither."""
-        with self._lock, self.store.transaction():
-            saved = self.store.get_idempotent(key)
-            if saved is not None:
-                return saved.status, saved.body, {"Idempotency-Replayed": "true"}
-            status, body, headers = work()
-            if 200 <= status < 300:
-                self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body))
+        kept: Optional[ServiceError] = None
+        with self._lock:
+            with self.store.transaction():
+                saved = self.store.get_idempotent(key)
+                if saved is not None:
+                    if saved.status >= 400:
+                        replayed = ServiceError(str((saved.body or {}).get("error")))
+                        replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
+                        raise replayed
+                    return saved.status, saved.body, {"Idempotency-Replayed": "true"}
+                try:
+                    status, body, headers = work()
+                except ServiceError as err:
+                    if not err.keep_changes:
+                        raise  # nothing happened: roll back, and let a retry run again
+                    kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
+                if 200 <= status < 300 or kept is not None:
+                    self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body))
+            if kept is not None:
+                raise kept
             return status, body, headers
 
     def session_agent(self, token: str) -> Optional[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 500
     code = "internal"
+    #: the error answers a request whose changes must still be committed (a revocation, say)
+    keep_changes = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -16,7 +16,7 @@ from .engine import Engine, Fence, same_secret
 from .engine_core import MAX_WAIT_SECONDS
 from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
-from .http_conn import MAX_BODY_BYTES, HttpServer
+from .http_conn import HttpServer
 from .store import Page
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 

@@ -29,7 +29,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
-from .errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
+from .errors import ServiceError
 
 log = logging.getLogger("postgrip_agent.server.http")
 
@@ -364,6 +364,8 @@ class HttpServer:
                 if not self._fill(conn, time.monotonic() + self.header_timeout, head_only=True):
                     keep = False
                     return
+        except (socket.timeout, OSError):  # a peer too slow or gone: nothing to answer
+            keep = False
         except Exception:
             log.exception("HTTP connection failed")
             keep = False
@@ -426,7 +428,7 @@ class HttpServer:
             status, payload, headers = self._dispatch(head.method, head.target, head.headers, body, alive)
         except ServiceError as err:
             status, payload = err.status, {"error": err.message, "code": err.code}
-            headers = {"WWW-Authenticate": 'Bearer realm="postgrip-agent"'} if isinstance(err, Unauthorized) else {}
+            headers = {"WWW-Authenticate": 'Bearer realm="postgrip-agent"'} if err.status == 401 else {}
         except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
             status, payload, headers = 503, {"error": "the service is stopping", "code": "unavailable"}, {"Retry-After": "1"}
         except Exception:
@@ -567,4 +569,4 @@ def _close(sock: socket.socket) -> None:
         pass
 
 
-__all__ = ["HttpServer", "MAX_BODY_BYTES", "BadRequest", "PayloadTooLarge"]
+__all__ = ["HttpServer", "MAX_BODY_BYTES"]
