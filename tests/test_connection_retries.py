@@ -227,3 +227,24 @@ def test_workflow_start_never_runs_twice_when_the_answer_is_lost(env: Any) -> No
     assert handle.result_run_id == env.client.get_workflow_handle("once").describe().run_id
     client.close()
     proxy.close()
+
+
+def test_default_retries_outlast_a_service_restart_of_a_few_seconds(tmp_path: Any) -> None:
+    from postgrip_agent.server import LocalServer
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    conn = Connection(f"http://127.0.0.1:{port}")  # default RetryOptions
+    servers: List[Any] = []
+    restart = threading.Timer(2.0, lambda: servers.append(LocalServer(db=str(tmp_path / "r.db"), port=port).start()))
+    restart.start()  # the service is down for 2 s (the outage is the scenario)
+    try:
+        started = time.monotonic()
+        task = conn.request("POST", "/api/v1/tasks", body={"type": "job", "queue": "restart"})
+        assert task["queue"] == "restart" and time.monotonic() - started >= 1.5
+    finally:
+        restart.join()
+        for server in servers:
+            server.stop()
