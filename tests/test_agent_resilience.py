@@ -143,3 +143,22 @@ def test_registrations_are_validated(env: Any) -> None:
         Agent(env.client, task_queue="x", workflows=[ChangingV1, ChangingV2])
     with pytest.raises(ValueError, match="task_queue"):
         Agent(env.client, task_queue="", activities=[add])
+
+
+@workflow.defn(name="BadMilestone")
+class BadMilestone:
+    @workflow.run
+    def run(self):
+        yield workflow.milestone("begun", details={"at": object()})  # not JSON: the agent cannot send it
+        return "unreachable"
+
+
+def test_an_activation_that_fails_inside_the_agent_surfaces_instead_of_retrying_for_ever(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[BadMilestone]):
+        handle = env.client.start_workflow("BadMilestone", task_queue=queue)
+        with pytest.raises(WorkflowFailureError) as caught:
+            handle.result(timeout=10)
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationFailure) and cause.type == "WorkflowTaskFailed" and cause.non_retryable
+    assert "TypeError" in str(cause) and "Traceback" in cause.details[0]
+    assert [e.type for e in handle.fetch_history().events][-1] == "WorkflowExecutionFailed"
