@@ -13,14 +13,12 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-import attrs
 
 from .. import types as wt
 from .engine_core import DEFAULT_LEASE_SECONDS, _payload
 from . import limits
 from .errors import AlreadyExists, BadRequest, Conflict, NotFound, ServiceError, Unauthorized
-from .retry import retry_delay
-from .runs import run_cancel_reason
+from .activities import check_activity_timeouts
 from .ticker import Timekeeping
 from .store import HistoryRecord, IdempotentRecord, NamespaceRecord, Page, RunRecord, SessionRecord, TaskEventRecord, TaskRecord
 from .wire import ts
@@ -149,8 +147,11 @@ class Engine(Timekeeping):
         run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot schedule activity")
         limits.check_int("payload.attempt", payload.attempt, 0, 2**31 - 1)
         limits.check_retry("payload.retry", payload.retry)
+        check_activity_timeouts(task.payload or {})
         task.attempt = payload.attempt or 1
         task.first_scheduled_at = now
+        task.payload = {**(task.payload or {}), "scheduledAt": ts(now)}
+        self._arm_activity(task)
         if run is not None:
             task.run_id = run.run_id
         self.store.insert_task(task)
@@ -232,6 +233,9 @@ class Engine(Timekeeping):
         task.state = "leased"
         task.agent_id = agent_id
         task.lease_token = secrets.token_hex(8)
+        if task.type.startswith("activity:"):
+            task.attempt_started_at, task.last_heartbeat_at = now, None
+            self._arm_activity(task)
         task.leased_until = now + task.lease_timeout_seconds
         task.wake_pending = False
         self._save_task(task, now)
@@ -288,6 +292,13 @@ class Engine(Timekeeping):
             limits.check_int("lease_timeout_seconds", req.lease_timeout_seconds, 0, limits.MAX_LEASE_SECONDS)
             lease = req.lease_timeout_seconds or task.lease_timeout_seconds
             task.leased_until = now + lease
+            event_in = req.event
+            if task.type.startswith("activity:") and (event_in is None or event_in.stage != "lease"):
+                # the activity's own heartbeat (the agent's lease renewals say stage "lease")
+                task.last_heartbeat_at = now
+                if event_in is not None and event_in.details is not None:
+                    task.heartbeat_details = event_in.details
+                self._arm_activity(task)
             self._save_task(task, now)
             event = req.event or wt.TaskEventInput(kind="heartbeat")
             self._task_event(task, now, event.kind, agent_id or task.agent_id, **_event_fields(event))
@@ -364,39 +375,6 @@ class Engine(Timekeeping):
             else:
                 self._finish_task(task, "failed", now, result=result_json, error=req.error)
             return task
-
-    def _fail_activity(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float) -> None:
-        payload = dict(task.payload or {})
-        if task.cancel_requested:
-            self._finish_task(task, "failed", now, result=result, error=f"cancelled: {error}")
-            self._history(run, "ActivityTaskCanceled", task.id, now, reason=run_cancel_reason(self.store, run))
-            self._wake(run, now)
-            return
-        attempt = int(payload.get("attempt") or task.attempt or 1)
-        delay = retry_delay(payload.get("retry"), attempt, failure, task.first_scheduled_at or task.created_at, now)
-        self._finish_task(task, "failed", now, result=result, error=error)
-        if delay is None:
-            self._history(run, "ActivityTaskFailed", task.id, now, error=error, failure=failure)
-            self._wake(run, now)
-            return
-        payload["attempt"] = attempt + 1
-        retry = attrs.evolve(
-            task, id=self.new_id(), state="queued", attempt=attempt + 1, agent_id=None,
-            leased_until=None, result=None, error=None, payload=payload, created_at=now,
-            updated_at=now, not_before=now + delay, wake_pending=False, cancel_requested=False,
-        )
-        self.store.insert_task(retry)
-        self._deadline_added(retry.not_before)
-        self._history(
-            run, "ActivityTaskRetryScheduled", retry.id, now,
-            previous_task=task.id, attempt=retry.attempt, not_before=ts(now + delay),
-        )
-        self._history(
-            run, "ActivityTaskScheduled", retry.id, now,
-            activity_type=payload.get("activityType") or task.type[len("activity:"):],
-            attempt=retry.attempt, args=payload.get("args") or [],
-        )
-
 
     def signal_with_start(
         self, workflow_id: str, req: wt.SignalWithStartWorkflowRequest

@@ -26,7 +26,8 @@ from .store import (
 R = TypeVar("R")
 
 # Columns holding JSON; everything else maps straight onto a SQLite value.
-_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action", "body"}
+_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action", "body",
+         "heartbeat_details"}
 _BOOL = {"wake_pending", "cancel_requested"}
 
 _TABLES: Dict[str, Tuple[Type[Any], str]] = {
@@ -46,6 +47,7 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(state, leased_until)",
     "CREATE INDEX IF NOT EXISTS tasks_timer ON tasks(state, fire_at)",
     "CREATE INDEX IF NOT EXISTS tasks_not_before ON tasks(state, not_before)",
+    "CREATE INDEX IF NOT EXISTS tasks_timeout ON tasks(timeout_at)",
     "CREATE INDEX IF NOT EXISTS runs_id ON runs(id, seq)",
     "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id, state)",
     "CREATE INDEX IF NOT EXISTS runs_deadline ON runs(state, deadline)",
@@ -251,6 +253,14 @@ class SQLiteStore(Store):
             TaskRecord, "SELECT * FROM tasks WHERE state = 'leased' AND leased_until <= ? ORDER BY seq", (now,)
         )
 
+    def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE timeout_at IS NOT NULL AND timeout_at <= ? AND state IN ('queued', 'leased') "
+            "ORDER BY timeout_at, seq",
+            (now,),
+        )
+
     def next_deadline(self, now: float) -> Optional[float]:
         with self._lock:
             row = self._db.execute(
@@ -259,7 +269,8 @@ class SQLiteStore(Store):
                 " UNION ALL SELECT MIN(leased_until) FROM tasks WHERE state = 'leased'"
                 " UNION ALL SELECT MIN(not_before) FROM tasks WHERE state = 'queued' AND not_before > ?"
                 " UNION ALL SELECT MIN(deadline) FROM runs WHERE state = 'running' AND deadline IS NOT NULL"
-                " UNION ALL SELECT MIN(next_run_at) FROM schedules WHERE state = 'active')",
+                " UNION ALL SELECT MIN(next_run_at) FROM schedules WHERE state = 'active'"
+                " UNION ALL SELECT MIN(timeout_at) FROM tasks WHERE timeout_at IS NOT NULL AND state IN ('queued', 'leased'))",
                 (now,),
             ).fetchone()
         return None if row[0] is None else float(row[0])

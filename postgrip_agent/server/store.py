@@ -45,6 +45,13 @@ class TaskRecord:
     cancel_requested: bool = False
     #: the fencing token of the current lease: writes from an earlier lease do not match it
     lease_token: Optional[str] = None
+    #: activities: when the current attempt was leased, when its code last heartbeated, with what
+    attempt_started_at: Optional[float] = None
+    last_heartbeat_at: Optional[float] = None
+    heartbeat_details: Optional[Dict[str, Any]] = None
+    #: activities: the earliest timeout the service enforces on this attempt, and its kind
+    timeout_at: Optional[float] = None
+    timeout_kind: Optional[str] = None
     seq: int = 0
 
 
@@ -212,6 +219,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def expired_leases(self, now: float) -> List[TaskRecord]: ...
+
+    @abc.abstractmethod
+    def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
+        """Queued or leased tasks whose ``timeout_at`` has passed."""
 
     @abc.abstractmethod
     def next_deadline(self, now: float) -> Optional[float]:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Callable, Dict, Optional, Tuple
 
-from .runs import RunLifecycle
+from .activities import ActivityAttempts
 from .store import TaskRecord
 
 log = logging.getLogger("postgrip_agent.server.ticker")
@@ -31,7 +31,7 @@ IDEMPOTENCY_TTL = 86_400.0
 PURGE_EVERY = 60.0
 
 
-class Timekeeping(RunLifecycle):
+class Timekeeping(ActivityAttempts):
     """The engine's time half: everything the ticker thread does."""
 
     def _init_timekeeping(self) -> None:
@@ -111,6 +111,11 @@ class Timekeeping(RunLifecycle):
         task = self.store.get_task(task_id)
         if task is None or task.state != "leased" or task.leased_until is None or task.leased_until > now:
             return
+        run = self._open_run(task.run_id) if task.type.startswith("activity:") else None
+        if run is not None:  # an activity attempt: a failed attempt, retried under its policy
+            log.info("lease of activity task %s by %s lapsed; the attempt counts as failed", task.id, task.agent_id)
+            self._activity_lease_lapsed(task, run, now)
+            return
         log.info("lease of task %s (%s) by %s lapsed; re-queued", task.id, task.type, task.agent_id)
         self._requeue_lapsed(task, now)
 
@@ -141,11 +146,15 @@ class Timekeeping(RunLifecycle):
             timers = [t.id for t in self.store.due_timers(now)]
             leases = [t.id for t in self.store.expired_leases(now)]
             runs = [r.run_id for r in self.store.timed_out_runs(now)]
+            activities = [t.id for t in self.store.due_activity_timeouts(now)]
         for task_id in timers:
             self.run_item(f"timer {task_id}", lambda i=task_id: self._fire_timer_if_due(i, now),  # type: ignore[misc]
                           lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
         for task_id in leases:
             self.run_item(f"lease expiry of task {task_id}", lambda i=task_id: self._expire_lease_if_due(i, now),  # type: ignore[misc]
+                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
+        for task_id in activities:
+            self.run_item(f"timeout of activity task {task_id}", lambda i=task_id: self._time_out_activity_if_due(i, now),  # type: ignore[misc]
                           lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
         for run_id in runs:
             self.run_item(f"timeout of run {run_id}", lambda i=run_id: self._time_out_run_if_due(i, now),  # type: ignore[misc]
