@@ -7,6 +7,7 @@ Helpers work the same from ``def`` activities (``activity.heartbeat()``) and fro
 from __future__ import annotations
 
 import contextvars
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Generator, Optional, TypeVar, overload
 
 import attrs
@@ -20,6 +21,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @attrs.frozen
 class ActivityInfo:
+    """What an activity knows about itself (``activity.info()``).
+
+    ``attempt`` counts from 1 and is the service's count: a retry after a failure, a timeout
+    or a lost agent is the next attempt. ``heartbeat_details`` are the details of the last
+    ``activity.heartbeat(details)`` of an earlier attempt, so a retry can resume where it stopped.
+    """
+
     task_id: str
     activity_type: str
     attempt: int
@@ -27,6 +35,14 @@ class ActivityInfo:
     task_queue: str
     workflow_id: Optional[str] = None
     workflow_run_id: Optional[str] = None
+    #: when the first attempt was scheduled, and when this attempt was (after its backoff)
+    scheduled_time: Optional[datetime] = None
+    current_attempt_scheduled_time: Optional[datetime] = None
+    start_to_close_timeout: Optional[timedelta] = None
+    schedule_to_close_timeout: Optional[timedelta] = None
+    heartbeat_timeout: Optional[timedelta] = None
+    schedule_to_start_timeout: Optional[timedelta] = None
+    heartbeat_details: Optional[Dict[str, Any]] = None
 
 
 class _Done:
@@ -45,6 +61,8 @@ class ActivityContext:
     send_heartbeat: Callable[[Optional[Dict[str, Any]]], None]
     send_event: Callable[[Dict[str, Any]], None]
     cancelled: bool = False
+    #: why the activity was cancelled (the service's word), for the CancelledFailure it gets
+    cancel_reason: Optional[str] = None
 
 
 _context: contextvars.ContextVar[Optional[ActivityContext]] = contextvars.ContextVar("postgrip_activity", default=None)
@@ -85,9 +103,11 @@ def is_cancelled() -> bool:
 
 
 def heartbeat(details: Optional[Dict[str, Any]] = None) -> _Done:
-    """Tell the service the activity is alive (extends its lease).
+    """Tell the service the activity is alive; resets its ``heartbeat_timeout``. ``details`` (a
+    JSON object) reach the next attempt as ``info().heartbeat_details`` if this one fails.
 
-    Raises CancelledFailure when the service says the task was cancelled or is no longer leased.
+    Raises CancelledFailure when the service says the task was cancelled, its attempt timed
+    out, or it is no longer leased: the activity should stop (and may clean up) then.
     """
     _ctx("heartbeat").send_heartbeat(details)
     return _Done()

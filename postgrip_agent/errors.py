@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 
@@ -92,6 +93,8 @@ class ApplicationFailure(FailureError):
         self.type = type or "ApplicationFailure"
         self.non_retryable = non_retryable
         self.details: List[Any] = list(details_list if details_list is not None else details)
+        #: the formatted traceback where the failure was raised (set when it crossed the wire)
+        self.stack_trace: Optional[str] = None
 
     @classmethod
     def non_retryable_failure(cls, message: str, type: str = "NonRetryableFailure", *details: Any) -> "ApplicationFailure":
@@ -111,7 +114,45 @@ class CancelledFailure(FailureError):
 
 
 class TimeoutFailure(FailureError):
-    """An operation ran past its deadline (a wait, a run timeout, an activity timeout)."""
+    """An operation ran past its deadline (a wait, a run timeout, an activity timeout).
+
+    For activities ``timeout_type`` names the timeout: START_TO_CLOSE, SCHEDULE_TO_CLOSE,
+    HEARTBEAT or SCHEDULE_TO_START.
+    """
+
+    def __init__(self, message: str = "timed out", *, timeout_type: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.timeout_type = timeout_type
+        self.stack_trace: Optional[str] = None
+
+
+class ActivityError(ApplicationFailure):
+    """An activity failed for good (its retries, if any, are spent), as workflow code sees it.
+
+    ``cause`` is what ended the last attempt: an :class:`ApplicationFailure` (type, message,
+    details, non_retryable as the activity raised them), a :class:`TimeoutFailure` (with its
+    ``timeout_type``) or a :class:`CancelledFailure`. The error's own ``type``, ``message``,
+    ``details`` and ``non_retryable`` mirror the cause's, so ``except ApplicationFailure``
+    with a check of ``.type`` keeps working.
+    """
+
+    def __init__(self, cause: BaseException, *, activity_type: str, activity_id: Optional[str] = None,
+                 attempt: Optional[int] = None) -> None:
+        message = getattr(cause, "message", None) or str(cause)
+        super().__init__(str(message), type=getattr(cause, "type", None) or type(cause).__name__,
+                         non_retryable=bool(getattr(cause, "non_retryable", True)),
+                         details_list=list(getattr(cause, "details", []) or []))
+        self.cause = cause
+        self.__cause__ = cause
+        self.activity_type = activity_type
+        self.activity_id = activity_id
+        self.attempt = attempt
+        self.stack_trace = getattr(cause, "stack_trace", None)
+
+    def __str__(self) -> str:
+        where = f" (attempt {self.attempt})" if self.attempt else ""
+        return f"activity {self.activity_type} failed{where}: {self.type}: {self.message}"
 
 
 class TerminatedFailure(FailureError):
@@ -172,6 +213,35 @@ def failure_from_info(info: Optional[Dict[str, Any]], fallback_message: str = "f
     )
 
 
+def activity_error(attributes: Dict[str, Any], activity_type: str, task_id: Optional[str]) -> ActivityError:
+    """The ActivityError a workflow sees for a final ActivityTaskFailed event."""
+    info = attributes.get("failure") or {}
+    message = str(info.get("message") or attributes.get("error") or "activity failed")
+    cause: BaseException
+    if info.get("type") == "TimeoutFailure":
+        details = info.get("details") or [{}]
+        kind = attributes.get("timeout_type") or (details[0].get("timeout_type") if isinstance(details[0], dict) else None)
+        cause = TimeoutFailure(message, timeout_type=kind)
+    else:
+        cause = failure_from_info(info, message)
+    cause.stack_trace = attributes.get("stack_trace")  # type: ignore[attr-defined]
+    attempt = attributes.get("attempt")
+    return ActivityError(cause, activity_type=activity_type, activity_id=task_id, attempt=int(attempt) if attempt else None)
+
+
+def stack_text(exc: BaseException) -> str:
+    """The traceback of ``exc`` followed by the remote tracebacks of the failures behind it
+    (an activity's, carried in history), for a failure report a user can debug."""
+    parts = ["".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+    node: Optional[BaseException] = exc
+    while node is not None:
+        remote = getattr(node, "stack_trace", None)
+        if remote and all(remote not in part for part in parts):
+            parts.append(f"\nCaused by a failure elsewhere:\n{remote}")
+        node = node.__cause__
+    return "".join(parts)
+
+
 def failure_info(exc: BaseException) -> Dict[str, Any]:
     """The FailureInfo dict for an exception raised by user code."""
     if isinstance(exc, ApplicationFailure):
@@ -179,7 +249,10 @@ def failure_info(exc: BaseException) -> Dict[str, Any]:
     if isinstance(exc, CancelledFailure):
         return {"message": exc.message, "type": "CancelledFailure", "non_retryable": True}
     if isinstance(exc, TimeoutFailure):
-        return {"message": str(exc), "type": "TimeoutFailure"}
+        info: Dict[str, Any] = {"message": str(exc), "type": "TimeoutFailure"}
+        if exc.timeout_type:
+            info["details"] = [{"timeout_type": exc.timeout_type}]
+        return info
     return {"message": str(exc) or type(exc).__name__, "type": type(exc).__name__}
 
 

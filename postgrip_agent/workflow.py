@@ -124,40 +124,78 @@ def sleep(duration: Duration) -> WorkflowFuture[None]:
     return _instance("sleep").timer(ms)
 
 
+#: the longest timeout the service accepts (100 years)
+_MAX_TIMEOUT_MS = 100 * 366 * 86_400_000
+
+
+def _timeout_ms(value: Optional[Duration], what: str) -> Optional[int]:
+    ms = duration_ms(value, what)
+    if ms is None:
+        return None
+    if ms <= 0:
+        raise ValueError(f"{what} must be positive (got {value!r}); leave it out for no {what}")
+    if ms > _MAX_TIMEOUT_MS:
+        raise ValueError(f"{what} must be at most 100 years (got {value!r})")
+    return ms
+
+
 def execute_activity(
     activity: Any,
     *args: Any,
     start_to_close_timeout: Optional[Duration] = None,
     schedule_to_close_timeout: Optional[Duration] = None,
+    heartbeat_timeout: Optional[Duration] = None,
+    schedule_to_start_timeout: Optional[Duration] = None,
     retry_policy: Optional[wt.RetryPolicy] = None,
     cancellation_type: str = "try_cancel",
     task_queue: Optional[str] = None,
 ) -> WorkflowFuture[Any]:
-    """Schedule an activity (a function decorated with @activity.defn, or its name)."""
+    """Schedule an activity (a function decorated with @activity.defn, or its name).
+
+    Timeouts (a ``timedelta`` or seconds) mean what they mean in Temporal, and the service
+    enforces them: ``start_to_close_timeout`` bounds one attempt, ``schedule_to_close_timeout``
+    all attempts together (backoff included), ``heartbeat_timeout`` the longest gap between the
+    activity's ``activity.heartbeat()`` calls, ``schedule_to_start_timeout`` how long an attempt
+    may wait for an agent. One of the first two is required. A timed-out attempt is retried
+    under ``retry_policy``; when attempts run out the future fails with an :class:`ActivityError`
+    whose ``cause`` is a :class:`TimeoutFailure` naming the timeout.
+    """
     instance = _instance("execute_activity")
     name = name_of(activity, "activity")
     if cancellation_type not in wt.CANCELLATION_TYPES:
         raise ValueError(f"cancellation_type must be one of {', '.join(wt.CANCELLATION_TYPES)}, got {cancellation_type!r}")
-    start_ms = duration_ms(start_to_close_timeout, "start_to_close_timeout")
-    schedule_ms = duration_ms(schedule_to_close_timeout, "schedule_to_close_timeout")
+    start_ms = _timeout_ms(start_to_close_timeout, "start_to_close_timeout")
+    schedule_ms = _timeout_ms(schedule_to_close_timeout, "schedule_to_close_timeout")
+    heartbeat_ms = _timeout_ms(heartbeat_timeout, "heartbeat_timeout")
+    queued_ms = _timeout_ms(schedule_to_start_timeout, "schedule_to_start_timeout")
+    if start_ms is None and schedule_ms is None:
+        raise ValueError(
+            f"execute_activity({name!r}): give start_to_close_timeout (one attempt) or schedule_to_close_timeout "
+            "(all attempts); as in Temporal, one of them is required"
+        )
+    attempt_limit = min(ms for ms in (start_ms, schedule_ms) if ms is not None)
+    if heartbeat_ms is not None and heartbeat_ms >= attempt_limit:
+        raise ValueError(
+            f"execute_activity({name!r}): heartbeat_timeout ({heartbeat_ms / 1000:g} s) must be shorter than the attempt's "
+            f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
+        )
     retry = wt.to_json(retry_policy) if retry_policy is not None else {}
-    if schedule_ms and "expirationIntervalMs" not in retry:
-        retry["expirationIntervalMs"] = schedule_ms
     payload = {
         **instance.base_payload(), "activityType": name, "attempt": 1,
         "args": encode_args(args, f"activity {name!r} argument"), "cancellationType": cancellation_type,
     }
     if retry:
         payload["retry"] = retry
-    if start_ms:
-        payload["startToCloseTimeoutMs"] = start_ms
+    for key, ms in (("startToCloseTimeoutMs", start_ms), ("scheduleToCloseTimeoutMs", schedule_ms),
+                    ("heartbeatTimeoutMs", heartbeat_ms), ("scheduleToStartTimeoutMs", queued_ms)):
+        if ms is not None:
+            payload[key] = ms
     if instance._shielded():
         payload["cancellationScope"] = "non_cancellable"
-    lease_ms = start_ms or schedule_ms
+    # the lease is only the agent's liveness signal: short enough to notice a dead agent soon
     request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
-                               "queue": task_queue or instance.info.task_queue, "payload": payload}
-    if lease_ms:
-        request["lease_timeout_seconds"] = max(1, math.ceil(lease_ms / 1000))
+                               "queue": task_queue or instance.info.task_queue, "payload": payload,
+                               "lease_timeout_seconds": max(1, min(30, math.ceil(attempt_limit / 1000)))}
 
     def on_cancel(future: WorkflowFuture[Any], error: BaseException) -> None:
         if cancellation_type != "wait_cancellation_completed":

@@ -24,7 +24,7 @@ def ping() -> str:
 
 @workflow.defn
 def pinger() -> Any:
-    result = yield workflow.execute_activity(ping)
+    result = yield workflow.execute_activity(ping, start_to_close_timeout=10)
     return result
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import attrs
 
 from .._encoding import decode_args
-from ..errors import ApplicationFailure, CancelledFailure, failure_from_info
+from ..errors import ApplicationFailure, CancelledFailure, activity_error, failure_from_info
 from ..types import format_timestamp
 from .futures import WorkflowFuture, failed, resolved
 from .history import Event, History
@@ -294,8 +294,10 @@ class WorkflowInstance:
         if kind == "ActivityTaskCompleted":
             self._resolve(event, lambda f: f.set_result(attributes.get("result")))
         elif kind == "ActivityTaskFailed":
-            failure = failure_from_info(attributes.get("failure"), str(attributes.get("error") or "activity failed"))
-            self._resolve(event, lambda f: f.set_exception(failure))
+            root = self.history.root_of(event.task_id or "")
+            recorded = next((c for c in self.history.commands if c.task_id == root), None)
+            activity_failure = activity_error(attributes, str(recorded.name) if recorded else "activity", event.task_id)
+            self._resolve(event, lambda f: f.set_exception(activity_failure))
         elif kind == "ActivityTaskCanceled":
             reason = str(attributes.get("reason") or "activity cancelled")
             self._resolve(event, lambda f: f.set_exception(CancelledFailure(reason)))

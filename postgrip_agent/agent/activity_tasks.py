@@ -5,16 +5,47 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
+import traceback
+from datetime import timedelta
 from typing import Any, Dict, List, Optional
 
 from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, _context
 from ..errors import CancelledFailure, failure_info
+from ..types import parse_timestamp
+from .interrupt import ActivityInterrupted, ThreadGuard
 from .lane import AgentLane, TaskGone
 from .leases import LeaseKeeper
 
 log = logging.getLogger("postgrip_agent.agent")
+
+
+def _ms(payload: Dict[str, Any], key: str) -> Optional[timedelta]:
+    value = payload.get(key)
+    return timedelta(milliseconds=value) if isinstance(value, int) and value > 0 else None
+
+
+def _when(value: Any) -> Any:
+    try:
+        return parse_timestamp(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
+    payload = task.get("payload") or {}
+    details = payload.get("heartbeatDetails")
+    return ActivityInfo(
+        task_id=task["id"], activity_type=name, attempt=int(task.get("attempt") or payload.get("attempt") or 1),
+        namespace=task["namespace"], task_queue=task["queue"], workflow_id=payload.get("workflowId"),
+        workflow_run_id=payload.get("workflowRunId"), scheduled_time=_when(payload.get("scheduledAt")),
+        current_attempt_scheduled_time=_when(task.get("not_before") or task.get("created_at")),
+        start_to_close_timeout=_ms(payload, "startToCloseTimeoutMs"),
+        schedule_to_close_timeout=_ms(payload, "scheduleToCloseTimeoutMs"),
+        heartbeat_timeout=_ms(payload, "heartbeatTimeoutMs"),
+        schedule_to_start_timeout=_ms(payload, "scheduleToStartTimeoutMs"),
+        heartbeat_details=details if isinstance(details, dict) else None,
+    )
 
 
 class ActivityTaskRunner:
@@ -27,59 +58,73 @@ class ActivityTaskRunner:
         payload = task.get("payload") or {}
         name = payload.get("activityType") or task["type"][len("activity:"):]
         target = self.activities.get(name)
-        info = ActivityInfo(
-            task_id=task["id"], activity_type=name, attempt=int(payload.get("attempt") or task.get("attempt") or 1),
-            namespace=task["namespace"], task_queue=task["queue"], workflow_id=payload.get("workflowId"),
-            workflow_run_id=payload.get("workflowRunId"),
-        )
-        ctx = ActivityContext(info, send_heartbeat=lambda details: self._heartbeat(ctx, details),
+        guard = ThreadGuard()
+        ctx = ActivityContext(activity_info(task, name), send_heartbeat=lambda details: self._heartbeat(ctx, details),
                               send_event=lambda event: self._event(ctx, event))
-        lease = float(task.get("lease_timeout_seconds") or 30)
-        self.leases.track(task["id"], lease, until=time.monotonic() + lease if payload.get("startToCloseTimeoutMs") else None,
-                          on_lost=lambda: setattr(ctx, "cancelled", True))
+        # the lease is renewed for as long as the attempt runs; its timeouts are the service's
+        self.leases.track(task["id"], float(task.get("lease_timeout_seconds") or 30),
+                          on_lost=lambda reason: self._stop(ctx, guard, reason))
         try:
             if target is None:
                 message = f"activity {name} is not registered with this agent"
                 self.lane.fail(task["id"], message, {"message": message, "type": "ActivityNotRegistered", "non_retryable": True})
                 return
-            self._execute(ctx, target, list(payload.get("args") or []))
+            self._execute(ctx, guard, target, list(payload.get("args") or []))
         except TaskGone as err:
-            log.info("activity task %s (%s) was taken from this agent: %s", task["id"], name, err)
+            log.info("activity %s (task %s, attempt %d): its outcome was dropped, the service had already ended the "
+                     "attempt: %s", name, task["id"], ctx.info.attempt, err)
         finally:
             self.leases.release(task["id"])
 
-    def _execute(self, ctx: ActivityContext, target: Any, args: List[Any]) -> None:
+    def _stop(self, ctx: ActivityContext, guard: ThreadGuard, reason: str) -> None:
+        """The service ended the attempt (it timed out, or was cancelled): stop the code."""
+        ctx.cancelled, ctx.cancel_reason = True, reason
+        if guard.interrupt():
+            log.info("activity %s (task %s): attempt ended by the service (%s); interrupting its thread",
+                     ctx.info.activity_type, ctx.info.task_id, reason)
+
+    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any]) -> None:
         task_id = ctx.info.task_id
         token = _context.set(ctx)
+        result: Optional[Dict[str, Any]] = None
+        error: Optional[BaseException] = None
+        trace = ""
         try:
-            value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
-            if inspect.iscoroutine(value):
-                value = asyncio.run(value)
-            result: Optional[Dict[str, Any]] = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
-            error: Optional[BaseException] = None
-        except BaseException as err:  # any failure of user code is reported, not raised
-            if not isinstance(err, Exception):
-                raise
-            result, error = None, err
+            try:
+                guard.enter()
+                try:
+                    value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
+                    if inspect.iscoroutine(value):
+                        value = asyncio.run(value)
+                finally:
+                    guard.leave()
+                result = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
+            except BaseException as err:  # any failure of user code is reported, not raised
+                if not isinstance(err, Exception):
+                    raise
+                error, trace = err, traceback.format_exc()
+        except ActivityInterrupted as err:  # delivered just as the code finished
+            error, trace = err, traceback.format_exc()
         finally:
             _context.reset(token)
         if error is None:
             assert result is not None
             self.lane.complete(task_id, result)
             return
+        where = f"activity {ctx.info.activity_type} (task {task_id}, attempt {ctx.info.attempt})"
         if isinstance(error, CancelledFailure):
-            log.info("activity %s (task %s) cancelled: %s", ctx.info.activity_type, task_id, error)
+            log.info("%s cancelled: %s", where, ctx.cancel_reason or error)
         else:
-            log.info("activity %s (task %s) failed: %r", ctx.info.activity_type, task_id, error)
-        self.lane.fail(task_id, str(error) or type(error).__name__, failure_info(error))
+            log.warning("%s failed: %r", where, error, exc_info=error)
+        self.lane.fail(task_id, str(error) or type(error).__name__, failure_info(error), stack_trace=trace)
 
     def _heartbeat(self, ctx: ActivityContext, details: Optional[Dict[str, Any]]) -> None:
         if ctx.cancelled:
-            raise CancelledFailure(f"activity {ctx.info.activity_type} was cancelled or lost its lease")
+            raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {ctx.cancel_reason or 'its attempt ended'}")
         try:
             self.lane.heartbeat(ctx.info.task_id, encode_value(details, "heartbeat details") if details is not None else None)
         except TaskGone as err:
-            ctx.cancelled = True
+            ctx.cancelled, ctx.cancel_reason = True, str(err)
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {err}") from err
         self.leases.renewed(ctx.info.task_id)
 
@@ -87,5 +132,5 @@ class ActivityTaskRunner:
         try:
             self.lane.event(ctx.info.task_id, event)
         except TaskGone as err:
-            ctx.cancelled = True
+            ctx.cancelled, ctx.cancel_reason = True, str(err)
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {err}") from err

@@ -75,8 +75,13 @@ class AgentLane:
         """Complete a task (``lease_of``: the task whose lease this write is made under, if not itself)."""
         self._post(task_id, "complete", {"result": result}, lease_of)
 
-    def fail(self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None) -> None:
-        self._post(task_id, "fail", {"error": error, "result": {"failure": failure}}, lease_of)
+    def fail(self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None,
+             stack_trace: Optional[str] = None) -> None:
+        """Fail a task; ``stack_trace`` travels in the result's ``stderr`` (FailureInfo has no field for it)."""
+        result: Dict[str, Any] = {"failure": failure}
+        if stack_trace:
+            result["stderr"] = stack_trace
+        self._post(task_id, "fail", {"error": error, "result": result}, lease_of)
 
     def block(self, task_id: str, reason: str) -> None:
         self._post(task_id, "block", {"reason": reason})

@@ -19,9 +19,8 @@ class _Lease:
     task_id: str
     interval: float
     next_at: float
-    #: stop renewing after this moment (an activity's start-to-close timeout)
-    until: Optional[float]
-    on_lost: Optional[Callable[[], None]]
+    #: called with the service's reason when the lease is gone (the attempt ended, or was cancelled)
+    on_lost: Optional[Callable[[str], None]]
 
 
 class LeaseKeeper:
@@ -42,11 +41,11 @@ class LeaseKeeper:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def track(self, task_id: str, lease_seconds: float, *, until: Optional[float] = None,
-              on_lost: Optional[Callable[[], None]] = None) -> None:
+    def track(self, task_id: str, lease_seconds: float, *, on_lost: Optional[Callable[[str], None]] = None) -> None:
+        """Renew the task's lease until released (the lease is liveness; timeouts are the service's)."""
         interval = max(0.2, lease_seconds / 3.0)
         with self._lock:
-            self._leases[task_id] = _Lease(task_id, interval, time.monotonic() + interval, until, on_lost)
+            self._leases[task_id] = _Lease(task_id, interval, time.monotonic() + interval, on_lost)
         self._wake.set()
 
     def renewed(self, task_id: str) -> None:
@@ -69,15 +68,16 @@ class LeaseKeeper:
                     lease.next_at = now + lease.interval
                 upcoming = min((lease.next_at for lease in self._leases.values()), default=now + 60)
             for lease in due:
-                if lease.until is not None and now > lease.until:
-                    continue  # past its timeout: let the lease lapse so the service retries it
                 try:
                     self._lane.heartbeat(lease.task_id, stage="lease")
                 except TaskGone as err:
                     log.info("task %s lost its lease: %s", lease.task_id, err)
                     self.release(lease.task_id)
                     if lease.on_lost is not None:
-                        lease.on_lost()
+                        try:
+                            lease.on_lost(str(err))
+                        except Exception:  # the keeper must outlive any callback
+                            log.exception("handling the lost lease of task %s failed", lease.task_id)
                 except Exception as err:  # transient: try again next interval
                     log.warning("renewing the lease of task %s failed: %s", lease.task_id, err)
             self._wake.clear()
