@@ -181,6 +181,15 @@ class WorkflowFailureError(TaskFailedError):
         self.status = status
         self.failure: Optional[BaseException] = cause
         self.__cause__ = cause
+        #: the formatted tracebacks behind the failure (the workflow's, then the activity's), when known
+        self.stack_trace: Optional[str] = getattr(cause, "stack_trace", None)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.stack_trace:
+            last = self.stack_trace.rstrip().splitlines()[-1] if self.stack_trace.strip() else ""
+            return f"{text} (raised as {last.strip()}; see .stack_trace)" if last else text
+        return text
 
 
 class WorkflowQueryFailedError(PostGripAgentError):

@@ -13,15 +13,16 @@ from ._encoding import _UNSET, decode_value, encode_args, merge_args, name_of
 from .connection import quote_segment as _q
 from .errors import (
     ApplicationFailure,
-    CancelledFailure,
     NotFoundError,
-    TerminatedFailure,
     TimeoutFailure,
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     failure_from_info,
 )
+
+from .inspection import WorkflowDescription, classify_failure
+from .inspection import pending_activities as list_pending_activities
 
 if TYPE_CHECKING:
     from .client import Client
@@ -57,21 +58,6 @@ class WorkflowHistory:
     events: List[wt.WorkflowHistoryEvent]
 
 
-def classify_failure(run: wt.WorkflowExecution) -> "tuple[str, BaseException]":
-    """(status, cause) of a run that did not succeed."""
-    failure = run.result.failure if run.result and run.result.failure else None
-    info = wt.to_json(failure) if failure else {"message": run.error or "workflow failed"}
-    kind = info.get("type")
-    message = str(info.get("message") or run.error or "workflow failed")
-    if kind == "TerminatedFailure" or (run.error or "").startswith("terminated"):
-        return "terminated", TerminatedFailure(message)
-    if kind == "TimeoutFailure":
-        return "timed_out", TimeoutFailure(message)
-    if kind == "CancelledFailure":
-        return "cancelled", CancelledFailure(message)
-    return "failed", failure_from_info(info, message)
-
-
 class WorkflowHandle(Generic[R]):
     """A durable reference to a workflow (and, when pinned, to one of its runs)."""
 
@@ -93,7 +79,7 @@ class WorkflowHandle(Generic[R]):
         self._result_run_id = result_run_id or run_id
         self._first_execution_run_id = first_execution_run_id
         self._result_type = result_type
-        self._described: Optional[wt.WorkflowExecution] = None
+        self._described: Optional[WorkflowDescription] = None
 
     @property
     def id(self) -> str:
@@ -127,13 +113,18 @@ class WorkflowHandle(Generic[R]):
 
     # ------------------------------------------------------------------ reading
 
-    def describe(self, *, rpc_timeout: Optional[float] = None) -> wt.WorkflowExecution:
+    def describe(self, *, pending_activities: bool = True, rpc_timeout: Optional[float] = None) -> WorkflowDescription:
+        """The run, and (while it runs) its pending activities: type, attempt, state, last
+        heartbeat and its details, the previous attempt's failure, the next retry's time."""
         data = self._conn.request("GET", f"/api/v1/workflows/{_q(self._target)}", timeout=rpc_timeout)
-        self._described = wt.from_json(data, wt.WorkflowExecution)
-        return self._described
+        described = wt.from_json(data, WorkflowDescription)
+        if pending_activities and described.state == "running":
+            described.pending_activities = list_pending_activities(self._conn.request, described.run_id)
+        self._described = described
+        return described
 
     def _info(self) -> wt.WorkflowExecution:
-        return self._described or self.describe()
+        return self._described or self.describe(pending_activities=False)
 
     def result(self, *, follow_runs: bool = True, timeout: Optional[float] = None, rpc_timeout: Optional[float] = None) -> R:
         """Block until the run finishes and return its value.
@@ -160,8 +151,10 @@ class WorkflowHandle(Generic[R]):
                 continue
             if run.state == "continued_as_new":
                 raise WorkflowFailureError(run.id, run.run_id, run.task_id, "continued_as_new", "continued as new", None)
-            status, cause = classify_failure(run)
-            raise WorkflowFailureError(run.id, run.run_id, run.task_id, status, str(cause), cause)
+            status, cause = classify_failure(run, self._conn.request)
+            error = WorkflowFailureError(run.id, run.run_id, run.task_id, status, str(cause), cause)
+            error.stack_trace = run.result.stderr if run.result else None
+            raise error
 
     def _next_run(self, run: wt.WorkflowExecution) -> Optional[str]:
         events = self._conn.request("GET", f"/api/v1/workflows/{_q(run.run_id)}/history")

@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional
 from .._encoding import encode_value
 from .._runtime.history import History
 from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, WorkflowInfo, WorkflowInstance
-from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info
+from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info, stack_text
+from ..inspection import failure_chain
 from .lane import AgentLane, TaskGone
 
 log = logging.getLogger("postgrip_agent.agent")
@@ -140,7 +141,7 @@ class WorkflowTaskRunner:
                 self.lane.complete(task["id"], {"value": value})
             else:
                 log.info("workflow %s run %s failed: %r", info.workflow_id, run_id, error)
-                self.lane.fail(task["id"], str(error) or type(error).__name__, failure_info(error))
+                self._report_failure(task["id"], error)
             return
         for command in instance.new_commands:
             try:
@@ -154,6 +155,19 @@ class WorkflowTaskRunner:
                     return
                 raise
         self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
+
+    def _report_failure(self, task_id: str, error: BaseException) -> None:
+        """Fail the workflow task with the full stack text (the workflow's traceback and the
+        activity's behind it), after recording the failure's cause chain as a task event."""
+        event = {"kind": "failed", "stage": "workflow", "message": (str(error) or type(error).__name__)[:2000],
+                 "details": {"failure_chain": failure_chain(error)}}
+        try:
+            self.lane.event(task_id, event)
+        except TaskGone:
+            raise
+        except PostGripAgentError as err:  # the chain is a convenience; the failure itself must go through
+            log.warning("could not record the failure chain of task %s: %s", task_id, err)
+        self.lane.fail(task_id, str(error) or type(error).__name__, failure_info(error), stack_trace=stack_text(error))
 
     def _finish_updates(self, instance: WorkflowInstance, workflow_task: str) -> None:
         """Report updates whose handlers finished inside the workflow (each once: later replays get 409),

@@ -1,0 +1,158 @@
+"""What a client can learn about a run beyond its WorkflowExecution: the cause chain and stack
+trace of its failure, and its pending activities (as Temporal's describe shows them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Optional
+
+import attrs
+
+from . import types as wt
+from .connection import quote_segment as _q
+from .errors import (
+    ActivityError,
+    ApplicationFailure,
+    CancelledFailure,
+    TerminatedFailure,
+    TimeoutFailure,
+    failure_from_info,
+    failure_info,
+)
+
+Request = Callable[..., Any]
+
+
+@attrs.define
+class PendingActivity:
+    """An activity of a running workflow that has not finished for good."""
+
+    activity_id: str  #: the current attempt's task id
+    activity_type: str
+    attempt: int
+    state: str  #: queued (waiting for an agent or its retry backoff), leased (running) or blocked
+    scheduled_time: Optional[datetime] = None
+    next_attempt_time: Optional[datetime] = None  #: when a retry becomes available (after its backoff)
+    last_heartbeat_time: Optional[datetime] = None
+    heartbeat_details: Optional[Dict[str, Any]] = None
+    last_failure: Optional[Dict[str, Any]] = None  #: FailureInfo of the previous attempt
+    last_failure_stack_trace: Optional[str] = None
+    agent_id: Optional[str] = None
+
+
+@attrs.define
+class WorkflowDescription(wt.WorkflowExecution):
+    """A run as ``describe()`` reports it: the WorkflowExecution, and its pending activities."""
+
+    pending_activities: List[PendingActivity] = attrs.Factory(list)
+
+
+def pending_activities(request: Request, run_id: str) -> List[PendingActivity]:
+    events = request("GET", f"/api/v1/workflows/{_q(run_id)}/history")
+    finished = {e.get("task_id") for e in events if e["type"] in ("ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskCanceled")}
+    retried_from: Dict[str, Dict[str, Any]] = {}
+    for event in events:
+        if event["type"] == "ActivityTaskRetryScheduled":
+            retried_from[event.get("task_id") or ""] = event.get("attributes") or {}
+    pending: List[PendingActivity] = []
+    for event in events:
+        task_id = event.get("task_id")
+        if event["type"] != "ActivityTaskScheduled" or not task_id or task_id in finished:
+            continue
+        task = request("GET", f"/api/v1/tasks/{_q(task_id)}")
+        if task["state"] in wt.TERMINAL_TASK_STATES:
+            continue  # an attempt that failed and was retried: its retry is listed instead
+        attributes = event.get("attributes") or {}
+        previous = retried_from.get(task_id) or {}
+        heartbeats = [e for e in request("GET", f"/api/v1/tasks/{_q(task_id)}/events")
+                      if e.get("kind") == "heartbeat" and e.get("stage") != "lease"]
+        payload = task.get("payload") or {}
+        details = heartbeats[-1].get("details") if heartbeats else payload.get("heartbeatDetails")
+        pending.append(PendingActivity(
+            activity_id=task_id, activity_type=str(attributes.get("activity_type") or task["type"].split(":", 1)[-1]),
+            attempt=int(task.get("attempt") or attributes.get("attempt") or 1), state=task["state"],
+            scheduled_time=_when(payload.get("scheduledAt")), next_attempt_time=_when(task.get("not_before")),
+            last_heartbeat_time=_when(heartbeats[-1]["created_at"]) if heartbeats else None,
+            heartbeat_details=details if isinstance(details, dict) else None,
+            last_failure=previous.get("failure"), last_failure_stack_trace=previous.get("stack_trace"),
+            agent_id=task.get("agent_id"),
+        ))
+    return pending
+
+
+def _when(value: Any) -> Optional[datetime]:
+    return wt.parse_timestamp(value) if isinstance(value, str) else None
+
+
+def _rebuild(link: Dict[str, Any]) -> BaseException:
+    if link.get("type") == "TimeoutFailure":
+        return TimeoutFailure(str(link.get("message") or "timed out"), timeout_type=link.get("timeout_type"))
+    if link.get("type") == "CancelledFailure":
+        return CancelledFailure(str(link.get("message") or "cancelled"))
+    return failure_from_info(link)
+
+
+def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = None) -> "tuple[str, BaseException]":
+    """(status, cause) of a run that did not succeed. With ``request``, a failure our agent
+    reported is rebuilt with its chain (an ActivityError and what ended the activity)."""
+    result = run.result
+    failure = result.failure if result and result.failure else None
+    info = wt.to_json(failure) if failure else {"message": run.error or "workflow failed"}
+    kind = info.get("type")
+    message = str(info.get("message") or run.error or "workflow failed")
+    stack = result.stderr if result else None
+    activity_timeout = any(isinstance(d, dict) and d.get("timeout_type") for d in info.get("details") or [])
+    if kind == "TerminatedFailure" or (run.error or "").startswith("terminated"):
+        return "terminated", TerminatedFailure(message)
+    if kind == "TimeoutFailure" and not activity_timeout:
+        return "timed_out", TimeoutFailure(message)
+    if kind == "CancelledFailure":
+        return "cancelled", CancelledFailure(message)
+    cause: BaseException = failure_from_info(info, message)
+    chain = _failure_chain(request, run.task_id) if request is not None else None
+    if chain and chain[0].get("type") == "ActivityError" and len(chain) > 1:
+        head = chain[0]
+        root = _rebuild(chain[1])
+        root.stack_trace = stack  # type: ignore[attr-defined]
+        cause = ActivityError(root, activity_type=str(head.get("activity_type") or "activity"),
+                              activity_id=head.get("activity_id"), attempt=head.get("attempt"))
+    elif activity_timeout:
+        kinds = [d.get("timeout_type") for d in info.get("details") or [] if isinstance(d, dict)]
+        cause = _rebuild({**info, "timeout_type": kinds[0] if kinds else None})
+    if isinstance(cause, (ApplicationFailure, TimeoutFailure)):
+        cause.stack_trace = stack
+    return "failed", cause
+
+
+def _failure_chain(request: Request, task_id: str) -> Optional[List[Dict[str, Any]]]:
+    """The cause chain our agent recorded on the workflow task's ``failed`` event, if any."""
+    try:
+        events = request("GET", f"/api/v1/tasks/{_q(task_id)}/events")
+    except Exception:  # a service that lost the events (compacted): the flat failure stands
+        return None
+    for event in reversed(events):
+        chain = (event.get("details") or {}).get("failure_chain") if event.get("kind") == "failed" else None
+        if isinstance(chain, list) and all(isinstance(link, dict) for link in chain):
+            return chain
+    return None
+
+
+def failure_chain(error: BaseException) -> List[Dict[str, Any]]:
+    """The links of an exception's cause chain, as our agent records them on a failed workflow task."""
+    links: List[Dict[str, Any]] = []
+    node: Optional[BaseException] = error
+    while node is not None and len(links) < 8:
+        if isinstance(node, ActivityError):
+            links.append({"type": "ActivityError", "message": str(node), "activity_type": node.activity_type,
+                          "activity_id": node.activity_id, "attempt": node.attempt})
+            node = node.cause
+            continue
+        link: Dict[str, Any] = {"type": getattr(node, "type", None) or type(node).__name__,
+                                "message": getattr(node, "message", None) or str(node)}
+        if isinstance(node, TimeoutFailure):
+            link["type"], link["timeout_type"] = "TimeoutFailure", node.timeout_type
+        if isinstance(node, ApplicationFailure):
+            link["non_retryable"], link["details"] = node.non_retryable, failure_info(node).get("details") or []
+        links.append(link)
+        node = node.__cause__
+    return links
