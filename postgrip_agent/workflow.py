@@ -195,7 +195,7 @@ def execute_activity(
     # the lease is only the agent's liveness signal: short enough to notice a dead agent soon
     request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
                                "queue": task_queue or instance.info.task_queue, "payload": payload,
-                               "lease_timeout_seconds": max(1, min(30, math.ceil(attempt_limit / 1000)))}
+                               "lease_timeout_seconds": max(1, min(30, math.ceil(min(attempt_limit, heartbeat_ms or attempt_limit) / 1000)))}
 
     def on_cancel(future: WorkflowFuture[Any], error: BaseException) -> None:
         if cancellation_type != "wait_cancellation_completed":

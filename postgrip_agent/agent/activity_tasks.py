@@ -15,7 +15,7 @@ from ..errors import CancelledFailure, failure_info
 from ..types import parse_timestamp
 from .interrupt import ActivityInterrupted, ThreadGuard
 from .lane import AgentLane, TaskGone
-from .leases import LeaseKeeper
+from .leases import LOCAL_DEADLINE, LeaseKeeper
 
 log = logging.getLogger("postgrip_agent.agent")
 
@@ -62,8 +62,10 @@ class ActivityTaskRunner:
         ctx = ActivityContext(activity_info(task, name), send_heartbeat=lambda details: self._heartbeat(ctx, details),
                               send_event=lambda event: self._event(ctx, event))
         # the lease is renewed for as long as the attempt runs; its timeouts are the service's
+        limit = ctx.info.start_to_close_timeout
         self.leases.track(task["id"], float(task.get("lease_timeout_seconds") or 30),
-                          on_lost=lambda reason: self._stop(ctx, guard, reason))
+                          on_lost=lambda reason: self._stop(ctx, guard, reason),
+                          deadline_seconds=limit.total_seconds() if limit else None)
         try:
             if target is None:
                 message = f"activity {name} is not registered with this agent"
@@ -112,6 +114,11 @@ class ActivityTaskRunner:
             self.lane.complete(task_id, result)
             return
         where = f"activity {ctx.info.activity_type} (task {task_id}, attempt {ctx.info.attempt})"
+        if isinstance(error, CancelledFailure) and ctx.cancel_reason == LOCAL_DEADLINE:
+            # the service times the attempt out itself (and retries it); a report from here could
+            # only race it with a cancellation
+            log.info("%s stopped: %s", where, LOCAL_DEADLINE)
+            return
         if isinstance(error, CancelledFailure):
             log.info("%s cancelled: %s", where, ctx.cancel_reason or error)
         else:

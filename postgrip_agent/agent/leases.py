@@ -13,6 +13,9 @@ from .lane import AgentLane, TaskGone
 
 log = logging.getLogger("postgrip_agent.agent")
 
+#: the reason on_lost gets when the local deadline (not the service) ended the attempt
+LOCAL_DEADLINE = "its start_to_close_timeout passed"
+
 
 @attrs.define
 class _Lease:
@@ -21,6 +24,8 @@ class _Lease:
     next_at: float
     #: called with the service's reason when the lease is gone (the attempt ended, or was cancelled)
     on_lost: Optional[Callable[[str], None]]
+    #: monotonic moment at which on_lost fires anyway (an activity's start-to-close, enforced here too)
+    deadline: Optional[float] = None
 
 
 class LeaseKeeper:
@@ -41,11 +46,17 @@ class LeaseKeeper:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def track(self, task_id: str, lease_seconds: float, *, on_lost: Optional[Callable[[str], None]] = None) -> None:
-        """Renew the task's lease until released (the lease is liveness; timeouts are the service's)."""
+    def track(self, task_id: str, lease_seconds: float, *, on_lost: Optional[Callable[[str], None]] = None,
+              deadline_seconds: Optional[float] = None) -> None:
+        """Renew the task's lease until released (the lease is liveness; timeouts are the service's).
+
+        ``deadline_seconds``: call ``on_lost`` then even before the service says so, so a timed-out
+        attempt stops here before its retry can start."""
         interval = max(0.2, lease_seconds / 3.0)
+        now = time.monotonic()
+        deadline = None if deadline_seconds is None else now + deadline_seconds
         with self._lock:
-            self._leases[task_id] = _Lease(task_id, interval, time.monotonic() + interval, on_lost)
+            self._leases[task_id] = _Lease(task_id, interval, now + interval, on_lost, deadline)
         self._wake.set()
 
     def renewed(self, task_id: str) -> None:
@@ -59,6 +70,15 @@ class LeaseKeeper:
         with self._lock:
             self._leases.pop(task_id, None)
 
+    @staticmethod
+    def _notify_lost(lease: _Lease, reason: str) -> None:
+        if lease.on_lost is None:
+            return
+        try:
+            lease.on_lost(reason)
+        except Exception:  # the keeper must outlive any callback
+            log.exception("handling the lost lease of task %s failed", lease.task_id)
+
     def _loop(self) -> None:
         while not self._stopped.is_set():
             now = time.monotonic()
@@ -66,18 +86,21 @@ class LeaseKeeper:
                 due = [lease for lease in self._leases.values() if lease.next_at <= now]
                 for lease in due:
                     lease.next_at = now + lease.interval
-                upcoming = min((lease.next_at for lease in self._leases.values()), default=now + 60)
+                expired = [lease for lease in self._leases.values() if lease.deadline is not None and lease.deadline <= now]
+                for lease in expired:
+                    lease.deadline = None
+                upcoming = min([lease.next_at for lease in self._leases.values()]
+                               + [lease.deadline for lease in self._leases.values() if lease.deadline is not None],
+                               default=now + 60)
+            for lease in expired:
+                self._notify_lost(lease, LOCAL_DEADLINE)
             for lease in due:
                 try:
                     self._lane.heartbeat(lease.task_id, stage="lease")
                 except TaskGone as err:
                     log.info("task %s lost its lease: %s", lease.task_id, err)
                     self.release(lease.task_id)
-                    if lease.on_lost is not None:
-                        try:
-                            lease.on_lost(str(err))
-                        except Exception:  # the keeper must outlive any callback
-                            log.exception("handling the lost lease of task %s failed", lease.task_id)
+                    self._notify_lost(lease, str(err))
                 except Exception as err:  # transient: try again next interval
                     log.warning("renewing the lease of task %s failed: %s", lease.task_id, err)
             self._wake.clear()

@@ -80,7 +80,8 @@ class ActivityAttempts(RunLifecycle):
         kind = task.timeout_kind or "START_TO_CLOSE"
         name = (task.payload or {}).get("activityType") or task.type[len("activity:"):]
         message = f"activity {name} timed out ({kind}) on attempt {task.attempt}"
-        failure = {"message": message, "type": "TimeoutFailure", "non_retryable": kind == "SCHEDULE_TO_CLOSE",
+        # schedule-to-close ends all retrying; a retry of a schedule-to-start timeout would queue the same way
+        failure = {"message": message, "type": "TimeoutFailure", "non_retryable": kind in ("SCHEDULE_TO_CLOSE", "SCHEDULE_TO_START"),
                    "details": [{"timeout_type": kind}]}
         run = self._open_run(task.run_id)
         if run is None:
