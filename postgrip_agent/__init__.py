@@ -8,6 +8,7 @@ from .agent import Agent, Worker  # noqa: E402
 from .client import Client, ScheduleClient, TaskClient, WorkflowClient  # noqa: E402
 from .connection import Connection, RetryOptions  # noqa: E402
 from .errors import (  # noqa: E402
+    ActivityError,
     AlreadyExistsError,
     ApplicationFailure,
     CancelledFailure,
@@ -26,13 +27,15 @@ from .errors import (  # noqa: E402
     WorkflowUpdateFailedError,
 )
 from .handle import WorkflowHandle, WorkflowUpdateHandle  # noqa: E402
+from .inspection import PendingActivity, WorkflowDescription  # noqa: E402
 from .types import FailureInfo, RetryPolicy, Schedule, Task, WorkflowExecution, WorkflowHistoryEvent  # noqa: E402
 
 __all__ = [
     "__version__", "activity", "workflow", "Agent", "Worker", "Client", "Connection", "RetryOptions",
     "TaskClient", "WorkflowClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle",
     "PostGripAgentError", "RPCError", "InvalidArgumentError", "UnauthorizedError", "NotFoundError", "ConflictError",
-    "AlreadyExistsError", "TransportError", "ApplicationFailure", "CancelledFailure", "TimeoutFailure",
+    "AlreadyExistsError", "TransportError", "ApplicationFailure", "ActivityError", "CancelledFailure", "TimeoutFailure",
     "TerminatedFailure", "TaskFailedError", "WorkflowFailureError", "WorkflowQueryFailedError", "WorkflowUpdateFailedError",
     "Task", "WorkflowExecution", "WorkflowHistoryEvent", "RetryPolicy", "Schedule", "FailureInfo",
+    "WorkflowDescription", "PendingActivity",
 ]

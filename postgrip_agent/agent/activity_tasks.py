@@ -49,10 +49,12 @@ def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
 
 
 class ActivityTaskRunner:
-    def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper) -> None:
+    def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0) -> None:
         self.lane = lane
         self.activities = activities
         self.leases = leases
+        #: how soon the service notices this agent is gone (the lease it keeps renewing)
+        self.lease_seconds = lease_seconds
 
     def run(self, task: Dict[str, Any]) -> None:
         payload = task.get("payload") or {}
@@ -65,7 +67,7 @@ class ActivityTaskRunner:
         limit = ctx.info.start_to_close_timeout
         self.leases.track(task["id"], float(task.get("lease_timeout_seconds") or 30),
                           on_lost=lambda reason: self._stop(ctx, guard, reason),
-                          deadline_seconds=limit.total_seconds() if limit else None)
+                          deadline_seconds=limit.total_seconds() if limit else None, renew_as=self.lease_seconds)
         try:
             if target is None:
                 message = f"activity {name} is not registered with this agent"

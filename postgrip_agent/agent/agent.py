@@ -44,6 +44,11 @@ class Agent:
     ``run()`` blocks until shutdown (SIGINT/SIGTERM stop it when called on the main thread);
     ``start()`` runs it on background threads; ``shutdown()`` stops polling and drains
     in-flight work. Usable as a context manager (``with Agent(...):`` starts and stops it).
+
+    ``activity_lease`` (seconds) is how long the service waits, after this agent last renewed
+    an activity's lease, before it counts the attempt as lost and retries it elsewhere; the
+    agent renews every third of it while the activity runs. Timeouts are separate (set per
+    activity with ``execute_activity``) and enforced by the service.
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class Agent:
         max_concurrent_workflow_tasks: int = 8,
         poll_wait_seconds: int = 1,
         pollers_per_kind: int = 2,
+        activity_lease: float = 10.0,
     ) -> None:
         if not isinstance(client, Client):
             raise TypeError(f"Agent needs a Client (Client.connect(...)), got {type(client).__name__}")
@@ -68,6 +74,8 @@ class Agent:
             raise ValueError("max_concurrent_activities and max_concurrent_workflow_tasks must be >= 1")
         if not 0 <= poll_wait_seconds <= 60:
             raise ValueError("poll_wait_seconds must be between 0 and 60")
+        if not 1 <= activity_lease <= 3600:
+            raise ValueError("activity_lease must be between 1 and 3600 seconds (how soon a lost agent is noticed)")
         self.client = client
         self.task_queue = task_queue
         self.namespace = namespace or client.namespace
@@ -80,7 +88,7 @@ class Agent:
         self.lane = AgentLane(client.connection, self.identity)
         self.leases = LeaseKeeper(self.lane)
         self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows)
-        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases)
+        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease)
         self._lanes: List[_Lane] = []
         if self.workflows:
             prefixes = [f"{kind}:{name}" for name in self.workflows for kind in ("workflow", "query", "update")]

@@ -62,11 +62,17 @@ class AgentLane:
         except (ConflictError, NotFoundError) as err:
             raise TaskGone(str(err)) from err
 
-    def heartbeat(self, task_id: str, details: Optional[Dict[str, Any]] = None, stage: str = "activity") -> None:
+    def heartbeat(self, task_id: str, details: Optional[Dict[str, Any]] = None, stage: str = "activity",
+                  lease_seconds: Optional[float] = None) -> None:
+        """Renew the lease (``lease_seconds`` sets its new length); stage "activity" is the activity's own
+        heartbeat, which also resets its heartbeat timeout, stage "lease" only the agent's renewal."""
         event: Dict[str, Any] = {"kind": "heartbeat", "stage": stage}
         if details is not None:
             event["details"] = details
-        self._post(task_id, "heartbeat", {"event": event})
+        body: Dict[str, Any] = {"event": event}
+        if lease_seconds is not None:
+            body["lease_timeout_seconds"] = max(1, int(round(lease_seconds)))
+        self._post(task_id, "heartbeat", body)
 
     def event(self, task_id: str, event: Dict[str, Any]) -> None:
         self._post(task_id, "events", {"event": event})

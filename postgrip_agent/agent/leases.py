@@ -26,6 +26,8 @@ class _Lease:
     on_lost: Optional[Callable[[str], None]]
     #: monotonic moment at which on_lost fires anyway (an activity's start-to-close, enforced here too)
     deadline: Optional[float] = None
+    #: the lease length each renewal asks for (None: the task's own)
+    lease_seconds: Optional[float] = None
 
 
 class LeaseKeeper:
@@ -47,16 +49,18 @@ class LeaseKeeper:
             self._thread.join(timeout=5)
 
     def track(self, task_id: str, lease_seconds: float, *, on_lost: Optional[Callable[[str], None]] = None,
-              deadline_seconds: Optional[float] = None) -> None:
+              deadline_seconds: Optional[float] = None, renew_as: Optional[float] = None) -> None:
         """Renew the task's lease until released (the lease is liveness; timeouts are the service's).
 
         ``deadline_seconds``: call ``on_lost`` then even before the service says so, so a timed-out
-        attempt stops here before its retry can start."""
-        interval = max(0.2, lease_seconds / 3.0)
+        attempt stops here before its retry can start. ``renew_as``: the lease length the agent
+        wants; the first renewal then goes out at once, replacing the task's own lease."""
+        lease = renew_as or lease_seconds
+        interval = max(0.2, lease / 3.0)
         now = time.monotonic()
         deadline = None if deadline_seconds is None else now + deadline_seconds
         with self._lock:
-            self._leases[task_id] = _Lease(task_id, interval, now + interval, on_lost, deadline)
+            self._leases[task_id] = _Lease(task_id, interval, now if renew_as else now + interval, on_lost, deadline, renew_as)
         self._wake.set()
 
     def renewed(self, task_id: str) -> None:
@@ -96,7 +100,7 @@ class LeaseKeeper:
                 self._notify_lost(lease, LOCAL_DEADLINE)
             for lease in due:
                 try:
-                    self._lane.heartbeat(lease.task_id, stage="lease")
+                    self._lane.heartbeat(lease.task_id, stage="lease", lease_seconds=lease.lease_seconds)
                 except TaskGone as err:
                     log.info("task %s lost its lease: %s", lease.task_id, err)
                     self.release(lease.task_id)
