@@ -127,6 +127,7 @@ def test_a_heartbeating_activity_past_start_to_close_gets_cancelled_failure(env:
 def goes_quiet() -> Dict[str, Any]:
     info = activity.info()
     _state["attempts"].append((info.attempt, info.heartbeat_details, time.monotonic()))
+    _state.setdefault("infos", []).append(info)
     if info.attempt == 1:
         activity.heartbeat({"done": 3})
         _state["last_heartbeat"] = time.monotonic()
@@ -152,6 +153,11 @@ def test_an_activity_that_stops_heartbeating_times_out_and_the_retry_resumes_fro
     assert retry_started - _state["last_heartbeat"] < 0.5 + 1.0  # heartbeat_timeout + 1 s
     retried = [e for e in handle.fetch_history().events if e.type == "ActivityTaskRetryScheduled"]
     assert retried[0].attributes["timeout_type"] == "HEARTBEAT"
+    first, second = _state["infos"]
+    assert second.heartbeat_timeout == timedelta(milliseconds=500) and second.start_to_close_timeout == timedelta(seconds=10)
+    assert first.heartbeat_details is None and first.scheduled_time == second.scheduled_time
+    assert first.current_attempt_scheduled_time is not None and second.current_attempt_scheduled_time is not None
+    assert second.current_attempt_scheduled_time > first.current_attempt_scheduled_time  # after the failure and backoff
 
 
 @activity.defn
