@@ -49,6 +49,9 @@ def test_a_sigkilled_agents_activity_is_finished_by_another_agent_as_attempt_two
         handle = env.client.start_workflow("Killable", 7, task_queue=queue)
         wait_for(marker.exists, timeout=20)
         assert marker.read_text() == "1"
+        leased = [t for t in env.client.task.list(queue=queue) if t.type == "activity:killable_work"][0]
+        # killed once its agent has renewed the lease (to activity_lease=1 s), as an agent mid-run would be
+        wait_for(lambda: any(e.stage == "lease" for e in env.client.task.events(leased.id)), timeout=10)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(timeout=10)
         with Agent(env.client, task_queue=queue, workflows=[Killable], activities=[killable_work]):

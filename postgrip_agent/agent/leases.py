@@ -54,13 +54,13 @@ class LeaseKeeper:
 
         ``deadline_seconds``: call ``on_lost`` then even before the service says so, so a timed-out
         attempt stops here before its retry can start. ``renew_as``: the lease length the agent
-        wants; the first renewal then goes out at once, replacing the task's own lease."""
-        lease = renew_as or lease_seconds
-        interval = max(0.2, lease / 3.0)
+        wants each renewal to set (the first renewal comes within a third of the shorter lease, so
+        work that finishes sooner costs no renewal at all)."""
+        interval = max(0.2, min(lease_seconds, renew_as or lease_seconds) / 3.0)
         now = time.monotonic()
         deadline = None if deadline_seconds is None else now + deadline_seconds
         with self._lock:
-            self._leases[task_id] = _Lease(task_id, interval, now if renew_as else now + interval, on_lost, deadline, renew_as)
+            self._leases[task_id] = _Lease(task_id, interval, now + interval, on_lost, deadline, renew_as)
         self._wake.set()
 
     def renewed(self, task_id: str) -> None:
