@@ -150,11 +150,12 @@ class Timekeeping(ActivityAttempts):
         for task_id in timers:
             self.run_item(f"timer {task_id}", lambda i=task_id: self._fire_timer_if_due(i, now),  # type: ignore[misc]
                           lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
-        for task_id in leases:
-            self.run_item(f"lease expiry of task {task_id}", lambda i=task_id: self._expire_lease_if_due(i, now),  # type: ignore[misc]
-                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
+        # an attempt both past its timeout and its lease ended by the timeout: the more telling reason
         for task_id in activities:
             self.run_item(f"timeout of activity task {task_id}", lambda i=task_id: self._time_out_activity_if_due(i, now),  # type: ignore[misc]
+                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
+        for task_id in leases:
+            self.run_item(f"lease expiry of task {task_id}", lambda i=task_id: self._expire_lease_if_due(i, now),  # type: ignore[misc]
                           lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
         for run_id in runs:
             self.run_item(f"timeout of run {run_id}", lambda i=run_id: self._time_out_run_if_due(i, now),  # type: ignore[misc]
