@@ -9,10 +9,11 @@ records when it last completed a tick so ``/readyz`` can tell when time has stal
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .activities import ActivityAttempts
 from .store import TaskRecord
@@ -45,7 +46,7 @@ class Timekeeping(ActivityAttempts):
 
     # ------------------------------------------------------------------ one item
 
-    def run_item(self, key: str, work: Callable[[], None], quarantine: Callable[[str], None]) -> None:
+    def run_item(self, key: str, work: Callable[[], object], quarantine: Callable[[str], None]) -> None:
         """Do ``work`` in its own transaction; on failure back off, and quarantine after repeated failures."""
         failure = self._item_failures.get(key)
         if failure is not None and failure[1] > time.monotonic():
@@ -147,25 +148,22 @@ class Timekeeping(ActivityAttempts):
             leases = [t.id for t in self.store.expired_leases(now)]
             runs = [r.run_id for r in self.store.timed_out_runs(now)]
             activities = [t.id for t in self.store.due_activity_timeouts(now)]
-        for task_id in timers:
-            self.run_item(f"timer {task_id}", lambda i=task_id: self._fire_timer_if_due(i, now),  # type: ignore[misc]
-                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
-        # an attempt both past its timeout and its lease ended by the timeout: the more telling reason
-        for task_id in activities:
-            self.run_item(f"timeout of activity task {task_id}", lambda i=task_id: self._time_out_activity_if_due(i, now),  # type: ignore[misc]
-                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
-        for task_id in leases:
-            self.run_item(f"lease expiry of task {task_id}", lambda i=task_id: self._expire_lease_if_due(i, now),  # type: ignore[misc]
-                          lambda why, i=task_id: self._quarantine_task(i, why))  # type: ignore[misc]
-        for run_id in runs:
-            self.run_item(f"timeout of run {run_id}", lambda i=run_id: self._time_out_run_if_due(i, now),  # type: ignore[misc]
-                          lambda why, i=run_id: self._quarantine_run(i, why))  # type: ignore[misc]
+        # an attempt both past its timeout and its lease is ended by the timeout (the more telling
+        # reason), so activity timeouts go before lapsed leases
+        due: List[Tuple[List[str], str, Callable[[str, float], None], Callable[[str, str], None]]] = [
+            (timers, "timer", self._fire_timer_if_due, self._quarantine_task),
+            (activities, "timeout of activity task", self._time_out_activity_if_due, self._quarantine_task),
+            (leases, "lease expiry of task", self._expire_lease_if_due, self._quarantine_task),
+            (runs, "timeout of run", self._time_out_run_if_due, self._quarantine_run),
+        ]
+        for ids, label, handle, quarantine in due:
+            for item in ids:
+                self.run_item(f"{label} {item}", functools.partial(handle, item, now), functools.partial(quarantine, item))
         for hook in self.on_tick:
             hook(now)
         if time.monotonic() - self._last_purge >= PURGE_EVERY:
             self._last_purge = time.monotonic()
-            self.run_item("idempotency purge", lambda: None if self.store.purge_idempotent(now - IDEMPOTENCY_TTL) else None,
-                          lambda why: None)
+            self.run_item("idempotency purge", lambda: self.store.purge_idempotent(now - IDEMPOTENCY_TTL), lambda why: None)
         with self._lock:
             for cv in self._queue_cvs.values():  # tasks whose not_before passed are available now
                 cv.notify_all()
