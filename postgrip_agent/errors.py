@@ -140,9 +140,11 @@ class ActivityError(ApplicationFailure):
     def __init__(self, cause: BaseException, *, activity_type: str, activity_id: Optional[str] = None,
                  attempt: Optional[int] = None) -> None:
         message = getattr(cause, "message", None) or str(cause)
+        details = list(getattr(cause, "details", []) or [])
+        if isinstance(cause, TimeoutFailure) and cause.timeout_type and not details:
+            details = [{"timeout_type": cause.timeout_type}]  # an activity's timeout, not the run's
         super().__init__(str(message), type=getattr(cause, "type", None) or type(cause).__name__,
-                         non_retryable=bool(getattr(cause, "non_retryable", True)),
-                         details_list=list(getattr(cause, "details", []) or []))
+                         non_retryable=bool(getattr(cause, "non_retryable", True)), details_list=details)
         self.cause = cause
         self.__cause__ = cause
         self.activity_type = activity_type

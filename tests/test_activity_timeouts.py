@@ -68,15 +68,27 @@ class RunsSlowStep:
             return {"error": "ActivityError", "timeout_type": err.cause.timeout_type, "attempt": err.attempt}
 
 
-def test_an_attempt_past_start_to_close_runs_once_and_fails_the_activity_in_about_the_timeout(env: Any, queue: str) -> None:
+@workflow.defn
+class LetsTheTimeoutFail:
+    @workflow.run
+    def run(self, seconds: float):
+        return (yield workflow.execute_activity(slow_step, seconds, start_to_close_timeout=timedelta(seconds=1),
+                                                retry_policy=RetryPolicy(maximum_attempts=1)))
+
+
+def test_an_attempt_past_start_to_close_runs_once_and_fails_the_workflow_in_about_the_timeout(env: Any, queue: str) -> None:
     _reset()
-    with Agent(env.client, task_queue=queue, workflows=[RunsSlowStep], activities=[slow_step]):
+    with Agent(env.client, task_queue=queue, workflows=[LetsTheTimeoutFail], activities=[slow_step]):
         started = time.monotonic()
-        handle = env.client.start_workflow(RunsSlowStep, 4.0, 1, task_queue=queue)
-        outcome = handle.result(timeout=10)
+        handle = env.client.start_workflow(LetsTheTimeoutFail, 4.0, task_queue=queue)
+        with pytest.raises(WorkflowFailureError) as caught:
+            handle.result(timeout=10)
         took = time.monotonic() - started
-    assert outcome == {"error": "ActivityError", "timeout_type": "START_TO_CLOSE", "attempt": 1}
-    assert took < 2.5 and _state["attempts"] == [1]
+    assert caught.value.status == "failed" and took < 2.5 and _state["attempts"] == [1]
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and cause.activity_type == "slow_step"
+    assert isinstance(cause.cause, TimeoutFailure) and cause.cause.timeout_type == "START_TO_CLOSE"
+    assert "START_TO_CLOSE" in str(caught.value)
     failed = [e for e in handle.fetch_history().events if e.type == "ActivityTaskFailed"]
     assert len(failed) == 1 and failed[0].attributes["timeout_type"] == "START_TO_CLOSE"
 
