@@ -314,3 +314,50 @@ def test_the_service_refuses_out_of_range_activity_timeouts(wire: Wire, value: A
         "workflowRunId": workflow_task["payload"]["runId"], "startToCloseTimeoutMs": value}}
     refused = wire.post("/api/v1/tasks", body, 400)
     assert "startToCloseTimeoutMs" in refused["error"]
+
+
+@activity.defn
+def blocks_in_c() -> str:
+    attempt = activity.info().attempt
+    _state["attempts"].append(attempt)
+    if attempt == 1:
+        time.sleep(1.6)  # a C call: the interrupt lands only after it returns, past start_to_close
+        _state["late_returned"] = True
+        return "late first attempt"
+    return "second attempt"
+
+
+@workflow.defn
+class TakesTheResult:
+    @workflow.run
+    def run(self):
+        return (yield workflow.execute_activity(blocks_in_c, start_to_close_timeout=timedelta(seconds=1),
+                                                retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY)))
+
+
+def test_the_late_result_of_a_timed_out_attempt_is_refused_and_dropped(env: Any, queue: str,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    _reset()
+    caplog.set_level(logging.INFO, logger="postgrip_agent.agent")
+    with Agent(env.client, task_queue=queue, workflows=[TakesTheResult], activities=[blocks_in_c]):
+        handle = env.client.start_workflow(TakesTheResult, task_queue=queue)
+        assert handle.result(timeout=10) == "second attempt"
+        wait_for(lambda: any("stopped" in r.getMessage() or "dropped" in r.getMessage() for r in caplog.records
+                             if "blocks_in_c" in r.getMessage() and "attempt 1" in r.getMessage()))
+    assert _state["attempts"] == [1, 2]
+    completed = [e for e in handle.fetch_history().events if e.type == "ActivityTaskCompleted"]
+    assert len(completed) == 1 and completed[0].attributes["result"] == "second attempt"
+
+
+def test_the_service_refuses_a_completion_from_a_timed_out_attempt(mwire: Wire, manual_server: Any) -> None:
+    workflow_task = mwire.start("W", "late-complete")
+    mwire.poll()
+    scheduled = mwire.activity(workflow_task, "work", startToCloseTimeoutMs=1000, retry={"maximumAttempts": 1})
+    mwire.block(workflow_task)
+    leased = mwire.poll(types="activity:")
+    manual_server.advance(1.5)  # past start_to_close: the service ends the attempt
+    late = mwire.complete(leased, "too late", expect=409)
+    assert "terminal" in late["error"]
+    events = mwire.history("late-complete")
+    assert [e["type"] for e in events if e["type"].startswith("Activity")] == ["ActivityTaskScheduled", "ActivityTaskFailed"]
+    assert events[-1]["attributes"]["timeout_type"] == "START_TO_CLOSE" and scheduled["id"] == leased["id"]
