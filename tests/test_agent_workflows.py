@@ -274,9 +274,9 @@ class Deterministic:
 
 def test_now_random_and_uuid4_are_identical_across_replays(env: Any, queue: str) -> None:
     _replays.clear()
-    with Agent(env.client, task_queue=queue, workflows=[Deterministic], activities=[add]):
+    with Agent(env.client, task_queue=queue, workflows=[Deterministic], activities=[add], max_cached_workflows=0):
         result = env.client.execute_workflow(Deterministic, task_queue=queue, timeout=10)
-    assert len(_replays) >= 3  # at least three workflow tasks, each a full replay
+    assert len(_replays) >= 3  # at least three workflow tasks, each a full replay (no live cache)
     assert all(r == _replays[0] for r in _replays)
     assert result == _replays[0]
     assert _replays[0][1] != _replays[0][2]

@@ -38,9 +38,21 @@ class History:
     """Events oldest first. Retries of an activity are folded into its first task."""
 
     def __init__(self, raw_events: List[Dict[str, Any]]) -> None:
-        self.events: List[Event] = [
+        self.events: List[Event] = []
+        self.commands: List[RecordedCommand] = []
+        #: retry task id -> the first task of its activity
+        self.root: Dict[str, str] = {}
+        self.extend(raw_events)
+        if not self.events or self.events[0].type != "WorkflowExecutionStarted":
+            raise ValueError("history does not start with WorkflowExecutionStarted")
+        self.started = self.events[0]
+
+    def extend(self, raw_events: List[Dict[str, Any]]) -> List[Event]:
+        """Add events that came after the ones held (only those are parsed); return them."""
+        base = len(self.events)
+        added = [
             Event(
-                seq=int(raw["id"]) if str(raw.get("id", "")).isdigit() else i + 1,
+                seq=int(raw["id"]) if str(raw.get("id", "")).isdigit() else base + i + 1,
                 type=raw["type"],
                 task_id=raw.get("task_id"),
                 attributes=raw.get("attributes") or {},
@@ -48,13 +60,8 @@ class History:
             )
             for i, raw in enumerate(raw_events)
         ]
-        if not self.events or self.events[0].type != "WorkflowExecutionStarted":
-            raise ValueError("history does not start with WorkflowExecutionStarted")
-        self.started = self.events[0]
-        self.commands: List[RecordedCommand] = []
-        #: retry task id -> the first task of its activity
-        self.root: Dict[str, str] = {}
-        for event in self.events:
+        self.events.extend(added)
+        for event in added:
             if event.type == "ActivityTaskRetryScheduled" and event.task_id:
                 previous = str(event.attributes.get("previous_task") or "")
                 self.root[event.task_id] = self.root.get(previous, previous)
@@ -68,6 +75,7 @@ class History:
             else:
                 name = event.attributes.get("workflow_type")
             self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq))
+        return added
 
     def root_of(self, task_id: str) -> str:
         return self.root.get(task_id, task_id)

@@ -1,11 +1,14 @@
-"""One workflow run being replayed: the cooperative scheduler and the command matcher.
+"""One workflow run: the cooperative scheduler and the command matcher.
 
-An activation re-runs the workflow from the top. The main body and any handler bodies
-run round-robin, in a fixed order, until every one waits on an unresolved future. Then
-the next history event is applied (a future resolved, a signal delivered, ...) and the
-bodies run again, until the history is used up. Commands the bodies issue are matched,
-in order, against the commands recorded in history; those beyond it are new, and the
-agent sends them. Nothing here touches the network.
+A cold activation re-runs the workflow from the top (``activate``). The main body and any
+handler bodies run round-robin, in a fixed order, until every one waits on an unresolved
+future. Then the next history event is applied (a future resolved, a signal delivered, ...)
+and the bodies run again, until the history is used up. Commands the bodies issue are
+matched, in order, against the commands recorded in history; those beyond it are new, and
+the agent sends them. A live instance kept between activations takes only the events that
+came since (``advance``): the commands it issued last time are matched as history records
+them, with the same checks. ``teardown`` closes the bodies of an instance that is dropped so
+that no ``finally:`` block issues commands then. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ log = logging.getLogger("postgrip_agent.workflow")
 UPDATE_SIGNAL = "__postgrip_update__"
 
 current: contextvars.ContextVar[Optional["WorkflowInstance"]] = contextvars.ContextVar("postgrip_workflow_instance", default=None)
+
+
+class NotAContinuation(Exception):
+    """The new events do not follow from what this live instance did: replay it from history."""
+
+
+class _TearingDown(BaseException):
+    """Raised by workflow calls while an instance is torn down: its ``finally:`` blocks issue nothing."""
 
 
 class ContinueAsNew(BaseException):
@@ -182,6 +193,11 @@ class WorkflowInstance:
         self.cancel_requested = False
         self.instance: Any = None
         self.main: Optional[_Body] = None
+        #: every command issued, in order: (kind, name, future) — history binds them to tasks
+        self.issued_futures: List[Tuple[str, Any, WorkflowFuture[Any]]] = []
+        #: the seq of the last event applied
+        self.last_seq = self.current_seq
+        self.tearing_down = False
 
     # ================================================================== driving
 
@@ -191,16 +207,64 @@ class WorkflowInstance:
         try:
             self._start()
             self._run_until_blocked()
-            for event in self.history.events[1:]:
-                if self.main is not None and self.main.outcome.done():
-                    break
-                self.now, self.current_seq = event.created_at, event.seq
-                self._apply(event)
-                self._run_until_blocked()
+            self._apply_all(self.history.events[1:])
             if self.main is not None and not self.query_mode:
                 self._check_all_commands_replayed()
             assert self.main is not None
             return self.main.outcome
+        finally:
+            current.reset(token)
+
+    def advance(self, raw_events: List[Dict[str, Any]]) -> WorkflowFuture[Any]:
+        """Apply the events that came since the last activation to this live instance; return
+        the main body's outcome. Raises NotAContinuation when history went somewhere else."""
+        assert self.main is not None
+        recorded_before = len(self.history.commands)
+        added = self.history.extend(raw_events)
+        newly = self.history.commands[recorded_before:]
+        if len(self.history.commands) > len(self.issued_futures):
+            raise NotAContinuation(f"history records {len(self.history.commands)} commands, this instance issued "
+                                   f"{len(self.issued_futures)}: another agent advanced run {self.info.run_id}")
+        for index, recorded in enumerate(newly, start=recorded_before):
+            kind, name, future = self.issued_futures[index]
+            if recorded.kind != kind or recorded.name != name:
+                raise determinism_violation(
+                    f"command #{index + 1} differs from history: history has {recorded.kind} {recorded.name!r}, "
+                    f"the workflow issued {kind} {name!r} (run {self.info.run_id})"
+                )
+            self.futures_by_task[recorded.task_id] = (future, kind)
+        self.new_commands, self.milestones = [], []
+        self.live_after_seq = self.last_seq
+        token = current.set(self)
+        try:
+            self._apply_all(added)
+            return self.main.outcome
+        finally:
+            current.reset(token)
+
+    def _apply_all(self, events: List[Event]) -> None:
+        for event in events:
+            if self.main is not None and self.main.outcome.done():
+                break
+            self.now, self.current_seq = event.created_at, event.seq
+            self._apply(event)
+            self._run_until_blocked()
+        if events:
+            self.last_seq = max(self.last_seq, events[-1].seq)
+
+    def teardown(self) -> None:
+        """Drop the instance without side effects: each unfinished body is closed here (not
+        later by the garbage collector), and workflow calls its ``finally:`` blocks make raise
+        before issuing anything; logging through ``workflow.logger`` stays silent."""
+        self.tearing_down = True
+        token = current.set(self)
+        try:
+            for body in self.bodies:
+                try:
+                    body.body.close()
+                except BaseException:  # a finally block that called the workflow API: stopped there
+                    pass
+            self.bodies = []
         finally:
             current.reset(token)
 
@@ -387,12 +451,15 @@ class WorkflowInstance:
 
     def issue(self, kind: str, name: Any, description: str, request: Dict[str, Any],
               on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
+        if self.tearing_down:
+            raise _TearingDown(f"{description}: the workflow instance is being dropped (its run goes on elsewhere)")
         reason = self._cancelled_here()
         if reason is not None:
             return failed(CancelledFailure(reason), description)
         future: WorkflowFuture[Any] = WorkflowFuture(description)
         index = self.issued
         self.issued += 1
+        self.issued_futures.append((kind, name, future))
         if index < len(self.history.commands):
             recorded = self.history.commands[index]
             if recorded.kind != kind or recorded.name != name:
@@ -420,9 +487,12 @@ class WorkflowInstance:
             self.milestones.append(event)
 
     def is_replaying(self) -> bool:
-        return self.current_seq <= self.live_after_seq
+        """True while re-running what an earlier activation already did, and during teardown."""
+        return self.tearing_down or self.current_seq <= self.live_after_seq
 
     def condition(self, predicate: Callable[[], bool], timeout_ms: Optional[int]) -> WorkflowFuture[bool]:
+        if self.tearing_down:
+            raise _TearingDown("condition: the workflow instance is being dropped")
         if _holds(predicate):
             return resolved(True, "condition")
         reason = self._cancelled_here()

@@ -45,6 +45,10 @@ class Agent:
     ``start()`` runs it on background threads; ``shutdown()`` stops polling and drains
     in-flight work. Usable as a context manager (``with Agent(...):`` starts and stops it).
 
+    ``max_cached_workflows`` runs stay live in memory between activations (sticky execution), so
+    each step costs the same however long the run; 0 replays every activation from history,
+    which checks determinism on every step.
+
     ``activity_lease`` (seconds) is how long the service waits, after this agent last renewed
     an activity's lease, before it counts the attempt as lost and retries it elsewhere; the
     agent renews every third of it while the activity runs. Timeouts are separate (set per
@@ -65,6 +69,7 @@ class Agent:
         poll_wait_seconds: int = 1,
         pollers_per_kind: int = 2,
         activity_lease: float = 10.0,
+        max_cached_workflows: int = 1_000,
     ) -> None:
         if not isinstance(client, Client):
             raise TypeError(f"Agent needs a Client (Client.connect(...)), got {type(client).__name__}")
@@ -87,7 +92,9 @@ class Agent:
         self.poll_wait_seconds = poll_wait_seconds
         self.lane = AgentLane(client.connection, self.identity)
         self.leases = LeaseKeeper(self.lane)
-        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows)
+        if max_cached_workflows < 0:
+            raise ValueError("max_cached_workflows must be >= 0 (0 replays every activation from history)")
+        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows)
         self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease)
         self._lanes: List[_Lane] = []
         if self.workflows:
@@ -146,6 +153,7 @@ class Agent:
                     lane.idle.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
             lane.pool.shutdown(wait=False)
         self.leases.stop()
+        self._workflow_runner.cache.clear()  # live runs go on elsewhere: tear them down without side effects
         self._stopped.set()
         log.info("agent %s stopped", self.identity)
 

@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
-from collections import OrderedDict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from .._encoding import encode_value
 from .._runtime.history import History
-from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, WorkflowInfo, WorkflowInstance
+from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, NotAContinuation, WorkflowInfo, WorkflowInstance
 from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info, stack_text
 from ..inspection import failure_chain
 from .lane import AgentLane, TaskGone
+from .run_cache import LiveRun, LiveRunCache
 
 log = logging.getLogger("postgrip_agent.agent")
-
-
-class _RunCache:
-    """run id -> the history the previous activation processed.
-
-    The next activation fetches only the events after it (``after=``), so a long run costs
-    linear, not quadratic, transfer; and milestones fire once (events up to it are replay).
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._runs: "OrderedDict[str, List[Dict[str, Any]]]" = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, run_id: str) -> Optional[List[Dict[str, Any]]]:
-        with self._lock:
-            return self._runs.get(run_id)
-
-    def put(self, run_id: str, events: List[Dict[str, Any]]) -> None:
-        with self._lock:
-            self._runs[run_id] = events
-            self._runs.move_to_end(run_id)
-            while len(self._runs) > self._size:
-                self._runs.popitem(last=False)
-
-    def drop(self, run_id: str) -> None:
-        with self._lock:
-            self._runs.pop(run_id, None)
 
 
 def _seq(event: Dict[str, Any]) -> Optional[int]:
@@ -55,16 +26,7 @@ class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000) -> None:
         self.lane = lane
         self.workflows = workflows
-        self.cache = _RunCache(cache_size)
-
-    def _history(self, run_id: str) -> "tuple[List[Dict[str, Any]], Optional[int]]":
-        """The run's events, and the last one the previous activation here processed (if known)."""
-        cached = self.cache.get(run_id)
-        last = _seq(cached[-1]) if cached else None
-        if cached is None or last is None:
-            return self.lane.history(run_id), None
-        newer = [e for e in self.lane.history(run_id, after=last) if (_seq(e) or 0) > last]
-        return cached + newer, last
+        self.cache = LiveRunCache(cache_size)
 
     def run(self, task: Dict[str, Any]) -> None:
         kind = task["type"].split(":", 1)[0]
@@ -106,29 +68,46 @@ class WorkflowTaskRunner:
             problem = f"workflow {workflow_type} is not registered with this agent" if run_id else "workflow task has no runId"
             self.lane.fail(task["id"], problem, {"message": problem, "type": "WorkflowNotRegistered", "non_retryable": True})
             return
-        raw_events, seen = self._history(run_id)
-        history = History(raw_events)
-        info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
-        instance = WorkflowInstance(target, info, history, live_after_seq=seen if seen is not None else history.last_command_seq)
+        entry = self.cache.entry(run_id)
+        with entry.lock:
+            keep = False
+            try:
+                keep = self._activation(task, entry, target, run_id, workflow_type)
+            finally:
+                if not keep or entry.dropped:
+                    self.cache.forget(run_id)
+                    entry.discard()
+
+    def _activation(self, task: Dict[str, Any], entry: LiveRun, target: Any, run_id: str, workflow_type: str) -> bool:
+        """Run one activation; True when the run's live instance should stay cached."""
+        payload = task.get("payload") or {}
+        instance = entry.instance
         try:
-            outcome = instance.activate()
+            outcome = None
+            if instance is not None:
+                try:
+                    newer = [e for e in self.lane.history(run_id, after=instance.last_seq) if (_seq(e) or 0) > instance.last_seq]
+                    outcome = instance.advance(newer)
+                except NotAContinuation as miss:
+                    log.info("workflow run %s: %s; replaying it from history", run_id, miss)
+                    entry.discard()
+            if outcome is None:
+                history = History(self.lane.history(run_id))
+                info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
+                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
+                outcome = instance.activate()
         except ContinueAsNew as can:
-            self.cache.drop(run_id)
+            assert instance is not None
             self._emit(task, instance)
-            self._continue_as_new(task, info, can)
-            return
+            self._continue_as_new(task, instance.info, can)
+            return False
         except Exception as failure:  # a determinism violation, or the run's code broke replay itself
-            self.cache.drop(run_id)
-            log.error("workflow %s run %s failed during replay: %s", info.workflow_id, run_id, failure)
+            log.error("workflow run %s failed during replay: %s", run_id, failure)
             self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
-            return
+            return False
+        assert instance is not None
+        info = instance.info
         self._emit(task, instance)
-        # Remember what this activation processed before telling the service: once the task is
-        # blocked, the next activation may start on another thread at once.
-        if outcome.done():
-            self.cache.drop(run_id)
-        else:
-            self.cache.put(run_id, raw_events)
         self._finish_updates(instance, task["id"])
         if outcome.done():
             error = outcome.exception()
@@ -137,12 +116,12 @@ class WorkflowTaskRunner:
                     value = encode_value(outcome.result(), f"workflow {workflow_type} result")
                 except TypeError as err:
                     self.lane.fail(task["id"], str(err), {"message": str(err), "type": "TypeError", "non_retryable": True})
-                    return
+                    return False
                 self.lane.complete(task["id"], {"value": value})
             else:
                 log.info("workflow %s run %s failed: %r", info.workflow_id, run_id, error)
                 self._report_failure(task["id"], error)
-            return
+            return False
         for command in instance.new_commands:
             try:
                 self.lane.enqueue(command.request, lease_of=task["id"])
@@ -152,9 +131,11 @@ class WorkflowTaskRunner:
                 if getattr(err, "status", 0) == 400:
                     message = f"cannot schedule {command.description}: {err}"
                     self.lane.fail(task["id"], message, {"message": message, "type": "InvalidCommand", "non_retryable": True})
-                    return
+                    return False
                 raise
+        # the entry stays locked until the block is sent: the next activation waits for it
         self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
+        return self.cache.size > 0
 
     def _report_failure(self, task_id: str, error: BaseException) -> None:
         """Fail the workflow task with the full stack text (the workflow's traceback and the
