@@ -7,6 +7,7 @@ Helpers work the same from ``def`` activities (``activity.heartbeat()``) and fro
 from __future__ import annotations
 
 import contextvars
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Generator, Optional, TypeVar, overload
 
@@ -14,7 +15,7 @@ import attrs
 
 from ._encoding import milestone_event
 
-__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled"]
+__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +67,24 @@ class ActivityContext:
 
 
 _context: contextvars.ContextVar[Optional[ActivityContext]] = contextvars.ContextVar("postgrip_activity", default=None)
+
+
+class _ActivityLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Records from activity code carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``."""
+
+    def process(self, msg: Any, kwargs: Any) -> Any:
+        ctx = _context.get()
+        if ctx is not None:
+            info = ctx.info
+            fields = {"activity_type": info.activity_type, "task_id": info.task_id, "attempt": info.attempt,
+                      "workflow_id": info.workflow_id}
+            kwargs["extra"] = {**fields, **(kwargs.get("extra") or {})}
+            msg = f"{msg} ({info.activity_type} attempt {info.attempt})"
+        return msg, kwargs
+
+
+#: the logger for activity code: ``activity.logger.info("charging %s", order_id)``
+logger = _ActivityLogger(logging.getLogger("postgrip_agent.activity"), {})
 
 
 def _ctx(what: str) -> ActivityContext:

@@ -16,6 +16,7 @@ imports the agent.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
@@ -33,12 +34,51 @@ __all__ = [
     "defn", "run", "now", "info", "sleep", "execute_activity", "execute_child", "continue_as_new", "milestone",
     "random", "uuid4", "wait_all", "wait_any", "condition", "define_signal", "define_query", "define_update",
     "set_handler", "CancellationScope", "cancellation_requested", "is_replaying", "WorkflowFuture", "WorkflowInfo",
-    "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew",
+    "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
 ]
 
 T = TypeVar("T")
 C = TypeVar("C")
 Duration = Union[timedelta, float, int]
+
+
+class _WorkflowLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Logs from workflow code once: silent while an activation re-runs what an earlier one
+    already did (replay), while a query or update is answered from a replay, and while a
+    dropped instance is torn down. Records carry ``workflow_id``, ``run_id``,
+    ``workflow_type`` and ``attempt``."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        instance = current.get()
+        if instance is not None and (instance.is_replaying() or instance.query_mode):
+            return False
+        return bool(self.logger.isEnabledFor(level))
+
+    def process(self, msg: Any, kwargs: Any) -> Any:
+        instance = current.get()
+        if instance is not None:
+            info = instance.info
+            fields = {"workflow_id": info.workflow_id, "run_id": info.run_id, "workflow_type": info.workflow_type,
+                      "attempt": info.attempt}
+            kwargs["extra"] = {**fields, **(kwargs.get("extra") or {})}
+            msg = f"{msg} ({info.workflow_type} {info.workflow_id})"
+        return msg, kwargs
+
+
+#: the logger for workflow code: ``workflow.logger.info("charged %s", order_id)``
+logger = _WorkflowLogger(logging.getLogger("postgrip_agent.workflow"), {})
+
+
+class _Unsafe:
+    """Escape hatches Temporal users know; use them only where the docs say."""
+
+    @staticmethod
+    def is_replaying() -> bool:
+        """True while the code re-runs what an earlier activation did (or the instance is dropped)."""
+        return _instance("unsafe.is_replaying").is_replaying()
+
+
+unsafe = _Unsafe()
 
 
 def _instance(what: str) -> WorkflowInstance:

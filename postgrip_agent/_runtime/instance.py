@@ -198,6 +198,8 @@ class WorkflowInstance:
         #: the seq of the last event applied
         self.last_seq = self.current_seq
         self.tearing_down = False
+        #: a query is being answered from this live instance: it may not change anything
+        self.querying = False
 
     # ================================================================== driving
 
@@ -268,18 +270,42 @@ class WorkflowInstance:
         finally:
             current.reset(token)
 
+    def _handler_for(self, kind: str, name: str) -> Callable[..., Any]:
+        handler = self.handlers.get((kind, name))
+        if handler is None:
+            known = sorted(n for k, n in self.handlers if k == kind)
+            raise ApplicationFailure(
+                f"workflow {self.info.workflow_type} ({self.info.workflow_id}) has no {kind} handler {name!r}"
+                f"; known: {', '.join(known) or 'none'}",
+                type=f"{kind.capitalize()}NotFound", non_retryable=True,
+            )
+        return handler
+
+    def query(self, name: str, args: List[Any]) -> WorkflowFuture[Any]:
+        """Answer a query from this live instance: only the handler runs, and it changes nothing."""
+        token = current.set(self)
+        self.querying = True
+        body: Optional[_Body] = None
+        try:
+            body = self._spawn(self._handler_for("query", name), args, f"query handler {name!r}")
+            while body.ready():
+                self.current_body = body
+                body.step()
+            return body.outcome
+        finally:
+            self.current_body = None
+            if body is not None and body in self.bodies:
+                self.bodies.remove(body)
+                if not body.outcome.done():
+                    body.body.close()
+            self.querying = False
+            current.reset(token)
+
     def call_handler(self, kind: str, name: str, args: List[Any]) -> WorkflowFuture[Any]:
         """Run a query or update handler against the replayed state (query mode)."""
         token = current.set(self)
         try:
-            handler = self.handlers.get((kind, name))
-            if handler is None:
-                known = sorted(n for k, n in self.handlers if k == kind)
-                raise ApplicationFailure(
-                    f"workflow {self.info.workflow_type} ({self.info.workflow_id}) has no {kind} handler {name!r}"
-                    f"; known: {', '.join(known) or 'none'}",
-                    type=f"{kind.capitalize()}NotFound", non_retryable=True,
-                )
+            handler = self._handler_for(kind, name)
             validator = self.validators.get(name) if kind == "update" else None
             if validator is not None:
                 _call(validator, args, f"{kind} {name!r} validator")
@@ -453,6 +479,9 @@ class WorkflowInstance:
               on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
         if self.tearing_down:
             raise _TearingDown(f"{description}: the workflow instance is being dropped (its run goes on elsewhere)")
+        if self.querying:
+            raise ApplicationFailure(f"a query handler cannot schedule work ({description})", type="QueryIssuedCommand",
+                                     non_retryable=True)
         reason = self._cancelled_here()
         if reason is not None:
             return failed(CancelledFailure(reason), description)
@@ -487,8 +516,9 @@ class WorkflowInstance:
             self.milestones.append(event)
 
     def is_replaying(self) -> bool:
-        """True while re-running what an earlier activation already did, and during teardown."""
-        return self.tearing_down or self.current_seq <= self.live_after_seq
+        """True while re-running what an earlier activation already did, during teardown, and
+        while a query is answered."""
+        return self.tearing_down or self.querying or self.current_seq <= self.live_after_seq
 
     def condition(self, predicate: Callable[[], bool], timeout_ms: Optional[int]) -> WorkflowFuture[bool]:
         if self.tearing_down:

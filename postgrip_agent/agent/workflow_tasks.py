@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .._encoding import encode_value
 from .._runtime.history import History
+from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, NotAContinuation, WorkflowInfo, WorkflowInstance
 from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info, stack_text
 from ..inspection import failure_chain
@@ -27,6 +28,8 @@ class WorkflowTaskRunner:
         self.lane = lane
         self.workflows = workflows
         self.cache = LiveRunCache(cache_size)
+        #: queries answered from a live instance (no replay)
+        self.live_queries = 0
 
     def run(self, task: Dict[str, Any]) -> None:
         kind = task["type"].split(":", 1)[0]
@@ -191,6 +194,20 @@ class WorkflowTaskRunner:
 
     # ------------------------------------------------------------------ queries and updates
 
+    def _live_query(self, run_id: str, name: str, args: List[Any]) -> Optional[WorkflowFuture[Any]]:
+        """Answer from the cached live instance when it is up to date with history (else None)."""
+        entry = self.cache.peek(run_id)
+        if entry is None:
+            return None
+        with entry.lock:
+            instance = entry.instance
+            if instance is None or entry.dropped:
+                return None
+            if any((_seq(e) or 0) > instance.last_seq for e in self.lane.history(run_id, after=instance.last_seq)):
+                return None  # events it has not applied yet: a replay sees them, the live instance does not
+            self.live_queries += 1
+            return instance.query(name, args)
+
     def _handler(self, task: Dict[str, Any], kind: str) -> None:
         payload = task.get("payload") or {}
         name = payload.get("queryName" if kind == "query" else "updateName") or ""
@@ -203,14 +220,18 @@ class WorkflowTaskRunner:
             run_id = str(payload.get("workflowRunId") or payload.get("workflowId") or "")
             if not run_id:
                 raise ApplicationFailure(f"{kind} task has no workflowId", type="InvalidPayload", non_retryable=True)
-            history = History(self.lane.history(run_id))
-            info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
-            instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq)
-            try:
-                instance.activate()
-            except ContinueAsNew:
-                pass
-            outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
+            live = self._live_query(run_id, name, list(payload.get("args") or [])) if kind == "query" else None
+            if live is not None:
+                outcome = live
+            else:
+                history = History(self.lane.history(run_id))
+                info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
+                instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq)
+                try:
+                    instance.activate()
+                except ContinueAsNew:
+                    pass
+                outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
             if not outcome.done() and kind == "update":
                 # The handler waits on workflow futures: run it inside the workflow itself.
                 self.lane.signal(run_id, UPDATE_SIGNAL, [task["id"], name, list(payload.get("args") or [])], lease_of=task["id"])
