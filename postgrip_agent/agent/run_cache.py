@@ -39,6 +39,7 @@ class LiveRunCache:
         self.size = size
         self._runs: "OrderedDict[str, LiveRun]" = OrderedDict()
         self._lock = threading.Lock()
+        #: activations that continued a live instance, and those that replayed from history
         self.hits = 0
         self.misses = 0
 
@@ -49,10 +50,6 @@ class LiveRunCache:
         """The run's entry (a new, empty one on a miss), marked most recently used."""
         with self._lock:
             entry = self._runs.get(run_id)
-            if entry is not None and entry.instance is not None:
-                self.hits += 1
-            else:
-                self.misses += 1
             if entry is None:
                 entry = LiveRun()
                 if self.size:

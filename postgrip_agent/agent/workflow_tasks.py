@@ -91,10 +91,12 @@ class WorkflowTaskRunner:
                 try:
                     newer = [e for e in self.lane.history(run_id, after=instance.last_seq) if (_seq(e) or 0) > instance.last_seq]
                     outcome = instance.advance(newer)
+                    self.cache.hits += 1
                 except NotAContinuation as miss:
                     log.info("workflow run %s: %s; replaying it from history", run_id, miss)
                     entry.discard()
             if outcome is None:
+                self.cache.misses += 1
                 history = History(self.lane.history(run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
