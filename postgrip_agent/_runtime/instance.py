@@ -14,6 +14,7 @@ that no ``finally:`` block issues commands then. Nothing here touches the networ
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import logging
 import random as _random
@@ -581,9 +582,29 @@ def _init_takes_args(cls: type) -> bool:
     return any(p.kind in (p.VAR_POSITIONAL,) or p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
+@functools.lru_cache(maxsize=4096)
+def _signature_of(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
+def _check_arguments(fn: Callable[..., Any], args: List[Any]) -> None:
+    """Bind ``args`` to ``fn``'s signature (looked up once per function, not per call)."""
+    func = getattr(fn, "__func__", None)
+    try:
+        if func is not None:  # a bound method: its function's signature, with self
+            _signature_of(func).bind(fn.__self__, *args)  # type: ignore[attr-defined]
+        else:
+            _signature_of(fn).bind(*args)
+    except TypeError as err:
+        if "unhashable" in str(err):  # a callable object that cannot be a cache key
+            inspect.signature(fn).bind(*args)
+        else:
+            raise
+
+
 def _call(fn: Callable[..., Any], args: List[Any], what: str) -> Any:
     try:
-        inspect.signature(fn).bind(*args)
+        _check_arguments(fn, args)
     except TypeError as err:
         raise TypeError(f"{what} cannot take arguments {args!r}: {err}") from None
     except ValueError:
