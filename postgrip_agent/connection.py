@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from . import __version__
+from ._transport import LeanHTTPAdapter
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -160,6 +161,11 @@ class Connection:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # plain HTTP without a proxy (the local service, a sidecar): the lean adapter, called directly
+        self._lean: Optional[LeanHTTPAdapter] = None
+        if self.address.startswith("http://") and not self.session.proxies.get("http"):
+            self._lean = LeanHTTPAdapter()
+            self.session.mount(self.address + "/", self._lean)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update(dict(headers))
@@ -171,6 +177,8 @@ class Connection:
 
     def close(self) -> None:
         self.session.close()
+        if self._lean is not None:
+            self._lean.close()
 
     def __enter__(self) -> "Connection":
         return self
@@ -225,9 +233,19 @@ class Connection:
                 return safe or keyed or err.status in NOT_APPLIED_STATUSES
             return False
 
+        send_timeout = timeout or self.timeout
+        # The fast path: one attempt, no retry machinery. Most calls succeed at once.
+        try:
+            return self._send(method, url, data, send_timeout, agent_lane, extra)
+        except PostGripAgentError as first:
+            if not retryable(first) or options.max_attempts == 1 or budget <= 0:
+                raise
+            log.warning("%s %s failed (attempt 1): %s; retrying", method, path, first)
+            options.sleep(self._first_backoff(options, first, budget - (time.monotonic() - started)))
+
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            backoff = min(options.max_backoff, options.initial_backoff * (2 ** (state.attempt_number - 1)))
+            backoff = min(options.max_backoff, options.initial_backoff * (2 ** state.attempt_number))
             delay = random.uniform(backoff / 2, backoff)
             hint = getattr(exc, "retry_after", None)
             if hint is not None:
@@ -237,11 +255,12 @@ class Connection:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s %s failed (attempt %d): %s; retrying", method, path, state.attempt_number, exc)
+            log.warning("%s %s failed (attempt %d): %s; retrying", method, path, state.attempt_number + 1, exc)
 
-        stop: tenacity.stop.stop_base = tenacity.stop_after_delay(budget)
+        # the retries after the first attempt: bounded by what is left of the budget and of the attempts
+        stop: tenacity.stop.stop_base = tenacity.stop_after_delay(max(0.0, budget - (time.monotonic() - started)))
         if options.max_attempts is not None:
-            stop = stop | tenacity.stop_after_attempt(options.max_attempts)
+            stop = stop | tenacity.stop_after_attempt(options.max_attempts - 1)
         retrying = tenacity.Retrying(
             stop=stop,
             wait=wait,
@@ -250,7 +269,16 @@ class Connection:
             sleep=options.sleep,
             reraise=True,
         )
-        return retrying(self._send, method, url, data, timeout or self.timeout, agent_lane, extra)
+        return retrying(self._send, method, url, data, send_timeout, agent_lane, extra)
+
+    @staticmethod
+    def _first_backoff(options: RetryOptions, error: BaseException, remaining: float) -> float:
+        backoff = min(options.max_backoff, options.initial_backoff)
+        delay = random.uniform(backoff / 2, backoff)
+        hint = getattr(error, "retry_after", None)
+        if hint is not None:
+            delay = max(delay, float(hint))
+        return max(0.0, min(delay, remaining))
 
     # ------------------------------------------------------------------ internals
 
@@ -267,8 +295,11 @@ class Connection:
             headers.update(self._signer.headers(method, url, data or b""))
         try:
             self.requests_sent += 1
-            response = self.session.send(self._prepare(method, url, data, headers), timeout=timeout,
-                                         allow_redirects=False, proxies=self.session.proxies)
+            prepared = self._prepare(method, url, data, headers)
+            if self._lean is not None:  # no hooks, cookies or redirects to process: skip Session.send
+                response = self._lean.send(prepared, timeout=timeout)
+            else:
+                response = self.session.send(prepared, timeout=timeout, allow_redirects=False, proxies=self.session.proxies)
         except requests.exceptions.ConnectTimeout as err:
             raise _transport_error(method, f"connect to {self.address} timed out: {err}", False) from err
         except requests.exceptions.ConnectionError as err:
