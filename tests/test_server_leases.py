@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from postgrip_agent.server import LocalServer
 
-from .conftest import Wire
+from .conftest import Wire, wait_for
 
 
 def _activity_under_workflow(wire: Wire, retry: Dict[str, object]) -> tuple:
@@ -101,3 +102,23 @@ def test_concurrent_pollers_never_share_a_task(wire: Wire) -> None:
     counts = Counter(seen)
     assert set(counts) == ids
     assert max(counts.values()) == 1
+
+
+def test_a_new_task_wakes_the_waiting_poller_whose_types_match(wire: Wire, server: LocalServer) -> None:
+    got: Dict[str, Any] = {}
+
+    def poll(name: str, types: str, wait: int) -> None:
+        started = time.monotonic()
+        got[name] = (wire.poll(queue="wake", agent=name, wait=wait, types=types), time.monotonic() - started)
+
+    activities = threading.Thread(target=poll, args=("activity-poller", "activity:", 2))
+    workflows = threading.Thread(target=poll, args=("workflow-poller", "workflow:", 10))
+    activities.start()
+    workflows.start()
+    wait_for(lambda: sum(len(w) for w in server.engine._pollers.values()) == 2)  # both are waiting
+    wire.enqueue("workflow:Woken", {"workflowId": "woken-1"}, queue="wake")
+    workflows.join(timeout=5)
+    task, took = got["workflow-poller"]
+    assert task is not None and task["type"] == "workflow:Woken" and took < 1.0
+    activities.join(timeout=5)
+    assert got["activity-poller"][0] is None

@@ -214,12 +214,12 @@ class Engine(Timekeeping):
         while waiting gets nothing, so no task is leased to a connection nobody reads."""
         deadline = time.monotonic() + wait_seconds
         with self._lock:
-            cv = self._queue_cv(namespace, queue)
             while True:
                 now = self.clock.now()
                 task = self.store.next_available_task(namespace, queue, type_prefixes, now)
                 if task is not None:
                     if not caller_alive():
+                        self._task_available(task)  # pass the wake-up on to another poller
                         return None
                     with self.store.transaction():
                         self._lease(task, agent_id, now)
@@ -227,7 +227,7 @@ class Engine(Timekeeping):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stopping:
                     return None
-                cv.wait(remaining)
+                self._wait_for_task(namespace, queue, type_prefixes, remaining)
 
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
         task.state = "leased"
@@ -411,8 +411,7 @@ class Engine(Timekeeping):
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
-            for cv in self._queue_cvs.values():
-                cv.notify_all()
+            self._wake_all_pollers()
             self._run_waiters.notify_everyone()
             self._task_waiters.notify_everyone()
         self._ticker_wake.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import types as wt
 from .clock import Clock
@@ -18,6 +18,16 @@ from .store import HistoryRecord, NamespaceRecord, RunRecord, Store, TaskEventRe
 
 DEFAULT_LEASE_SECONDS = 30
 MAX_WAIT_SECONDS = 60
+
+
+class _Poller:
+    """One waiting long-poll: its condition and the task-type prefixes it takes."""
+
+    __slots__ = ("cv", "prefixes")
+
+    def __init__(self, cv: threading.Condition, prefixes: Tuple[str, ...]) -> None:
+        self.cv = cv
+        self.prefixes = prefixes
 
 
 class _Waiters:
@@ -76,7 +86,8 @@ class EngineCore:
         self.new_id = new_id
         self.auth_token = auth_token
         self._lock = threading.RLock()
-        self._queue_cvs: Dict[Tuple[str, str], threading.Condition] = {}
+        #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches
+        self._pollers: Dict[Tuple[str, str], List[_Poller]] = {}
         self._run_waiters = _Waiters(self._lock)  # keyed by run id: state or history changed
         self._task_waiters = _Waiters(self._lock)  # keyed by task id: state changed or event written
         self._ticker_wake = threading.Event()
@@ -93,16 +104,31 @@ class EngineCore:
     def _init_timekeeping(self) -> None:
         """Set up time-driven state (see ticker.Timekeeping)."""
 
-    def _queue_cv(self, namespace: str, queue: str) -> threading.Condition:
-        key = (namespace, queue)
-        cv = self._queue_cvs.get(key)
-        if cv is None:
-            cv = self._queue_cvs[key] = threading.Condition(self._lock)
-        return cv
+    def _wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float) -> None:
+        """Wait (engine lock held) until a matching task may be available, or ``timeout``."""
+        poller = _Poller(threading.Condition(self._lock), tuple(prefixes))
+        waiting = self._pollers.setdefault((namespace, queue), [])
+        waiting.append(poller)
+        try:
+            poller.cv.wait(timeout)
+        finally:
+            if poller in waiting:
+                waiting.remove(poller)
 
     def _task_available(self, task: TaskRecord) -> None:
-        # every poller of the queue: they may filter on different task types
-        self._queue_cv(task.namespace, task.queue).notify_all()
+        """Wake the longest-waiting poller whose task types match, and only that one."""
+        for poller in self._pollers.get((task.namespace, task.queue), []):
+            if not poller.prefixes or task.type.startswith(poller.prefixes):
+                self._pollers[(task.namespace, task.queue)].remove(poller)
+                poller.cv.notify()
+                return
+
+    def _wake_all_pollers(self) -> None:
+        """Every waiting poller looks again (time made tasks available, or the service stops)."""
+        for waiting in self._pollers.values():
+            for poller in waiting:
+                poller.cv.notify()
+            waiting.clear()
 
     def _deadline_added(self, when: Optional[float]) -> None:
         if when is not None and (self._ticker_next is None or when < self._ticker_next):

@@ -165,8 +165,7 @@ class Timekeeping(ActivityAttempts):
             self._last_purge = time.monotonic()
             self.run_item("idempotency purge", lambda: self.store.purge_idempotent(now - IDEMPOTENCY_TTL), lambda why: None)
         with self._lock:
-            for cv in self._queue_cvs.values():  # tasks whose not_before passed are available now
-                cv.notify_all()
+            self._wake_all_pollers()  # tasks whose not_before passed are available now
             self._ticker_next = self._next_wake(now)
         self.last_tick_at = now
         self.last_tick_monotonic = time.monotonic()
