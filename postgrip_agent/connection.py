@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -172,6 +172,8 @@ class Connection:
         self.requests_sent = 0  # for benchmarks and tests: HTTP requests actually sent
         #: the service replays writes carrying an Idempotency-Key (learnt from its first answer)
         self.idempotency_keys = False
+        #: the optional extensions the service listed in its first answer (None until it answered)
+        self.extensions: Optional[FrozenSet[str]] = None
 
     # ------------------------------------------------------------------ public
 
@@ -310,10 +312,11 @@ class Connection:
             raise _transport_error(method, f"{method} {url} timed out after {timeout}s", True) from err
         except requests.exceptions.RequestException as err:
             raise _transport_error(method, f"{method} {url} failed: {err}", True) from err
-        if not self.idempotency_keys:
-            advertised = response.headers.get(EXTENSIONS_HEADER, "")
-            if IDEMPOTENCY_EXTENSION in advertised:
-                self.idempotency_keys = True
+        if self.extensions is None:
+            advertised = response.headers.get(EXTENSIONS_HEADER)
+            if advertised is not None:
+                self.extensions = frozenset(name.strip() for name in advertised.split(",") if name.strip())
+                self.idempotency_keys = IDEMPOTENCY_EXTENSION in self.extensions
         if response.status_code >= 400:
             raise _rpc_error(method, url, response)
         if not response.content:

@@ -22,8 +22,11 @@ class WorkflowEnvironment:
 
     @classmethod
     def start_local(cls, *, db: str = ":memory:", clock: Optional[Clock] = None, namespace: str = "default",
-                    default_task_queue: str = "default", **connection_options: Any) -> "WorkflowEnvironment":
-        server = LocalServer(db=db, port=0, clock=clock).start()
+                    default_task_queue: str = "default", round_trip_extensions: bool = True,
+                    **connection_options: Any) -> "WorkflowEnvironment":
+        """An in-process service and a client for it (``round_trip_extensions=False``: the
+        service offers only what any PostGrip service does, so the SDK's fallbacks are used)."""
+        server = LocalServer(db=db, port=0, clock=clock, round_trip_extensions=round_trip_extensions).start()
         try:
             client = Client.connect(server.address, namespace=namespace, default_task_queue=default_task_queue, **connection_options)
         except BaseException:

@@ -13,6 +13,16 @@ from postgrip_agent import Agent, ApplicationFailure, RetryPolicy, WorkflowFailu
 T10 = timedelta(seconds=10)
 
 
+@pytest.fixture(params=[True, False], ids=["with-extensions", "contract-only"])
+def env(request: pytest.FixtureRequest) -> Any:
+    """Every test here runs twice: against our service's round-trip extensions, and against a
+    service that offers only the contract (the SDK's fallback paths)."""
+    from postgrip_agent.testing import WorkflowEnvironment
+
+    with WorkflowEnvironment.start_local(round_trip_extensions=request.param) as environment:
+        yield environment
+
+
 @activity.defn
 def greet(name: str) -> str:
     return f"Hello, {name}!"
@@ -280,3 +290,18 @@ def test_now_random_and_uuid4_are_identical_across_replays(env: Any, queue: str)
     assert all(r == _replays[0] for r in _replays)
     assert result == _replays[0]
     assert _replays[0][1] != _replays[0][2]
+
+
+@pytest.mark.parametrize("extensions,per_step", [(True, 5), (False, 6)])
+def test_http_requests_for_sequential_activities_with_and_without_extensions(queue: str, extensions: bool, per_step: int) -> None:
+    from postgrip_agent.testing import WorkflowEnvironment
+
+    with WorkflowEnvironment.start_local(round_trip_extensions=extensions) as environment:
+        with Agent(environment.client, task_queue=queue, workflows=[Sequential], activities=[add], poll_wait_seconds=5):
+            environment.client.execute_workflow(Sequential, 1, task_queue=queue, timeout=10)  # warm-up: pollers waiting
+            sent = environment.client.connection.requests_sent
+            empty = environment.server.api.empty_polls
+            assert environment.client.execute_workflow(Sequential, 8, task_queue=queue, timeout=30) == sum(range(8))
+            requests = environment.client.connection.requests_sent - sent - (environment.server.api.empty_polls - empty)
+    # client start and result, and per step: poll, history, (commands + block | command, block), activity poll, complete
+    assert requests == per_step * 8 + 5, requests

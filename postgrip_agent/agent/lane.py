@@ -8,13 +8,17 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..connection import Connection
 from ..connection import quote_segment as _q
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, InvalidArgumentError, NotFoundError
 
 log = logging.getLogger("postgrip_agent.agent")
 
 
 class TaskGone(Exception):
     """The task is terminal or no longer leased by this agent: drop the work."""
+
+
+class InvalidCommand(Exception):
+    """The service refused a command the workflow issued (400): the run cannot go on."""
 
 
 #: the service's fencing extension: the poll answer carries the lease's token, and each write
@@ -105,6 +109,25 @@ class AgentLane:
         params = {"after": after} if after else None
         return self.connection.request(  # type: ignore[no-any-return]
             "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
+
+    def end_activation(self, task_id: str, commands: List[Dict[str, Any]], reason: str) -> None:
+        """Send an activation's new commands and block its workflow task: one request and one
+        transaction where the service offers ``activation-commit``, else one request each."""
+        extensions = self.connection.extensions or frozenset()
+        if "activation-commit" in extensions and commands:
+            try:
+                self._post(task_id, "activation", {"commands": commands, "reason": reason})
+            except InvalidArgumentError as err:
+                raise InvalidCommand(str(err)) from err
+            return
+        for command in commands:
+            try:
+                self.enqueue(command, lease_of=task_id)
+            except ConflictError as err:
+                raise TaskGone(f"cannot schedule {command.get('type')}: {err}") from err
+            except InvalidArgumentError as err:
+                raise InvalidCommand(str(err)) from err
+        self.block(task_id, reason)
 
     def enqueue(self, request: Dict[str, Any], lease_of: Optional[str] = None) -> Dict[str, Any]:
         """Send a command; ``lease_of`` is the workflow task whose activation issues it."""

@@ -10,9 +10,9 @@ from .._encoding import encode_value
 from .._runtime.history import History
 from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, NotAContinuation, WorkflowInfo, WorkflowInstance
-from ..errors import ApplicationFailure, ConflictError, PostGripAgentError, failure_info, stack_text
+from ..errors import ApplicationFailure, PostGripAgentError, failure_info, stack_text
 from ..inspection import failure_chain
-from .lane import AgentLane, TaskGone
+from .lane import AgentLane, InvalidCommand, TaskGone
 from .run_cache import LiveRun, LiveRunCache
 
 log = logging.getLogger("postgrip_agent.agent")
@@ -127,19 +127,14 @@ class WorkflowTaskRunner:
                 log.info("workflow %s run %s failed: %r", info.workflow_id, run_id, error)
                 self._report_failure(task["id"], error)
             return False
-        for command in instance.new_commands:
-            try:
-                self.lane.enqueue(command.request, lease_of=task["id"])
-            except ConflictError as err:
-                raise TaskGone(f"cannot schedule {command.description}: {err}") from err
-            except PostGripAgentError as err:
-                if getattr(err, "status", 0) == 400:
-                    message = f"cannot schedule {command.description}: {err}"
-                    self.lane.fail(task["id"], message, {"message": message, "type": "InvalidCommand", "non_retryable": True})
-                    return False
-                raise
         # the entry stays locked until the block is sent: the next activation waits for it
-        self.lane.block(task["id"], f"waiting ({len(instance.new_commands)} new command(s))")
+        try:
+            self.lane.end_activation(task["id"], [c.request for c in instance.new_commands],
+                                     f"waiting ({len(instance.new_commands)} new command(s))")
+        except InvalidCommand as err:
+            message = f"cannot schedule a command: {err}"
+            self.lane.fail(task["id"], message, {"message": message, "type": "InvalidCommand", "non_retryable": True})
+            return False
         return self.cache.size > 0
 
     def _report_failure(self, task_id: str, error: BaseException) -> None:

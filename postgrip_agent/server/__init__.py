@@ -42,16 +42,21 @@ class LocalServer:
         idle_timeout: float = 120.0,
         header_timeout: float = 10.0,
         tick_lag_limit: float = 30.0,
+        round_trip_extensions: bool = True,
     ) -> None:
         """``max_connections`` caps open connections (and is kept below the fd limit); idle
         connections close after ``idle_timeout`` s, a request head must arrive within
-        ``header_timeout`` s; ``/readyz`` answers 503 once the ticker lags ``tick_lag_limit`` s."""
+        ``header_timeout`` s; ``/readyz`` answers 503 once the ticker lags ``tick_lag_limit`` s.
+        ``round_trip_extensions=False`` serves only the contract (plus fencing, idempotency keys
+        and long-polls), as a foreign PostGrip service would: tests use it to keep the SDK's
+        fallback paths honest."""
         self.db = db
         self.clock = clock or Clock()
         self.store = store or SQLiteStore(db)
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         self.schedules = ScheduleService(self.engine)
-        self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes())
+        self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes(),
+                       round_trip_extensions=round_trip_extensions)
         self.api.tick_lag_limit = tick_lag_limit
         self._http: HttpServer = make_http_server(self.api, host, port, max_connections=max_connections,
                                                   idle_timeout=idle_timeout, header_timeout=header_timeout)

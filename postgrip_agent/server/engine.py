@@ -323,6 +323,20 @@ class Engine(Timekeeping):
             self._save_task(task, now)
             return task
 
+    def end_activation(self, task_id: str, agent_id: Optional[str], commands: List[wt.EnqueueTaskRequest],
+                       reason: Optional[str], fence: Fence = None) -> Tuple[TaskRecord, List[TaskRecord]]:
+        """An activation's new commands and its block, all applied or none (one transaction)."""
+        with self._lock, self.store.transaction():
+            self._writable_task(task_id, agent_id, fence)
+            scheduled = []
+            for index, command in enumerate(commands):
+                try:
+                    scheduled.append(self.enqueue(command, fence))
+                except (BadRequest, Conflict, NotFound) as err:
+                    err.message = f"commands[{index}] ({command.type}): {err.message}"
+                    raise
+            return self.block(task_id, agent_id, reason, fence), scheduled
+
     def _finishable_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
         """A leased task; or an update handed to its workflow (blocked), finished by whoever
         holds the lease of that workflow's task."""

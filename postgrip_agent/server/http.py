@@ -16,7 +16,7 @@ from .engine import Engine, Fence, same_secret
 from .engine_core import MAX_WAIT_SECONDS
 from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
-from .http_conn import HttpServer
+from .http_conn import EXTENSIONS, HttpServer
 from .store import Page
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
@@ -125,6 +125,13 @@ def _paged(items: List[Dict[str, Any]], page: Page) -> Response:
     return 200, items, headers
 
 
+def _json_object(req: Request) -> Dict[str, Any]:
+    data = limits.parse_json(req.raw_body) if req.raw_body.strip() else {}
+    if not isinstance(data, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
 def _fence(header: Optional[str]) -> Fence:
     if header is None:
         return None
@@ -144,7 +151,8 @@ def _choice(req: Request, name: str, allowed: Tuple[str, ...]) -> Optional[str]:
 class Api:
     """Maps each contract operation onto the engine."""
 
-    def __init__(self, engine: Engine, auth_token: Optional[str] = None, extra_routes: Optional[List[Any]] = None):
+    def __init__(self, engine: Engine, auth_token: Optional[str] = None, extra_routes: Optional[List[Any]] = None,
+                 round_trip_extensions: bool = True):
         self.engine = engine
         self.auth_token = auth_token
         self.tick_lag_limit = TICK_LAG_LIMIT
@@ -178,6 +186,11 @@ class Api:
         r("POST", "/api/v1/agent/tasks/{taskId}/complete", AGENT, self.complete)
         r("POST", "/api/v1/agent/tasks/{taskId}/block", AGENT, self.block)
         r("POST", "/api/v1/agent/tasks/{taskId}/fail", AGENT, self.fail)
+        #: what X-PostGrip-Extensions advertises
+        self.extensions = EXTENSIONS
+        if round_trip_extensions:
+            r("POST", "/api/v1/agent/tasks/{taskId}/activation", AGENT, self.activation)
+            self.extensions += ", activation-commit"
         for route in extra_routes or []:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
@@ -352,6 +365,27 @@ class Api:
             return 200, {}, {}
         return 200, {"task": task_json(task)}, {LEASE_TOKEN_HEADER: task.lease_token or ""}
 
+    def activation(self, req: Request) -> Response:
+        """Extension: end a workflow activation in one call: its new commands, then block, in one transaction."""
+        raw = _json_object(req)
+        commands = raw.get("commands") or []
+        if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
+            raise BadRequest("commands must be an array of EnqueueTaskRequest objects")
+        unknown = sorted(set(raw) - {"commands", "reason"})
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands and reason")
+        requests = []
+        for index, command in enumerate(commands):
+            try:
+                requests.append(wt.structure_strict(command, wt.EnqueueTaskRequest))
+            except Exception as err:
+                raise BadRequest(f"commands[{index}]: {wt.describe_structure_error(err)}") from None
+        reason = raw.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise BadRequest("reason must be a string")
+        task, scheduled = self.engine.end_activation(req.params["taskId"], req.agent_id, requests, reason, req.fence)
+        return 200, {"task": task_json(task), "tasks": [task_json(t) for t in scheduled]}, {}
+
     def heartbeat(self, req: Request) -> Response:
         body = req.body(wt.HeartbeatTaskRequest, optional=True)
         return 200, task_json(self.engine.heartbeat(req.params["taskId"], req.agent_id, body, req.fence)), {}
@@ -377,4 +411,4 @@ class Api:
 
 
 def make_http_server(api: Api, host: str, port: int, **options: Any) -> HttpServer:
-    return HttpServer(api.dispatch, host, port, **options)
+    return HttpServer(api.dispatch, host, port, extensions=api.extensions, **options)

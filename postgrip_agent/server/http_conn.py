@@ -39,6 +39,7 @@ MAX_HEADERS = 100
 #: file descriptors kept free for the store, the ticker and the process's own clients
 FD_RESERVE = 64
 SERVER_NAME = "postgrip-agent-local"
+#: the extensions every local service has; optional ones are added by the Api
 EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header"
 
 Dispatch = Callable[[str, str, Dict[str, str], bytes, Callable[[], bool]], Tuple[int, Any, Dict[str, str]]]
@@ -157,8 +158,10 @@ class HttpServer:
         header_timeout: float = 10.0,
         body_timeout: float = 30.0,
         linger: float = 0.5,
+        extensions: str = EXTENSIONS,
     ) -> None:
         self._dispatch = dispatch
+        self.extensions = extensions
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         room = (soft - FD_RESERVE) if soft != resource.RLIM_INFINITY else max_connections
         self.max_connections = max(8, min(max_connections, room))
@@ -262,7 +265,8 @@ class HttpServer:
         try:
             sock.setblocking(False)
             sock.send(_response_bytes(503, {"error": "the service has too many open connections; retry shortly",
-                                            "code": "unavailable"}, {"Retry-After": "1"}, self._http_date(), close=True))
+                                            "code": "unavailable"}, {"Retry-After": "1"}, self._http_date(), close=True,
+                                       extensions=self.extensions))
         except OSError:
             pass
         _close(sock)
@@ -340,7 +344,8 @@ class HttpServer:
 
     def _reply_and_close(self, conn: _Conn, status: int, message: str) -> None:
         try:
-            conn.sock.send(_response_bytes(status, {"error": message, "code": "invalid_request"}, {}, self._http_date(), close=True))
+            conn.sock.send(_response_bytes(status, {"error": message, "code": "invalid_request"}, {}, self._http_date(), close=True,
+                                           extensions=self.extensions))
         except OSError:
             pass
         self._forget(conn)
@@ -494,7 +499,8 @@ class HttpServer:
     def _send(self, conn: _Conn, status: int, payload: Any, headers: Dict[str, str], *, close: bool, head: bool) -> bool:
         try:
             conn.sock.settimeout(self.body_timeout)
-            conn.sock.sendall(_response_bytes(status, payload, headers, self._http_date(), close=close, omit_body=head))
+            conn.sock.sendall(_response_bytes(status, payload, headers, self._http_date(), close=close, omit_body=head,
+                                              extensions=self.extensions))
             return True
         except OSError:
             return False
@@ -533,14 +539,14 @@ class HttpServer:
 
 
 def _response_bytes(status: int, payload: Any, headers: Dict[str, str], date: str, *, close: bool,
-                    omit_body: bool = False) -> bytes:
+                    omit_body: bool = False, extensions: str = EXTENSIONS) -> bytes:
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = ""
     lines = [f"HTTP/1.1 {status} {reason}", f"Server: {SERVER_NAME}", f"Date: {date}", "Content-Type: application/json",
-             f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {EXTENSIONS}"]
+             f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {extensions}"]
     lines += [f"{key}: {value}" for key, value in headers.items()]
     if close:
         lines.append("Connection: close")
