@@ -38,6 +38,39 @@ class _Lane:
         self.idle = threading.Condition(self.lock)
 
 
+class _EagerActivities:
+    """Activities the service leases to this agent when it ends an activation, run at once."""
+
+    def __init__(self, agent: "Agent") -> None:
+        self._agent = agent
+        self.queue = agent.task_queue
+        self.types = [f"activity:{name}" for name in agent.activities]
+
+    def _lane(self) -> Optional[_Lane]:
+        return next((lane for lane in self._agent._lanes if lane.name == "activity"), None)
+
+    def reserve(self, wanted: int) -> int:
+        lane = self._lane()
+        if lane is None or self._agent._stopping.is_set():
+            return 0
+        got = 0
+        while got < wanted and lane.slots.acquire(blocking=False):
+            got += 1
+        return got
+
+    def release(self, count: int) -> None:
+        lane = self._lane()
+        for _ in range(count if lane is not None else 0):
+            lane.slots.release()  # type: ignore[union-attr]
+
+    def dispatch(self, task: Dict[str, Any]) -> None:
+        lane = self._lane()
+        assert lane is not None  # a slot was reserved, so the lane exists
+        with lane.lock:
+            lane.in_flight += 1
+        lane.pool.submit(self._agent._dispatch, lane, task)
+
+
 class Agent:
     """Polls a task queue and runs the registered workflows and activities.
 
@@ -94,7 +127,7 @@ class Agent:
         self.leases = LeaseKeeper(self.lane)
         if max_cached_workflows < 0:
             raise ValueError("max_cached_workflows must be >= 0 (0 replays every activation from history)")
-        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows)
+        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=_EagerActivities(self))
         self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease)
         self._lanes: List[_Lane] = []
         if self.workflows:

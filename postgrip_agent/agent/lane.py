@@ -110,16 +110,30 @@ class AgentLane:
         return self.connection.request(  # type: ignore[no-any-return]
             "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
 
-    def end_activation(self, task_id: str, commands: List[Dict[str, Any]], reason: str) -> None:
+    def end_activation(self, task_id: str, commands: List[Dict[str, Any]], reason: str,
+                       eager: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         """Send an activation's new commands and block its workflow task: one request and one
-        transaction where the service offers ``activation-commit``, else one request each."""
+        transaction where the service offers ``activation-commit``, else one request each.
+
+        ``eager`` (``{"queue", "types", "max"}``) asks for up to ``max`` of the scheduled activities
+        leased to this agent at once; they are returned (none without the extension)."""
         extensions = self.connection.extensions or frozenset()
         if "activation-commit" in extensions and commands:
+            body: Dict[str, Any] = {"commands": commands, "reason": reason}
+            if eager:
+                body["eager"] = eager
             try:
-                self._post(task_id, "activation", {"commands": commands, "reason": reason})
+                answer = self._post(task_id, "activation", body) or {}
             except InvalidArgumentError as err:
                 raise InvalidCommand(str(err)) from err
-            return
+            leased = []
+            for entry in answer.get("leased") or []:
+                task, token = entry.get("task"), entry.get("lease_token")
+                if isinstance(task, dict) and token:
+                    with self._lock:
+                        self._tokens[task["id"]] = token
+                    leased.append(task)
+            return leased
         for command in commands:
             try:
                 self.enqueue(command, lease_of=task_id)
@@ -128,6 +142,7 @@ class AgentLane:
             except InvalidArgumentError as err:
                 raise InvalidCommand(str(err)) from err
         self.block(task_id, reason)
+        return []
 
     def enqueue(self, request: Dict[str, Any], lease_of: Optional[str] = None) -> Dict[str, Any]:
         """Send a command; ``lease_of`` is the workflow task whose activation issues it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 from .._encoding import encode_value
 from .._runtime.history import History
@@ -23,10 +23,25 @@ def _seq(event: Dict[str, Any]) -> Optional[int]:
     return int(raw) if raw.isdigit() else None
 
 
+class EagerActivities(Protocol):
+    """How the runner hands activities the service leased with an activation to the agent."""
+
+    queue: str
+    types: List[str]
+
+    def reserve(self, wanted: int) -> int: ...
+
+    def release(self, count: int) -> None: ...
+
+    def dispatch(self, task: Dict[str, Any]) -> None: ...
+
+
 class WorkflowTaskRunner:
-    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000) -> None:
+    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
+                 eager: Optional[EagerActivities] = None) -> None:
         self.lane = lane
         self.workflows = workflows
+        self.eager = eager
         self.cache = LiveRunCache(cache_size)
         #: queries answered from a live instance (no replay)
         self.live_queries = 0
@@ -129,13 +144,29 @@ class WorkflowTaskRunner:
             return False
         # the entry stays locked until the block is sent: the next activation waits for it
         try:
-            self.lane.end_activation(task["id"], [c.request for c in instance.new_commands],
-                                     f"waiting ({len(instance.new_commands)} new command(s))")
+            self._end_activation(task["id"], instance)
         except InvalidCommand as err:
             message = f"cannot schedule a command: {err}"
             self.lane.fail(task["id"], message, {"message": message, "type": "InvalidCommand", "non_retryable": True})
             return False
         return self.cache.size > 0
+
+    def _end_activation(self, task_id: str, instance: WorkflowInstance) -> None:
+        """Send the new commands and block; activities leased back at once go to the activity pool."""
+        eager = self.eager
+        local = [c for c in instance.new_commands if c.kind == "activity" and eager is not None
+                 and c.request.get("queue") == eager.queue and c.request.get("type", "").startswith(tuple(eager.types))]
+        reserved = eager.reserve(len(local)) if eager is not None and local else 0
+        leased: List[Dict[str, Any]] = []
+        try:
+            spec = {"queue": eager.queue, "types": eager.types, "max": reserved} if eager is not None and reserved else None
+            leased = self.lane.end_activation(task_id, [c.request for c in instance.new_commands],
+                                              f"waiting ({len(instance.new_commands)} new command(s))", eager=spec)
+        finally:
+            if eager is not None:
+                for activity_task in leased:
+                    eager.dispatch(activity_task)  # each uses one reserved slot
+                eager.release(reserved - len(leased))
 
     def _report_failure(self, task_id: str, error: BaseException) -> None:
         """Fail the workflow task with the full stack text (the workflow's traceback and the

@@ -324,8 +324,12 @@ class Engine(Timekeeping):
             return task
 
     def end_activation(self, task_id: str, agent_id: Optional[str], commands: List[wt.EnqueueTaskRequest],
-                       reason: Optional[str], fence: Fence = None) -> Tuple[TaskRecord, List[TaskRecord]]:
-        """An activation's new commands and its block, all applied or none (one transaction)."""
+                       reason: Optional[str], fence: Fence = None,
+                       eager: Optional[Tuple[str, Sequence[str], int]] = None) -> Tuple[TaskRecord, List[TaskRecord], List[TaskRecord]]:
+        """An activation's new commands and its block, all applied or none (one transaction).
+
+        ``eager`` = (queue, task-type prefixes, how many): lease that many of the activities just
+        scheduled on that queue to the same agent at once (it has free slots for them)."""
         with self._lock, self.store.transaction():
             self._writable_task(task_id, agent_id, fence)
             scheduled = []
@@ -335,7 +339,19 @@ class Engine(Timekeeping):
                 except (BadRequest, Conflict, NotFound) as err:
                     err.message = f"commands[{index}] ({command.type}): {err.message}"
                     raise
-            return self.block(task_id, agent_id, reason, fence), scheduled
+            blocked = self.block(task_id, agent_id, reason, fence)
+            leased: List[TaskRecord] = []
+            if eager is not None and agent_id:
+                queue, prefixes, most = eager
+                now = self.clock.now()
+                for task in scheduled:
+                    if len(leased) >= most:
+                        break
+                    if (task.type.startswith("activity:") and task.queue == queue and task.state == "queued"
+                            and task.not_before is None and task.type.startswith(tuple(prefixes))):
+                        self._lease(task, agent_id, now)
+                        leased.append(task)
+            return blocked, scheduled, leased
 
     def _finishable_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
         """A leased task; or an update handed to its workflow (blocked), finished by whoever

@@ -125,6 +125,22 @@ def _paged(items: List[Dict[str, Any]], page: Page) -> Response:
     return 200, items, headers
 
 
+def _eager_spec(raw: Any) -> Optional[Tuple[str, List[str], int]]:
+    """``{"queue": q, "types": [prefix, ...], "max": n}``: lease up to n scheduled activities at once."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"queue", "types", "max"}:
+        raise BadRequest("eager must be an object with queue, types and max")
+    queue, types, most = raw.get("queue"), raw.get("types"), raw.get("max")
+    if not isinstance(queue, str) or not queue:
+        raise BadRequest("eager.queue must be a non-empty string")
+    if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
+        raise BadRequest("eager.types must be a list of task-type prefixes")
+    if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= 10_000:
+        raise BadRequest("eager.max must be an integer from 0 to 10000")
+    return queue, types, most
+
+
 def _json_object(req: Request) -> Dict[str, Any]:
     data = limits.parse_json(req.raw_body) if req.raw_body.strip() else {}
     if not isinstance(data, dict):
@@ -371,9 +387,10 @@ class Api:
         commands = raw.get("commands") or []
         if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
             raise BadRequest("commands must be an array of EnqueueTaskRequest objects")
-        unknown = sorted(set(raw) - {"commands", "reason"})
+        unknown = sorted(set(raw) - {"commands", "reason", "eager"})
         if unknown:
-            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands and reason")
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands, reason and eager")
+        eager = _eager_spec(raw.get("eager"))
         requests = []
         for index, command in enumerate(commands):
             try:
@@ -383,8 +400,10 @@ class Api:
         reason = raw.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise BadRequest("reason must be a string")
-        task, scheduled = self.engine.end_activation(req.params["taskId"], req.agent_id, requests, reason, req.fence)
-        return 200, {"task": task_json(task), "tasks": [task_json(t) for t in scheduled]}, {}
+        task, scheduled, leased = self.engine.end_activation(req.params["taskId"], req.agent_id, requests, reason,
+                                                             req.fence, eager)
+        return 200, {"task": task_json(task), "tasks": [task_json(t) for t in scheduled],
+                     "leased": [{"task": task_json(t), "lease_token": t.lease_token} for t in leased]}, {}
 
     def heartbeat(self, req: Request) -> Response:
         body = req.body(wt.HeartbeatTaskRequest, optional=True)
