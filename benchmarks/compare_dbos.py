@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -92,17 +91,16 @@ def sdk_worker(in_process: bool, quick: bool) -> Dict[str, Any]:
             values = yield workflow.wait_all(*[workflow.execute_activity(echo, i, start_to_close_timeout=60) for i in range(n)])
             return len(values)
 
-    db = tempfile.mkdtemp(prefix="bench-sdk-") + "/bench.db"
     proc = None
     server = None
     if in_process:
-        server = LocalServer(db=db).start()
+        server = LocalServer(db=tempfile.mkdtemp(prefix="bench-sdk-") + "/bench.db").start()
         address = server.address
     else:
-        proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
-                                stderr=subprocess.PIPE, text=True)
-        assert proc.stderr is not None
-        address = next(m.group(1) for line in proc.stderr if (m := re.search(r"listening on (http://\S+)", line)))
+        sys.path.insert(0, str(HERE))
+        from _service import start_service_process
+
+        proc, address = start_service_process("bench-sdk-")
     client = Client.connect(address)
     try:
         with Agent(client, task_queue="bench", workflows=[One, Steps, Fan], activities=[echo],

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import re
-import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Dict, List
 
 from postgrip_agent import Agent, Client, activity, workflow
 from postgrip_agent._runtime.history import History
 from postgrip_agent._runtime.instance import WorkflowInfo, WorkflowInstance
 from postgrip_agent.agent.run_cache import LiveRunCache
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _service import start_service_process  # noqa: E402
 
 
 @activity.defn
@@ -102,12 +103,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     quick = parser.parse_args().quick
     sizes = [10, 100] if quick else [10, 100, 1000]
-    db = tempfile.mkdtemp(prefix="postgrip-steps-") + "/steps.db"
-    proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)
+    proc, address = start_service_process("postgrip-steps-")
     try:
-        assert proc.stderr is not None
-        address = next(m.group(1) for line in proc.stderr if (m := re.search(r"listening on (http://\S+)", line)))
         client = Client.connect(address)
         per_step(client, sizes, 1000)
         per_step(client, sizes, 0)

@@ -110,19 +110,16 @@ def result_wakeup(env: WorkflowEnvironment, runs: int) -> None:
 
 def separate_process(quick: bool) -> None:
     """The service in its own process (as `postgrip-agent server` runs it), agent + client here."""
-    import re
-    import subprocess
     import sys
-    import tempfile
+    from pathlib import Path
 
     from postgrip_agent import Client
 
-    db = tempfile.mkdtemp(prefix="postgrip-bench-") + "/bench.db"
-    proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _service import start_service_process
+
+    proc, address = start_service_process()
     try:
-        assert proc.stderr is not None
-        address = next(m.group(1) for line in proc.stderr if (m := re.search(r"listening on (http://\S+)", line)))
         client = Client.connect(address)
         env = WorkflowEnvironment.__new__(WorkflowEnvironment)
         env.client = client

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextvars
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generator, Optional, TypeVar, overload
+from typing import Any, Callable, Dict, Generator, Optional, Tuple, TypeVar, overload
 
 import attrs
 
 from ._encoding import milestone_event
+from ._logging import ContextLogger
 
 __all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger"]
 
@@ -69,22 +70,19 @@ class ActivityContext:
 _context: contextvars.ContextVar[Optional[ActivityContext]] = contextvars.ContextVar("postgrip_activity", default=None)
 
 
-class _ActivityLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Records from activity code carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``."""
-
-    def process(self, msg: Any, kwargs: Any) -> Any:
-        ctx = _context.get()
-        if ctx is not None:
-            info = ctx.info
-            fields = {"activity_type": info.activity_type, "task_id": info.task_id, "attempt": info.attempt,
-                      "workflow_id": info.workflow_id}
-            kwargs["extra"] = {**fields, **(kwargs.get("extra") or {})}
-            msg = f"{msg} ({info.activity_type} attempt {info.attempt})"
-        return msg, kwargs
+def _activity_context() -> Optional[Tuple[Dict[str, Any], str]]:
+    ctx = _context.get()
+    if ctx is None:
+        return None
+    info = ctx.info
+    fields = {"activity_type": info.activity_type, "task_id": info.task_id, "attempt": info.attempt,
+              "workflow_id": info.workflow_id}
+    return fields, f"{info.activity_type} attempt {info.attempt}"
 
 
 #: the logger for activity code: ``activity.logger.info("charging %s", order_id)``
-logger = _ActivityLogger(logging.getLogger("postgrip_agent.activity"), {})
+#: (records carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``)
+logger = ContextLogger(logging.getLogger("postgrip_agent.activity"), _activity_context)
 
 
 def _ctx(what: str) -> ActivityContext:

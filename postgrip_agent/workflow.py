@@ -20,12 +20,13 @@ import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, NoReturn, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Generic, NoReturn, Optional, Tuple, TypeVar, Union, overload
 
 import attrs
 
 from . import types as wt
 from ._encoding import duration_ms, encode_args, milestone_event, name_of
+from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime.instance import ContinueAsNew, Scope, WorkflowInfo, WorkflowInstance, current
 
@@ -42,31 +43,26 @@ C = TypeVar("C")
 Duration = Union[timedelta, float, int]
 
 
-class _WorkflowLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Logs from workflow code once: silent while an activation re-runs what an earlier one
-    already did (replay), while a query or update is answered from a replay, and while a
-    dropped instance is torn down. Records carry ``workflow_id``, ``run_id``,
-    ``workflow_type`` and ``attempt``."""
+def _run_context() -> Optional[Tuple[Dict[str, Any], str]]:
+    instance = current.get()
+    if instance is None:
+        return None
+    info = instance.info
+    fields = {"workflow_id": info.workflow_id, "run_id": info.run_id, "workflow_type": info.workflow_type,
+              "attempt": info.attempt}
+    return fields, f"{info.workflow_type} {info.workflow_id}"
 
-    def isEnabledFor(self, level: int) -> bool:
-        instance = current.get()
-        if instance is not None and (instance.is_replaying() or instance.query_mode):
-            return False
-        return bool(self.logger.isEnabledFor(level))
 
-    def process(self, msg: Any, kwargs: Any) -> Any:
-        instance = current.get()
-        if instance is not None:
-            info = instance.info
-            fields = {"workflow_id": info.workflow_id, "run_id": info.run_id, "workflow_type": info.workflow_type,
-                      "attempt": info.attempt}
-            kwargs["extra"] = {**fields, **(kwargs.get("extra") or {})}
-            msg = f"{msg} ({info.workflow_type} {info.workflow_id})"
-        return msg, kwargs
+def _replaying() -> bool:
+    instance = current.get()
+    return instance is not None and (instance.is_replaying() or instance.query_mode)
 
 
 #: the logger for workflow code: ``workflow.logger.info("charged %s", order_id)``
-logger = _WorkflowLogger(logging.getLogger("postgrip_agent.workflow"), {})
+#: (silent while an activation re-runs what an earlier one did, while a query or update is
+#: answered from a replay, and while a dropped instance is torn down; records carry
+#: ``workflow_id``, ``run_id``, ``workflow_type`` and ``attempt``)
+logger = ContextLogger(logging.getLogger("postgrip_agent.workflow"), _run_context, _replaying)
 
 
 class _Unsafe:
