@@ -14,7 +14,6 @@ that no ``finally:`` block issues commands then. Nothing here touches the networ
 from __future__ import annotations
 
 import contextvars
-import functools
 import inspect
 import logging
 import random as _random
@@ -24,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import attrs
 
-from .._encoding import decode_args
+from .calls import _call, _init_takes_args
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, failure_from_info
 from ..types import format_timestamp
 from .futures import WorkflowFuture, failed, resolved
@@ -570,43 +569,3 @@ class WorkflowInstance:
 
 def _holds(predicate: Callable[[], bool]) -> bool:
     return bool(predicate())
-
-
-def _init_takes_args(cls: type) -> bool:
-    if cls.__init__ is object.__init__:  # type: ignore[misc]
-        return False
-    try:
-        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # type: ignore[misc]
-    except (TypeError, ValueError):
-        return False
-    return any(p.kind in (p.VAR_POSITIONAL,) or p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
-@functools.lru_cache(maxsize=4096)
-def _signature_of(func: Callable[..., Any]) -> inspect.Signature:
-    return inspect.signature(func)
-
-
-def _check_arguments(fn: Callable[..., Any], args: List[Any]) -> None:
-    """Bind ``args`` to ``fn``'s signature (looked up once per function, not per call)."""
-    func = getattr(fn, "__func__", None)
-    try:
-        if func is not None:  # a bound method: its function's signature, with self
-            _signature_of(func).bind(fn.__self__, *args)  # type: ignore[attr-defined]
-        else:
-            _signature_of(fn).bind(*args)
-    except TypeError as err:
-        if "unhashable" in str(err):  # a callable object that cannot be a cache key
-            inspect.signature(fn).bind(*args)
-        else:
-            raise
-
-
-def _call(fn: Callable[..., Any], args: List[Any], what: str) -> Any:
-    try:
-        _check_arguments(fn, args)
-    except TypeError as err:
-        raise TypeError(f"{what} cannot take arguments {args!r}: {err}") from None
-    except ValueError:
-        pass  # builtins without a signature
-    return fn(*decode_args(fn, args, what))
