@@ -35,7 +35,7 @@ def test_a_retried_block_from_an_earlier_lease_changes_nothing(wire: Wire) -> No
     assert again["id"] == task["id"] and second != first
     # the first block's answer was lost and the SDK retries it: it lands on the newer lease
     stale = _write(wire, task["id"], "block", {"reason": "waiting"}, first)
-    assert stale.status_code == 409 and "stale lease" in stale.json()["error"]
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_lease" and "stale lease" in stale.json()["error"]
     assert wire.task(task["id"])["state"] == "leased"
     assert _write(wire, task["id"], "complete", {"result": {"value": 7}}, second).status_code == 200
     assert wire.workflow("fenced-1")["state"] == "succeeded"
@@ -52,7 +52,7 @@ def test_a_lapsed_activation_cannot_schedule_next_to_its_successor(mwire: Wire, 
     fresh = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {current}"})
     assert fresh.status_code == 202
     late = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {lapsed}"})
-    assert late.status_code == 409 and "stale lease" in late.json()["error"]
+    assert late.status_code == 409 and late.json()["code"] == "stale_lease"
     assert mwire.history_types("lapse-1").count("ActivityTaskScheduled") == 1
 
 

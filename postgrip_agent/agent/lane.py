@@ -53,7 +53,10 @@ class AgentLane:
         with self._lock:
             self._tokens.pop(task_id, None)
 
-    def _fence(self, lease_of: str) -> Optional[Dict[str, str]]:
+    def _fence(self, lease_of: Optional[str]) -> Optional[Dict[str, str]]:
+        """The header naming the lease this agent holds on ``lease_of`` (None when it holds none)."""
+        if not lease_of:
+            return None
         with self._lock:
             token = self._tokens.get(lease_of)
         return {LEASE_HEADER: f"{lease_of} {token}"} if token else None
@@ -99,9 +102,9 @@ class AgentLane:
     def signal(self, run_id: str, name: str, args: List[Any], lease_of: Optional[str] = None) -> None:
         try:
             self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
-                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of) if lease_of else None)
+                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of))
         except ConflictError as err:
-            if lease_of and "stale lease" in str(err):
+            if err.code == "stale_lease":
                 raise TaskGone(str(err)) from err
             raise
 
@@ -147,4 +150,4 @@ class AgentLane:
     def enqueue(self, request: Dict[str, Any], lease_of: Optional[str] = None) -> Dict[str, Any]:
         """Send a command; ``lease_of`` is the workflow task whose activation issues it."""
         return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True,  # type: ignore[no-any-return]
-                                       headers=self._fence(lease_of) if lease_of else None)
+                                       headers=self._fence(lease_of))

@@ -13,9 +13,8 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-
 from .. import types as wt
-from .engine_core import DEFAULT_LEASE_SECONDS, _payload
+from .engine_core import DEFAULT_LEASE_SECONDS, Fence, _payload
 from . import limits
 from .errors import AlreadyExists, BadRequest, Conflict, NotFound, ServiceError, Unauthorized
 from .activities import check_activity_timeouts
@@ -25,8 +24,6 @@ from .wire import ts
 
 log = logging.getLogger("postgrip_agent.server.engine")
 
-#: (task id, lease token): the lease a write says it belongs to
-Fence = Optional[Tuple[str, str]]
 ACCESS_TOKEN_TTL = 900.0
 REFRESH_TOKEN_TTL = 30 * 86400.0
 
@@ -246,18 +243,6 @@ class Engine(Timekeeping):
             if run is not None and run.agent_id != agent_id:
                 run.agent_id = agent_id
                 self.store.update_run(run)
-
-    def _check_fence(self, fence: Fence) -> None:
-        """A write that names its lease is applied only while that lease is the task's current one."""
-        if fence is None:
-            return
-        holder_id, token = fence
-        holder = self.store.get_task(holder_id)
-        if holder is None:
-            raise NotFound(f"task {holder_id} not found")
-        if holder.state != "leased" or holder.lease_token != token:
-            state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
-            raise Conflict(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
 
     def _writable_task(self, task_id: str, agent_id: Optional[str], fence: Fence, *, finishing: bool = False) -> TaskRecord:
         """The task an agent-lane write is about, checked against the lease the writer holds."""

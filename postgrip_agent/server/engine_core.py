@@ -13,11 +13,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import types as wt
 from .clock import Clock
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, Conflict, NotFound, StaleLease
 from .store import HistoryRecord, NamespaceRecord, RunRecord, Store, TaskEventRecord, TaskRecord
 
 DEFAULT_LEASE_SECONDS = 30
 MAX_WAIT_SECONDS = 60
+#: (task id, lease token): the lease a write says it belongs to
+Fence = Optional[Tuple[str, str]]
 
 
 class _Poller:
@@ -95,14 +97,10 @@ class EngineCore:
         self._stopping = False
         self.clock.subscribe(self._ticker_wake)
         self.on_tick: List[Callable[[float], None]] = []
-        self._init_timekeeping()
         with self._lock, self.store.transaction():
             if self.store.get_namespace("default") is None:
                 now = self.clock.now()
                 self.store.insert_namespace(NamespaceRecord("default", now, now))
-
-    def _init_timekeeping(self) -> None:
-        """Set up time-driven state (see ticker.Timekeeping)."""
 
     def _wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float) -> None:
         """Wait (engine lock held) until a matching task may be available, or ``timeout``."""
@@ -129,6 +127,18 @@ class EngineCore:
             for poller in waiting:
                 poller.cv.notify()
             waiting.clear()
+
+    def _check_fence(self, fence: Fence) -> None:
+        """A write that names its lease is applied only while that lease is the task's current one."""
+        if fence is None:
+            return
+        holder_id, token = fence
+        holder = self.store.get_task(holder_id)
+        if holder is None:
+            raise NotFound(f"task {holder_id} not found")
+        if holder.state != "leased" or holder.lease_token != token:
+            state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
+            raise StaleLease(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
 
     def _deadline_added(self, when: Optional[float]) -> None:
         if when is not None and (self._ticker_next is None or when < self._ticker_next):

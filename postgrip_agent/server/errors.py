@@ -34,6 +34,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class StaleLease(Conflict):
+    """A write named a lease that is no longer the task's current one: nothing was applied."""
+
+    code = "stale_lease"
+
+
 class AlreadyExists(Conflict):
     code = "already_exists"
 

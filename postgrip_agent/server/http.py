@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import types as wt
 from . import limits
-from .engine import Engine, Fence, same_secret
-from .engine_core import MAX_WAIT_SECONDS
+from .engine import Engine, same_secret
+from .engine_core import MAX_WAIT_SECONDS, Fence
 from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
 from .http_conn import EXTENSIONS, HttpServer

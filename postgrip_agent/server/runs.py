@@ -9,7 +9,7 @@ import attrs
 
 from .. import types as wt
 from . import limits
-from .engine_core import EngineCore, _payload
+from .engine_core import EngineCore, Fence, _payload
 from .errors import AlreadyExists, BadRequest, Conflict
 from .retry import retry_delay
 from .store import HistoryRecord, Page, RunRecord, Store, TaskRecord
@@ -89,9 +89,6 @@ class RunLifecycle(EngineCore):
                 workflow_type=workflow_type, child_workflow_id=workflow_id, child_run_id=run_id,
             )
         return task
-
-    def _check_fence(self, fence: Optional[Tuple[str, str]]) -> None:
-        """Refuse a write whose lease is no longer current (implemented by the Engine)."""
 
     def _insert_run(self, run: RunRecord, task: TaskRecord, now: float, args: List[Any]) -> None:
         task.run_id = run.run_id
@@ -266,7 +263,7 @@ class RunLifecycle(EngineCore):
         with self._lock:
             return self.store.count_runs(filters)
 
-    def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Optional[Tuple[str, str]] = None) -> HistoryRecord:
+    def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Fence = None) -> HistoryRecord:
         if not req.name.strip():
             raise BadRequest("signal name must not be empty")
         with self._lock, self.store.transaction():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -278,8 +279,8 @@ class ScheduleService:
         with self.engine._lock:
             due = [record.id for record in self.store.due_schedules(now)]
         for schedule_id in due:
-            self.engine.run_item(f"schedule {schedule_id}", lambda i=schedule_id: self._fire_if_due(i, now),  # type: ignore[misc]
-                                 lambda why, i=schedule_id: self._quarantine(i, why))  # type: ignore[misc]
+            self.engine.run_item(f"schedule {schedule_id}", functools.partial(self._fire_if_due, schedule_id, now),
+                                 functools.partial(self._quarantine, schedule_id))
 
     def _fire_if_due(self, schedule_id: str, now: float) -> None:
         record = self.store.get_schedule(schedule_id)
@@ -289,9 +290,8 @@ class ScheduleService:
     def _quarantine(self, schedule_id: str, reason: str) -> None:
         record = self.store.get_schedule(schedule_id)
         if record is not None and record.state == "active":
-            record.state, record.note = "paused", reason
+            record.state, record.note = "paused", reason  # run_item has logged why, at ERROR
             self._save(record, self.engine.clock.now())
-            log.error("schedule %s paused: %s", schedule_id, reason)
 
     def _fire_due(self, record: ScheduleRecord, now: float) -> None:
         spec = record.spec

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .activities import ActivityAttempts
 from .store import TaskRecord
@@ -35,7 +35,7 @@ PURGE_EVERY = 60.0
 class Timekeeping(ActivityAttempts):
     """The engine's time half: everything the ticker thread does."""
 
-    def _init_timekeeping(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         # (failures so far, monotonic time of the next try) per failing item
         self._item_failures: Dict[str, Tuple[int, float]] = {}
         self.last_tick_monotonic = time.monotonic()
@@ -43,6 +43,7 @@ class Timekeeping(ActivityAttempts):
         self.last_tick_at: Optional[float] = None
         self.quarantined = 0
         self._last_purge = 0.0
+        super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ one item
 
