@@ -80,15 +80,17 @@ class Request:
             raise BadRequest(f"query parameter wait_seconds must be between 0 and {MAX_WAIT_SECONDS}, got {raw}")
         return value
 
-    def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
-        if not self.raw_body.strip():
-            if optional:
-                return cls()
-            data: Any = {}
-        else:
-            data = limits.parse_json(self.raw_body)
+    def json_object(self) -> Dict[str, Any]:
+        """The body as a JSON object (an empty body is ``{}``)."""
+        data = limits.parse_json(self.raw_body) if self.raw_body.strip() else {}
         if not isinstance(data, dict):
             raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+        return data
+
+    def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
+        if optional and not self.raw_body.strip():
+            return cls()
+        data = self.json_object()
         try:
             return wt.structure_strict(data, cls)
         except Exception as err:  # cattrs validation errors
@@ -139,13 +141,6 @@ def _eager_spec(raw: Any) -> Optional[Tuple[str, List[str], int]]:
     if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= 10_000:
         raise BadRequest("eager.max must be an integer from 0 to 10000")
     return queue, types, most
-
-
-def _json_object(req: Request) -> Dict[str, Any]:
-    data = limits.parse_json(req.raw_body) if req.raw_body.strip() else {}
-    if not isinstance(data, dict):
-        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
-    return data
 
 
 def _fence(header: Optional[str]) -> Fence:
@@ -383,7 +378,7 @@ class Api:
 
     def activation(self, req: Request) -> Response:
         """Extension: end a workflow activation in one call: its new commands, then block, in one transaction."""
-        raw = _json_object(req)
+        raw = req.json_object()
         commands = raw.get("commands") or []
         if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
             raise BadRequest("commands must be an array of EnqueueTaskRequest objects")

@@ -366,7 +366,7 @@ class HttpServer:
                 readable, _, _ = select.select([conn.sock], [], [], self.linger)
                 if not readable:
                     return
-                if not self._fill(conn, time.monotonic() + self.header_timeout, head_only=True):
+                if not self._read_head(conn, time.monotonic() + self.header_timeout):
                     keep = False
                     return
         except (socket.timeout, OSError):  # a peer too slow or gone: nothing to answer
@@ -387,13 +387,12 @@ class HttpServer:
             else:
                 _close(conn.sock)
 
-    def _fill(self, conn: _Conn, deadline: float, *, head_only: bool = False) -> bool:
-        """Read until the request is ready (or only its head); False when the peer went away."""
-        while not (conn.take_head() if not head_only else (b"\r\n\r\n" in conn.buf or len(conn.buf) > MAX_HEAD_BYTES)):
+    def _read_head(self, conn: _Conn, deadline: float) -> bool:
+        """Read until the request's head is in (the body is read by ``_body``); False when the peer went away."""
+        while b"\r\n\r\n" not in conn.buf and len(conn.buf) <= MAX_HEAD_BYTES:
             if not self._recv(conn, deadline):
                 return False
-        if head_only:
-            conn.take_head()
+        conn.take_head()
         return True
 
     def _recv(self, conn: _Conn, deadline: float) -> bool:
