@@ -170,12 +170,15 @@ class Connection:
         if headers:
             self.session.headers.update(dict(headers))
         self.requests_sent = 0  # for benchmarks and tests: HTTP requests actually sent
-        #: the service replays writes carrying an Idempotency-Key (learnt from its first answer)
-        self.idempotency_keys = False
         #: the optional extensions the service listed in its first answer (None until it answered)
         self.extensions: Optional[FrozenSet[str]] = None
 
     # ------------------------------------------------------------------ public
+
+    @property
+    def idempotency_keys(self) -> bool:
+        """The service replays writes carrying an Idempotency-Key (learnt from its first answer)."""
+        return IDEMPOTENCY_EXTENSION in (self.extensions or ())
 
     def close(self) -> None:
         self.session.close()
@@ -235,6 +238,15 @@ class Connection:
                 return safe or keyed or err.status in NOT_APPLIED_STATUSES
             return False
 
+        def delay_after(attempt: int, error: Optional[BaseException]) -> float:
+            """Jittered exponential backoff after failed attempt ``attempt`` (Retry-After wins), within the budget."""
+            backoff = min(options.max_backoff, options.initial_backoff * (2 ** (attempt - 1)))
+            delay = random.uniform(backoff / 2, backoff)
+            hint = getattr(error, "retry_after", None)
+            if hint is not None:
+                delay = max(delay, float(hint))
+            return max(0.0, min(delay, budget - (time.monotonic() - started)))
+
         send_timeout = timeout or self.timeout
         # The fast path: one attempt, no retry machinery. Most calls succeed at once.
         try:
@@ -243,17 +255,11 @@ class Connection:
             if not retryable(first) or options.max_attempts == 1 or budget <= 0:
                 raise
             log.warning("%s %s failed (attempt 1): %s; retrying", method, path, first)
-            options.sleep(self._first_backoff(options, first, budget - (time.monotonic() - started)))
+            options.sleep(delay_after(1, first))
 
         def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            backoff = min(options.max_backoff, options.initial_backoff * (2 ** state.attempt_number))
-            delay = random.uniform(backoff / 2, backoff)
-            hint = getattr(exc, "retry_after", None)
-            if hint is not None:
-                delay = max(delay, float(hint))
-            remaining = budget - (time.monotonic() - started)
-            return max(0.0, min(delay, remaining))
+            # tenacity counts from the second attempt: its attempt n is our attempt n + 1
+            return delay_after(state.attempt_number + 1, state.outcome.exception() if state.outcome else None)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -272,15 +278,6 @@ class Connection:
             reraise=True,
         )
         return retrying(self._send, method, url, data, send_timeout, agent_lane, extra)
-
-    @staticmethod
-    def _first_backoff(options: RetryOptions, error: BaseException, remaining: float) -> float:
-        backoff = min(options.max_backoff, options.initial_backoff)
-        delay = random.uniform(backoff / 2, backoff)
-        hint = getattr(error, "retry_after", None)
-        if hint is not None:
-            delay = max(delay, float(hint))
-        return max(0.0, min(delay, remaining))
 
     # ------------------------------------------------------------------ internals
 
@@ -316,7 +313,6 @@ class Connection:
             advertised = response.headers.get(EXTENSIONS_HEADER)
             if advertised is not None:
                 self.extensions = frozenset(name.strip() for name in advertised.split(",") if name.strip())
-                self.idempotency_keys = IDEMPOTENCY_EXTENSION in self.extensions
         if response.status_code >= 400:
             raise _rpc_error(method, url, response)
         if not response.content:
