@@ -224,17 +224,25 @@ def failure_from_info(info: Optional[Dict[str, Any]], fallback_message: str = "f
     )
 
 
+def rebuild_failure(info: Dict[str, Any], fallback_message: str = "failed") -> BaseException:
+    """The exception a FailureInfo stands for: a TimeoutFailure (with the ``timeout_type`` its
+    own field or its details name), a CancelledFailure, or an ApplicationFailure."""
+    message = str(info.get("message") or fallback_message)
+    if info.get("type") == "TimeoutFailure":
+        kind = info.get("timeout_type") or next(
+            (d.get("timeout_type") for d in info.get("details") or [] if isinstance(d, dict)), None)
+        return TimeoutFailure(message, timeout_type=kind)
+    if info.get("type") == "CancelledFailure":
+        return CancelledFailure(message)
+    return failure_from_info(info, message)
+
+
 def activity_error(attributes: Dict[str, Any], activity_type: str, task_id: Optional[str]) -> ActivityError:
     """The ActivityError a workflow sees for a final ActivityTaskFailed event."""
-    info = attributes.get("failure") or {}
-    message = str(info.get("message") or attributes.get("error") or "activity failed")
-    cause: BaseException
-    if info.get("type") == "TimeoutFailure":
-        details = info.get("details") or [{}]
-        kind = attributes.get("timeout_type") or (details[0].get("timeout_type") if isinstance(details[0], dict) else None)
-        cause = TimeoutFailure(message, timeout_type=kind)
-    else:
-        cause = failure_from_info(info, message)
+    info = dict(attributes.get("failure") or {})
+    if attributes.get("timeout_type"):
+        info["timeout_type"] = attributes["timeout_type"]
+    cause = rebuild_failure(info, str(attributes.get("error") or "activity failed"))
     cause.stack_trace = attributes.get("stack_trace")  # type: ignore[attr-defined]
     attempt = attributes.get("attempt")
     return ActivityError(cause, activity_type=activity_type, activity_id=task_id, attempt=int(attempt) if attempt else None)

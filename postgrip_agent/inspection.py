@@ -18,6 +18,7 @@ from .errors import (
     TimeoutFailure,
     failure_from_info,
     failure_info,
+    rebuild_failure,
 )
 
 Request = Callable[..., Any]
@@ -84,14 +85,6 @@ def _when(value: Any) -> Optional[datetime]:
     return wt.parse_timestamp(value) if isinstance(value, str) else None
 
 
-def _rebuild(link: Dict[str, Any]) -> BaseException:
-    if link.get("type") == "TimeoutFailure":
-        return TimeoutFailure(str(link.get("message") or "timed out"), timeout_type=link.get("timeout_type"))
-    if link.get("type") == "CancelledFailure":
-        return CancelledFailure(str(link.get("message") or "cancelled"))
-    return failure_from_info(link)
-
-
 def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = None) -> "tuple[str, BaseException]":
     """(status, cause) of a run that did not succeed. With ``request``, a failure our agent
     reported is rebuilt with its chain (an ActivityError and what ended the activity)."""
@@ -112,13 +105,12 @@ def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = Non
     chain = _failure_chain(request, run.task_id) if request is not None else None
     if chain and chain[0].get("type") == "ActivityError" and len(chain) > 1:
         head = chain[0]
-        root = _rebuild(chain[1])
+        root = rebuild_failure(chain[1])
         root.stack_trace = stack  # type: ignore[attr-defined]
         cause = ActivityError(root, activity_type=str(head.get("activity_type") or "activity"),
                               activity_id=head.get("activity_id"), attempt=head.get("attempt"))
     elif activity_timeout:
-        kinds = [d.get("timeout_type") for d in info.get("details") or [] if isinstance(d, dict)]
-        cause = _rebuild({**info, "timeout_type": kinds[0] if kinds else None})
+        cause = rebuild_failure(info, message)
     if isinstance(cause, (ApplicationFailure, TimeoutFailure)):
         cause.stack_trace = stack
     return "failed", cause

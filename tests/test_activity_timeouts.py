@@ -361,3 +361,24 @@ def test_the_service_refuses_a_completion_from_a_timed_out_attempt(mwire: Wire, 
     events = mwire.history("late-complete")
     assert [e["type"] for e in events if e["type"].startswith("Activity")] == ["ActivityTaskScheduled", "ActivityTaskFailed"]
     assert events[-1]["attributes"]["timeout_type"] == "START_TO_CLOSE" and scheduled["id"] == leased["id"]
+
+
+@activity.defn
+def gives_up() -> None:
+    raise CancelledFailure("stopped by its own code")
+
+
+@workflow.defn
+class SeesCancellation:
+    @workflow.run
+    def run(self):
+        try:
+            yield workflow.execute_activity(gives_up, start_to_close_timeout=5)
+        except ActivityError as err:
+            return {"cause": type(err.cause).__name__, "type": err.type, "message": str(err.cause)}
+
+
+def test_an_activity_that_ends_cancelled_reaches_the_workflow_as_activity_error_with_cancelled_failure(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[SeesCancellation], activities=[gives_up]):
+        outcome = env.client.execute_workflow(SeesCancellation, task_queue=queue, timeout=10)
+    assert outcome == {"cause": "CancelledFailure", "type": "CancelledFailure", "message": "stopped by its own code"}

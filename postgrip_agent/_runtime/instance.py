@@ -180,7 +180,6 @@ class WorkflowInstance:
         self.root = Scope(None, cancellable=True)
         self.bodies: List[_Body] = []
         self.current_body: Optional[_Body] = None
-        self.issued = 0
         self.futures_by_task: Dict[str, Tuple[WorkflowFuture[Any], str]] = {}
         self.new_commands: List[NewCommand] = []
         self.milestones: List[Dict[str, Any]] = []
@@ -487,7 +486,6 @@ class WorkflowInstance:
             return failed(CancelledFailure(reason), description)
         future: WorkflowFuture[Any] = WorkflowFuture(description)
         index = self.issued
-        self.issued += 1
         self.issued_futures.append((kind, name, future))
         if index < len(self.history.commands):
             recorded = self.history.commands[index]
@@ -507,6 +505,11 @@ class WorkflowInstance:
         else:
             future.on_cancel = future.set_exception
         return future
+
+    @property
+    def issued(self) -> int:
+        """How many commands the workflow has issued so far (replayed or new)."""
+        return len(self.issued_futures)
 
     def base_payload(self) -> Dict[str, Any]:
         return {"workflowId": self.info.workflow_id, "workflowRunId": self.info.run_id, "workflowTaskId": self.info.task_id}

@@ -65,9 +65,11 @@ class LiveRunCache:
         with self._lock:
             return self._runs.get(run_id)
 
-    def forget(self, run_id: str) -> None:
+    def forget(self, run_id: str, entry: LiveRun) -> None:
+        """Drop the run's entry, if it is still ``entry`` (a newer one stays)."""
         with self._lock:
-            self._runs.pop(run_id, None)
+            if self._runs.get(run_id) is entry:
+                del self._runs[run_id]
 
     def clear(self) -> None:
         with self._lock:

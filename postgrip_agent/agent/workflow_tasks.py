@@ -93,7 +93,7 @@ class WorkflowTaskRunner:
                 keep = self._activation(task, entry, target, run_id, workflow_type)
             finally:
                 if not keep or entry.dropped:
-                    self.cache.forget(run_id)
+                    self.cache.forget(run_id, entry)
                     entry.discard()
 
     def _activation(self, task: Dict[str, Any], entry: LiveRun, target: Any, run_id: str, workflow_type: str) -> bool:
