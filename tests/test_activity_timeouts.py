@@ -335,7 +335,7 @@ class TakesTheResult:
                                                 retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY)))
 
 
-def test_the_late_result_of_a_timed_out_attempt_is_refused_and_dropped(env: Any, queue: str,
+def test_a_timed_out_attempt_blocked_in_c_never_gets_its_late_result_to_the_workflow(env: Any, queue: str,
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     _reset()
     caplog.set_level(logging.INFO, logger="postgrip_agent.agent")

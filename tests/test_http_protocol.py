@@ -12,6 +12,7 @@ import time
 from typing import List, Tuple
 
 from postgrip_agent.server import LocalServer
+from postgrip_agent.server.store import Page
 
 from .conftest import wait_for
 
@@ -70,7 +71,7 @@ def test_a_body_shorter_than_its_content_length_is_refused(server: LocalServer) 
         sock.shutdown(socket.SHUT_WR)
         status, _, answer = _read_response(sock)
         assert status == 400 and "Content-Length" in json.loads(answer)["error"]
-    assert server.engine.list_tasks({"type": "job"}, __import__("postgrip_agent.server.store", fromlist=["Page"]).Page()) == []
+    assert server.engine.list_tasks({"type": "job"}, Page()) == []  # nothing was applied
 
 
 def test_other_methods_get_405_with_allow_and_head_has_no_body(server: LocalServer) -> None:

@@ -60,8 +60,9 @@ class _EagerActivities:
 
     def release(self, count: int) -> None:
         lane = self._lane()
-        for _ in range(count if lane is not None else 0):
-            lane.slots.release()  # type: ignore[union-attr]
+        if lane is not None:
+            for _ in range(count):
+                lane.slots.release()
 
     def dispatch(self, task: Dict[str, Any]) -> None:
         lane = self._lane()
