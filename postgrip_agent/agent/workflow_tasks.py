@@ -63,7 +63,7 @@ class WorkflowTaskRunner:
             log.exception("workflow task %s (%s) failed inside the agent", task["id"], task["type"])
             message = f"workflow task failed in agent {self.lane.identity}: {type(err).__name__}: {err}"
             self.lane.fail(task["id"], message, {"message": message, "type": "WorkflowTaskFailed", "non_retryable": True,
-                                                 "details": [traceback.format_exc()]})
+                                                 "details": [traceback.format_exc()]}, stack_trace=traceback.format_exc())
 
     # ------------------------------------------------------------------ workflow tasks
 
@@ -104,8 +104,7 @@ class WorkflowTaskRunner:
             outcome = None
             if instance is not None:
                 try:
-                    newer = [e for e in self.lane.history(run_id, after=instance.last_seq) if (_seq(e) or 0) > instance.last_seq]
-                    outcome = instance.advance(newer)
+                    outcome = instance.advance(self._events_since(run_id, instance.last_seq))
                     self.cache.hits += 1
                 except NotAContinuation as miss:
                     log.info("workflow run %s: %s; replaying it from history", run_id, miss)
@@ -222,6 +221,10 @@ class WorkflowTaskRunner:
 
     # ------------------------------------------------------------------ queries and updates
 
+    def _events_since(self, run_id: str, last_seq: int) -> List[Dict[str, Any]]:
+        """The run's history events after ``last_seq`` (one request)."""
+        return [e for e in self.lane.history(run_id, after=last_seq) if (_seq(e) or 0) > last_seq]
+
     def _live_query(self, run_id: str, name: str, args: List[Any]) -> Optional[WorkflowFuture[Any]]:
         """Answer from the cached live instance when it is up to date with history (else None)."""
         entry = self.cache.peek(run_id)
@@ -231,7 +234,7 @@ class WorkflowTaskRunner:
             instance = entry.instance
             if instance is None or entry.dropped:
                 return None
-            if any((_seq(e) or 0) > instance.last_seq for e in self.lane.history(run_id, after=instance.last_seq)):
+            if self._events_since(run_id, instance.last_seq):
                 return None  # events it has not applied yet: a replay sees them, the live instance does not
             self.live_queries += 1
             return instance.query(name, args)
