@@ -17,7 +17,17 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import types as _types
-from .types import _RETRY_WIRE, RetryPolicy, _to_ms, format_timestamp, parse_timestamp
+from .types import (
+    _RETRY_WIRE,
+    EARLIEST_TIMESTAMP,
+    INT64_MAX,
+    INT64_MIN,
+    LATEST_TIMESTAMP,
+    RetryPolicy,
+    _to_ms,
+    format_timestamp,
+    parse_timestamp,
+)
 
 T = TypeVar("T")
 
@@ -149,13 +159,11 @@ _strict_converter.register_structure_hook(
 )
 
 #: request bodies: integers fit in 64 bits, numbers are finite, timestamps fall in 1970..2199
-_INT64 = (-(2**63), 2**63 - 1)
-_TIME_WINDOW = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
 
 
 def _strict_int(value: Any, _: Any) -> int:
     number: int = _strict_scalar(int)(value, int)
-    if not _INT64[0] <= number <= _INT64[1]:
+    if not INT64_MIN <= number <= INT64_MAX:
         raise ValueError(f"integer {number} does not fit in 64 bits")
     return number
 
@@ -169,7 +177,7 @@ def _strict_float(value: Any, _: Any) -> float:
 
 def _strict_datetime(value: Any, _: Any) -> datetime:
     when = _structure_datetime(value, datetime)
-    if not _TIME_WINDOW[0] <= when < _TIME_WINDOW[1]:
+    if not EARLIEST_TIMESTAMP <= when < LATEST_TIMESTAMP:
         raise ValueError(f"timestamp {value!r} is outside 1970-01-01..2199-12-31")
     return when
 

@@ -16,6 +16,11 @@ import attrs
 
 T = TypeVar("T")
 
+#: what a request may hold: integers that fit in 64 bits, timestamps in 1970..2199 (UTC)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=timezone.utc)  # exclusive
+
 TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
 TaskEventKind = Literal[
     "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed"

@@ -10,16 +10,17 @@ import json
 import math
 from typing import Any, List, Optional, Tuple
 
+from .. import types as wt
 from .errors import BadRequest
 
 #: deepest nesting of arrays and objects a request body may have (well below Python's
 #: recursion limit, so every later encode, decode and replay of the value is safe)
 MAX_JSON_DEPTH = 64
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
+INT64_MAX = wt.INT64_MAX
+INT64_MIN = wt.INT64_MIN
 #: timestamps a caller may give: 1970-01-01 up to (not including) 2200-01-01
-EARLIEST_TIME = 0.0
-LATEST_TIME = 7_258_118_400.0
+EARLIEST_TIME = wt.EARLIEST_TIMESTAMP.timestamp()
+LATEST_TIME = wt.LATEST_TIMESTAMP.timestamp()
 DAY = 86_400
 YEAR = 366 * DAY
 #: the longest duration anything (a lease, a run timeout, an interval) may ask for
