@@ -254,6 +254,7 @@ def test_a_failing_activitys_traceback_reaches_the_caller_and_the_agent_log(env:
 
 @activity.defn
 def fails_then_waits() -> str:
+    activity.heartbeat({"charged": 2})
     raise RuntimeError("card service unavailable")
 
 
@@ -278,6 +279,7 @@ def test_describe_lists_a_pending_activity_with_its_attempt_and_last_failure(env
     assert "RuntimeError: card service unavailable" in (entry.last_failure_stack_trace or "")
     assert entry.next_attempt_time is not None and entry.scheduled_time is not None
     assert entry.next_attempt_time > entry.scheduled_time
+    assert entry.heartbeat_details == {"charged": 2}  # the previous attempt's last heartbeat
 
 
 @workflow.defn

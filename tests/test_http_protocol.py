@@ -169,3 +169,15 @@ def test_a_thousand_idle_connections_under_a_1024_descriptor_limit() -> None:
             sock.close()
         child.stdin.close()  # type: ignore[union-attr]
         child.wait(timeout=10)
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() -> None:
+    with LocalServer(idle_timeout=0.3) as server:
+        with _connect(server) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(sock)[0] == 200
+            started = time.monotonic()
+            sock.settimeout(5)
+            assert sock.recv(1) == b""  # the service closed the idle connection
+            assert time.monotonic() - started < 3
+        wait_for(lambda: server._http.connections == 0)
