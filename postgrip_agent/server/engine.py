@@ -8,7 +8,6 @@ moment a task is queued for its queue. Time belongs to the ticker thread (timers
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -16,19 +15,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .. import types as wt
 from .engine_core import DEFAULT_LEASE_SECONDS, Fence, _payload
 from . import limits
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound, ServiceError, Unauthorized
+from .errors import AlreadyExists, BadRequest, Conflict, NotFound
 from .activities import check_activity_timeouts
-from .ticker import Timekeeping
-from .store import HistoryRecord, IdempotentRecord, NamespaceRecord, Page, RunRecord, SessionRecord, TaskEventRecord, TaskRecord
+from .sessions import Sessions
+from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
 from .wire import ts
 
-log = logging.getLogger("postgrip_agent.server.engine")
 
-ACCESS_TOKEN_TTL = 900.0
-REFRESH_TOKEN_TTL = 30 * 86400.0
-
-
-class Engine(Timekeeping):
+class Engine(Sessions):
     """The whole state machine: tasks and the agent lane here, workflow runs in RunLifecycle,
     time-driven work in Timekeeping."""
 
@@ -431,7 +425,7 @@ class Engine(Timekeeping):
             self._task_waiters.notify_everyone()
         self._ticker_wake.set()
 
-    # ================================================================== admin and sessions
+    # ================================================================== admin
 
     def ready_stats(self) -> Dict[str, int]:
         with self._lock:
@@ -450,83 +444,6 @@ class Engine(Timekeeping):
         limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
         with self._lock, self.store.transaction():
             return self.store.compact(self.clock.now() - retention_seconds)
-
-    def refresh_session(self, refresh_token: str) -> Dict[str, Any]:
-        """Rotate an agent session. A refresh token works once: presenting a rotated one again
-        (a stolen copy, or a replay) revokes its whole family."""
-        revoked: Optional[str] = None
-        with self._lock, self.store.transaction():
-            now = self.clock.now()
-            family = self.new_id()
-            agent_id = f"local-agent-{family[:8]}"
-            if self.auth_token is not None and not same_secret(refresh_token, self.auth_token):
-                session = self.store.get_session(refresh_token)
-                if session is not None and session.kind == "refresh-used":
-                    count = self.store.delete_session_family(session.family_id)
-                    log.warning("a rotated refresh token of family %s was presented again; revoked the family (%d tokens)",
-                                session.family_id, count)
-                    revoked = session.family_id
-                elif session is None or session.kind != "refresh" or session.expires_at <= now:
-                    raise Unauthorized("refresh token is invalid or expired; enrol again with the service token")
-                else:
-                    session.kind = "refresh-used"  # kept until it expires, to recognise reuse
-                    self.store.put_session(session)
-                    agent_id, family = session.agent_id, session.family_id
-            if revoked is None:
-                access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL)
-                refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL)
-                self.store.put_session(access)
-                self.store.put_session(refresh)
-        if revoked is not None:  # raised after the commit: the revocation must stick
-            error = Unauthorized("refresh token was already used, so its session family is revoked; enrol again with the service token")
-            error.keep_changes = True  # also when an enclosing (idempotent) transaction is still open
-            raise error
-        return {
-            "agentId": agent_id, "tenantId": "local", "tokenFamilyId": family,
-            "accessToken": access.token, "refreshToken": refresh.token,
-            "accessExpiresAt": ts(access.expires_at), "refreshExpiresAt": ts(refresh.expires_at),
-            "status": "active", "trustState": "trusted",
-        }
-
-    def idempotent(self, key: str, work: Callable[[], Tuple[int, Any, Dict[str, str]]]) -> Tuple[int, Any, Dict[str, str]]:
-        """Run a write once per key: a retry gets the first successful answer, with no second effect.
-
-        The answer is recorded in the write's own transaction, so either both happened or neither."""
-        kept: Optional[ServiceError] = None
-        with self._lock:
-            with self.store.transaction():
-                saved = self.store.get_idempotent(key)
-                if saved is not None:
-                    if saved.status >= 400:
-                        replayed = ServiceError(str((saved.body or {}).get("error")))
-                        replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
-                        raise replayed
-                    return saved.status, saved.body, {"Idempotency-Replayed": "true"}
-                try:
-                    status, body, headers = work()
-                except ServiceError as err:
-                    if not err.keep_changes:
-                        raise  # nothing happened: roll back, and let a retry run again
-                    kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
-                if 200 <= status < 300 or kept is not None:
-                    self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body))
-            if kept is not None:
-                raise kept
-            return status, body, headers
-
-    def session_agent(self, token: str) -> Optional[str]:
-        """The agent id an access token was issued to, or None when it is not a valid access token."""
-        with self._lock:
-            session = self.store.get_session(token)
-            if session is None or session.kind != "access" or session.expires_at <= self.clock.now():
-                return None
-            return session.agent_id
-
-
-def same_secret(given: str, expected: str) -> bool:
-    """Constant-time comparison of two secrets; never raises (non-ASCII input included)."""
-    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
-
 
 def _event_fields(event: wt.TaskEventInput) -> Dict[str, Any]:
     return {"stage": event.stage, "message": event.message, "stream": event.stream, "data": event.data, "details": event.details}

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import types as wt
 from . import limits
-from .engine import Engine, same_secret
+from .engine import Engine
+from .sessions import same_secret
 from .engine_core import MAX_WAIT_SECONDS, Fence
 from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
