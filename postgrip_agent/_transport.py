@@ -49,7 +49,7 @@ class LeanHTTPAdapter(BaseAdapter):
             conn.sock.settimeout(timeout)
         return conn, reused
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
              verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
         read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
         split = urlsplit(request.url or "")
@@ -81,7 +81,7 @@ class LeanHTTPAdapter(BaseAdapter):
         response.status_code = raw.status
         response.reason = raw.reason
         response.headers = CaseInsensitiveDict(raw.getheaders())
-        response._content = content  # type: ignore[attr-defined]
+        response._content = content
         response.encoding = "utf-8"
         response.url = request.url or ""
         response.request = request

@@ -332,7 +332,7 @@ class Connection:
         merged.update(headers)
         if data is not None:
             merged["Content-Length"] = str(len(data))
-        prepared.headers = merged  # type: ignore[assignment]
+        prepared.headers = merged
         prepared.body = data
         prepared.hooks = {"response": []}
         return prepared

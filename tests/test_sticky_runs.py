@@ -78,8 +78,12 @@ class LongRun:
 
 
 def test_two_agents_alternating_on_a_200_step_run_give_the_right_result(env: Any, queue: str) -> None:
-    first = Agent(env.client, task_queue=queue, workflows=[LongRun], activities=[step_act], identity="sticky-a")
-    second = Agent(env.client, task_queue=queue, workflows=[LongRun], activities=[step_act], identity="sticky-b")
+    # Each agent's slots are all held by its own pollers, so neither has a free slot for a task leased in an
+    # answer (eager activities, the hand-back of the woken workflow task): every task goes through the queue,
+    # and the run alternates between the agents.
+    slots = dict(max_concurrent_workflow_tasks=2, max_concurrent_activities=2, pollers_per_kind=2)
+    first = Agent(env.client, task_queue=queue, workflows=[LongRun], activities=[step_act], identity="sticky-a", **slots)
+    second = Agent(env.client, task_queue=queue, workflows=[LongRun], activities=[step_act], identity="sticky-b", **slots)
     with first, second:
         assert env.client.execute_workflow(LongRun, 200, task_queue=queue, timeout=60) == sum(range(200))
     caches = [first._workflow_runner.cache, second._workflow_runner.cache]

@@ -13,6 +13,7 @@ from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, _context
 from ..errors import CancelledFailure, failure_info
 from ..types import parse_timestamp
+from .dispatch import LocalDispatch
 from .interrupt import ActivityInterrupted, ThreadGuard
 from .lane import AgentLane, TaskGone
 from .leases import LOCAL_DEADLINE, LeaseKeeper
@@ -49,12 +50,15 @@ def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
 
 
 class ActivityTaskRunner:
-    def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0) -> None:
+    def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0,
+                 handback: Optional[LocalDispatch] = None) -> None:
         self.lane = lane
         self.activities = activities
         self.leases = leases
         #: how soon the service notices this agent is gone (the lease it keeps renewing)
         self.lease_seconds = lease_seconds
+        #: the agent's workflow lane: a completion may bring back the workflow task it woke
+        self.handback = handback
 
     def run(self, task: Dict[str, Any]) -> None:
         payload = task.get("payload") or {}
@@ -113,7 +117,7 @@ class ActivityTaskRunner:
             _context.reset(token)
         if error is None:
             assert result is not None
-            self.lane.complete(task_id, result)
+            self._complete(ctx, result)
             return
         where = f"activity {ctx.info.activity_type} (task {task_id}, attempt {ctx.info.attempt})"
         if isinstance(error, CancelledFailure) and ctx.cancel_reason == LOCAL_DEADLINE:
@@ -126,6 +130,21 @@ class ActivityTaskRunner:
         else:
             log.warning("%s failed: %r", where, error, exc_info=error)
         self.lane.fail(task_id, str(error) or type(error).__name__, failure_info(error), stack_trace=trace)
+
+    def _complete(self, ctx: ActivityContext, result: Dict[str, Any]) -> None:
+        """Report the result; with a free workflow slot, take back the workflow task it wakes."""
+        handback = self.handback
+        if handback is None or not ctx.info.workflow_run_id or not handback.reserve(1):
+            self.lane.complete(ctx.info.task_id, result)
+            return
+        following = None
+        try:
+            following = self.lane.complete_and_next(ctx.info.task_id, result, handback.queue, handback.types)
+        finally:
+            if following is not None:
+                handback.dispatch(following)
+            else:
+                handback.release(1)
 
     def _heartbeat(self, ctx: ActivityContext, details: Optional[Dict[str, Any]]) -> None:
         if ctx.cancelled:

@@ -38,16 +38,18 @@ class _Lane:
         self.idle = threading.Condition(self.lock)
 
 
-class _EagerActivities:
-    """Activities the service leases to this agent when it ends an activation, run at once."""
+class _LocalDispatch:
+    """A lane's slots and pool, for tasks the service leases to this agent in an answer: the
+    activities an activation scheduled, or the workflow task an activity's completion woke."""
 
-    def __init__(self, agent: "Agent") -> None:
+    def __init__(self, agent: "Agent", lane_name: str, types: List[str]) -> None:
         self._agent = agent
+        self._lane_name = lane_name
         self.queue = agent.task_queue
-        self.types = [f"activity:{name}" for name in agent.activities]
+        self.types = types
 
     def _lane(self) -> Optional[_Lane]:
-        return next((lane for lane in self._agent._lanes if lane.name == "activity"), None)
+        return next((lane for lane in self._agent._lanes if lane.name == self._lane_name), None)
 
     def reserve(self, wanted: int) -> int:
         lane = self._lane()
@@ -128,8 +130,11 @@ class Agent:
         self.leases = LeaseKeeper(self.lane)
         if max_cached_workflows < 0:
             raise ValueError("max_cached_workflows must be >= 0 (0 replays every activation from history)")
-        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=_EagerActivities(self))
-        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease)
+        eager = _LocalDispatch(self, "activity", [f"activity:{name}" for name in self.activities])
+        handback = _LocalDispatch(self, "workflow", [f"workflow:{name}" for name in self.workflows])
+        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager)
+        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease,
+                                                   handback=handback if self.workflows else None)
         self._lanes: List[_Lane] = []
         if self.workflows:
             prefixes = [f"{kind}:{name}" for name in self.workflows for kind in ("workflow", "query", "update")]
@@ -207,7 +212,8 @@ class Agent:
                 lane.slots.release()
                 return
             try:
-                task = self.lane.poll(self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds)
+                task = self.lane.poll(self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds,
+                                      with_history=lane.name == "workflow")
                 backoff = 0.05
             except PostGripAgentError as err:
                 lane.slots.release()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..connection import Connection
 from ..connection import quote_segment as _q
@@ -33,14 +33,25 @@ class AgentLane:
         self.identity = identity
         self._params = {"agent_id": identity}
         self._tokens: Dict[str, str] = {}  # task id -> token of the lease this agent holds
+        #: workflow task id -> (cursor, the run's history events after it), sent with the task
+        self._tails: Dict[str, Tuple[int, List[Dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
-    def poll(self, namespace: str, queue: str, task_types: Sequence[str], wait_seconds: int) -> Optional[Dict[str, Any]]:
+    def _has(self, extension: str) -> bool:
+        return extension in (self.connection.extensions or frozenset())
+
+    def poll(self, namespace: str, queue: str, task_types: Sequence[str], wait_seconds: int,
+             with_history: bool = False) -> Optional[Dict[str, Any]]:
+        """Lease the next task. ``with_history``: where the service offers ``history-tail``, a
+        workflow task comes with its run's new history events (see ``take_history``)."""
         params = {"namespace": namespace, "queue": queue, "agent_id": self.identity, "wait_seconds": wait_seconds,
                   "task_types": ",".join(task_types)}
+        path = "/api/v1/agent/poll-with-history" if with_history and self._has("history-tail") else "/api/v1/agent/poll"
         # a poll may lease a task, so it is not blindly retried once it reached the service
-        body, headers = self.connection.request_full("GET", "/api/v1/agent/poll", params=params, idempotent=False,
+        body, headers = self.connection.request_full("GET", path, params=params, idempotent=False,
                                                      timeout=wait_seconds + self.connection.timeout, agent_lane=True)
+        if path.endswith("poll-with-history"):
+            return self._handed_over(body)
         task: Optional[Dict[str, Any]] = (body or {}).get("task")
         token = headers.get(LEASE_TOKEN_HEADER)
         if task is not None and token:
@@ -48,10 +59,28 @@ class AgentLane:
                 self._tokens[task["id"]] = token
         return task
 
+    def _handed_over(self, answer: Any) -> Optional[Dict[str, Any]]:
+        """A task the service leased to this agent in an answer: keep its lease token and history tail."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("task"), dict) or not answer.get("lease_token"):
+            return None
+        task: Dict[str, Any] = answer["task"]
+        with self._lock:
+            self._tokens[task["id"]] = str(answer["lease_token"])
+            after, events = answer.get("history_after"), answer.get("history")
+            if isinstance(after, int) and isinstance(events, list):
+                self._tails[task["id"]] = (after, events)
+        return task
+
+    def take_history(self, task_id: str) -> Optional[Tuple[int, List[Dict[str, Any]]]]:
+        """(cursor, the run's history events after it) that came with the task, once; else None."""
+        with self._lock:
+            return self._tails.pop(task_id, None)
+
     def released(self, task_id: str) -> None:
         """The agent is done with the task: forget its lease."""
         with self._lock:
             self._tokens.pop(task_id, None)
+            self._tails.pop(task_id, None)
 
     def _fence(self, lease_of: Optional[str]) -> Optional[Dict[str, str]]:
         """The header naming the lease this agent holds on ``lease_of`` (None when it holds none)."""
@@ -88,6 +117,16 @@ class AgentLane:
         """Complete a task (``lease_of``: the task whose lease this write is made under, if not itself)."""
         self._post(task_id, "complete", {"result": result}, lease_of)
 
+    def complete_and_next(self, task_id: str, result: Dict[str, Any], queue: str,
+                          types: List[str]) -> Optional[Dict[str, Any]]:
+        """Complete a task; where the service offers ``completion-handback``, the workflow task the
+        completion woke comes back leased to this agent (when on ``queue`` with a type in ``types``)."""
+        if not self._has("completion-handback"):
+            self.complete(task_id, result)
+            return None
+        answer = self._post(task_id, "complete-and-next", {"result": result, "next": {"queue": queue, "types": types}})
+        return self._handed_over((answer or {}).get("next"))
+
     def fail(self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None,
              stack_trace: Optional[str] = None) -> None:
         """Fail a task; ``stack_trace`` travels in the result's ``stderr`` (FailureInfo has no field for it)."""
@@ -114,17 +153,19 @@ class AgentLane:
             "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
 
     def end_activation(self, task_id: str, commands: List[Dict[str, Any]], reason: str,
-                       eager: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                       eager: Optional[Dict[str, Any]] = None, cursor: Optional[int] = None) -> List[Dict[str, Any]]:
         """Send an activation's new commands and block its workflow task: one request and one
         transaction where the service offers ``activation-commit``, else one request each.
 
         ``eager`` (``{"queue", "types", "max"}``) asks for up to ``max`` of the scheduled activities
-        leased to this agent at once; they are returned (none without the extension)."""
-        extensions = self.connection.extensions or frozenset()
-        if "activation-commit" in extensions and commands:
+        leased to this agent at once; they are returned (none without the extension). ``cursor`` is
+        the last history seq the activation applied: the next activation's history tail starts there."""
+        if self._has("activation-commit"):
             body: Dict[str, Any] = {"commands": commands, "reason": reason}
             if eager:
                 body["eager"] = eager
+            if cursor is not None and self._has("history-tail"):
+                body["cursor"] = cursor
             try:
                 answer = self._post(task_id, "activation", body) or {}
             except InvalidArgumentError as err:

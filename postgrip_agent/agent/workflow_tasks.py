@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Dict, List, Optional
 
 from .._encoding import encode_value
 from .._runtime.history import History
@@ -12,6 +12,7 @@ from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, NotAContinuation, WorkflowInfo, WorkflowInstance
 from ..errors import ApplicationFailure, PostGripAgentError, failure_info, stack_text
 from ..inspection import failure_chain
+from .dispatch import LocalDispatch
 from .lane import AgentLane, InvalidCommand, TaskGone
 from .run_cache import LiveRun, LiveRunCache
 
@@ -23,22 +24,9 @@ def _seq(event: Dict[str, Any]) -> Optional[int]:
     return int(raw) if raw.isdigit() else None
 
 
-class EagerActivities(Protocol):
-    """How the runner hands activities the service leased with an activation to the agent."""
-
-    queue: str
-    types: List[str]
-
-    def reserve(self, wanted: int) -> int: ...
-
-    def release(self, count: int) -> None: ...
-
-    def dispatch(self, task: Dict[str, Any]) -> None: ...
-
-
 class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
-                 eager: Optional[EagerActivities] = None) -> None:
+                 eager: Optional[LocalDispatch] = None) -> None:
         self.lane = lane
         self.workflows = workflows
         self.eager = eager
@@ -100,18 +88,23 @@ class WorkflowTaskRunner:
         """Run one activation; True when the run's live instance should stay cached."""
         payload = task.get("payload") or {}
         instance = entry.instance
+        tail = self.lane.take_history(task["id"])  # (cursor, events after it) when the service sent them
         try:
             outcome = None
             if instance is not None:
                 try:
-                    outcome = instance.advance(self._events_since(run_id, instance.last_seq))
+                    if tail is not None and tail[0] <= instance.last_seq:
+                        events = [e for e in tail[1] if (_seq(e) or 0) > instance.last_seq]
+                    else:
+                        events = self._events_since(run_id, instance.last_seq)
+                    outcome = instance.advance(events)
                     self.cache.hits += 1
                 except NotAContinuation as miss:
                     log.info("workflow run %s: %s; replaying it from history", run_id, miss)
                     entry.discard()
             if outcome is None:
                 self.cache.misses += 1
-                history = History(self.lane.history(run_id))
+                history = History(tail[1] if tail is not None and tail[0] == 0 else self.lane.history(run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
                 outcome = instance.activate()
@@ -160,7 +153,8 @@ class WorkflowTaskRunner:
         try:
             spec = {"queue": eager.queue, "types": eager.types, "max": reserved} if eager is not None and reserved else None
             leased = self.lane.end_activation(task_id, [c.request for c in instance.new_commands],
-                                              f"waiting ({len(instance.new_commands)} new command(s))", eager=spec)
+                                              f"waiting ({len(instance.new_commands)} new command(s))", eager=spec,
+                                              cursor=instance.last_seq)
         finally:
             if eager is not None:
                 for activity_task in leased:

@@ -22,6 +22,10 @@ from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRec
 from .wire import ts
 
 
+#: the longest history tail handed out with a workflow task
+MAX_TAIL_EVENTS = 1_000
+
+
 class Engine(Sessions):
     """The whole state machine: tasks and the agent lane here, workflow runs in RunLifecycle,
     time-driven work in Timekeeping."""
@@ -288,11 +292,15 @@ class Engine(Sessions):
             task = self._writable_task(task_id, agent_id, fence)
             return self._task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
 
-    def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None) -> TaskRecord:
+    def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None,
+              cursor: Optional[int] = None) -> TaskRecord:
+        """Park a workflow task until something happens to its run. ``cursor``: the last history
+        seq the agent applied (the history-tail extensions send what follows it), None if unknown."""
         with self._lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence)
             now = self.clock.now()
             task.leased_until = task.lease_token = None
+            task.history_cursor = cursor
             if task.wake_pending:  # something happened while the agent was working: run again
                 task.state, task.wake_pending, task.agent_id = "queued", False, None
                 self._task_available(task)
@@ -304,7 +312,8 @@ class Engine(Sessions):
 
     def end_activation(self, task_id: str, agent_id: Optional[str], commands: List[wt.EnqueueTaskRequest],
                        reason: Optional[str], fence: Fence = None,
-                       eager: Optional[Tuple[str, Sequence[str], int]] = None) -> Tuple[TaskRecord, List[TaskRecord], List[TaskRecord]]:
+                       eager: Optional[Tuple[str, Sequence[str], int]] = None,
+                       cursor: Optional[int] = None) -> Tuple[TaskRecord, List[TaskRecord], List[TaskRecord]]:
         """An activation's new commands and its block, all applied or none (one transaction).
 
         ``eager`` = (queue, task-type prefixes, how many): lease that many of the activities just
@@ -318,7 +327,7 @@ class Engine(Sessions):
                 except (BadRequest, Conflict, NotFound) as err:
                     err.message = f"commands[{index}] ({command.type}): {err.message}"
                     raise
-            blocked = self.block(task_id, agent_id, reason, fence)
+            blocked = self.block(task_id, agent_id, reason, fence, cursor)
             leased: List[TaskRecord] = []
             if eager is not None and agent_id:
                 queue, prefixes, most = eager
@@ -331,6 +340,40 @@ class Engine(Sessions):
                         self._lease(task, agent_id, now)
                         leased.append(task)
             return blocked, scheduled, leased
+
+    def complete_and_next(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence,
+                          queue: str, prefixes: Sequence[str]) -> Tuple[TaskRecord, Optional[TaskRecord]]:
+        """Complete a task and, in the same transaction, lease the workflow task it woke to the same
+        agent (when it is queued on ``queue`` with a type in ``prefixes``); no poller is woken for it."""
+        with self._lock, self.store.transaction():
+            held: List[TaskRecord] = []
+            self._held_wakeups = held
+            try:
+                task = self.complete(task_id, agent_id, result, fence)
+            finally:
+                self._held_wakeups = None
+            claimed: Optional[TaskRecord] = None
+            run = self._open_run(task.run_id) if agent_id and task.type.startswith("activity:") else None
+            following = self.store.get_task(run.task_id) if run is not None else None
+            now = self.clock.now()
+            if (agent_id and following is not None and following.state == "queued" and following.queue == queue
+                    and following.namespace == task.namespace and following.type.startswith(tuple(prefixes))
+                    and (following.not_before is None or following.not_before <= now)):
+                self._lease(following, agent_id, now)
+                claimed = following
+            for available in held:
+                if claimed is None or available.id != claimed.id:
+                    self._task_available(available)
+            return task, claimed
+
+    def history_tail(self, task: TaskRecord) -> Optional[Tuple[int, List[HistoryRecord]]]:
+        """For a workflow task: (cursor, the run's events after it), when the cursor is known and
+        the tail is at most MAX_TAIL_EVENTS long; else None (the agent reads the history itself)."""
+        if not task.type.startswith("workflow:") or task.history_cursor is None or not task.run_id:
+            return None
+        with self._lock:
+            events = self.store.history(task.run_id, task.history_cursor, MAX_TAIL_EVENTS + 1)
+        return None if len(events) > MAX_TAIL_EVENTS else (task.history_cursor, events)
 
     def _finishable_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
         """A leased task; or an update handed to its workflow (blocked), finished by whoever

@@ -90,6 +90,9 @@ class EngineCore:
         self._lock = threading.RLock()
         #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches
         self._pollers: Dict[Tuple[str, str], List[_Poller]] = {}
+        #: while not None, tasks that became available are collected here instead of waking a
+        #: poller (an operation that may lease one of them itself wakes pollers for the rest)
+        self._held_wakeups: Optional[List[TaskRecord]] = None
         self._run_waiters = _Waiters(self._lock)  # keyed by run id: state or history changed
         self._task_waiters = _Waiters(self._lock)  # keyed by task id: state changed or event written
         self._ticker_wake = threading.Event()
@@ -115,6 +118,9 @@ class EngineCore:
 
     def _task_available(self, task: TaskRecord) -> None:
         """Wake the longest-waiting poller whose task types match, and only that one."""
+        if self._held_wakeups is not None:
+            self._held_wakeups.append(task)
+            return
         for poller in self._pollers.get((task.namespace, task.queue), []):
             if not poller.prefixes or task.type.startswith(poller.prefixes):
                 self._pollers[(task.namespace, task.queue)].remove(poller)

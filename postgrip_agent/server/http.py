@@ -18,7 +18,7 @@ from .engine_core import MAX_WAIT_SECONDS, Fence
 from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
 from .http_conn import EXTENSIONS, HttpServer
-from .store import Page
+from .store import Page, TaskRecord
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
@@ -128,19 +128,21 @@ def _paged(items: List[Dict[str, Any]], page: Page) -> Response:
     return 200, items, headers
 
 
-def _eager_spec(raw: Any) -> Optional[Tuple[str, List[str], int]]:
-    """``{"queue": q, "types": [prefix, ...], "max": n}``: lease up to n scheduled activities at once."""
+def _local_spec(raw: Any, what: str, *, with_max: bool = True) -> Optional[Tuple[str, List[str], int]]:
+    """``{"queue": q, "types": [prefix, ...], "max": n}``: which tasks (at most n) the caller takes
+    at once, leased to it in the same transaction (``max`` only where ``with_max``)."""
     if raw is None:
         return None
-    if not isinstance(raw, dict) or set(raw) - {"queue", "types", "max"}:
-        raise BadRequest("eager must be an object with queue, types and max")
-    queue, types, most = raw.get("queue"), raw.get("types"), raw.get("max")
+    fields = {"queue", "types", "max"} if with_max else {"queue", "types"}
+    if not isinstance(raw, dict) or set(raw) - fields:
+        raise BadRequest(f"{what} must be an object with {', '.join(sorted(fields))}")
+    queue, types, most = raw.get("queue"), raw.get("types"), raw.get("max", 1)
     if not isinstance(queue, str) or not queue:
-        raise BadRequest("eager.queue must be a non-empty string")
+        raise BadRequest(f"{what}.queue must be a non-empty string")
     if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
-        raise BadRequest("eager.types must be a list of task-type prefixes")
+        raise BadRequest(f"{what}.types must be a list of task-type prefixes")
     if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= 10_000:
-        raise BadRequest("eager.max must be an integer from 0 to 10000")
+        raise BadRequest(f"{what}.max must be an integer from 0 to 10000")
     return queue, types, most
 
 
@@ -202,7 +204,9 @@ class Api:
         self.extensions = EXTENSIONS
         if round_trip_extensions:
             r("POST", "/api/v1/agent/tasks/{taskId}/activation", AGENT, self.activation)
-            self.extensions += ", activation-commit"
+            r("GET", "/api/v1/agent/poll-with-history", AGENT, self.poll_with_history)
+            r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
+            self.extensions += ", activation-commit, history-tail, completion-handback"
         for route in extra_routes or []:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
@@ -358,7 +362,7 @@ class Api:
         body = req.body(wt.RefreshAgentSessionRequest)
         return 200, self.engine.refresh_session(body.refresh_token), {}
 
-    def poll(self, req: Request) -> Response:
+    def _poll(self, req: Request) -> Optional[TaskRecord]:
         queue = req.arg("queue")
         if not queue:
             raise BadRequest("query parameter queue is required")
@@ -374,8 +378,47 @@ class Api:
         if task is None:
             with self._count_lock:
                 self.empty_polls += 1
+        return task
+
+    def poll(self, req: Request) -> Response:
+        task = self._poll(req)
+        if task is None:
             return 200, {}, {}
         return 200, {"task": task_json(task)}, {LEASE_TOKEN_HEADER: task.lease_token or ""}
+
+    def _handed_over(self, task: TaskRecord) -> Dict[str, Any]:
+        """A task leased to the caller, with its lease token and, for a workflow task whose
+        history cursor is known, the run's history events after that cursor."""
+        answer: Dict[str, Any] = {"task": task_json(task), "lease_token": task.lease_token}
+        tail = self.engine.history_tail(task)
+        if tail is not None:
+            answer["history_after"], answer["history"] = tail[0], [history_json(e) for e in tail[1]]
+        return answer
+
+    def poll_with_history(self, req: Request) -> Response:
+        """Extension ``history-tail``: a poll whose answer carries the workflow task's new history."""
+        task = self._poll(req)
+        return 200, ({} if task is None else self._handed_over(task)), {}
+
+    def complete_and_next(self, req: Request) -> Response:
+        """Extension ``completion-handback``: complete a task and take the workflow task it woke."""
+        raw = req.json_object()
+        unknown = sorted(set(raw) - {"result", "next"})
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; complete-and-next takes result and next")
+        if not isinstance(raw.get("result"), dict):
+            raise BadRequest("result is required: a TaskResult object")
+        try:
+            result = wt.structure_strict(raw["result"], wt.TaskResult)
+        except Exception as err:
+            raise BadRequest(f"result: {wt.describe_structure_error(err)}") from None
+        spec = _local_spec(raw.get("next"), "next", with_max=False)
+        if spec is None:
+            raise BadRequest('next is required: {"queue": ..., "types": [...]}, the workflow tasks this agent takes')
+        queue, prefixes, _ = spec
+        task, following = self.engine.complete_and_next(req.params["taskId"], req.agent_id, result, req.fence,
+                                                        queue, prefixes)
+        return 200, {"task": task_json(task), "next": None if following is None else self._handed_over(following)}, {}
 
     def activation(self, req: Request) -> Response:
         """Extension: end a workflow activation in one call: its new commands, then block, in one transaction."""
@@ -383,10 +426,13 @@ class Api:
         commands = raw.get("commands") or []
         if not isinstance(commands, list) or not all(isinstance(c, dict) for c in commands):
             raise BadRequest("commands must be an array of EnqueueTaskRequest objects")
-        unknown = sorted(set(raw) - {"commands", "reason", "eager"})
+        unknown = sorted(set(raw) - {"commands", "reason", "eager", "cursor"})
         if unknown:
-            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands, reason and eager")
-        eager = _eager_spec(raw.get("eager"))
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands, reason, eager and cursor")
+        eager = _local_spec(raw.get("eager"), "eager")
+        cursor = raw.get("cursor")
+        if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= limits.INT64_MAX):
+            raise BadRequest("cursor must be the last history seq the agent applied (an integer >= 0)")
         requests = []
         for index, command in enumerate(commands):
             try:
@@ -397,7 +443,7 @@ class Api:
         if reason is not None and not isinstance(reason, str):
             raise BadRequest("reason must be a string")
         task, scheduled, leased = self.engine.end_activation(req.params["taskId"], req.agent_id, requests, reason,
-                                                             req.fence, eager)
+                                                             req.fence, eager, cursor)
         return 200, {"task": task_json(task), "tasks": [task_json(t) for t in scheduled],
                      "leased": [{"task": task_json(t), "lease_token": t.lease_token} for t in leased]}, {}
 

@@ -92,6 +92,7 @@ class RunLifecycle(EngineCore):
 
     def _insert_run(self, run: RunRecord, task: TaskRecord, now: float, args: List[Any]) -> None:
         task.run_id = run.run_id
+        task.history_cursor = 0  # an agent has seen none of the new run's history
         self.store.update_task(task)
         self.store.insert_run(run)
         self._deadline_added(run.deadline)

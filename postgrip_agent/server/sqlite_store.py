@@ -332,9 +332,10 @@ class SQLiteStore(Store):
     def append_history(self, record: HistoryRecord) -> None:
         self._insert("history", record)
 
-    def history(self, run_id: str, after_seq: int = 0) -> List[HistoryRecord]:
+    def history(self, run_id: str, after_seq: int = 0, limit: Optional[int] = None) -> List[HistoryRecord]:
         return self._all(
-            HistoryRecord, "SELECT * FROM history WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
+            HistoryRecord, "SELECT * FROM history WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (run_id, after_seq, -1 if limit is None else limit),
         )
 
     def append_task_event(self, record: TaskEventRecord) -> None:

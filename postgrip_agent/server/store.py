@@ -52,6 +52,9 @@ class TaskRecord:
     #: activities: the earliest timeout the service enforces on this attempt, and its kind
     timeout_at: Optional[float] = None
     timeout_kind: Optional[str] = None
+    #: workflow tasks: the last history seq the agent that ended the previous activation had applied
+    #: (0 for a new run, None when unknown); the history-tail extensions send the events after it
+    history_cursor: Optional[int] = None
     seq: int = 0
 
 
@@ -265,7 +268,8 @@ class Store(abc.ABC):
         """Store the event and set ``record.seq``."""
 
     @abc.abstractmethod
-    def history(self, run_id: str, after_seq: int = 0) -> List[HistoryRecord]: ...
+    def history(self, run_id: str, after_seq: int = 0, limit: Optional[int] = None) -> List[HistoryRecord]:
+        """The run's events after ``after_seq``, oldest first (at most ``limit`` of them)."""
 
     @abc.abstractmethod
     def append_task_event(self, record: TaskEventRecord) -> None:
