@@ -45,8 +45,14 @@ class Contract:
 
     def validate(self, method: str, path: str, status: int, body: Any) -> None:
         schema = self.response_schema(method, path, status)
-        if schema is None:
-            return
+        if schema is not None:
+            self.validate_schema(schema, body)
+
+    def validate_component(self, name: str, body: Any) -> None:
+        """Check a body against one of the contract's component schemas (e.g. ``Task`` inside an extension's answer)."""
+        self.validate_schema({"$ref": f"#/components/schemas/{name}"}, body)
+
+    def validate_schema(self, schema: Dict[str, Any], body: Any) -> None:
         root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": self.doc["components"], **schema}
         jsonschema.validate(body, root, cls=jsonschema.Draft202012Validator)
 
