@@ -29,6 +29,25 @@ R = TypeVar("R")
 _JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action", "body",
          "heartbeat_details"}
 _BOOL = {"wake_pending", "cancel_requested"}
+_AS_VALUE, _AS_JSON, _AS_BOOL = 0, 1, 2
+#: per record class, its fields and how each is stored; the SQL of inserts and updates per table
+_PLANS: Dict[type, Tuple[Tuple[str, int], ...]] = {}
+_INSERT_SQL: Dict[Tuple[str, bool], str] = {}
+_UPDATE_SQL: Dict[str, str] = {}
+#: per SELECT statement, its columns and how each is stored
+_READ_PLANS: Dict[str, Tuple[Tuple[str, int], ...]] = {}
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _kind(name: str) -> int:
+    return _AS_JSON if name in _JSON else _AS_BOOL if name in _BOOL else _AS_VALUE
+
+
+def _plan(cls: type) -> Tuple[Tuple[str, int], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = tuple((field.name, _kind(field.name)) for field in attrs.fields(cls))
+    return plan
 
 _TABLES: Dict[str, Tuple[Type[Any], str]] = {
     "tasks": (TaskRecord, "id"),
@@ -141,26 +160,31 @@ class SQLiteStore(Store):
 
     def _values(self, record: Any) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
-        for field in attrs.fields(type(record)):
-            value = getattr(record, field.name)
-            if field.name in _JSON:
-                value = None if value is None else json.dumps(value, separators=(",", ":"))
-            elif field.name in _BOOL:
+        for name, kind in _plan(type(record)):
+            value = getattr(record, name)
+            if kind == _AS_JSON:
+                value = None if value is None else _dumps(value)
+            elif kind == _AS_BOOL:
                 value = 1 if value else 0
-            out[field.name] = value
+            out[name] = value
         return out
 
     @staticmethod
-    def _record(cls: Type[R], row: sqlite3.Row) -> R:
-        kwargs: Dict[str, Any] = {}
-        for key in row.keys():
-            value = row[key]
-            if key in _JSON:
-                value = None if value is None else json.loads(value)
-            elif key in _BOOL:
-                value = bool(value)
-            kwargs[key] = value
-        return cls(**kwargs)
+    def _records(cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
+        columns = _READ_PLANS.get(sql)
+        if columns is None or len(columns) != len(cursor.description):
+            columns = _READ_PLANS[sql] = tuple((column[0], _kind(column[0])) for column in cursor.description)
+        out = []
+        for row in rows:
+            kwargs: Dict[str, Any] = {}
+            for (name, kind), value in zip(columns, row):
+                if kind == _AS_JSON:
+                    value = None if value is None else json.loads(value)
+                elif kind == _AS_BOOL:
+                    value = bool(value)
+                kwargs[name] = value
+            out.append(cls(**kwargs))
+        return out
 
     def _insert(self, table: str, record: Any, replace: bool = False) -> None:
         values = self._values(record)
@@ -169,10 +193,13 @@ class SQLiteStore(Store):
         elif table in _SEQUENCED:
             self._seq[table] += 1
             record.seq = values["seq"] = self._seq[table]
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        cursor = self._db.execute(f"{verb} INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))
+        sql = _INSERT_SQL.get((table, replace))
+        if sql is None:
+            names = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            verb = "INSERT OR REPLACE" if replace else "INSERT"
+            sql = _INSERT_SQL[(table, replace)] = f"{verb} INTO {table} ({names}) VALUES ({marks})"
+        cursor = self._db.execute(sql, tuple(values.values()))
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
 
@@ -180,18 +207,22 @@ class SQLiteStore(Store):
         _, key = _TABLES[table]
         values = self._values(record)
         key_value = values.pop(key)
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        self._db.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?", (*values.values(), key_value))
+        sql = _UPDATE_SQL.get(table)
+        if sql is None:
+            assignments = ", ".join(f"{name} = ?" for name in values)
+            sql = _UPDATE_SQL[table] = f"UPDATE {table} SET {assignments} WHERE {key} = ?"
+        self._db.execute(sql, (*values.values(), key_value))
 
     def _one(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> Optional[R]:
         with self._lock:
-            row = self._db.execute(sql, tuple(params)).fetchone()
-        return None if row is None else self._record(cls, row)
+            cursor = self._db.execute(sql, tuple(params))
+            row = cursor.fetchone()
+            return None if row is None else self._records(cls, sql, cursor, [row])[0]
 
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
         with self._lock:
-            rows = self._db.execute(sql, tuple(params)).fetchall()
-        return [self._record(cls, row) for row in rows]
+            cursor = self._db.execute(sql, tuple(params))
+            return self._records(cls, sql, cursor, cursor.fetchall())
 
     # ------------------------------------------------------------------ namespaces
 
