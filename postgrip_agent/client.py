@@ -11,12 +11,15 @@ from . import types as wt
 from ._encoding import duration_ms, encode_args, encode_value, name_of, return_type_of
 from .connection import Connection, RetryOptions
 from .connection import quote_segment as _q
+from . import _compat as compat
+from ._compat import either
 from .errors import PostGripAgentError, TimeoutFailure, TransportError
 from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle, long_poll
 
 __all__ = ["Client", "WorkflowClient", "TaskClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle"]
 
-UI_MEMO_KEY = "__postgrip_ui"
+#: the memo key the console (and the reference SDKs) read a run's display metadata from
+UI_MEMO_KEY = "postgrip.ui"
 
 
 def _check_id(value: Optional[str], what: str) -> None:
@@ -67,10 +70,12 @@ class TaskClient(_SubClient):
 
     def enqueue(
         self, type: str, *, payload: Any = None, namespace: Optional[str] = None, queue: Optional[str] = None,
-        lease_timeout: Union[timedelta, float, None] = None,
+        lease_timeout: Union[timedelta, float, None] = None, lease_timeout_seconds: Optional[float] = None,
     ) -> wt.Task:
+        """Enqueue a task. ``lease_timeout_seconds`` is the async SDK's spelling of ``lease_timeout``."""
         if not isinstance(type, str) or not type.strip():
             raise ValueError("task type must be a non-empty string, e.g. 'shell.exec'")
+        lease_timeout = either("lease_timeout", lease_timeout, "lease_timeout_seconds", lease_timeout_seconds)
         lease_ms = duration_ms(lease_timeout, "lease_timeout")
         request = wt.EnqueueTaskRequest(
             type=type, namespace=namespace or self._client.namespace, queue=queue or self._client.default_task_queue,
@@ -166,6 +171,69 @@ class TaskClient(_SubClient):
         return self.enqueue("noop", payload={}, queue=queue, namespace=namespace)
 
 
+def _arguments(positional: Sequence[Any], keyword: Optional[Sequence[Any]]) -> Sequence[Any]:
+    """A workflow's arguments, given positionally (ours) or as ``args=[...]`` (the async SDK's)."""
+    if keyword is None:
+        return positional
+    if positional:
+        raise TypeError("pass the workflow's arguments positionally or as args=[...], not both")
+    if isinstance(keyword, (str, bytes)) or not isinstance(keyword, Sequence):
+        raise TypeError(f"args must be a list of the workflow's arguments, not {type(keyword).__name__}")
+    return keyword
+
+
+def _reason_body(reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any,
+                 what: str) -> Dict[str, Any]:
+    """The body of a schedule pause/unpause/trigger: a reason string, or the async SDK's request dict."""
+    if isinstance(reason, Mapping):
+        if request is not None:
+            raise TypeError(f"{what}: pass reason= or a request dict, not both")
+        request, reason = reason, None
+    if request is not None:
+        if reason is not None:
+            raise TypeError(f"{what}: pass reason= or a request dict, not both")
+        return wt.to_json(wt.from_json(dict(request), cls))  # type: ignore[no-any-return]
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"{what}: reason must be a string, not {type(reason).__name__}")
+    return _drop_none({"reason": reason})
+
+
+def _memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """A run's memo, with the console's ``ui`` metadata under its key."""
+    memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
+    shown = _ui_memo(ui) if ui else None
+    if shown:
+        memo_json[UI_MEMO_KEY] = shown
+    return memo_json or None
+
+
+def _ui_memo(ui: Mapping[str, Any]) -> Dict[str, Any]:
+    """The console's display metadata, as the reference SDKs write it: ``displayName`` (or
+    ``display_name``), ``description``, ``details`` (an object) and ``tags`` (strings), blanks dropped."""
+    if not isinstance(ui, Mapping):
+        raise TypeError(f"ui must be a mapping (displayName, description, details, tags), not {type(ui).__name__}")
+
+    def text(value: Any) -> Optional[str]:
+        return value.strip() or None if isinstance(value, str) else None
+
+    out: Dict[str, Any] = {}
+    name = text(ui.get("displayName") or ui.get("display_name"))
+    if name:
+        out["displayName"] = name
+    description = text(ui.get("description"))
+    if description:
+        out["description"] = description
+    details = ui.get("details")
+    if isinstance(details, Mapping):
+        kept = {str(key).strip(): value for key, value in details.items() if str(key).strip()}
+        if kept:
+            out["details"] = encode_value(kept, "ui details")
+    tags = [t for t in (text(tag) for tag in ui.get("tags") or []) if t] if isinstance(ui.get("tags"), list) else []
+    if tags:
+        out["tags"] = tags
+    return out
+
+
 def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -182,30 +250,42 @@ class WorkflowClient(_SubClient):
         workflow_type = name_of(workflow, "workflow")
         _check_id(id, "workflow id")
         _check_policy(id_reuse_policy)
-        memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
-        if ui:
-            memo_json[UI_MEMO_KEY] = encode_value(dict(ui), "ui")
+        memo_json = _memo_json(memo, ui)
         return _drop_none({
             "workflowType": workflow_type,
             "workflowId": id or str(uuid.uuid4()),
             "workflowIdReusePolicy": id_reuse_policy,
             "runTimeoutMs": duration_ms(run_timeout, "run_timeout") or None,
             "retry": _retry_json(retry_policy),
-            "memo": memo_json or None,
+            "memo": memo_json,
             "searchAttributes": encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             "args": encode_args(args, f"workflow {workflow_type} argument"),
         })
 
     def start(
-        self, workflow: Any, *args: Any, id: Optional[str] = None, task_queue: Optional[str] = None,
+        self, workflow: Any, *arguments: Any, id: Optional[str] = None, task_queue: Optional[str] = None,
         namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None, run_timeout: Any = None,
         retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
         search_attributes: Optional[Mapping[str, Any]] = None, ui: Optional[Mapping[str, Any]] = None,
         lease_timeout: Any = None, result_type: Optional[Any] = None,
+        workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None, retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
+        workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
     ) -> WorkflowHandle[Any]:
+        """Start a workflow run and return its handle.
+
+        The async SDK's spellings are accepted too: ``workflow_id`` (``id``), ``args=[...]`` (positional
+        arguments), ``retry`` (``retry_policy``), ``workflow_id_reuse_policy`` (``id_reuse_policy``),
+        ``workflow_run_timeout``/``workflow_run_timeout_ms`` (``run_timeout``; numbers are milliseconds
+        there) and ``lease_timeout_seconds`` (``lease_timeout``). Passing both spellings is a TypeError."""
+        id = either("id", id, "workflow_id", workflow_id)
+        id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
+        run_timeout = compat.run_timeout(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
+        lease_timeout = either("lease_timeout", lease_timeout, "lease_timeout_seconds", lease_timeout_seconds)
         payload = self._start_payload(
-            workflow, args, id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout,
-            retry_policy=retry_policy, memo=memo, search_attributes=search_attributes, ui=ui,
+            workflow, _arguments(arguments, args), id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout,
+            retry_policy=either("retry_policy", retry_policy, "retry", retry), memo=memo,
+            search_attributes=search_attributes, ui=ui,
         )
         lease_ms = duration_ms(lease_timeout, "lease_timeout")
         request = wt.EnqueueTaskRequest(
@@ -225,6 +305,7 @@ class WorkflowClient(_SubClient):
         return WorkflowHandle(
             self._client, payload["workflowId"], result_run_id=run_id, first_execution_run_id=run_id,
             result_type=result_type if result_type is not None else return_type_of(workflow),
+            workflow_type=payload["workflowType"], task_id=task.id,
         )
 
     def _recover_start(self, workflow_id: str, err: TransportError) -> Any:
@@ -239,16 +320,30 @@ class WorkflowClient(_SubClient):
         return self.start(workflow, *args, **options).result(timeout=timeout)
 
     def signal_with_start(
-        self, workflow: Any, *args: Any, signal: Any, signal_args: Sequence[Any] = (), id: str,
+        self, workflow: Any, *arguments: Any, signal: Any, signal_args: Sequence[Any] = (), id: Optional[str] = None,
         task_queue: Optional[str] = None, namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None,
         run_timeout: Any = None, retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
         search_attributes: Optional[Mapping[str, Any]] = None, result_type: Optional[Any] = None,
+        ui: Optional[Mapping[str, Any]] = None, workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None,
+        retry: Any = None, workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
+        workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
     ) -> WorkflowHandle[Any]:
+        """Signal the workflow with this id, starting it first if it is not running. Takes the async
+        SDK's spellings as ``start`` does. ``lease_timeout_seconds`` is accepted and, as in the
+        contract's SignalWithStartWorkflowRequest, applies to the workflow task."""
+        id = either("id", id, "workflow_id", workflow_id)
+        if id is None:
+            raise TypeError("signal_with_start needs the workflow's id (id= or workflow_id=)")
         _check_id(id, "workflow id")
         payload = self._start_payload(
-            workflow, args, id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout, retry_policy=retry_policy,
-            memo=memo, search_attributes=search_attributes, ui=None,
+            workflow, _arguments(arguments, args), id=id,
+            id_reuse_policy=either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy),
+            run_timeout=compat.run_timeout(run_timeout, workflow_run_timeout, workflow_run_timeout_ms),
+            retry_policy=either("retry_policy", retry_policy, "retry", retry),
+            memo=memo, search_attributes=search_attributes, ui=ui,
         )
+        if lease_timeout_seconds is not None:
+            payload["lease_timeout_seconds"] = max(1, (duration_ms(lease_timeout_seconds, "lease_timeout_seconds") or 0) // 1000)
         signal_name = name_of(signal, "signal")
         body = {**payload, "namespace": namespace or self._client.namespace,
                 "queue": task_queue or self._client.default_task_queue,
@@ -257,13 +352,20 @@ class WorkflowClient(_SubClient):
         response = wt.from_json(data, wt.SignalWithStartWorkflowResponse)
         run_id = response.workflow.run_id
         return WorkflowHandle(self._client, id, result_run_id=run_id, first_execution_run_id=run_id,
-                              result_type=result_type if result_type is not None else return_type_of(workflow))
+                              result_type=result_type if result_type is not None else return_type_of(workflow),
+                              workflow_type=payload["workflowType"], task_id=response.task.id)
 
     def get_handle(
-        self, id: str, *, run_id: Optional[str] = None, first_execution_run_id: Optional[str] = None,
-        result_type: Optional[Any] = None,
+        self, id: Optional[str] = None, *, run_id: Optional[str] = None, first_execution_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
     ) -> WorkflowHandle[Any]:
-        return WorkflowHandle(self._client, id, run_id=run_id, first_execution_run_id=first_execution_run_id, result_type=result_type)
+        """A handle to an existing workflow (``workflow_id`` is the async SDK's spelling of ``id``;
+        ``workflow_type``, which it takes, is kept on the handle)."""
+        id = either("id", id, "workflow_id", workflow_id)
+        if id is None:
+            raise TypeError("get_handle needs the workflow's id (id= or workflow_id=)")
+        return WorkflowHandle(self._client, id, run_id=run_id, first_execution_run_id=first_execution_run_id,
+                              result_type=result_type, workflow_type=workflow_type)
 
     def list(
         self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
@@ -315,7 +417,21 @@ class ScheduleClient(_SubClient):
         overlap_policy: Optional[str] = None, start_at: Optional[datetime] = None, workflow_id: Optional[str] = None,
         id_reuse_policy: Optional[str] = None, run_timeout: Any = None, retry_policy: Any = None,
         memo: Optional[Mapping[str, Any]] = None, search_attributes: Optional[Mapping[str, Any]] = None,
+        ui: Optional[Mapping[str, Any]] = None, interval_seconds: Optional[float] = None,
+        jitter_seconds: Optional[float] = None, catch_up_window_seconds: Optional[float] = None, retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout_ms: Optional[int] = None,
     ) -> wt.Schedule:
+        """Create a schedule that starts ``workflow``. The async SDK's spellings work too:
+        ``interval_seconds``, ``jitter_seconds``, ``catch_up_window_seconds``, ``retry``,
+        ``workflow_id_reuse_policy`` and ``workflow_run_timeout_ms``; ``ui`` as on starts."""
+        interval = either("interval", interval, "interval_seconds", compat.seconds(interval_seconds, "interval_seconds"))
+        jitter = either("jitter", jitter, "jitter_seconds", compat.seconds(jitter_seconds, "jitter_seconds"))
+        catch_up_window = either("catch_up_window", catch_up_window, "catch_up_window_seconds",
+                                 compat.seconds(catch_up_window_seconds, "catch_up_window_seconds"))
+        retry_policy = either("retry_policy", retry_policy, "retry", retry)
+        id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
+        run_timeout = either("run_timeout", run_timeout, "workflow_run_timeout_ms",
+                             compat.ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"))
         _check_policy(id_reuse_policy)
         if interval is None and cron is None and calendar is None:
             raise ValueError("a schedule needs interval=, cron= or calendar=")
@@ -339,7 +455,7 @@ class ScheduleClient(_SubClient):
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
             retry=wt.from_json(_retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
-            memo=encode_value(dict(memo), "memo") if memo else None,
+            memo=_memo_json(memo, ui),
             search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             args=encode_args(args, f"schedule {workflow_type} argument"),
         )
@@ -363,17 +479,40 @@ class ScheduleClient(_SubClient):
     def delete(self, schedule_id: str) -> wt.Schedule:
         return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}", idempotent=True))
 
-    def pause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=_drop_none({"reason": reason}), idempotent=True))
+    def pause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
+              request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
+        """Pause a schedule. ``reason`` may also come as the async SDK's request dict, ``{"reason": ...}``."""
+        body = _reason_body(reason, request, wt.PauseScheduleRequest, "pause")
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=body, idempotent=True))
 
-    def unpause(self, schedule_id: str, reason: Optional[str] = None) -> wt.Schedule:
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=_drop_none({"reason": reason}), idempotent=True))
+    def unpause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
+                request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
+        """Resume a paused schedule (``reason`` as for ``pause``)."""
+        body = _reason_body(reason, request, wt.UnpauseScheduleRequest, "unpause")
+        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=body, idempotent=True))
 
-    def trigger(self, schedule_id: str, reason: Optional[str] = None) -> wt.TriggerScheduleResponse:
-        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/trigger", body=_drop_none({"reason": reason}), idempotent=False)
+    def trigger(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
+                request: Optional[Mapping[str, Any]] = None) -> wt.TriggerScheduleResponse:
+        """Start the schedule's workflow now (``reason`` as for ``pause``)."""
+        body = _reason_body(reason, request, wt.TriggerScheduleRequest, "trigger")
+        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/trigger", body=body, idempotent=False)
         return wt.from_json(data, wt.TriggerScheduleResponse)
 
-    def backfill(self, schedule_id: str, start_at: datetime, end_at: datetime) -> wt.BackfillScheduleResponse:
+    def backfill(self, schedule_id: str, start_at: Union[datetime, Mapping[str, Any], None] = None,
+                 end_at: Optional[datetime] = None, *, request: Optional[Mapping[str, Any]] = None) -> wt.BackfillScheduleResponse:
+        """Run the fires a schedule would have made between ``start_at`` and ``end_at``; the async SDK's
+        request dict (``{"start_at": ..., "end_at": ...}``, positionally or as ``request=``) works too."""
+        if isinstance(start_at, Mapping):
+            if request is not None:
+                raise TypeError("pass start_at and end_at, or a request dict, not both")
+            request, start_at = start_at, None
+        if request is not None:
+            if start_at is not None or end_at is not None:
+                raise TypeError("pass start_at and end_at, or a request dict, not both")
+            parsed = wt.from_json(dict(request), wt.BackfillScheduleRequest)
+            start_at, end_at = parsed.start_at, parsed.end_at
+        if not isinstance(start_at, datetime) or not isinstance(end_at, datetime):
+            raise TypeError("backfill needs start_at and end_at (datetimes)")
         if end_at < start_at:
             raise ValueError("backfill end_at must not be before start_at")
         body = wt.to_json(wt.BackfillScheduleRequest(start_at=start_at, end_at=end_at))
@@ -455,9 +594,12 @@ class Client:
     def execute_workflow(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
         return self.workflow.execute(workflow, *args, timeout=timeout, **options)
 
-    def get_workflow_handle(self, id: str, *, run_id: Optional[str] = None, first_execution_run_id: Optional[str] = None,
-                            result_type: Optional[Any] = None) -> WorkflowHandle[Any]:
-        return self.workflow.get_handle(id, run_id=run_id, first_execution_run_id=first_execution_run_id, result_type=result_type)
+    def get_workflow_handle(self, id: Optional[str] = None, *, run_id: Optional[str] = None,
+                            first_execution_run_id: Optional[str] = None, result_type: Optional[Any] = None,
+                            workflow_id: Optional[str] = None, workflow_type: Optional[str] = None) -> WorkflowHandle[Any]:
+        """A handle to an existing workflow (see ``WorkflowClient.get_handle``)."""
+        return self.workflow.get_handle(id, run_id=run_id, first_execution_run_id=first_execution_run_id,
+                                        result_type=result_type, workflow_id=workflow_id, workflow_type=workflow_type)
 
     def list_workflows(self, **filters: Any) -> Iterator[wt.WorkflowExecution]:
         return self.workflow.list(**filters)

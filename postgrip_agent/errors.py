@@ -83,16 +83,24 @@ class ApplicationFailure(FailureError):
     def __init__(
         self,
         message: str,
-        *details: Any,
+        *detail_args: Any,
         type: Optional[str] = None,
         non_retryable: bool = False,
+        details: Optional[Sequence[Any]] = None,
         details_list: Optional[Sequence[Any]] = None,
     ) -> None:
+        """Details come positionally (Temporal's style) or as a list: ``details=[...]`` (the async
+        SDK's keyword) or ``details_list=[...]``; only one of the three."""
         super().__init__(message)
         self.message = message
         self.type = type or "ApplicationFailure"
         self.non_retryable = non_retryable
-        self.details: List[Any] = list(details_list if details_list is not None else details)
+        given = [d for d in (detail_args or None, details, details_list) if d is not None]
+        if len(given) > 1:
+            raise TypeError("pass the details positionally, as details=[...] or as details_list=[...], only one of them")
+        if isinstance(details, (str, bytes)):
+            raise TypeError("details must be a list of values (details=[...]), not a string")
+        self.details: List[Any] = list(given[0]) if given else []
         #: the formatted traceback where the failure was raised (set when it crossed the wire)
         self.stack_trace: Optional[str] = None
 

@@ -70,10 +70,14 @@ class WorkflowHandle(Generic[R]):
         result_run_id: Optional[str] = None,
         first_execution_run_id: Optional[str] = None,
         result_type: Optional[Any] = None,
+        workflow_type: Optional[str] = None,
+        task_id: Optional[str] = None,
     ) -> None:
         if not isinstance(id, str) or not id.strip():
             raise ValueError("workflow id must be a non-empty string")
         self._client = client
+        self._workflow_type = workflow_type
+        self._task_id = task_id
         self._id = id
         self._run_id = run_id
         self._result_run_id = result_run_id or run_id
@@ -84,6 +88,21 @@ class WorkflowHandle(Generic[R]):
     @property
     def id(self) -> str:
         return self._id
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow's id (the async SDK's name for ``id``)."""
+        return self._id
+
+    @property
+    def workflow_type(self) -> Optional[str]:
+        """The workflow's type, when the handle was made knowing it (a start does)."""
+        return self._workflow_type
+
+    @property
+    def task_id(self) -> Optional[str]:
+        """The id of the workflow task that drives the run, when the handle was made by a start."""
+        return self._task_id
 
     @property
     def run_id(self) -> Optional[str]:

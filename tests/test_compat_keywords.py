@@ -1,0 +1,108 @@
+"""Call sites ported from the async reference SDK by deleting `await`: its keyword spellings work here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from postgrip_agent import Agent, ApplicationFailure, activity, workflow
+
+T10 = timedelta(seconds=10)
+
+
+@activity.defn
+def double(value: int) -> int:
+    return value * 2
+
+
+@workflow.defn
+class Doubler:
+    @workflow.run
+    def run(self, value: int):
+        result = yield workflow.execute_activity(double, value, start_to_close_timeout=T10)
+        return result
+
+
+def _run_json(env: Any, workflow_id: str) -> Any:
+    return env.client.connection.request("GET", f"/api/v1/workflows/{workflow_id}")
+
+
+def test_a_start_with_the_reference_spellings(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Doubler], activities=[double]):
+        handle = env.client.start_workflow(
+            Doubler, workflow_id="ported-1", args=[21], task_queue=queue, retry={"maximumAttempts": 2},
+            workflow_id_reuse_policy="allow_duplicate", workflow_run_timeout_ms=60_000, lease_timeout_seconds=15,
+            ui={"display_name": "  Nightly report ", "tags": ["a", " ", "b"], "details": {"owner": "ops"}},
+        )
+        assert handle.workflow_id == handle.id == "ported-1"
+        assert handle.workflow_type == "Doubler" and handle.task_id
+        assert handle.result(timeout=10) == 42
+    run = _run_json(env, "ported-1")
+    assert run["memo"]["postgrip.ui"] == {"displayName": "Nightly report", "tags": ["a", "b"], "details": {"owner": "ops"}}
+    assert env.client.task.get(handle.task_id).lease_timeout_seconds == 15
+    started = handle.fetch_history().events[0].attributes
+    assert started["workflow_type"] == "Doubler"
+    again = env.client.get_workflow_handle(workflow_id="ported-1", workflow_type="Doubler")
+    assert again.id == "ported-1" and again.workflow_type == "Doubler" and again.result(timeout=5) == 42
+
+
+def test_execute_and_signal_with_start_take_the_reference_spellings(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Doubler], activities=[double]):
+        assert env.client.execute_workflow(Doubler, workflow_id="ported-2", args=[4], task_queue=queue, timeout=10) == 8
+        handle = env.client.workflow.signal_with_start(Doubler, signal="poke", workflow_id="ported-3", args=[5],
+                                                       task_queue=queue, retry={"maximumAttempts": 1})
+        assert handle.id == "ported-3" and handle.result(timeout=10) == 10
+
+
+@pytest.mark.parametrize("keywords,problem", [
+    ({"id": "a", "workflow_id": "b"}, "pass id= or workflow_id="),
+    ({"retry_policy": {"maximumAttempts": 1}, "retry": {"maximumAttempts": 2}}, "pass retry_policy= or retry="),
+    ({"run_timeout": 5, "workflow_run_timeout_ms": 5000}, "pass run_timeout= or workflow_run_timeout="),
+    ({"workflow_run_timeout": 5000, "workflow_run_timeout_ms": 5000}, "workflow_run_timeout= or workflow_run_timeout_ms="),
+    ({"id_reuse_policy": "allow_duplicate", "workflow_id_reuse_policy": "reject_duplicate"}, "id_reuse_policy="),
+    ({"lease_timeout": 5, "lease_timeout_seconds": 5}, "pass lease_timeout= or lease_timeout_seconds="),
+])
+def test_both_spellings_at_once_are_refused_before_sending(env: Any, keywords: Any, problem: str) -> None:
+    sent = env.client.connection.requests_sent
+    with pytest.raises(TypeError, match=problem):
+        env.client.start_workflow("Anything", task_queue="nowhere", **keywords)
+    with pytest.raises(TypeError, match="positionally or as args"):
+        env.client.start_workflow("Anything", 1, args=[2], task_queue="nowhere")
+    assert env.client.connection.requests_sent == sent
+
+
+def test_schedules_take_the_reference_spellings_and_request_dicts(env: Any) -> None:
+    schedules = env.client.schedule
+    created = schedules.create_workflow_schedule(
+        workflow="Report", schedule_id="ported-s", interval_seconds=600, jitter_seconds=5, catch_up_window_seconds=60,
+        retry={"maximumAttempts": 3}, workflow_id_reuse_policy="allow_duplicate", workflow_run_timeout_ms=30_000,
+        ui={"displayName": "Report"},
+    )
+    assert created.spec.interval_seconds == 600 and created.spec.jitter_seconds == 5
+    assert created.spec.catch_up_window_seconds == 60 and created.action.run_timeout_ms == 30_000
+    assert created.action.retry is not None and created.action.retry.maximum_attempts == 3
+    assert created.action.workflow_id_reuse_policy == "allow_duplicate"
+    assert created.action.memo == {"postgrip.ui": {"displayName": "Report"}}
+    assert schedules.pause("ported-s", {"reason": "maintenance"}).state == "paused"
+    assert schedules.unpause("ported-s", request={"reason": "done"}).state == "active"
+    # 00:00 to 00:30 holds the fires at 00:00, 00:10, 00:20 and 00:30, given as the reference's dict or as datetimes
+    from_dict = schedules.backfill("ported-s", {"start_at": "2026-01-01T00:00:00Z", "end_at": "2026-01-01T00:30:00Z"})
+    start, end = datetime(2026, 2, 1, tzinfo=timezone.utc), datetime(2026, 2, 1, 0, 30, tzinfo=timezone.utc)
+    from_datetimes = schedules.backfill("ported-s", start, end)
+    assert len(from_dict.tasks) == len(from_datetimes.tasks) == 4
+    with pytest.raises(TypeError, match="reason= or a request dict"):
+        schedules.pause("ported-s", {"reason": "x"}, request={"reason": "y"})
+
+
+def test_task_enqueue_takes_lease_timeout_seconds(env: Any) -> None:
+    task = env.client.task.enqueue("custom.kind", queue="ported-q", lease_timeout_seconds=42)
+    assert task.lease_timeout_seconds == 42
+
+
+def test_application_failure_takes_details_as_a_keyword() -> None:
+    assert ApplicationFailure("bad", details=[1, {"a": 2}], type="Bad").details == [1, {"a": 2}]
+    assert ApplicationFailure("bad", 1, 2).details == [1, 2]
+    with pytest.raises(TypeError, match="only one of them"):
+        ApplicationFailure("bad", 1, details=[2])
