@@ -20,20 +20,20 @@ def either(primary_name: str, primary: Any, alias_name: str, alias: Any) -> Any:
 
 def ms(value: Any, what: str) -> Optional[timedelta]:
     """A duration given as milliseconds (the reference's ``*_ms`` options; its bare numbers too)."""
-    if value is None or isinstance(value, timedelta):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of milliseconds or a timedelta, not {type(value).__name__}")
-    return timedelta(milliseconds=value)
+    return _duration(value, what, "milliseconds")
 
 
 def seconds(value: Any, what: str) -> Optional[timedelta]:
     """A duration given as seconds (the reference's ``*_seconds`` options)."""
+    return _duration(value, what, "seconds")
+
+
+def _duration(value: Any, what: str, unit: str) -> Optional[timedelta]:
     if value is None or isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds or a timedelta, not {type(value).__name__}")
-    return timedelta(seconds=value)
+        raise TypeError(f"{what} must be a number of {unit} or a timedelta, not {type(value).__name__}")
+    return timedelta(**{unit: value})
 
 
 def run_timeout(primary: Any, workflow_run_timeout: Any, workflow_run_timeout_ms: Any) -> Any:
