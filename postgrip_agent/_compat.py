@@ -41,4 +41,5 @@ def run_timeout(primary: Any, workflow_run_timeout: Any, workflow_run_timeout_ms
     (a timedelta, or a number of milliseconds, as the reference reads it) or ``workflow_run_timeout_ms``."""
     theirs = either("workflow_run_timeout", ms(workflow_run_timeout, "workflow_run_timeout"),
                     "workflow_run_timeout_ms", ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"))
-    return either("run_timeout", primary, "workflow_run_timeout", theirs)
+    alias = "workflow_run_timeout" if workflow_run_timeout is not None else "workflow_run_timeout_ms"
+    return either("run_timeout", primary, alias, theirs)

@@ -7,11 +7,14 @@ import inspect
 import json
 import typing
 from datetime import timedelta
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import types as wt
 
 _UNSET: Any = object()
+
+#: the memo key the console (and the reference SDKs) read a run's display metadata from
+UI_MEMO_KEY = "postgrip.ui"
 
 
 def encode_value(value: Any, what: str) -> Any:
@@ -140,3 +143,45 @@ def return_type_of(workflow: Any) -> Optional[Any]:
     if hint is Any or inspect.isclass(hint) and hint in (object,):
         return None
     return hint
+
+
+def lease_seconds(value: Any, what: str) -> Optional[int]:
+    """A lease length in whole seconds for the wire (at least 1), from a timedelta or seconds."""
+    lease_ms = duration_ms(value, what)
+    return None if lease_ms is None else max(1, lease_ms // 1000)
+
+
+def memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """A run's memo, with the console's ``ui`` metadata under its key."""
+    memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
+    shown = ui_memo(ui) if ui else None
+    if shown:
+        memo_json[UI_MEMO_KEY] = shown
+    return memo_json or None
+
+
+def ui_memo(ui: Mapping[str, Any]) -> Dict[str, Any]:
+    """The console's display metadata, as the reference SDKs write it: ``displayName`` (or
+    ``display_name``), ``description``, ``details`` (an object) and ``tags`` (strings), blanks dropped."""
+    if not isinstance(ui, Mapping):
+        raise TypeError(f"ui must be a mapping (displayName, description, details, tags), not {type(ui).__name__}")
+
+    def text(value: Any) -> Optional[str]:
+        return value.strip() or None if isinstance(value, str) else None
+
+    out: Dict[str, Any] = {}
+    name = text(ui.get("displayName") or ui.get("display_name"))
+    if name:
+        out["displayName"] = name
+    description = text(ui.get("description"))
+    if description:
+        out["description"] = description
+    details = ui.get("details")
+    if isinstance(details, Mapping):
+        kept = {str(key).strip(): value for key, value in details.items() if str(key).strip()}
+        if kept:
+            out["details"] = encode_value(kept, "ui details")
+    tags = [t for t in (text(tag) for tag in ui.get("tags") or []) if t] if isinstance(ui.get("tags"), list) else []
+    if tags:
+        out["tags"] = tags
+    return out

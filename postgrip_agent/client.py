@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
-from ._encoding import duration_ms, encode_args, encode_value, name_of, return_type_of
+from ._encoding import duration_ms, encode_args, encode_value, lease_seconds, memo_json, name_of, return_type_of
 from .connection import Connection, RetryOptions
 from .connection import quote_segment as _q
 from . import _compat as compat
@@ -17,10 +17,6 @@ from .errors import PostGripAgentError, TimeoutFailure, TransportError
 from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle, long_poll
 
 __all__ = ["Client", "WorkflowClient", "TaskClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle"]
-
-#: the memo key the console (and the reference SDKs) read a run's display metadata from
-UI_MEMO_KEY = "postgrip.ui"
-
 
 def _check_id(value: Optional[str], what: str) -> None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -76,11 +72,10 @@ class TaskClient(_SubClient):
         if not isinstance(type, str) or not type.strip():
             raise ValueError("task type must be a non-empty string, e.g. 'shell.exec'")
         lease_timeout = either("lease_timeout", lease_timeout, "lease_timeout_seconds", lease_timeout_seconds)
-        lease_ms = duration_ms(lease_timeout, "lease_timeout")
         request = wt.EnqueueTaskRequest(
             type=type, namespace=namespace or self._client.namespace, queue=queue or self._client.default_task_queue,
             payload=encode_value(payload, "task payload"),
-            lease_timeout_seconds=None if lease_ms is None else max(1, lease_ms // 1000),
+            lease_timeout_seconds=lease_seconds(lease_timeout, "lease_timeout"),
         )
         data = self._conn.request("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)
         return wt.from_json(data, wt.Task)
@@ -185,53 +180,14 @@ def _arguments(positional: Sequence[Any], keyword: Optional[Sequence[Any]]) -> S
 def _reason_body(reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any,
                  what: str) -> Dict[str, Any]:
     """The body of a schedule pause/unpause/trigger: a reason string, or the async SDK's request dict."""
-    if isinstance(reason, Mapping):
-        if request is not None:
-            raise TypeError(f"{what}: pass reason= or a request dict, not both")
-        request, reason = reason, None
-    if request is not None:
-        if reason is not None:
-            raise TypeError(f"{what}: pass reason= or a request dict, not both")
-        return wt.to_json(wt.from_json(dict(request), cls))  # type: ignore[no-any-return]
-    if reason is not None and not isinstance(reason, str):
-        raise TypeError(f"{what}: reason must be a string, not {type(reason).__name__}")
-    return _drop_none({"reason": reason})
-
-
-def _memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
-    """A run's memo, with the console's ``ui`` metadata under its key."""
-    memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
-    shown = _ui_memo(ui) if ui else None
-    if shown:
-        memo_json[UI_MEMO_KEY] = shown
-    return memo_json or None
-
-
-def _ui_memo(ui: Mapping[str, Any]) -> Dict[str, Any]:
-    """The console's display metadata, as the reference SDKs write it: ``displayName`` (or
-    ``display_name``), ``description``, ``details`` (an object) and ``tags`` (strings), blanks dropped."""
-    if not isinstance(ui, Mapping):
-        raise TypeError(f"ui must be a mapping (displayName, description, details, tags), not {type(ui).__name__}")
-
-    def text(value: Any) -> Optional[str]:
-        return value.strip() or None if isinstance(value, str) else None
-
-    out: Dict[str, Any] = {}
-    name = text(ui.get("displayName") or ui.get("display_name"))
-    if name:
-        out["displayName"] = name
-    description = text(ui.get("description"))
-    if description:
-        out["description"] = description
-    details = ui.get("details")
-    if isinstance(details, Mapping):
-        kept = {str(key).strip(): value for key, value in details.items() if str(key).strip()}
-        if kept:
-            out["details"] = encode_value(kept, "ui details")
-    tags = [t for t in (text(tag) for tag in ui.get("tags") or []) if t] if isinstance(ui.get("tags"), list) else []
-    if tags:
-        out["tags"] = tags
-    return out
+    if reason is not None and request is not None:
+        raise TypeError(f"{what}: pass reason= or a request dict, not both")
+    given = request if request is not None else reason
+    if isinstance(given, Mapping):
+        return wt.to_json(wt.from_json(dict(given), cls))  # type: ignore[no-any-return]
+    if given is not None and not isinstance(given, str):
+        raise TypeError(f"{what}: reason must be a string, not {type(given).__name__}")
+    return _drop_none({"reason": given})
 
 
 def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
@@ -250,14 +206,13 @@ class WorkflowClient(_SubClient):
         workflow_type = name_of(workflow, "workflow")
         _check_id(id, "workflow id")
         _check_policy(id_reuse_policy)
-        memo_json = _memo_json(memo, ui)
         return _drop_none({
             "workflowType": workflow_type,
             "workflowId": id or str(uuid.uuid4()),
             "workflowIdReusePolicy": id_reuse_policy,
             "runTimeoutMs": duration_ms(run_timeout, "run_timeout") or None,
             "retry": _retry_json(retry_policy),
-            "memo": memo_json,
+            "memo": memo_json(memo, ui),
             "searchAttributes": encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             "args": encode_args(args, f"workflow {workflow_type} argument"),
         })
@@ -287,11 +242,10 @@ class WorkflowClient(_SubClient):
             retry_policy=either("retry_policy", retry_policy, "retry", retry), memo=memo,
             search_attributes=search_attributes, ui=ui,
         )
-        lease_ms = duration_ms(lease_timeout, "lease_timeout")
         request = wt.EnqueueTaskRequest(
             type=f"workflow:{payload['workflowType']}", namespace=namespace or self._client.namespace,
             queue=task_queue or self._client.default_task_queue, payload=payload,
-            lease_timeout_seconds=None if lease_ms is None else max(1, lease_ms // 1000),
+            lease_timeout_seconds=lease_seconds(lease_timeout, "lease_timeout"),
         )
         # A workflow start is safe to retry: the id is fixed, so a repeat can never create a second run.
         try:
@@ -343,7 +297,7 @@ class WorkflowClient(_SubClient):
             memo=memo, search_attributes=search_attributes, ui=ui,
         )
         if lease_timeout_seconds is not None:
-            payload["lease_timeout_seconds"] = max(1, (duration_ms(lease_timeout_seconds, "lease_timeout_seconds") or 0) // 1000)
+            payload["lease_timeout_seconds"] = lease_seconds(lease_timeout_seconds, "lease_timeout_seconds")
         signal_name = name_of(signal, "signal")
         body = {**payload, "namespace": namespace or self._client.namespace,
                 "queue": task_queue or self._client.default_task_queue,
@@ -455,7 +409,7 @@ class ScheduleClient(_SubClient):
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
             retry=wt.from_json(_retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
-            memo=_memo_json(memo, ui),
+            memo=memo_json(memo, ui),
             search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             args=encode_args(args, f"schedule {workflow_type} argument"),
         )
@@ -502,14 +456,11 @@ class ScheduleClient(_SubClient):
                  end_at: Optional[datetime] = None, *, request: Optional[Mapping[str, Any]] = None) -> wt.BackfillScheduleResponse:
         """Run the fires a schedule would have made between ``start_at`` and ``end_at``; the async SDK's
         request dict (``{"start_at": ..., "end_at": ...}``, positionally or as ``request=``) works too."""
-        if isinstance(start_at, Mapping):
-            if request is not None:
+        source = request if request is not None else start_at
+        if isinstance(source, Mapping):
+            if end_at is not None or (start_at is not None and request is not None):
                 raise TypeError("pass start_at and end_at, or a request dict, not both")
-            request, start_at = start_at, None
-        if request is not None:
-            if start_at is not None or end_at is not None:
-                raise TypeError("pass start_at and end_at, or a request dict, not both")
-            parsed = wt.from_json(dict(request), wt.BackfillScheduleRequest)
+            parsed = wt.from_json(dict(source), wt.BackfillScheduleRequest)
             start_at, end_at = parsed.start_at, parsed.end_at
         if not isinstance(start_at, datetime) or not isinstance(end_at, datetime):
             raise TypeError("backfill needs start_at and end_at (datetimes)")

@@ -59,7 +59,8 @@ def test_execute_and_signal_with_start_take_the_reference_spellings(env: Any, qu
 @pytest.mark.parametrize("keywords,problem", [
     ({"id": "a", "workflow_id": "b"}, "pass id= or workflow_id="),
     ({"retry_policy": {"maximumAttempts": 1}, "retry": {"maximumAttempts": 2}}, "pass retry_policy= or retry="),
-    ({"run_timeout": 5, "workflow_run_timeout_ms": 5000}, "pass run_timeout= or workflow_run_timeout="),
+    ({"run_timeout": 5, "workflow_run_timeout_ms": 5000}, "pass run_timeout= or workflow_run_timeout_ms="),
+    ({"run_timeout": 5, "workflow_run_timeout": 5000}, "pass run_timeout= or workflow_run_timeout="),
     ({"workflow_run_timeout": 5000, "workflow_run_timeout_ms": 5000}, "workflow_run_timeout= or workflow_run_timeout_ms="),
     ({"id_reuse_policy": "allow_duplicate", "workflow_id_reuse_policy": "reject_duplicate"}, "id_reuse_policy="),
     ({"lease_timeout": 5, "lease_timeout_seconds": 5}, "pass lease_timeout= or lease_timeout_seconds="),
@@ -94,6 +95,8 @@ def test_schedules_take_the_reference_spellings_and_request_dicts(env: Any) -> N
     assert len(from_dict.tasks) == len(from_datetimes.tasks) == 4
     with pytest.raises(TypeError, match="reason= or a request dict"):
         schedules.pause("ported-s", {"reason": "x"}, request={"reason": "y"})
+    with pytest.raises(TypeError, match="start_at and end_at, or a request dict"):
+        schedules.backfill("ported-s", {"start_at": "2026-01-01T00:00:00Z", "end_at": "2026-01-01T00:30:00Z"}, end)
 
 
 def test_task_enqueue_takes_lease_timeout_seconds(env: Any) -> None:

@@ -46,11 +46,12 @@ class AgentLane:
         workflow task comes with its run's new history events (see ``take_history``)."""
         params = {"namespace": namespace, "queue": queue, "agent_id": self.identity, "wait_seconds": wait_seconds,
                   "task_types": ",".join(task_types)}
-        path = "/api/v1/agent/poll-with-history" if with_history and self._has("history-tail") else "/api/v1/agent/poll"
+        tail = with_history and self._has("history-tail")
+        path = "/api/v1/agent/poll-with-history" if tail else "/api/v1/agent/poll"
         # a poll may lease a task, so it is not blindly retried once it reached the service
         body, headers = self.connection.request_full("GET", path, params=params, idempotent=False,
                                                      timeout=wait_seconds + self.connection.timeout, agent_lane=True)
-        if path.endswith("poll-with-history"):
+        if tail:
             return self._handed_over(body)
         task: Optional[Dict[str, Any]] = (body or {}).get("task")
         token = headers.get(LEASE_TOKEN_HEADER)

@@ -24,6 +24,10 @@ def _seq(event: Dict[str, Any]) -> Optional[int]:
     return int(raw) if raw.isdigit() else None
 
 
+def _after(events: List[Dict[str, Any]], last_seq: int) -> List[Dict[str, Any]]:
+    return [e for e in events if (_seq(e) or 0) > last_seq]
+
+
 class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
                  eager: Optional[LocalDispatch] = None) -> None:
@@ -94,7 +98,7 @@ class WorkflowTaskRunner:
             if instance is not None:
                 try:
                     if tail is not None and tail[0] <= instance.last_seq:
-                        events = [e for e in tail[1] if (_seq(e) or 0) > instance.last_seq]
+                        events = _after(tail[1], instance.last_seq)
                     else:
                         events = self._events_since(run_id, instance.last_seq)
                     outcome = instance.advance(events)
@@ -217,7 +221,7 @@ class WorkflowTaskRunner:
 
     def _events_since(self, run_id: str, last_seq: int) -> List[Dict[str, Any]]:
         """The run's history events after ``last_seq`` (one request)."""
-        return [e for e in self.lane.history(run_id, after=last_seq) if (_seq(e) or 0) > last_seq]
+        return _after(self.lane.history(run_id, after=last_seq), last_seq)
 
     def _live_query(self, run_id: str, name: str, args: List[Any]) -> Optional[WorkflowFuture[Any]]:
         """Answer from the cached live instance when it is up to date with history (else None)."""
