@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
 from ._encoding import duration_ms, encode_args, encode_value, lease_seconds, memo_json, name_of, return_type_of
-from .connection import Connection, RetryOptions
+from .connection import Connection, InProcessService, RetryOptions
 from .connection import quote_segment as _q
 from . import _compat as compat
 from ._compat import either
@@ -492,10 +492,13 @@ class Client:
 
     @classmethod
     def connect(
-        cls, address: Optional[str] = None, *, namespace: str = "default", default_task_queue: str = "default",
-        check_health: bool = True, **connection_options: Any,
+        cls, address: Union[str, InProcessService, None] = None, *, namespace: str = "default",
+        default_task_queue: str = "default", check_health: bool = True, **connection_options: Any,
     ) -> "Client":
-        """Connect and (by default) check the service answers; fails fast naming the address."""
+        """Connect and (by default) check the service answers; fails fast naming the address.
+
+        ``address`` is the service's URL, or a ``LocalServer`` running in this process: then
+        calls reach it directly on the calling thread, without a socket (same API and errors)."""
         connection = Connection(address, **connection_options)
         client = cls(connection, namespace=namespace, default_task_queue=default_task_queue)
         if check_health:

@@ -13,12 +13,12 @@ import time
 import uuid
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Protocol, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import tenacity
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from . import __version__
@@ -113,11 +113,26 @@ class _Signer:
         }
 
 
+class InProcessService(Protocol):
+    """A service running in this process that can answer calls without a socket
+    (:class:`postgrip_agent.server.LocalServer` is one)."""
+
+    @property
+    def address(self) -> str:
+        """Its HTTP address, for messages and for other processes."""
+
+    def transport_adapter(self) -> BaseAdapter:
+        """A requests adapter that answers this process's calls directly."""
+
+
 class Connection:
     """HTTP transport to a PostGrip Agent service; thread-safe, one pooled session.
 
     The address comes from the argument, else ``POSTGRIP_AGENTORCHESTRATOR_URL``, else
-    ``http://127.0.0.1:4100``. The management token from the argument or ``POSTGRIP_TOKEN``.
+    ``http://127.0.0.1:4100``. Given a service running in this process instead of an address
+    (a ``LocalServer``), calls go to it directly through its ``transport_adapter()``, without
+    a socket; ``adapter`` mounts any other requests adapter for the address the same way.
+    The management token from the argument or ``POSTGRIP_TOKEN``.
     Agent-session credentials come from the arguments or ``POSTGRIP_AGENT_ACCESS_TOKEN``,
     ``POSTGRIP_AGENT_REFRESH_TOKEN``, ``POSTGRIP_AGENT_ACCESS_EXPIRES_AT`` and are refreshed
     before they expire; ``POSTGRIP_AGENT_SIGNING_PRIVATE_KEY`` turns on signing.
@@ -125,7 +140,7 @@ class Connection:
 
     def __init__(
         self,
-        address: Optional[str] = None,
+        address: Union[str, InProcessService, None] = None,
         *,
         token: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -136,7 +151,14 @@ class Connection:
         agent_refresh_token: Optional[str] = None,
         agent_access_expires_at: Optional[str] = None,
         signing_private_key: Optional[str] = None,
+        adapter: Optional[BaseAdapter] = None,
     ) -> None:
+        if address is not None and not isinstance(address, str):
+            if not callable(getattr(address, "transport_adapter", None)):
+                raise TypeError(f"address must be a URL string or an in-process service such as LocalServer, "
+                                f"not {type(address).__name__}")
+            adapter = adapter or address.transport_adapter()
+            address = address.address
         address = address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL") or DEFAULT_ADDRESS
         if "://" not in address:
             address = "http://" + address
@@ -158,14 +180,16 @@ class Connection:
         # Read proxy settings once: requests would rescan the environment on every call.
         self.session.proxies.update(requests.utils.get_environ_proxies(self.address))
         self.session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        # plain HTTP without a proxy (the local service, a sidecar): the lean adapter, called directly
-        self._lean: Optional[LeanHTTPAdapter] = None
-        if self.address.startswith("http://") and not self.session.proxies.get("http"):
-            self._lean = LeanHTTPAdapter()
-            self.session.mount(self.address + "/", self._lean)
+        pooled = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", pooled)
+        self.session.mount("https://", pooled)
+        # a given adapter (the in-process transport), else for plain HTTP without a proxy (the local
+        # service, a sidecar) the lean adapter: either is called directly, skipping Session.send
+        self._direct: Optional[BaseAdapter] = adapter
+        if adapter is None and self.address.startswith("http://") and not self.session.proxies.get("http"):
+            self._direct = LeanHTTPAdapter()
+        if self._direct is not None:
+            self.session.mount(self.address + "/", self._direct)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update(dict(headers))
@@ -182,8 +206,8 @@ class Connection:
 
     def close(self) -> None:
         self.session.close()
-        if self._lean is not None:
-            self._lean.close()
+        if self._direct is not None:
+            self._direct.close()
 
     def __enter__(self) -> "Connection":
         return self
@@ -295,8 +319,8 @@ class Connection:
         try:
             self.requests_sent += 1
             prepared = self._prepare(method, url, data, headers)
-            if self._lean is not None:  # no hooks, cookies or redirects to process: skip Session.send
-                response = self._lean.send(prepared, timeout=timeout)
+            if self._direct is not None:  # no hooks, cookies or redirects to process: skip Session.send
+                response = self._direct.send(prepared, timeout=timeout)
             else:
                 response = self.session.send(prepared, timeout=timeout, allow_redirects=False, proxies=self.session.proxies)
         except requests.exceptions.ConnectTimeout as err:

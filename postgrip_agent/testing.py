@@ -23,12 +23,18 @@ class WorkflowEnvironment:
     @classmethod
     def start_local(cls, *, db: str = ":memory:", clock: Optional[Clock] = None, namespace: str = "default",
                     default_task_queue: str = "default", round_trip_extensions: bool = True,
-                    **connection_options: Any) -> "WorkflowEnvironment":
+                    transport: str = "http", **connection_options: Any) -> "WorkflowEnvironment":
         """An in-process service and a client for it (``round_trip_extensions=False``: the
-        service offers only what any PostGrip service does, so the SDK's fallbacks are used)."""
+        service offers only what any PostGrip service does, so the SDK's fallbacks are used).
+
+        ``transport="http"`` (the default) reaches the service over real loopback HTTP, as a
+        deployed service is reached; ``"in-process"`` hands calls straight to it (faster, no socket)."""
+        if transport not in ("http", "in-process"):
+            raise ValueError(f"transport must be 'http' or 'in-process', got {transport!r}")
         server = LocalServer(db=db, port=0, clock=clock, round_trip_extensions=round_trip_extensions).start()
         try:
-            client = Client.connect(server.address, namespace=namespace, default_task_queue=default_task_queue, **connection_options)
+            target = server if transport == "in-process" else server.address
+            client = Client.connect(target, namespace=namespace, default_task_queue=default_task_queue, **connection_options)
         except BaseException:
             server.stop()
             raise

@@ -13,13 +13,16 @@ from postgrip_agent import Agent, ApplicationFailure, RetryPolicy, WorkflowFailu
 T10 = timedelta(seconds=10)
 
 
-@pytest.fixture(params=[True, False], ids=["with-extensions", "contract-only"])
+@pytest.fixture(params=[(True, "http"), (False, "http"), (True, "in-process")],
+                ids=["with-extensions", "contract-only", "in-process"])
 def env(request: pytest.FixtureRequest) -> Any:
-    """Every test here runs twice: against our service's round-trip extensions, and against a
-    service that offers only the contract (the SDK's fallback paths)."""
+    """Every test here runs three times: against our service's round-trip extensions, against a
+    service that offers only the contract (the SDK's fallback paths), and through the
+    in-process transport (no socket) instead of loopback HTTP."""
     from postgrip_agent.testing import WorkflowEnvironment
 
-    with WorkflowEnvironment.start_local(round_trip_extensions=request.param) as environment:
+    extensions, transport = request.param
+    with WorkflowEnvironment.start_local(round_trip_extensions=extensions, transport=transport) as environment:
         yield environment
 
 
@@ -292,12 +295,13 @@ def test_now_random_and_uuid4_are_identical_across_replays(env: Any, queue: str)
     assert _replays[0][1] != _replays[0][2]
 
 
-@pytest.mark.parametrize("extensions,per_step,fixed", [(True, 2, 4), (False, 6, 5)])
-def test_http_requests_for_sequential_activities_with_and_without_extensions(queue: str, extensions: bool, per_step: int,
-                                                                             fixed: int) -> None:
+@pytest.mark.parametrize("extensions,transport,per_step,fixed",
+                         [(True, "http", 2, 4), (False, "http", 6, 5), (True, "in-process", 2, 4)])
+def test_http_requests_for_sequential_activities_with_and_without_extensions(queue: str, extensions: bool, transport: str,
+                                                                             per_step: int, fixed: int) -> None:
     from postgrip_agent.testing import WorkflowEnvironment
 
-    with WorkflowEnvironment.start_local(round_trip_extensions=extensions) as environment:
+    with WorkflowEnvironment.start_local(round_trip_extensions=extensions, transport=transport) as environment:
         with Agent(environment.client, task_queue=queue, workflows=[Sequential], activities=[add], poll_wait_seconds=5):
             environment.client.execute_workflow(Sequential, 1, task_queue=queue, timeout=10)  # warm-up: pollers waiting
             sent = environment.client.connection.requests_sent

@@ -36,6 +36,8 @@ class LeaseKeeper:
         self._leases: Dict[str, _Lease] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        #: when the keeper's loop next looks at the leases by itself (monotonic)
+        self._next_look = float("inf")
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="postgrip-lease-keeper", daemon=True)
 
@@ -61,7 +63,11 @@ class LeaseKeeper:
         deadline = None if deadline_seconds is None else now + deadline_seconds
         with self._lock:
             self._leases[task_id] = _Lease(task_id, interval, now + interval, on_lost, deadline, renew_as)
-        self._wake.set()
+            # wake the keeper only when this lease needs it sooner than it will look anyway: with
+            # hundreds of activities in flight, a wake per start would rescan every lease each time
+            sooner = min(now + interval, deadline if deadline is not None else now + interval) < self._next_look
+        if sooner:
+            self._wake.set()
 
     def renewed(self, task_id: str) -> None:
         """The task heartbeated by itself; push its next renewal back."""
@@ -96,6 +102,8 @@ class LeaseKeeper:
                 upcoming = min([lease.next_at for lease in self._leases.values()]
                                + [lease.deadline for lease in self._leases.values() if lease.deadline is not None],
                                default=now + 60)
+                self._next_look = upcoming
+                self._wake.clear()
             for lease in expired:
                 self._notify_lost(lease, LOCAL_DEADLINE)
             for lease in due:
@@ -107,5 +115,4 @@ class LeaseKeeper:
                     self._notify_lost(lease, str(err))
                 except Exception as err:  # transient: try again next interval
                     log.warning("renewing the lease of task %s failed: %s", lease.task_id, err)
-            self._wake.clear()
             self._wake.wait(max(0.0, upcoming - time.monotonic()))

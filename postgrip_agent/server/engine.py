@@ -483,6 +483,11 @@ class Engine(Sessions):
             stats["time_items_quarantined"] = self.quarantined
             return stats
 
+    def long_polls_waiting(self) -> int:
+        """Callers held in a long-poll on a run or a task right now (not agents' polls)."""
+        with self._lock:
+            return self._run_waiters.waiting + self._task_waiters.waiting
+
     def compact(self, retention_seconds: int) -> Tuple[int, int]:
         limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
         with self._lock, self.store.transaction():

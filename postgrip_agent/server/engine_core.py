@@ -60,6 +60,11 @@ class _Waiters:
         for condition, _ in self._conditions.values():
             condition.notify_all()
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting now, over all keys."""
+        return sum(count[0] for _, count in self._conditions.values())
+
 
 def _payload(data: Any, cls: Any, what: str) -> Any:
     if data is None:

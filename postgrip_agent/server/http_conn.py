@@ -20,16 +20,15 @@ import resource
 import select
 import selectors
 import socket
-import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, Optional, Tuple
 
-from .errors import ServiceError
+from .errors import Dispatch, answer
 
 log = logging.getLogger("postgrip_agent.server.http")
 
@@ -42,7 +41,6 @@ SERVER_NAME = "postgrip-agent-local"
 #: the extensions every local service has; optional ones are added by the Api
 EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header"
 
-Dispatch = Callable[[str, str, Dict[str, str], bytes, Callable[[], bool]], Tuple[int, Any, Dict[str, str]]]
 
 
 class _BadHead(Exception):
@@ -186,7 +184,8 @@ class HttpServer:
         self._accept_paused_until = 0.0
         self._pool = ThreadPoolExecutor(max_workers=self.max_connections, thread_name_prefix="postgrip-http")
         self._date = ("", 0)
-        #: connections closed to make room, and newcomers refused with 503 (tests and /readyz read these)
+        #: connections accepted, closed to make room, and refused with 503 (tests and /readyz read these)
+        self.accepted = 0
         self.evicted = 0
         self.refused = 0
 
@@ -244,6 +243,7 @@ class HttpServer:
                 log.warning("accept failed: %s", err)
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.accepted += 1
             with self._lock:
                 crowded = self._active + len(self._waiting) >= self.max_connections
             if crowded and not self._evict_one():
@@ -427,17 +427,8 @@ class HttpServer:
         except (ConnectionError, OSError):
             return False
         conn.reset()
-        alive = lambda: _caller_alive(conn)  # noqa: E731
-        try:
-            status, payload, headers = self._dispatch(head.method, head.target, head.headers, body, alive)
-        except ServiceError as err:
-            status, payload = err.status, {"error": err.message, "code": err.code}
-            headers = {"WWW-Authenticate": 'Bearer realm="postgrip-agent"'} if err.status == 401 else {}
-        except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
-            status, payload, headers = 503, {"error": "the service is stopping", "code": "unavailable"}, {"Retry-After": "1"}
-        except Exception:
-            log.exception("internal error handling %s %s", head.method, head.target[:200])
-            status, payload, headers = 500, {"error": "internal server error; see the service log", "code": "internal"}, {}
+        status, payload, headers = answer(self._dispatch, head.method, head.target, head.headers, body,
+                                          lambda: _caller_alive(conn))
         keep = head.keep_alive and not self._stopping.is_set()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d", head.method, head.target[:200], status)
