@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 HERE = Path(__file__).resolve().parent
-CONTENDERS = ["sdk-inprocess", "sdk-process", "dbos-wal", "dbos-default"]
+#: sdk-inprocess: service, agent and client in one process, calls handed over in-process (Client.connect(server));
+#: sdk-http: the same, over loopback HTTP (Client.connect(server.address)); sdk-process: the service in its own process
+CONTENDERS = ["sdk-inprocess", "sdk-http", "sdk-process", "dbos-wal", "dbos-default"]
 
 
 def _timings(run_one: Callable[[int], Any], samples: int) -> Dict[str, float]:
@@ -61,7 +63,7 @@ def _measure(one: Callable[[int], Any], start: Callable[[int], Any], wait: Calla
 # ---------------------------------------------------------------- this SDK
 
 
-def sdk_worker(in_process: bool, quick: bool) -> Dict[str, Any]:
+def sdk_worker(mode: str, quick: bool) -> Dict[str, Any]:
     sys.path.insert(0, str(HERE.parent))
     from postgrip_agent import Agent, Client, activity, workflow
     from postgrip_agent.server import LocalServer
@@ -93,7 +95,7 @@ def sdk_worker(in_process: bool, quick: bool) -> Dict[str, Any]:
 
     proc = None
     server = None
-    if in_process:
+    if mode in ("inprocess", "http"):
         server = LocalServer(db=tempfile.mkdtemp(prefix="bench-sdk-") + "/bench.db").start()
         address = server.address
     else:
@@ -101,7 +103,7 @@ def sdk_worker(in_process: bool, quick: bool) -> Dict[str, Any]:
         from _service import start_service_process
 
         proc, address = start_service_process("bench-sdk-")
-    client = Client.connect(address)
+    client = Client.connect(server if mode == "inprocess" else address)
     try:
         with Agent(client, task_queue="bench", workflows=[One, Steps, Fan], activities=[echo],
                    max_concurrent_workflow_tasks=16, max_concurrent_activities=64):
@@ -208,7 +210,7 @@ def main() -> None:
     options = parser.parse_args()
     if options.worker:
         if options.worker.startswith("sdk"):
-            result = sdk_worker(options.worker == "sdk-inprocess", options.quick)
+            result = sdk_worker(options.worker[len("sdk-"):], options.quick)
         else:
             result = dbos_worker(options.worker == "dbos-wal", options.quick)
         print(json.dumps(result))
@@ -221,11 +223,12 @@ def main() -> None:
     medians = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in runs.items()}
     metrics = list(medians["sdk-inprocess"])
     print(f"\nmedians of {options.reps} interleaved runs" + (" (quick)" if options.quick else ""))
-    print(f"{'metric':<16}" + "".join(f"{c:>15}" for c in CONTENDERS) + f"{'sdk/dbos-wal':>14}{'sdk/dbos-def':>14}")
+    ratios = [("sdk-inprocess", "dbos-wal"), ("sdk-inprocess", "dbos-default"), ("sdk-http", "dbos-wal")]
+    print(f"{'metric':<16}" + "".join(f"{c:>15}" for c in CONTENDERS)
+          + "".join(f"{ours[4:8] + '/' + peer[5:]:>14}" for ours, peer in ratios))
     for metric in metrics:
         row = f"{metric:<16}" + "".join(f"{medians[c][metric]:>15.2f}" for c in CONTENDERS)
-        ours = medians["sdk-inprocess"][metric]
-        row += f"{ours / medians['dbos-wal'][metric]:>14.2f}{ours / medians['dbos-default'][metric]:>14.2f}"
+        row += "".join(f"{medians[ours][metric] / medians[peer][metric]:>14.2f}" for ours, peer in ratios)
         print(row)
     print("(throughput: higher is better, ratio >= 1.0 meets the target; the others: lower is better, <= 1.0 meets it)")
 

@@ -38,7 +38,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     db = os.path.join(tempfile.mkdtemp(prefix="postgrip-"), "hello.db")
     with LocalServer(db=db, port=0) as server:
-        client = Client.connect(server.address)
+        client = Client.connect(server)  # in this process: calls go straight to the service
         with Agent(client, task_queue="hello", workflows=[GreetingWorkflow], activities=[compose_greeting, shout]):
             handle = client.start_workflow(GreetingWorkflow, "World", id="hello-world", task_queue="hello")
             result = handle.result(timeout=30)
