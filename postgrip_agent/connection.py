@@ -190,6 +190,9 @@ class Connection:
             self._direct = LeanHTTPAdapter()
         if self._direct is not None:
             self.session.mount(self.address + "/", self._direct)
+        # an adapter that answers on the calling thread (in-process) cannot lose an answer in
+        # transit, so its writes need no Idempotency-Key (and the service records none)
+        self._answers_kept = bool(getattr(self._direct, "answers_cannot_be_lost", False))
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update(dict(headers))
@@ -235,7 +238,8 @@ class Connection:
         """Like :meth:`request`, also returning the response headers.
 
         ``idempotent`` defaults to True for GET. Every other call carries an ``Idempotency-Key``
-        (the same on each retry); once the service has said it honours those keys, a write whose
+        (the same on each retry; not through an adapter whose answers cannot be lost, such as
+        the in-process one); once the service has said it honours those keys, a write whose
         answer was lost is retried and gets the first answer. Otherwise a non-idempotent call is
         retried only when it provably never reached the service. A long-poll's retry budget
         (``wait_seconds`` in ``params``) starts after its own wait.
@@ -248,14 +252,14 @@ class Connection:
         url = self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         extra: Dict[str, str] = dict(headers or {})
-        if method != "GET":
+        if method != "GET" and not self._answers_kept:
             extra["Idempotency-Key"] = uuid.uuid4().hex
         options = retry or self.retry
         started = time.monotonic()
         budget = options.max_elapsed + float(query.get("wait_seconds") or 0)
 
         def retryable(err: BaseException) -> bool:
-            keyed = method != "GET" and self.idempotency_keys
+            keyed = "Idempotency-Key" in extra and self.idempotency_keys
             if isinstance(err, TransportError):
                 return safe or keyed or not err.reached_server
             if isinstance(err, UnavailableError) and err.status in RETRYABLE_STATUSES:

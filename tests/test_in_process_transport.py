@@ -8,6 +8,7 @@ error types, statuses, codes and messages. The agent end-to-end tests also run i
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -190,3 +191,18 @@ def test_a_waiting_result_ends_when_the_service_stops(queue: str) -> None:
 def test_connect_names_what_it_accepts() -> None:
     with pytest.raises(TypeError, match="LocalServer"):
         Client.connect(42)  # type: ignore[arg-type]
+
+
+def test_in_process_writes_need_no_idempotency_record(tmp_path: Any, queue: str) -> None:
+    """An in-process answer cannot be lost in transit, so nothing is stored to replay it."""
+    path = str(tmp_path / "keys.db")
+    with LocalServer(db=path, port=0) as served:
+        over_http = Client.connect(served.address)
+        in_process = Client.connect(served)
+        over_http.start_workflow("Keyed", id="keyed-http", task_queue=queue)
+        in_process.start_workflow("Keyed", id="keyed-inproc", task_queue=queue)
+        over_http.close()
+        in_process.close()
+    with sqlite3.connect(path) as db:
+        keys = [row[0] for row in db.execute("SELECT key FROM idempotency")]
+    assert len(keys) == 1 and keys[0].startswith("POST /api/v1/tasks "), keys

@@ -162,6 +162,10 @@ def _choice(req: Request, name: str, allowed: Tuple[str, ...]) -> Optional[str]:
     return value
 
 
+#: method, path pattern, lane, handler
+Route = Tuple[str, Pattern[str], str, Callable[[Request], Response]]
+
+
 class Api:
     """Maps each contract operation onto the engine."""
 
@@ -174,7 +178,9 @@ class Api:
         self.requests_served = 0
         self.empty_polls = 0
         self._count_lock = threading.Lock()
-        self.routes: List[Tuple[str, Pattern[str], str, Callable[[Request], Response]]] = []
+        self.routes: List[Route] = []
+        self._table: Dict[Tuple[int, str], List[Route]] = {}
+        self._open_ended: List[Route] = []
         r = self._route
         r("GET", "/healthz", PUBLIC, lambda q: (200, {"status": "ok"}, {}))
         r("GET", "/readyz", MANAGEMENT, self.ready)
@@ -216,7 +222,22 @@ class Api:
     def _route(self, method: str, template: str, lane: str, handler: Callable[[Request], Response]) -> None:
         pattern = re.sub(r"\{(\w+)\*\}", r"(?P<\1>(/.*)?)", template)
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self.routes.append((method, re.compile(f"^{pattern}$"), lane, handler))
+        route = (method, re.compile(f"^{pattern}$"), lane, handler)
+        self.routes.append(route)
+        # the table: routes by segment count and last segment ("*" for a parameter), so a request
+        # tries the one or two routes of its shape, not all of them; open-ended ones are scanned
+        segments = template.split("/")
+        if "*}" in template:
+            self._open_ended.append(route)
+        else:
+            last = "*" if segments[-1].startswith("{") else segments[-1]
+            self._table.setdefault((len(segments), last), []).append(route)
+
+    def _candidates(self, path: str) -> List[Route]:
+        """The routes whose shape fits ``path``, in registration order."""
+        segments = path.split("/")
+        count = len(segments)
+        return self._table.get((count, segments[-1]), []) + self._table.get((count, "*"), []) + self._open_ended
 
     # ------------------------------------------------------------------ dispatch
 
@@ -228,7 +249,7 @@ class Api:
         split = urlsplit(target)
         path = split.path.rstrip("/") or "/"
         allowed: List[str] = []
-        for route_method, pattern, lane, handler in self.routes:
+        for route_method, pattern, lane, handler in self._candidates(path):
             match = pattern.match(path)
             if match is None:
                 continue

@@ -34,6 +34,10 @@ Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
 class InProcessAdapter(BaseAdapter):
     """Answers requests by calling the service's dispatch on the calling thread."""
 
+    #: an answer comes back on the calling thread or not at all, never lost in transit: the
+    #: Connection sends its writes without an Idempotency-Key (the service then records none)
+    answers_cannot_be_lost = True
+
     def __init__(self, dispatch: Dispatch, extensions: str, serving: Callable[[], bool]) -> None:
         """``serving`` says whether the service is running (started, not yet stopped)."""
         super().__init__()

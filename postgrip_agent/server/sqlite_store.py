@@ -79,6 +79,21 @@ _INDEXES = [
 
 _AUTO_SEQ = {"history", "task_events"}
 _SEQUENCED = {"tasks", "runs"}
+#: tables whose rows are kept in memory by primary key, and how many of each at most
+_CACHED = ("tasks", "runs")
+_CACHE_ROWS = 4096
+
+
+def _build(cls: Type[R], row: Sequence[Any]) -> R:
+    """A record from its stored values, in its fields' order."""
+    kwargs: Dict[str, Any] = {}
+    for (name, kind), value in zip(_plan(cls), row):
+        if kind == _AS_JSON:
+            value = None if value is None else json.loads(value)
+        elif kind == _AS_BOOL:
+            value = bool(value)
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def _column_type(name: str) -> str:
@@ -116,6 +131,49 @@ class SQLiteStore(Store):
         for index in _INDEXES:
             self._db.execute(index)
         self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
+        # Recently written or read rows of the hot tables, by primary key, as stored (JSON as
+        # text): a read by key skips SQLite. Written through on every insert and update; dropped
+        # on rollback, after bulk deletes, and whenever another connection changed the file.
+        self._rows: Dict[str, Dict[Any, Tuple[Any, ...]]] = {table: {} for table in _CACHED}
+        self._data_version = self._current_data_version()
+        self._by_key_sql = {table: "SELECT {} FROM {} WHERE {} = ?".format(
+            ", ".join(name for name, _ in _plan(_TABLES[table][0])), table, _TABLES[table][1]) for table in _CACHED}
+
+    def _current_data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _drop_rows_if_stale(self) -> None:
+        """Forget cached rows when another connection (another process) committed to the file."""
+        version = self._current_data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self._forget_rows()
+
+    def _forget_rows(self) -> None:
+        for rows in self._rows.values():
+            rows.clear()
+
+    def _remember(self, table: str, key: Any, row: Tuple[Any, ...]) -> None:
+        rows = self._rows.get(table)
+        if rows is not None:
+            if len(rows) >= _CACHE_ROWS and key not in rows:
+                rows.clear()
+            rows[key] = row
+
+    def _by_key(self, table: str, key: Any) -> Optional[Any]:
+        """The record with this primary key, from memory when it was recently written or read."""
+        cls = _TABLES[table][0]
+        with self._lock:
+            if not self._depth:
+                self._drop_rows_if_stale()
+            row = self._rows[table].get(key)
+            if row is None:
+                row = self._db.execute(self._by_key_sql[table], (key,)).fetchone()
+                if row is None:
+                    return None
+                row = tuple(row)
+                self._remember(table, key, row)
+            return _build(cls, row)
 
     def _add_missing_columns(self, table: str) -> None:
         """A file written by an older version lacks newer columns: add them (all nullable)."""
@@ -144,10 +202,12 @@ class SQLiteStore(Store):
             self._db.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
+                self._drop_rows_if_stale()
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
+                self._forget_rows()
                 raise
             else:
                 self._db.execute("COMMIT")
@@ -199,13 +259,18 @@ class SQLiteStore(Store):
             marks = ", ".join("?" for _ in values)
             verb = "INSERT OR REPLACE" if replace else "INSERT"
             sql = _INSERT_SQL[(table, replace)] = f"{verb} INTO {table} ({names}) VALUES ({marks})"
-        cursor = self._db.execute(sql, tuple(values.values()))
+        row = tuple(values.values())
+        cursor = self._db.execute(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
+        elif table in self._rows:
+            self._remember(table, values[_TABLES[table][1]], row)
 
     def _update(self, table: str, record: Any) -> None:
         _, key = _TABLES[table]
         values = self._values(record)
+        if table in self._rows:
+            self._remember(table, values[key], tuple(values.values()))
         key_value = values.pop(key)
         sql = _UPDATE_SQL.get(table)
         if sql is None:
@@ -244,7 +309,7 @@ class SQLiteStore(Store):
         self._update("tasks", record)
 
     def get_task(self, task_id: str) -> Optional[TaskRecord]:
-        return self._one(TaskRecord, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return self._by_key("tasks", task_id)
 
     def next_available_task(
         self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float
@@ -320,7 +385,7 @@ class SQLiteStore(Store):
         self._update("runs", record)
 
     def get_run(self, run_id: str) -> Optional[RunRecord]:
-        return self._one(RunRecord, "SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return self._by_key("runs", run_id)
 
     def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
         if namespace is None:
@@ -427,6 +492,7 @@ class SQLiteStore(Store):
 
     def compact(self, cutoff: float) -> Tuple[int, int]:
         db = self._db
+        self._forget_rows()  # rows are deleted in bulk here
         runs = [
             row[0]
             for row in db.execute(
