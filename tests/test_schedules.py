@@ -89,6 +89,20 @@ def test_unpause_catches_up_within_the_window(menv: WorkflowEnvironment) -> None
     assert _run_ids(menv.client) == ["c-20260101T002000Z", "c-20260101T003000Z"]
 
 
+def test_a_tick_that_listed_the_schedule_earlier_judges_lateness_at_its_own_moment(menv: WorkflowEnvironment) -> None:
+    """The ticker lists due schedules, then fires each in its own transaction. If the schedule was
+    unpaused in between, the slot's lateness is judged when it fires, not when it was listed: a
+    tick that listed it at 00:15 and fires at 00:30 must not start the 00:10 slot."""
+    schedules = menv.client.schedule
+    schedules.create_workflow_schedule(workflow="R", schedule_id="late", interval=600, overlap_policy="allow_all",
+                                       missed_run_policy="catch_up", catch_up_window=timedelta(minutes=15))
+    schedules.pause("late")
+    _advance(menv, 1800, 60)
+    schedules.unpause("late")
+    menv.server.schedules._tick((START + timedelta(minutes=15)).timestamp())  # the slow tick's listing time
+    assert _run_ids(menv.client) == ["late-20260101T002000Z", "late-20260101T003000Z"]
+
+
 @pytest.mark.parametrize("policy,downtime,expected", [
     ("catch_up", 1500, ["d-20260101T001000Z", "d-20260101T002000Z"]),  # within a 30-minute window
     ("catch_up", 7200, ["d-20260101T013000Z", "d-20260101T014000Z", "d-20260101T015000Z", "d-20260101T020000Z"]),

@@ -282,7 +282,11 @@ class ScheduleService:
             self.engine.run_item(f"schedule {schedule_id}", functools.partial(self._fire_if_due, schedule_id, now),
                                  functools.partial(self._quarantine, schedule_id))
 
-    def _fire_if_due(self, schedule_id: str, now: float) -> None:
+    def _fire_if_due(self, schedule_id: str, listed_at: float) -> None:
+        # Judged at this item's own moment, not the tick's: the schedule may have been paused,
+        # unpaused or changed since the tick listed it, and a stale "now" would misjudge how late
+        # a missed slot is (and start one that is already outside the catch-up window).
+        now = max(listed_at, self.engine.clock.now())
         record = self.store.get_schedule(schedule_id)
         if record is not None and record.state == "active" and record.next_run_at <= now:
             self._fire_due(record, now)
