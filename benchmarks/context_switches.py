@@ -1,5 +1,6 @@
 """Context switches per 1-activity workflow (agent, client and service in this one process),
-summed over all of the process's threads from /proc. Prints the figure.
+summed over all of the process's threads from /proc, through the in-process transport and over
+loopback HTTP. Prints the figures.
 
     python benchmarks/context_switches.py
 """
@@ -40,8 +41,8 @@ def switches() -> int:
     return total
 
 
-def main() -> None:
-    with WorkflowEnvironment.start_local() as env:
+def measure(transport: str) -> float:
+    with WorkflowEnvironment.start_local(transport=transport) as env:
         with Agent(env.client, task_queue="ctx", workflows=[One], activities=[echo]):
             for i in range(20):
                 env.client.execute_workflow(One, i, task_queue="ctx", timeout=30)
@@ -49,7 +50,13 @@ def main() -> None:
             for i in range(RUNS):
                 env.client.execute_workflow(One, i, task_queue="ctx", timeout=30)
             after = switches()
-    print(f"context switches per 1-activity workflow (one at a time, all threads): {(after - before) / RUNS:.0f}")
+    return (after - before) / RUNS
+
+
+def main() -> None:
+    for transport in ("in-process", "http"):
+        print(f"context switches per 1-activity workflow (one at a time, all threads), {transport}: "
+              f"{measure(transport):.0f}")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def format_timestamp(value: datetime) -> str:
 
 def parse_timestamp(value: str) -> datetime:
     """Parse an RFC 3339 timestamp into a timezone-aware datetime (naive means UTC)."""
+    if len(value) == 24 and value[19] == "." and value[23] == "Z":  # as the service writes them
+        return datetime.fromisoformat(value[:23] + "+00:00")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

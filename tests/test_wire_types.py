@@ -117,3 +117,28 @@ def test_retry_policy_accepts_seconds_and_rejects_nonsense() -> None:
         wt.RetryPolicy(backoff_coefficient=0.5)
     with pytest.raises(TypeError):
         wt.RetryPolicy(initial_interval="soon")  # type: ignore[arg-type]
+
+
+def test_the_services_fast_timestamp_text_is_exactly_datetimes() -> None:
+    """``wire.ts`` formats without building a datetime; it must give the same text, rounding included."""
+    import random
+    from datetime import datetime, timezone
+
+    from postgrip_agent.server.wire import ts
+    from postgrip_agent.types import format_timestamp
+
+    rng = random.Random(20261122)
+    samples = [0.0, 0.0005, 0.9999995, 1.7e9 + 0.9995, 1.7e9 + 0.99999951, 253402300798.9999, 253402300798.9999996, 253402300799.0]
+    samples += [rng.uniform(0, 4e9) for _ in range(20000)]
+    samples += [float(rng.randint(0, 2 ** 32)) + rng.randint(0, 999_999) / 1e6 for _ in range(20000)]
+    for value in samples:
+        assert ts(value) == format_timestamp(datetime.fromtimestamp(value, tz=timezone.utc)), value
+
+
+def test_timestamps_as_the_service_writes_them_parse_as_the_general_path_does() -> None:
+    from postgrip_agent.types import parse_timestamp
+
+    for text in ("2026-11-22T07:45:37.123Z", "1970-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"):
+        fast = parse_timestamp(text)
+        general = parse_timestamp(f" {text} ")  # not the service's exact shape: the general path
+        assert fast == general and fast.tzinfo is not None and fast.utcoffset().total_seconds() == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Ty
 
 import attrs
 
+from .sqlite_codec import JSON_FIELDS, build_by_name, codec
 from .store import (
     HistoryRecord,
     IdempotentRecord,
@@ -25,29 +25,11 @@ from .store import (
 
 R = TypeVar("R")
 
-# Columns holding JSON; everything else maps straight onto a SQLite value.
-_JSON = {"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec", "action", "body",
-         "heartbeat_details"}
-_BOOL = {"wake_pending", "cancel_requested"}
-_AS_VALUE, _AS_JSON, _AS_BOOL = 0, 1, 2
-#: per record class, its fields and how each is stored; the SQL of inserts and updates per table
-_PLANS: Dict[type, Tuple[Tuple[str, int], ...]] = {}
+#: per table and verb, the SQL of inserts and updates; per SELECT statement, whether its columns
+#: come in the record's own order (else their names, for a file written by an older version)
 _INSERT_SQL: Dict[Tuple[str, bool], str] = {}
 _UPDATE_SQL: Dict[str, str] = {}
-#: per SELECT statement, its columns and how each is stored
-_READ_PLANS: Dict[str, Tuple[Tuple[str, int], ...]] = {}
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _kind(name: str) -> int:
-    return _AS_JSON if name in _JSON else _AS_BOOL if name in _BOOL else _AS_VALUE
-
-
-def _plan(cls: type) -> Tuple[Tuple[str, int], ...]:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _PLANS[cls] = tuple((field.name, _kind(field.name)) for field in attrs.fields(cls))
-    return plan
+_READ_PLANS: Dict[str, Optional[Tuple[str, ...]]] = {}
 
 _TABLES: Dict[str, Tuple[Type[Any], str]] = {
     "tasks": (TaskRecord, "id"),
@@ -84,20 +66,8 @@ _CACHED = ("tasks", "runs")
 _CACHE_ROWS = 4096
 
 
-def _build(cls: Type[R], row: Sequence[Any]) -> R:
-    """A record from its stored values, in its fields' order."""
-    kwargs: Dict[str, Any] = {}
-    for (name, kind), value in zip(_plan(cls), row):
-        if kind == _AS_JSON:
-            value = None if value is None else json.loads(value)
-        elif kind == _AS_BOOL:
-            value = bool(value)
-        kwargs[name] = value
-    return cls(**kwargs)
-
-
 def _column_type(name: str) -> str:
-    return "TEXT" if name in _JSON else ""
+    return "TEXT" if name in JSON_FIELDS else ""
 
 
 def _create_table(table: str) -> str:
@@ -137,7 +107,7 @@ class SQLiteStore(Store):
         self._rows: Dict[str, Dict[Any, Tuple[Any, ...]]] = {table: {} for table in _CACHED}
         self._data_version = self._current_data_version()
         self._by_key_sql = {table: "SELECT {} FROM {} WHERE {} = ?".format(
-            ", ".join(name for name, _ in _plan(_TABLES[table][0])), table, _TABLES[table][1]) for table in _CACHED}
+            ", ".join(codec(_TABLES[table][0]).names), table, _TABLES[table][1]) for table in _CACHED}
 
     def _current_data_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
@@ -173,7 +143,7 @@ class SQLiteStore(Store):
                     return None
                 row = tuple(row)
                 self._remember(table, key, row)
-            return _build(cls, row)
+            return codec(cls).build(row)
 
     def _add_missing_columns(self, table: str) -> None:
         """A file written by an older version lacks newer columns: add them (all nullable)."""
@@ -218,65 +188,50 @@ class SQLiteStore(Store):
         with self._lock:
             self._db.close()
 
-    def _values(self, record: Any) -> Dict[str, Any]:
-        out: Dict[str, Any] = {}
-        for name, kind in _plan(type(record)):
-            value = getattr(record, name)
-            if kind == _AS_JSON:
-                value = None if value is None else _dumps(value)
-            elif kind == _AS_BOOL:
-                value = 1 if value else 0
-            out[name] = value
-        return out
-
     @staticmethod
     def _records(cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
-        columns = _READ_PLANS.get(sql)
-        if columns is None or len(columns) != len(cursor.description):
-            columns = _READ_PLANS[sql] = tuple((column[0], _kind(column[0])) for column in cursor.description)
-        out = []
-        for row in rows:
-            kwargs: Dict[str, Any] = {}
-            for (name, kind), value in zip(columns, row):
-                if kind == _AS_JSON:
-                    value = None if value is None else json.loads(value)
-                elif kind == _AS_BOOL:
-                    value = bool(value)
-                kwargs[name] = value
-            out.append(cls(**kwargs))
-        return out
+        own = codec(cls)
+        if sql not in _READ_PLANS:
+            described = tuple(column[0] for column in cursor.description)
+            _READ_PLANS[sql] = None if described == own.names else described
+        columns = _READ_PLANS[sql]
+        if columns is None:
+            return [own.build(row) for row in rows]
+        return [build_by_name(cls, columns, row) for row in rows]
 
     def _insert(self, table: str, record: Any, replace: bool = False) -> None:
-        values = self._values(record)
-        if table in _AUTO_SEQ:
-            values.pop("seq")
-        elif table in _SEQUENCED:
+        own = codec(type(record))
+        if table in _SEQUENCED:
             self._seq[table] += 1
-            record.seq = values["seq"] = self._seq[table]
+            record.seq = self._seq[table]
+        row = own.row(record)
+        names = own.names
+        if table in _AUTO_SEQ:  # SQLite numbers these rows itself
+            at = names.index("seq")
+            row, names = row[:at] + row[at + 1:], names[:at] + names[at + 1:]
         sql = _INSERT_SQL.get((table, replace))
         if sql is None:
-            names = ", ".join(values)
-            marks = ", ".join("?" for _ in values)
             verb = "INSERT OR REPLACE" if replace else "INSERT"
-            sql = _INSERT_SQL[(table, replace)] = f"{verb} INTO {table} ({names}) VALUES ({marks})"
-        row = tuple(values.values())
+            sql = _INSERT_SQL[(table, replace)] = (f"{verb} INTO {table} ({', '.join(names)}) "
+                                                   f"VALUES ({', '.join('?' for _ in names)})")
         cursor = self._db.execute(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
         elif table in self._rows:
-            self._remember(table, values[_TABLES[table][1]], row)
+            self._remember(table, getattr(record, _TABLES[table][1]), row)
 
     def _update(self, table: str, record: Any) -> None:
         _, key = _TABLES[table]
-        values = self._values(record)
+        own = codec(type(record))
+        row = own.row(record)
         if table in self._rows:
-            self._remember(table, values[key], tuple(values.values()))
-        key_value = values.pop(key)
+            self._remember(table, getattr(record, key), row)
+        at = own.names.index(key)
         sql = _UPDATE_SQL.get(table)
         if sql is None:
-            assignments = ", ".join(f"{name} = ?" for name in values)
+            assignments = ", ".join(f"{name} = ?" for name in own.names if name != key)
             sql = _UPDATE_SQL[table] = f"UPDATE {table} SET {assignments} WHERE {key} = ?"
-        self._db.execute(sql, (*values.values(), key_value))
+        self._db.execute(sql, row[:at] + row[at + 1:] + (row[at],))
 
     def _one(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> Optional[R]:
         with self._lock:

@@ -1,0 +1,76 @@
+"""How store records become SQLite rows and back: one compiled codec per record class.
+
+A record's row holds its fields in declaration order; JSON-valued fields are stored as text,
+flags as 0/1, everything else as it is. The two conversions run on every read and write of
+the service, so each class's are generated once as straight-line code (no per-field loop).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Sequence, Tuple
+
+import attrs
+
+#: fields stored as JSON text; as 0/1
+JSON_FIELDS = frozenset({"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec",
+                         "action", "body", "heartbeat_details"})
+BOOL_FIELDS = frozenset({"wake_pending", "cancel_requested"})
+
+dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@attrs.frozen
+class Codec:
+    """A record class's column names, and its conversions to and from a row in that order."""
+
+    names: Tuple[str, ...]
+    #: a row (in ``names`` order) as a new record
+    build: Callable[[Sequence[Any]], Any]
+    #: a record as a row (in ``names`` order)
+    row: Callable[[Any], Tuple[Any, ...]]
+
+
+_CODECS: Dict[type, Codec] = {}
+
+
+def codec(cls: type) -> Codec:
+    """The codec of a record class (an attrs class), compiled on first use."""
+    found = _CODECS.get(cls)
+    if found is None:
+        found = _CODECS[cls] = _compile(cls)
+    return found
+
+
+def _compile(cls: type) -> Codec:
+    names = tuple(field.name for field in attrs.fields(cls))
+    if not all(name.isidentifier() and not name.startswith("_") for name in names):
+        raise TypeError(f"{cls.__name__}: store records need public field names")
+    reads, writes = [], []
+    for i, name in enumerate(names):
+        if name in JSON_FIELDS:
+            reads.append(f"{name}=None if row[{i}] is None else loads(row[{i}])")
+            writes.append(f"None if record.{name} is None else dumps(record.{name})")
+        elif name in BOOL_FIELDS:
+            reads.append(f"{name}=bool(row[{i}])")
+            writes.append(f"1 if record.{name} else 0")
+        else:
+            reads.append(f"{name}=row[{i}]")
+            writes.append(f"record.{name}")
+    source = (f"def build(row):\n    return cls({', '.join(reads)})\n"
+              f"def row(record):\n    return ({', '.join(writes)},)\n")
+    scope: Dict[str, Any] = {"cls": cls, "loads": json.loads, "dumps": dumps}
+    exec(compile(source, f"<store codec {cls.__name__}>", "exec"), scope)  # noqa: S102 - names checked above
+    return Codec(names, scope["build"], scope["row"])
+
+
+def build_by_name(cls: type, columns: Sequence[str], row: Sequence[Any]) -> Any:
+    """A record from a row whose columns come in another order (a file written by an older version)."""
+    kwargs: Dict[str, Any] = {}
+    for name, value in zip(columns, row):
+        if name in JSON_FIELDS:
+            value = None if value is None else json.loads(value)
+        elif name in BOOL_FIELDS:
+            value = bool(value)
+        kwargs[name] = value
+    return cls(**kwargs)
