@@ -7,6 +7,7 @@ transaction's absence, bulk deletes, and commits made by another connection to t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import attrs
@@ -92,3 +93,48 @@ def test_many_rows_stay_exact_past_the_cache_size(tmp_path: Path) -> None:
     assert all(store.get_task(f"t{i}").payload == {"i": i} for i in range(0, 5000, 7))  # type: ignore[union-attr]
     assert store.get_task("missing") is None
     store.close()
+
+
+@pytest.mark.parametrize("before,after", [
+    ({"n": 1}, {"n": True}),     # equal to Python, not to JSON
+    ({"n": 1}, {"n": 1.0}),
+    ({"n": [1, 2]}, {"n": [1, 2, 3]}),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # the same object in another key order
+    ({"n": 1}, None),
+])
+def test_an_update_stores_exactly_the_new_json(tmp_path: Path, before: object, after: object) -> None:
+    """Unchanged JSON columns keep their stored text; a changed one is written, however slight the change."""
+    path = str(tmp_path / "f.db")
+    store, reader = SQLiteStore(path), SQLiteStore(path)
+    with store.transaction():
+        store.insert_task(_task("t1", payload=before))
+    with store.transaction():
+        task = store.get_task("t1")
+        assert task is not None
+        store.update_task(attrs.evolve(task, payload=after, state="leased"))
+    read = reader.get_task("t1")  # another connection: what the file holds
+    assert read is not None and read.state == "leased"
+    assert json.dumps(read.payload) == json.dumps(after)
+    store.close()
+    reader.close()
+
+
+def test_an_in_place_change_to_a_json_value_is_stored(tmp_path: Path) -> None:
+    path = str(tmp_path / "g.db")
+    store, reader = SQLiteStore(path), SQLiteStore(path)
+    with store.transaction():
+        store.insert_task(_task("t1", payload={"items": [1]}))
+    for expected in ([1], [1, 2], [1, 2, 3]):
+        task = store.get_task("t1")
+        assert task is not None and task.payload == {"items": expected}
+        task.payload["items"].append(len(expected) + 1)
+        with store.transaction():
+            store.update_task(task)
+        unchanged = store.get_task("t1")
+        assert unchanged is not None
+        with store.transaction():
+            store.update_task(unchanged)  # written again unchanged: the text is kept
+    final = reader.get_task("t1")
+    assert final is not None and final.payload == {"items": [1, 2, 3, 4]}
+    store.close()
+    reader.close()

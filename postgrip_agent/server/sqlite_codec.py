@@ -1,14 +1,20 @@
 """How store records become SQLite rows and back: one compiled codec per record class.
 
 A record's row holds its fields in declaration order; JSON-valued fields are stored as text,
-flags as 0/1, everything else as it is. The two conversions run on every read and write of
-the service, so each class's are generated once as straight-line code (no per-field loop).
+flags as 0/1, everything else as it is. The conversions run on every read and write of the
+service, so each class's are generated once as straight-line code (no per-field loop).
+
+Unchanged JSON columns are not serialized again: a row written or read through a codec comes
+with *marks*, one per JSON column, each an exact fingerprint of the value (``marshal`` format
+2: several times cheaper than JSON encoding, and unlike ``==`` it tells 1, 1.0 and True apart).
+Writing the record again, a column whose value has the same mark keeps its stored text.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Sequence, Tuple
+import marshal
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -18,6 +24,8 @@ JSON_FIELDS = frozenset({"payload", "result", "retry", "memo", "search_attribute
 BOOL_FIELDS = frozenset({"wake_pending", "cancel_requested"})
 
 dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: a stored row, and the marks of its JSON columns (None where not known)
+Marks = Tuple[Optional[bytes], ...]
 
 
 @attrs.frozen
@@ -27,8 +35,11 @@ class Codec:
     names: Tuple[str, ...]
     #: a row (in ``names`` order) as a new record
     build: Callable[[Sequence[Any]], Any]
-    #: a record as a row (in ``names`` order)
-    row: Callable[[Any], Tuple[Any, ...]]
+    #: a record as a row (in ``names`` order) and its marks; given the row and marks it had, the
+    #: JSON columns whose values are unchanged keep their text
+    row: Callable[[Any, Optional[Tuple[Any, ...]], Optional[Marks]], Tuple[Tuple[Any, ...], Marks]]
+    #: marks that say nothing is known (a row read from the file)
+    unknown: Marks
 
 
 _CODECS: Dict[type, Codec] = {}
@@ -46,22 +57,33 @@ def _compile(cls: type) -> Codec:
     names = tuple(field.name for field in attrs.fields(cls))
     if not all(name.isidentifier() and not name.startswith("_") for name in names):
         raise TypeError(f"{cls.__name__}: store records need public field names")
-    reads, writes = [], []
+    reads: List[str] = []
+    columns: List[str] = []
+    lines: List[str] = []
+    marks: List[str] = []
     for i, name in enumerate(names):
         if name in JSON_FIELDS:
+            m = len(marks)
             reads.append(f"{name}=None if row[{i}] is None else loads(row[{i}])")
-            writes.append(f"None if record.{name} is None else dumps(record.{name})")
+            lines += [f"    v = record.{name}",
+                      f"    if v is None: c{i} = m{m} = None",
+                      "    else:",
+                      f"        m{m} = fingerprint(v, 2)",
+                      f"        c{i} = old[{i}] if old is not None and marks[{m}] == m{m} else dumps(v)"]
+            columns.append(f"c{i}")
+            marks.append(f"m{m}")
         elif name in BOOL_FIELDS:
             reads.append(f"{name}=bool(row[{i}])")
-            writes.append(f"1 if record.{name} else 0")
+            columns.append(f"1 if record.{name} else 0")
         else:
             reads.append(f"{name}=row[{i}]")
-            writes.append(f"record.{name}")
+            columns.append(f"record.{name}")
     source = (f"def build(row):\n    return cls({', '.join(reads)})\n"
-              f"def row(record):\n    return ({', '.join(writes)},)\n")
-    scope: Dict[str, Any] = {"cls": cls, "loads": json.loads, "dumps": dumps}
+              "def row(record, old, marks):\n" + "".join(line + "\n" for line in lines)
+              + f"    return ({', '.join(columns)},), ({''.join(mark + ', ' for mark in marks)})\n")
+    scope: Dict[str, Any] = {"cls": cls, "loads": json.loads, "dumps": dumps, "fingerprint": marshal.dumps}
     exec(compile(source, f"<store codec {cls.__name__}>", "exec"), scope)  # noqa: S102 - names checked above
-    return Codec(names, scope["build"], scope["row"])
+    return Codec(names, scope["build"], scope["row"], (None,) * len(marks))
 
 
 def build_by_name(cls: type, columns: Sequence[str], row: Sequence[Any]) -> Any:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Ty
 
 import attrs
 
-from .sqlite_codec import JSON_FIELDS, build_by_name, codec
+from .sqlite_codec import JSON_FIELDS, Marks, build_by_name, codec
 from .store import (
     HistoryRecord,
     IdempotentRecord,
@@ -104,7 +104,7 @@ class SQLiteStore(Store):
         # Recently written or read rows of the hot tables, by primary key, as stored (JSON as
         # text): a read by key skips SQLite. Written through on every insert and update; dropped
         # on rollback, after bulk deletes, and whenever another connection changed the file.
-        self._rows: Dict[str, Dict[Any, Tuple[Any, ...]]] = {table: {} for table in _CACHED}
+        self._rows: Dict[str, Dict[Any, Tuple[Tuple[Any, ...], Marks]]] = {table: {} for table in _CACHED}
         self._data_version = self._current_data_version()
         self._by_key_sql = {table: "SELECT {} FROM {} WHERE {} = ?".format(
             ", ".join(codec(_TABLES[table][0]).names), table, _TABLES[table][1]) for table in _CACHED}
@@ -123,12 +123,12 @@ class SQLiteStore(Store):
         for rows in self._rows.values():
             rows.clear()
 
-    def _remember(self, table: str, key: Any, row: Tuple[Any, ...]) -> None:
+    def _remember(self, table: str, key: Any, row: Tuple[Any, ...], marks: Marks) -> None:
         rows = self._rows.get(table)
         if rows is not None:
             if len(rows) >= _CACHE_ROWS and key not in rows:
                 rows.clear()
-            rows[key] = row
+            rows[key] = (row, marks)
 
     def _by_key(self, table: str, key: Any) -> Optional[Any]:
         """The record with this primary key, from memory when it was recently written or read."""
@@ -136,14 +136,16 @@ class SQLiteStore(Store):
         with self._lock:
             if not self._depth:
                 self._drop_rows_if_stale()
-            row = self._rows[table].get(key)
-            if row is None:
-                row = self._db.execute(self._by_key_sql[table], (key,)).fetchone()
-                if row is None:
-                    return None
-                row = tuple(row)
-                self._remember(table, key, row)
-            return codec(cls).build(row)
+            own = codec(cls)
+            cached = self._rows[table].get(key)
+            if cached is not None:
+                return own.build(cached[0])
+            found = self._db.execute(self._by_key_sql[table], (key,)).fetchone()
+            if found is None:
+                return None
+            row = tuple(found)
+            self._remember(table, key, row, own.unknown)
+            return own.build(row)
 
     def _add_missing_columns(self, table: str) -> None:
         """A file written by an older version lacks newer columns: add them (all nullable)."""
@@ -204,7 +206,7 @@ class SQLiteStore(Store):
         if table in _SEQUENCED:
             self._seq[table] += 1
             record.seq = self._seq[table]
-        row = own.row(record)
+        row, marks = own.row(record, None, None)
         names = own.names
         if table in _AUTO_SEQ:  # SQLite numbers these rows itself
             at = names.index("seq")
@@ -218,14 +220,16 @@ class SQLiteStore(Store):
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
         elif table in self._rows:
-            self._remember(table, getattr(record, _TABLES[table][1]), row)
+            self._remember(table, getattr(record, _TABLES[table][1]), row, marks)
 
     def _update(self, table: str, record: Any) -> None:
         _, key = _TABLES[table]
         own = codec(type(record))
-        row = own.row(record)
-        if table in self._rows:
-            self._remember(table, getattr(record, key), row)
+        rows = self._rows.get(table)
+        before = rows.get(getattr(record, key)) if rows is not None else None
+        row, marks = own.row(record, *before) if before is not None else own.row(record, None, None)
+        if rows is not None:
+            self._remember(table, getattr(record, key), row, marks)
         at = own.names.index(key)
         sql = _UPDATE_SQL.get(table)
         if sql is None:
