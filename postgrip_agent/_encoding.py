@@ -112,7 +112,8 @@ def name_of(target: Any, kind: str) -> str:
         name = target
     else:
         name = (
-            getattr(target, "_postgrip_workflow_name", None)
+            getattr(target, "_postgrip_handler_name", None)
+            or getattr(target, "_postgrip_workflow_name", None)
             or getattr(target, "_postgrip_activity_name", None)
             or getattr(target, "name", None)
             or getattr(target, "__name__", None)
@@ -143,6 +144,14 @@ def return_type_of(workflow: Any) -> Optional[Any]:
     if hint is Any or inspect.isclass(hint) and hint in (object,):
         return None
     return hint
+
+
+def handler_result_type(target: Any) -> Optional[Any]:
+    """What a typed reference to a query or update handler (a decorated method) returns, so
+    the answer can be decoded into it; None for names and definitions."""
+    if getattr(target, "_postgrip_handler_name", None) is None:
+        return None
+    return return_type_of(target)
 
 
 def lease_seconds(value: Any, what: str) -> Optional[int]:

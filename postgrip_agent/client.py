@@ -108,8 +108,10 @@ class TaskClient(_SubClient):
     def events(self, task_id: str) -> List[wt.TaskEvent]:
         return [wt.from_json(e, wt.TaskEvent) for e in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events")]
 
-    def watch_events(self, task_id: str, *, timeout: Optional[float] = None) -> Iterator[wt.TaskEvent]:
-        """Events of the task as they are written, until it is terminal (or ``timeout``)."""
+    def watch_events(self, task_id: str, *, timeout: Optional[float] = None,
+                     poll_interval: Optional[float] = None) -> Iterator[wt.TaskEvent]:
+        """Events of the task as they are written, until it is terminal (or ``timeout``);
+        ``poll_interval`` (the async SDK's) is accepted: the service wakes the watch itself."""
         deadline = None if timeout is None else time.monotonic() + timeout
         after = 0
         while True:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, List, 
 import attrs
 
 from . import types as wt
-from ._encoding import _UNSET, decode_value, encode_args, merge_args, name_of
+from ._encoding import _UNSET, decode_value, encode_args, handler_result_type, name_of
 from .connection import quote_segment as _q
 from .errors import (
     ApplicationFailure,
@@ -145,11 +145,14 @@ class WorkflowHandle(Generic[R]):
     def _info(self) -> wt.WorkflowExecution:
         return self._described or self.describe(pending_activities=False)
 
-    def result(self, *, follow_runs: bool = True, timeout: Optional[float] = None, rpc_timeout: Optional[float] = None) -> R:
+    def result(self, *, follow_runs: bool = True, timeout: Optional[float] = None, rpc_timeout: Optional[float] = None,
+               poll_interval: Optional[float] = None) -> R:
         """Block until the run finishes and return its value.
 
         Raises WorkflowFailureError (its ``status`` says failed, cancelled, terminated or
         timed_out, its ``cause`` why) and TimeoutFailure when ``timeout`` runs out first.
+        ``poll_interval`` (the async SDK's) is accepted and not needed: the service holds the
+        request open until the run ends.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         target = self._result_run_id or self._id
@@ -183,6 +186,29 @@ class WorkflowHandle(Generic[R]):
                 return str(next_run)
         return None
 
+    def result_sync(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> R:
+        """The async SDK's blocking spelling of :meth:`result`."""
+        return self.result(timeout=timeout)
+
+    def describe_sync(self) -> WorkflowDescription:
+        """The async SDK's blocking spelling of :meth:`describe`."""
+        return self.describe()
+
+    def history(self) -> List[Dict[str, Any]]:
+        """The run's history as the service writes it (JSON objects, oldest first), as the async
+        SDK returns it; :meth:`fetch_history` gives typed events."""
+        return [wt.to_json(event) for event in self.fetch_history_events()]
+
+    def history_sync(self) -> List[Dict[str, Any]]:
+        """The async SDK's blocking spelling of :meth:`history`."""
+        return self.history()
+
+    def events(self) -> List[Dict[str, Any]]:
+        """The task events of the run's workflow task (JSON objects), as the async SDK returns them;
+        :meth:`watch_events` follows the run's activities too."""
+        task_id = self.task_id or self.describe(pending_activities=False).task_id
+        return list(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
+
     def fetch_history(self, *, rpc_timeout: Optional[float] = None) -> WorkflowHistory:
         return WorkflowHistory(self._id, list(self.fetch_history_events(rpc_timeout=rpc_timeout)))
 
@@ -213,8 +239,9 @@ class WorkflowHandle(Generic[R]):
                 if run["state"] != "running":
                     return
 
-    def watch_events(self, *, timeout: Optional[float] = None) -> Iterator[wt.TaskEvent]:
-        """Task events of the run (its workflow task and activities) as they happen."""
+    def watch_events(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> Iterator[wt.TaskEvent]:
+        """Task events of the run (its workflow task and activities) as they happen (``poll_interval``,
+        the async SDK's, is accepted; the service wakes the watch when something happens)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         run = self.describe()
         tasks: List[str] = [run.task_id]
@@ -246,19 +273,34 @@ class WorkflowHandle(Generic[R]):
 
     # ------------------------------------------------------------------ steering
 
-    def signal(self, signal: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), rpc_timeout: Optional[float] = None) -> None:
-        name = name_of(signal, "signal")
-        body = {"name": name, "args": encode_args(merge_args(arg, args, f"signal {name!r}"), f"signal {name!r} argument")}
+    def signal(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET,
+               rpc_timeout: Optional[float] = None) -> None:
+        """Send a signal. ``name`` is its name, a definition or a typed reference
+        (``MyWorkflow.on_approve``); the arguments follow it (``handle.signal("approve", a, b)``,
+        as in the async SDK) or come as ``args=[...]`` (Temporal). ``signal=`` is Temporal's
+        keyword for ``name``."""
+        target = _one_of(name, "name", signal, "signal", "signal")
+        signal_name = name_of(target, "signal")
+        what = f"signal {signal_name!r}"
+        body = {"name": signal_name, "args": encode_args(_call_args(arg_list, args, what), f"{what} argument")}
         self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False, timeout=rpc_timeout)
 
+    def signal_sync(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET) -> None:
+        """The async SDK's blocking spelling of :meth:`signal`."""
+        self.signal(name, *arg_list, args=args, signal=signal)
+
     def query(
-        self, query: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), result_type: Optional[Any] = None,
-        timeout: Optional[float] = None,
+        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), result_type: Optional[Any] = None,
+        timeout: Optional[float] = None, query: Any = _UNSET,
     ) -> Any:
-        name = name_of(query, "query")
-        encoded = encode_args(merge_args(arg, args, f"query {name!r}"), f"query {name!r} argument")
+        """Ask the run a question its query handler answers (arguments as for :meth:`signal`); a typed
+        reference's return annotation decodes the answer unless ``result_type`` is given."""
+        target = _one_of(name, "name", query, "query", "query")
+        query_name = name_of(target, "query")
+        what = f"query {query_name!r}"
+        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument")
         info = self._info()
-        payload = {"workflowId": self._id, "workflowType": info.type, "queryName": name, "args": encoded}
+        payload = {"workflowId": self._id, "workflowType": info.type, "queryName": query_name, "args": encoded}
         if self._run_id:
             payload["workflowRunId"] = self._run_id
         task = self._client.task.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
@@ -266,30 +308,37 @@ class WorkflowHandle(Generic[R]):
         if done.state == "failed":
             failure = done.result.failure if done.result else None
             cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
-            raise WorkflowQueryFailedError(f"query {name!r} on workflow {self._id} failed: {cause.message}", cause)
-        return decode_value(done.result.value if done.result else None, result_type)
+            raise WorkflowQueryFailedError(f"query {query_name!r} on workflow {self._id} failed: {cause.message}", cause)
+        return decode_value(done.result.value if done.result else None, result_type or handler_result_type(target))
 
     def start_update(
-        self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: Optional[str] = None,
-        result_type: Optional[Any] = None, wait_for_stage: Any = None,
+        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
+        result_type: Optional[Any] = None, wait_for_stage: Any = None, update: Any = _UNSET,
     ) -> "WorkflowUpdateHandle[Any]":
-        name = name_of(update, "update")
-        encoded = encode_args(merge_args(arg, args, f"update {name!r}"), f"update {name!r} argument")
+        """Send an update (arguments as for :meth:`signal`) and return a handle to its outcome."""
+        target = _one_of(name, "name", update, "update", "update")
+        update_name = name_of(target, "update")
+        what = f"update {update_name!r}"
+        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument")
         update_id = id or str(uuid.uuid4())
         info = self._info()
-        payload = {"workflowId": self._id, "workflowType": info.type, "updateName": name, "args": encoded, "updateId": update_id}
+        payload = {"workflowId": self._id, "workflowType": info.type, "updateName": update_name, "args": encoded,
+                   "updateId": update_id}
         if self._run_id:
             payload["workflowRunId"] = self._run_id
         task = self._client.task.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
         return WorkflowUpdateHandle(
-            self._client, update_id, self._id, workflow_run_id=self._run_id, result_type=result_type, task_id=task.id, name=name,
+            self._client, update_id, self._id, workflow_run_id=self._run_id,
+            result_type=result_type or handler_result_type(target), task_id=task.id, name=update_name,
         )
 
     def execute_update(
-        self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: Optional[str] = None,
-        result_type: Optional[Any] = None, timeout: Optional[float] = None,
+        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
+        result_type: Optional[Any] = None, timeout: Optional[float] = None, update: Any = _UNSET,
     ) -> Any:
-        return self.start_update(update, arg, args=args, id=id, result_type=result_type).result(timeout=timeout)
+        """:meth:`start_update`, then wait for its result."""
+        handle = self.start_update(name, *arg_list, args=args, id=id, result_type=result_type, update=update)
+        return handle.result(timeout=timeout)
 
     def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None) -> "WorkflowUpdateHandle[Any]":
         return WorkflowUpdateHandle(self._client, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
@@ -304,6 +353,12 @@ class WorkflowHandle(Generic[R]):
         self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
 
     def terminate(self, *args: Any, reason: Optional[str] = None, rpc_timeout: Optional[float] = None) -> None:
+        """End the run now, without cleanup. ``terminate("why")`` (the async SDK) and
+        ``terminate(reason="why")`` (Temporal) both record the reason."""
+        if args:
+            if reason is not None or len(args) > 1 or not isinstance(args[0], str):
+                raise TypeError("terminate() takes the reason as one string: terminate('why') or terminate(reason='why')")
+            reason = args[0]
         body = {"reason": reason} if reason else {}
         self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/terminate", body=body, idempotent=False, timeout=rpc_timeout)
 
@@ -333,13 +388,32 @@ class WorkflowUpdateHandle(Generic[R]):
                 return task.id
         return None
 
-    def result(self, *, timeout: Optional[float] = None) -> R:
+    @property
+    def update_id(self) -> str:
+        """The async SDK's name for :attr:`id`."""
+        return self.id
+
+    def events(self) -> List[Dict[str, Any]]:
+        """The task events of the update's task (JSON objects)."""
+        task_id = self._task_id()
+        return list(self._client.connection.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
+
+    def watch_events(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> Iterator[wt.TaskEvent]:
+        """The update task's events as they happen, until it ends (or ``timeout`` passes)."""
+        return self._client.task.watch_events(self._task_id(), timeout=timeout)
+
+    def _task_id(self) -> str:
         task_id = self.task_id or self._find_task()
         if task_id is None:
             raise NotFoundError(
                 f"update {self.id} of workflow {self.workflow_id} not found", status=404, code="not_found"
             )
         self.task_id = task_id
+        return task_id
+
+    def result(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> R:
+        """Wait for the update's outcome (``poll_interval``, the async SDK's, is accepted and not needed)."""
+        task_id = self._task_id()
         done = self._client.task.wait(task_id, timeout=timeout)
         if done.state == "failed":
             failure = done.result.failure if done.result else None
@@ -348,3 +422,19 @@ class WorkflowUpdateHandle(Generic[R]):
                 f"update {self.name or self.id!r} on workflow {self.workflow_id} failed: {cause.message}", cause
             )
         return decode_value(done.result.value if done.result else None, self.result_type)  # type: ignore[no-any-return]
+
+
+def _one_of(value: Any, name: str, alias: Any, alias_name: str, kind: str) -> Any:
+    """The one of two spellings of the same parameter that was given."""
+    if value is not _UNSET and alias is not _UNSET:
+        raise TypeError(f"pass the {kind} as {name} or as {alias_name}, not both")
+    if value is _UNSET and alias is _UNSET:
+        raise TypeError(f"which {kind}? pass its name, definition or method as the first argument")
+    return alias if value is _UNSET else value
+
+
+def _call_args(positional: Sequence[Any], args: Sequence[Any], what: str) -> List[Any]:
+    """Arguments given after the name, or as ``args=[...]`` (Temporal's keyword)."""
+    if positional and args:
+        raise TypeError(f"{what}: pass the arguments after the name or as args=[...], not both")
+    return list(positional or args)

@@ -16,15 +16,24 @@ imports the agent.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, NoReturn, Optional, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Generic, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 import attrs
 
 from . import types as wt
+from ._compat import either
+from ._compat import ms as compat_ms
+from ._compat import run_timeout as run_timeout_compat
+from ._handlers import decorated_handlers, nonempty
+from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
+from ._handlers import signal as signal
+from ._handlers import update as update
 from ._encoding import duration_ms, encode_args, milestone_event, name_of
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
@@ -36,6 +45,8 @@ __all__ = [
     "random", "uuid4", "wait_all", "wait_any", "condition", "define_signal", "define_query", "define_update",
     "set_handler", "CancellationScope", "cancellation_requested", "is_replaying", "WorkflowFuture", "WorkflowInfo",
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
+    "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
+    "proxy_activities",
 ]
 
 T = TypeVar("T")
@@ -105,6 +116,7 @@ def defn(cls: Any = None, /, *, name: Optional[str] = None, sandboxed: bool = Tr
             runs = [v for v in vars(target).values() if callable(v) and getattr(v, "_postgrip_workflow_run", False)]
             setattr(target, "_postgrip_run_method", runs[0] if len(runs) == 1 else None)
             setattr(target, "_postgrip_run_methods", len(runs))
+            setattr(target, "_postgrip_handlers", decorated_handlers(target))
         else:
             target._postgrip_run_method = target
         return target
@@ -153,10 +165,12 @@ def cancellation_requested() -> bool:
 # ------------------------------------------------------------------ commands
 
 
-def sleep(duration: Duration) -> WorkflowFuture[None]:
-    """A durable timer; replaces time.sleep / asyncio.sleep in workflow code."""
-    ms = duration_ms(duration, "sleep duration")
-    assert ms is not None
+def sleep(duration: Optional[Duration] = None, *, delay: Optional[Duration] = None) -> WorkflowFuture[None]:
+    """A durable timer; replaces time.sleep / asyncio.sleep in workflow code (``delay=`` is the
+    async SDK's keyword)."""
+    ms = duration_ms(either("duration", duration, "delay", delay), "sleep duration")
+    if ms is None:
+        raise TypeError("sleep() needs a duration: a timedelta or seconds")
     return _instance("sleep").timer(ms)
 
 
@@ -183,10 +197,18 @@ def execute_activity(
     heartbeat_timeout: Optional[Duration] = None,
     schedule_to_start_timeout: Optional[Duration] = None,
     retry_policy: Optional[wt.RetryPolicy] = None,
-    cancellation_type: str = "try_cancel",
+    cancellation_type: Optional[str] = None,
     task_queue: Optional[str] = None,
+    retry: Optional[wt.RetryPolicy] = None,
+    start_to_close_timeout_ms: Optional[int] = None,
+    schedule_to_close_timeout_ms: Optional[int] = None,
+    cancellationType: Optional[str] = None,  # noqa: N803 - the async SDK's spelling
 ) -> WorkflowFuture[Any]:
     """Schedule an activity (a function decorated with @activity.defn, or its name).
+
+    The async SDK's spellings are accepted too: ``retry`` (for ``retry_policy``),
+    ``start_to_close_timeout_ms``/``schedule_to_close_timeout_ms`` (milliseconds) and
+    ``cancellationType``; giving both spellings of one option is a TypeError.
 
     Timeouts (a ``timedelta`` or seconds) mean what they mean in Temporal, and the service
     enforces them: ``start_to_close_timeout`` bounds one attempt, ``schedule_to_close_timeout``
@@ -198,6 +220,13 @@ def execute_activity(
     """
     instance = _instance("execute_activity")
     name = name_of(activity, "activity")
+    retry_policy = either("retry_policy", retry_policy, "retry", retry)
+    start_to_close_timeout = either("start_to_close_timeout", start_to_close_timeout, "start_to_close_timeout_ms",
+                                    compat_ms(start_to_close_timeout_ms, "start_to_close_timeout_ms"))
+    schedule_to_close_timeout = either("schedule_to_close_timeout", schedule_to_close_timeout,
+                                       "schedule_to_close_timeout_ms",
+                                       compat_ms(schedule_to_close_timeout_ms, "schedule_to_close_timeout_ms"))
+    cancellation_type = either("cancellation_type", cancellation_type, "cancellationType", cancellationType) or "try_cancel"
     if cancellation_type not in wt.CANCELLATION_TYPES:
         raise ValueError(f"cancellation_type must be one of {', '.join(wt.CANCELLATION_TYPES)}, got {cancellation_type!r}")
     start_ms = _timeout_ms(start_to_close_timeout, "start_to_close_timeout")
@@ -215,13 +244,13 @@ def execute_activity(
             f"execute_activity({name!r}): heartbeat_timeout ({heartbeat_ms / 1000:g} s) must be shorter than the attempt's "
             f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
         )
-    retry = wt.to_json(retry_policy) if retry_policy is not None else {}
+    retry_json = dict(retry_policy) if isinstance(retry_policy, dict) else wt.to_json(retry_policy) if retry_policy else {}
     payload = {
         **instance.base_payload(), "activityType": name, "attempt": 1,
         "args": encode_args(args, f"activity {name!r} argument"), "cancellationType": cancellation_type,
     }
-    if retry:
-        payload["retry"] = retry
+    if retry_json:
+        payload["retry"] = retry_json
     for key, ms in (("startToCloseTimeoutMs", start_ms), ("scheduleToCloseTimeoutMs", schedule_ms),
                     ("heartbeatTimeoutMs", heartbeat_ms), ("scheduleToStartTimeoutMs", queued_ms)):
         if ms is not None:
@@ -240,43 +269,123 @@ def execute_activity(
     return instance.issue("activity", name, f"activity {name}", request, on_cancel)
 
 
+def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
+    """Temporal's spelling for an activity that is a method (``MyActivities.charge``): the same
+    as :func:`execute_activity`."""
+    return execute_activity(activity, *args, **options)
+
+
 def execute_child(
     workflow: Any,
-    *args: Any,
+    *positional: Any,
     id: Optional[str] = None,
     task_queue: Optional[str] = None,
     run_timeout: Optional[Duration] = None,
     retry_policy: Optional[wt.RetryPolicy] = None,
     id_reuse_policy: Optional[str] = None,
     cancellation_type: Optional[str] = None,
+    args: Optional[Sequence[Any]] = None,
+    workflow_id: Optional[str] = None,
+    workflowId: Optional[str] = None,  # noqa: N803 - the async SDK's spellings, here and below
+    taskQueue: Optional[str] = None,  # noqa: N803
+    retry: Optional[wt.RetryPolicy] = None,
+    cancellationType: Optional[str] = None,  # noqa: N803
+    workflow_run_timeout: Any = None,
+    workflow_run_timeout_ms: Optional[int] = None,
+    lease_timeout_seconds: Optional[float] = None,
+    leaseTimeoutSeconds: Optional[float] = None,  # noqa: N803
 ) -> WorkflowFuture[Any]:
-    """Start a child workflow; the future resolves to its result."""
+    """Start a child workflow; the future resolves to its result.
+
+    The async SDK's spellings are accepted too (``args=``, ``workflow_id``/``workflowId`` for
+    ``id``, ``taskQueue``, ``retry``, ``cancellationType``, ``workflow_run_timeout[_ms]``,
+    ``lease_timeout_seconds``/``leaseTimeoutSeconds``); giving two spellings of one is a TypeError."""
     instance = _instance("execute_child")
     child_type = name_of(workflow, "child workflow")
-    child_id = id or f"{instance.info.workflow_id}-child-{instance.issued + 1}"
+    if args is not None and positional:
+        raise TypeError("execute_child: pass the arguments positionally or as args=[...], not both")
+    child_id = either("id", id, "workflow_id", either("workflow_id", workflow_id, "workflowId", workflowId))
+    child_id = child_id or f"{instance.info.workflow_id}-child-{instance.issued + 1}"
+    retry_policy = either("retry_policy", retry_policy, "retry", retry)
+    cancellation_type = either("cancellation_type", cancellation_type, "cancellationType", cancellationType)
+    run_timeout = run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
+    lease = either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds", leaseTimeoutSeconds)
     payload: Dict[str, Any] = {
         "namespace": instance.info.namespace, "workflowType": child_type, "workflowId": child_id,
         "parentWorkflowId": instance.info.workflow_id, "parentWorkflowRunId": instance.info.run_id,
         "parentWorkflowTaskId": instance.info.task_id,
-        "args": encode_args(args, f"child workflow {child_type!r} argument"),
+        "args": encode_args(list(args) if args is not None else positional, f"child workflow {child_type!r} argument"),
     }
+    retry_json = dict(retry_policy) if isinstance(retry_policy, dict) else wt.to_json(retry_policy) if retry_policy else None
     optional: Dict[str, Any] = {
         "parentCancellationType": cancellation_type, "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
-        "retry": wt.to_json(retry_policy) if retry_policy is not None else None, "workflowIdReusePolicy": id_reuse_policy,
+        "retry": retry_json, "workflowIdReusePolicy": id_reuse_policy,
     }
     payload.update({k: v for k, v in optional.items() if v is not None})
-    request = {"type": f"workflow:{child_type}", "namespace": instance.info.namespace,
-               "queue": task_queue or instance.info.task_queue, "payload": payload}
+    request: Dict[str, Any] = {"type": f"workflow:{child_type}", "namespace": instance.info.namespace,
+                               "queue": either("task_queue", task_queue, "taskQueue", taskQueue) or instance.info.task_queue,
+                               "payload": payload}
+    if lease is not None:
+        request["lease_timeout_seconds"] = max(1, math.ceil(float(lease)))
     return instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request)
 
 
-def continue_as_new(*args: Any, workflow: Any = None, task_queue: Optional[str] = None,
-                    run_timeout: Optional[Duration] = None) -> NoReturn:
-    """End this run and start the next one with ``args`` and a fresh history (same workflow id)."""
+def workflow_name(workflow: Any) -> str:
+    """The registered type name of a workflow (class, function or name); "" for None."""
+    if workflow is None:
+        return ""
+    return name_of(workflow, "workflow")
+
+
+def workflow_run_method(workflow_cls: type) -> Callable[..., Any]:
+    """The ``@workflow.run`` method of a workflow class (else its ``run``)."""
+    found = getattr(workflow_cls, "_postgrip_run_method", None) or getattr(workflow_cls, "run", None)
+    if not callable(found):
+        raise ValueError(f"workflow {workflow_name(workflow_cls)} has no @workflow.run method")
+    return found  # type: ignore[no-any-return]
+
+
+def proxy_activities(options: Optional[Dict[str, Any]] = None) -> Any:
+    """The async SDK's activity proxy: ``acts = workflow.proxy_activities({"start_to_close_timeout_ms": 5000})``
+    then ``yield acts.charge(order)`` (or ``await``) schedules the activity named ``charge``."""
+    fixed = dict(options or {})
+
+    class _Activities:
+        def __getattr__(self, name: str) -> Callable[..., WorkflowFuture[Any]]:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return lambda *call_args: execute_activity(name, *call_args, **fixed)
+
+    return _Activities()
+
+
+def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional[str] = None,
+                    run_timeout: Optional[Duration] = None, args: Optional[Sequence[Any]] = None,
+                    workflow_type: Optional[str] = None, taskQueue: Optional[str] = None,  # noqa: N803
+                    workflow_run_timeout: Any = None, workflow_run_timeout_ms: Optional[int] = None) -> NoReturn:
+    """End this run and start the next one with these arguments and a fresh history (same workflow id).
+
+    ``continue_as_new(n - 1)`` continues as the same workflow. The async SDK's call shapes work
+    too: a workflow first (``continue_as_new(MyWorkflow, x)``, or its type name when it is this
+    run's own), ``args=[...]``, ``workflow_type=``, ``taskQueue=``, ``workflow_run_timeout[_ms]=``.
+    """
     instance = _instance("continue_as_new")
-    workflow_type = name_of(workflow, "workflow") if workflow is not None else instance.info.workflow_type
-    raise ContinueAsNew(workflow_type, encode_args(args, "continue_as_new argument"), task_queue,
-                        duration_ms(run_timeout, "run_timeout"))
+    if workflow is None and workflow_type is None and positional and _names_a_workflow(positional[0], instance):
+        workflow, positional = positional[0], positional[1:]
+    if args is not None and positional:
+        raise TypeError("continue_as_new: pass the arguments positionally or as args=[...], not both")
+    target = either("workflow", workflow, "workflow_type", workflow_type)
+    next_type = name_of(target, "workflow") if target is not None else instance.info.workflow_type
+    timeout = run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
+    raise ContinueAsNew(next_type, encode_args(list(args) if args is not None else positional, "continue_as_new argument"),
+                        either("task_queue", task_queue, "taskQueue", taskQueue), duration_ms(timeout, "run_timeout"))
+
+
+def _names_a_workflow(value: Any, instance: WorkflowInstance) -> bool:
+    """A first argument that is a workflow (decorated), or this run's own type name, says which workflow."""
+    if getattr(value, "_postgrip_workflow_name", None) is not None:
+        return True
+    return isinstance(value, str) and value == instance.info.workflow_type
 
 
 def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
@@ -289,6 +398,26 @@ def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = 
 def condition(predicate: Callable[[], bool], timeout: Optional[Duration] = None) -> WorkflowFuture[bool]:
     """Resolves True once ``predicate()`` holds (re-checked after every event), or False on timeout."""
     return _instance("condition").condition(predicate, duration_ms(timeout, "condition timeout"))
+
+
+def wait_condition(predicate: Callable[[], bool], *, timeout: Optional[Duration] = None,
+                   timeout_summary: Optional[str] = None) -> WorkflowFuture[None]:
+    """Temporal's spelling: resolves once ``predicate()`` holds; on timeout it fails with
+    ``asyncio.TimeoutError`` (where :func:`condition` resolves False)."""
+    held = condition(predicate, timeout)
+    outcome: WorkflowFuture[None] = WorkflowFuture("wait_condition")
+
+    def settle(future: WorkflowFuture[bool]) -> None:
+        error = future.exception()
+        if error is not None:
+            outcome.set_exception(error)
+        elif future.result():
+            outcome.set_result(None)
+        else:
+            outcome.set_exception(asyncio.TimeoutError(timeout_summary or "wait_condition timed out"))
+
+    held.add_done_callback(settle)
+    return outcome
 
 
 # ------------------------------------------------------------------ signals, queries, updates
@@ -313,21 +442,16 @@ class UpdateDefinition(_Definition[T]):
 
 
 def define_signal(name: str) -> SignalDefinition:
-    return SignalDefinition(name=_nonempty(name, "signal"), kind="signal")
+    return SignalDefinition(name=nonempty(name, "signal"), kind="signal")
 
 
 def define_query(name: str) -> QueryDefinition[Any]:
-    return QueryDefinition(name=_nonempty(name, "query"), kind="query")
+    return QueryDefinition(name=nonempty(name, "query"), kind="query")
 
 
 def define_update(name: str) -> UpdateDefinition[Any]:
-    return UpdateDefinition(name=_nonempty(name, "update"), kind="update")
+    return UpdateDefinition(name=nonempty(name, "update"), kind="update")
 
-
-def _nonempty(name: str, kind: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{kind} name must be a non-empty string")
-    return name
 
 
 def set_handler(definition: Union[_Definition[Any], str], handler: Optional[Callable[..., Any]], *,
@@ -383,18 +507,29 @@ class CancellationScope:
 
     @staticmethod
     def non_cancellable(fn: Callable[[], Any]) -> WorkflowFuture[Any]:
-        """Compatibility with the async reference SDK: run ``fn`` shielded from cancellation."""
+        """The async SDK's spelling: run ``fn`` (a plain function, a generator function or an
+        ``async def``) shielded from cancellation; the future resolves with what it returns."""
         return _run_scoped(fn, cancellable=False)
 
     @staticmethod
     def cancellable(fn: Callable[[], Any]) -> WorkflowFuture[Any]:
+        """Run ``fn`` (as for :meth:`non_cancellable`) in a scope that cancellation reaches."""
         return _run_scoped(fn, cancellable=True)
+
+    @staticmethod
+    def current() -> str:
+        """``"non_cancellable"`` inside a shielded scope, else ``"cancellable"`` (the async SDK's names)."""
+        return "non_cancellable" if _instance("CancellationScope.current").shielded() else "cancellable"
 
 
 def _run_scoped(fn: Callable[[], Any], *, cancellable: bool) -> WorkflowFuture[Any]:
     scope = CancellationScope(cancellable=cancellable)
     with scope:
         value = fn()
+        if inspect.iscoroutine(value) or inspect.isgenerator(value):
+            # a body of its own, inside this scope: its awaits and what it starts are shielded (or not)
+            kind = "cancellable" if cancellable else "non-cancellable"
+            return _instance("CancellationScope").start_body(value, f"{kind} scope {getattr(fn, '__name__', 'fn')}")
     if isinstance(value, WorkflowFuture):
         return value
     return resolved(value)

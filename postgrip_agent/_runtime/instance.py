@@ -329,6 +329,9 @@ class WorkflowInstance:
                 self.main.outcome.set_exception(err)
                 return
             assert run is not None
+            for kind, name, method, check in getattr(target, "_postgrip_handlers", ()):  # @workflow.signal etc.
+                self.set_handler(kind, name, getattr(self.instance, method),
+                                 getattr(self.instance, check) if check else None)
             entry: Callable[..., Any] = getattr(self.instance, run.__name__)
         else:
             entry = target
@@ -455,6 +458,20 @@ class WorkflowInstance:
             )
 
     # ================================================================== commands (called via workflow.*)
+
+    def start_body(self, body: Any, name: str) -> WorkflowFuture[Any]:
+        """Drive a coroutine or generator alongside the run's others, from the next scheduling turn
+        on, inside the scopes the calling body is in now; its outcome is the returned future."""
+        current_body = self.current_body
+        started = _Body(body, name, self.root)
+        if current_body is not None:
+            started.scopes = list(current_body.scopes)
+        self.bodies.append(started)
+        return started.outcome
+
+    def shielded(self) -> bool:
+        """The calling code runs inside a non-cancellable scope."""
+        return self._shielded()
 
     def _scope(self) -> Scope:
         body = self.current_body

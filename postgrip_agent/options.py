@@ -1,0 +1,235 @@
+"""Typing names code written for the async SDK imports: value sets, option and payload shapes.
+
+These are annotations only: our calls take keyword arguments (and the async SDK's option
+dicts where it takes them). The shapes follow the wire contract; keys the contract spells in
+camelCase are spelled so here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Dict, List, Literal, TypedDict, Union
+
+from .types import RetryPolicy
+
+TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
+TaskEventKind = Literal["leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed",
+                        "failed"]
+ScheduleState = Literal["active", "paused", "deleted"]
+ScheduleOverlapPolicy = Literal["skip", "allow_all"]
+ScheduleMissedRunPolicy = Literal["catch_up", "skip"]
+CancellationType = Literal["try_cancel", "wait_cancellation_completed", "abandon"]
+CancellationScopeType = Literal["cancellable", "non_cancellable"]
+WorkflowIdReusePolicy = Literal["allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate"]
+#: isolation a ``workflow.runtime`` workload can require (a floor: stronger is acceptable)
+IsolationTier = Literal["container", "microvm"]
+WorkflowFunction = Callable[..., Union[Awaitable[Any], Any]]
+ActivityFunction = Callable[..., Union[Awaitable[Any], Any]]
+WorkflowRegistry = Dict[str, WorkflowFunction]
+ActivityRegistry = Dict[str, ActivityFunction]
+
+
+class WorkflowUIMetadata(TypedDict, total=False):
+    """``ui=`` on starts and schedules: what the console shows for a run."""
+
+    displayName: str
+    description: str
+    details: Dict[str, Union[str, int, float, bool]]
+    tags: List[str]
+
+
+class WorkflowStartOptions(TypedDict, total=False):
+    namespace: str
+    workflow_id: str
+    workflow_id_reuse_policy: WorkflowIdReusePolicy
+    task_queue: str
+    args: List[Any]
+    lease_timeout_seconds: int
+    workflow_run_timeout_ms: int
+    retry: RetryPolicy
+    memo: Dict[str, Any]
+    search_attributes: Dict[str, Any]
+    ui: WorkflowUIMetadata
+
+
+class ContinueAsNewOptions(TypedDict, total=False):
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    args: List[Any]
+    lease_timeout_seconds: int
+    workflow_run_timeout_ms: int
+    retry: RetryPolicy
+
+
+class ChildWorkflowOptions(TypedDict, total=False):
+    workflow_id: str
+    task_queue: str
+    args: List[Any]
+    lease_timeout_seconds: int
+    workflow_run_timeout_ms: int
+    cancellation_type: CancellationType
+    cancellation_scope: CancellationScopeType
+    retry: RetryPolicy
+
+
+class ActivityOptions(TypedDict, total=False):
+    start_to_close_timeout_ms: int
+    schedule_to_close_timeout_ms: int
+    cancellation_type: CancellationType
+    cancellation_scope: CancellationScopeType
+    retry: RetryPolicy
+
+
+class WorkflowExecutionDescription(TypedDict, total=False):
+    workflowId: str
+    runId: str
+    taskId: str
+    namespace: str
+    taskQueue: str
+    workflowType: str
+    status: str
+    attempt: int
+    leaseTimeoutSeconds: int
+    workflowRunTimeoutMs: int
+    retry: RetryPolicy
+    memo: Dict[str, Any]
+    searchAttributes: Dict[str, Any]
+    result: Any
+    error: str
+    startedAt: str
+    updatedAt: str
+
+
+class WorkflowSignalDefinition(TypedDict):
+    name: str
+    type: Literal["signal"]
+    args: List[Any]
+
+
+class WorkflowQueryDefinition(TypedDict):
+    name: str
+    type: Literal["query"]
+    args: List[Any]
+    result: Any
+
+
+class WorkflowUpdateDefinition(TypedDict):
+    name: str
+    type: Literal["update"]
+    args: List[Any]
+    result: Any
+
+
+class ShellExecPayload(TypedDict, total=False):
+    command: str
+    args: List[str]
+    env: Dict[str, str]
+    working_dir: str
+    timeout_seconds: int
+
+
+class ContainerExecPayload(TypedDict, total=False):
+    image: str
+    command: str
+    args: List[str]
+    env: Dict[str, str]
+    working_dir: str
+    pull_policy: str
+    timeout_seconds: int
+
+
+class _QueryPayloadBase(TypedDict):
+    workflowId: str
+    workflowType: str
+    queryName: str
+    args: List[Any]
+
+
+class WorkflowQueryPayload(_QueryPayloadBase, total=False):
+    workflowRunId: str
+
+
+class _UpdatePayloadBase(TypedDict):
+    workflowId: str
+    workflowType: str
+    updateName: str
+    args: List[Any]
+
+
+class WorkflowUpdatePayload(_UpdatePayloadBase, total=False):
+    workflowRunId: str
+
+
+class WorkflowPayload(TypedDict, total=False):
+    """A ``workflow:*`` task's payload."""
+
+    namespace: str
+    workflowType: str
+    workflowId: str
+    runId: str
+    workflowIdReusePolicy: WorkflowIdReusePolicy
+    parentWorkflowId: str
+    parentWorkflowRunId: str
+    parentWorkflowTaskId: str
+    parentCancellationType: CancellationType
+    continuedFromWorkflowId: str
+    runTimeoutMs: int
+    retry: RetryPolicy
+    memo: Dict[str, Any]
+    searchAttributes: Dict[str, Any]
+    args: List[Any]
+
+
+class ActivityInvocationPayload(TypedDict, total=False):
+    """An ``activity:*`` task's payload."""
+
+    activityType: str
+    workflowId: str
+    workflowRunId: str
+    workflowTaskId: str
+    attempt: int
+    cancellationType: CancellationType
+    retry: RetryPolicy
+    args: List[Any]
+
+
+class WorkflowRuntimePayload(TypedDict, total=False):
+    """A ``workflow.runtime`` task's payload: a workload run in an isolated runtime (an
+    ``image`` is needed for any isolation floor)."""
+
+    runtime_id: str
+    image: str
+    command: str
+    args: List[str]
+    env: Dict[str, str]
+    working_dir: str
+    namespace: str
+    queue: str
+    pull_policy: str
+    timeout_seconds: int
+    isolation: IsolationTier
+
+
+class _TimerPayloadBase(TypedDict):
+    timerId: str
+    durationMs: int
+    fireAt: str
+
+
+class TimerPayload(_TimerPayloadBase, total=False):
+    """A ``timer`` task's payload."""
+
+    workflowId: str
+    workflowRunId: str
+    workflowTaskId: str
+
+
+__all__ = [
+    "TaskState", "TaskEventKind", "ScheduleState", "ScheduleOverlapPolicy", "ScheduleMissedRunPolicy",
+    "CancellationType", "CancellationScopeType", "WorkflowIdReusePolicy", "IsolationTier", "WorkflowFunction",
+    "ActivityFunction", "WorkflowRegistry", "ActivityRegistry", "WorkflowUIMetadata", "WorkflowStartOptions",
+    "ContinueAsNewOptions", "ChildWorkflowOptions", "ActivityOptions", "WorkflowExecutionDescription",
+    "WorkflowSignalDefinition", "WorkflowQueryDefinition", "WorkflowUpdateDefinition", "ShellExecPayload",
+    "ContainerExecPayload", "WorkflowQueryPayload", "WorkflowUpdatePayload", "WorkflowPayload",
+    "ActivityInvocationPayload", "WorkflowRuntimePayload", "TimerPayload",
+]

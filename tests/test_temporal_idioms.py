@@ -1,0 +1,219 @@
+"""Temporal's idioms and the async SDK's call shapes, end to end on a LocalServer with an Agent.
+
+Decorated handlers (@workflow.signal/query/update with a validator) and typed references to
+them, ``wait_condition``, ``execute_activity_method``, the async SDK's handle spellings
+(``signal(name, a, b)``, ``terminate("why")``, ``*_sync``, ``history()``, ``events()``),
+``CancellationScope.non_cancellable`` with an ``async def``, and ``continue_as_new`` given
+the workflow first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Iterator, List, Optional
+
+import attrs
+import pytest
+
+from postgrip_agent import (
+    Agent,
+    CancellationScope,
+    RetryPolicy,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    activity,
+    workflow,
+)
+from postgrip_agent.testing import WorkflowEnvironment
+
+T10 = timedelta(seconds=10)
+
+
+@pytest.fixture
+def env() -> Iterator[WorkflowEnvironment]:
+    with WorkflowEnvironment.start_local() as environment:
+        yield environment
+
+
+@attrs.define
+class Order:
+    sku: str
+    quantity: int
+
+
+@workflow.defn
+class Cart:
+    def __init__(self) -> None:
+        self.items: List[str] = []
+        self.closed = False
+
+    @workflow.run
+    async def run(self) -> List[str]:
+        await workflow.wait_condition(lambda: self.closed)
+        return self.items
+
+    @workflow.signal
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+    @workflow.signal(name="close-cart")
+    def close(self) -> None:
+        self.closed = True
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.items)
+
+    @workflow.query(name="last-order")
+    def last_order(self) -> Order:
+        return Order(self.items[-1] if self.items else "", len(self.items))
+
+    @workflow.update
+    def add_many(self, first: str, second: str) -> int:
+        self.items += [first, second]
+        return len(self.items)
+
+    @add_many.validator
+    def check_many(self, first: str, second: str) -> None:
+        if first == second:
+            raise ValueError("the two items must differ")
+
+
+def test_decorated_handlers_by_name_and_by_reference(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Cart]):
+        handle = env.client.start_workflow(Cart, id="cart-1", task_queue=queue)
+        handle.signal(Cart.add, "apple")              # a typed reference, Temporal's way
+        handle.signal("add", "pear")                  # by name
+        assert handle.query(Cart.count) == 2
+        assert handle.query(Cart.last_order) == Order("pear", 2)  # decoded into the method's return type
+        assert handle.execute_update(Cart.add_many, "fig", "kiwi") == 4
+        with pytest.raises(WorkflowUpdateFailedError, match="must differ"):
+            handle.execute_update("add_many", "plum", "plum")
+        handle.signal(Cart.close)                      # registered as "close-cart"
+        assert handle.result(timeout=10) == ["apple", "pear", "fig", "kiwi"]
+    signals = [e.attributes["signal_name"] for e in handle.fetch_history().events if e.type == "WorkflowSignaled"]
+    assert signals == ["add", "add", "close-cart"]
+
+
+@workflow.defn
+class Approvals:
+    def __init__(self) -> None:
+        self.votes: List[Any] = []
+        workflow.set_handler("vote", lambda *args: self.votes.append(list(args)))
+
+    @workflow.run
+    def run(self, timeout_s: float):  # type: ignore[no-untyped-def]
+        try:
+            yield workflow.wait_condition(lambda: len(self.votes) >= 2, timeout=timeout_s)
+        except asyncio.TimeoutError:
+            return {"timed_out": True, "votes": self.votes}
+        return {"timed_out": False, "votes": self.votes}
+
+
+def test_signal_arguments_follow_the_name_as_in_the_async_sdk(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Approvals]):
+        handle = env.client.start_workflow(Approvals, 30, id="votes", task_queue=queue)
+        handle.signal("vote", "ann", 3)             # name, then the arguments
+        handle.signal_sync("vote", args=["bob", 1])  # the async SDK's blocking spelling; Temporal's args=
+        with pytest.raises(TypeError, match="not both"):
+            handle.signal("vote", "eve", args=["eve"])
+        assert handle.result_sync(timeout=10, poll_interval=0.5) == {"timed_out": False,
+                                                                      "votes": [["ann", 3], ["bob", 1]]}
+
+
+def test_wait_condition_times_out_with_asyncio_timeout_error(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Approvals]):
+        assert env.client.execute_workflow(Approvals, 0.05, task_queue=queue, timeout=10) == {"timed_out": True,
+                                                                                                "votes": []}
+
+
+def test_terminate_takes_the_reason_positionally(env: WorkflowEnvironment, queue: str) -> None:
+    handle = env.client.start_workflow("NobodyRuns", id="term", task_queue=queue)
+    with pytest.raises(TypeError, match="reason"):
+        handle.terminate(42)
+    handle.terminate("operator said so")
+    with pytest.raises(WorkflowFailureError) as ended:
+        handle.result(timeout=10)
+    assert ended.value.status == "terminated" and "operator said so" in str(ended.value)
+
+
+class Billing:
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+
+    @activity.defn(name="bill")
+    def bill(self, units: int) -> int:
+        return units * self.rate
+
+
+@workflow.defn
+class Invoice:
+    @workflow.run
+    def run(self, units: int):  # type: ignore[no-untyped-def]
+        first = yield workflow.execute_activity_method(Billing.bill, units, start_to_close_timeout=T10)
+        second = yield workflow.execute_activity(
+            "bill", units + 1, start_to_close_timeout_ms=10_000, retry=RetryPolicy(maximum_attempts=2),
+            cancellationType="abandon")
+        return [first, second]
+
+
+def test_activity_methods_and_the_async_sdks_activity_keywords(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Invoice], activities=[Billing(7).bill]):
+        handle = env.client.start_workflow(Invoice, 2, id="invoice", task_queue=queue)
+        assert handle.result(timeout=10) == [14, 21]
+    scheduled = [e.attributes for e in handle.fetch_history().events if e.type == "ActivityTaskScheduled"]
+    assert len(scheduled) == 2
+    history = handle.history()  # the async SDK's shape: JSON objects
+    assert isinstance(history[0], dict) and history[0]["type"] == "WorkflowExecutionStarted"
+    assert handle.history_sync() == history
+    assert handle.describe_sync().state == "succeeded"
+    assert all(isinstance(event, dict) for event in handle.events())
+
+
+_cleanup: List[str] = []
+
+
+@activity.defn(name="note_cleanup")
+def note_cleanup(what: str) -> str:
+    _cleanup.append(what)
+    return what
+
+
+@workflow.defn
+class Shielded:
+    @workflow.run
+    async def run(self) -> List[Optional[str]]:
+        async def tidy() -> str:
+            assert CancellationScope.current() == "non_cancellable"
+            return await workflow.execute_activity(note_cleanup, "tidied", start_to_close_timeout=T10)
+
+        outside = CancellationScope.current()
+        inside = await CancellationScope.non_cancellable(tidy)
+        plain = await CancellationScope.cancellable(lambda: "plain value")
+        return [outside, inside, plain]
+
+
+def test_scope_helpers_run_async_functions_and_say_where_they_are(env: WorkflowEnvironment, queue: str) -> None:
+    _cleanup.clear()
+    with Agent(env.client, task_queue=queue, workflows=[Shielded], activities=[note_cleanup]):
+        assert env.client.execute_workflow(Shielded, task_queue=queue, timeout=10) == ["cancellable", "tidied",
+                                                                                        "plain value"]
+    assert _cleanup == ["tidied"]
+
+
+@workflow.defn(name="Relay")
+class Relay:
+    @workflow.run
+    def run(self, n: int, hops: List[int]):  # type: ignore[no-untyped-def]
+        if n == 0:
+            return hops
+        if n % 2:
+            workflow.continue_as_new("Relay", n - 1, hops + [n])   # the async SDK: the workflow first
+        workflow.continue_as_new(args=[n - 1, hops + [n]])        # or args=
+        yield  # pragma: no cover - continue_as_new does not return
+
+
+def test_continue_as_new_given_the_workflow_first_or_args(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Relay]):
+        assert env.client.execute_workflow(Relay, 3, [], task_queue=queue, timeout=10) == [3, 2, 1]
