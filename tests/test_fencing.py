@@ -112,3 +112,31 @@ def test_a_failed_write_is_not_remembered_so_its_retry_runs_again(wire: Wire) ->
     assert missing.json()["code"] == "not_found"
     wire.start("Later", "nope")
     wire.call("POST", "/api/v1/workflows/nope/signal", 202, json={"name": "s"}, headers={"Idempotency-Key": key})
+
+
+def _continue(wire: Wire, task: Dict[str, Any], token: str) -> Dict[str, Any]:
+    """Enqueue the next run of ``task``'s workflow, naming the continuing task's lease (as our agent does)."""
+    body = {"type": "workflow:Chain", "queue": "q", "payload": {
+        "workflowType": "Chain", "workflowId": "chain", "continuedFromWorkflowId": "chain", "args": []}}
+    answer = wire.call("POST", "/api/v1/tasks", 202, json=body, headers={"X-PostGrip-Lease": f"{task['id']} {token}"})
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_a_successor_that_continues_before_its_predecessor_closed_gets_a_new_run(wire: Wire) -> None:
+    """Run A enqueues its successor B; B is leased and continues as new before A's completion
+    arrives. The lease B's request names says B is the run continuing, so C is a new run (the
+    oldest running run, A, is not taken for the continuing one, which handed B back to itself)."""
+    wire.start("Chain", "chain")
+    a, a_token = _lease(wire)
+    b_task = _continue(wire, a, a_token)
+    b, b_token = _lease(wire)
+    assert b["id"] == b_task["id"]
+    c_task = _continue(wire, b, b_token)
+    assert c_task["id"] != b["id"]
+    for task, token, successor in ((a, a_token, b_task), (b, b_token, c_task)):
+        done = _write(wire, task["id"], "complete", {"result": {"continue_as_new": {
+            "workflow_id": "chain", "workflow_type": "Chain", "task_queue": "q", "task_id": successor["id"]}}}, token)
+        assert done.status_code == 200, done.text
+    chain = [wire.workflow(t["payload"]["runId"]) for t in (wire.task(a["id"]), wire.task(b["id"]), wire.task(c_task["id"]))]
+    assert [run["state"] for run in chain] == ["continued_as_new", "continued_as_new", "running"]
+    assert len({run["run_id"] for run in chain}) == 3

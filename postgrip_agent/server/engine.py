@@ -75,7 +75,7 @@ class Engine(Sessions):
                 tenant_id=req.tenant_id,
             )
             if task_type.startswith("workflow:"):
-                task = self._enqueue_workflow(task, now)
+                task = self._enqueue_workflow(task, now, fence[0] if fence else None)
             elif task_type.startswith("activity:"):
                 self._enqueue_activity(task, now)
             elif task_type == "timer":

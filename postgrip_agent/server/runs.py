@@ -17,7 +17,10 @@ from .store import HistoryRecord, Page, RunRecord, Store, TaskRecord
 class RunLifecycle(EngineCore):
     """What happens to workflow runs: the engine's workflow half."""
 
-    def _enqueue_workflow(self, task: TaskRecord, now: float) -> TaskRecord:
+    def _enqueue_workflow(self, task: TaskRecord, now: float, continuing_task_id: Optional[str] = None) -> TaskRecord:
+        """Start a run for this workflow task. ``continuing_task_id``: the workflow task whose lease
+        the request named (our agent names it when it continues as new), which says exactly
+        which run is continuing."""
         payload: wt.WorkflowPayload = _payload(task.payload, wt.WorkflowPayload, "workflow")
         raw = dict(task.payload or {})
         workflow_type = payload.workflow_type or task.type[len("workflow:"):]
@@ -28,12 +31,7 @@ class RunLifecycle(EngineCore):
         workflow_id = payload.workflow_id or task.id
         continued_from: Optional[RunRecord] = None
         if payload.continued_from_workflow_id:
-            # the oldest running run of that id is the one continuing (its successor is newer)
-            running = self.store.list_runs(
-                {"id": payload.continued_from_workflow_id, "namespace": task.namespace, "state": "running"},
-                Page(limit=1, order_by="seq"),
-            )
-            source = running[0] if running else None
+            source = self._continuing_run(payload.continued_from_workflow_id, task.namespace, continuing_task_id)
             if source is not None:
                 continued_from = source
                 existing = self.store.list_runs({"continued_from_run_id": source.run_id}, Page(limit=1))
@@ -101,6 +99,22 @@ class RunLifecycle(EngineCore):
             workflow_type=run.type, args=args, parent_workflow_id=run.parent_id,
             continued_from_run_id=run.continued_from_run_id, attempt=run.attempt,
         )
+
+    def _continuing_run(self, workflow_id: str, namespace: str, continuing_task_id: Optional[str]) -> Optional[RunRecord]:
+        """The running run of ``workflow_id`` that is continuing as new.
+
+        The run of the workflow task that named its lease, when there is one. Otherwise (a client
+        that names no lease) the oldest running run of that id: its successor is newer. That guess
+        is wrong when the successor already runs and continues in turn before the first run's
+        completion arrives; naming the lease avoids it."""
+        holder = self.store.get_task(continuing_task_id) if continuing_task_id else None
+        if holder is not None and holder.run_id:
+            run = self.store.get_run(holder.run_id)
+            if run is not None and run.id == workflow_id and run.namespace == namespace and run.state == "running":
+                return run
+        running = self.store.list_runs({"id": workflow_id, "namespace": namespace, "state": "running"},
+                                       Page(limit=1, order_by="seq"))
+        return running[0] if running else None
 
     @staticmethod
     def _check_reuse(latest: RunRecord, policy: Optional[str], continued_from: Optional[RunRecord]) -> None:
