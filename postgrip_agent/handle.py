@@ -168,7 +168,9 @@ class WorkflowHandle(Generic[R]):
             if run.state == "succeeded":
                 return decode_value(run.result.value if run.result else None, self._result_type)  # type: ignore[no-any-return]
             next_run = self._next_run(run) if follow_runs and (run.state == "continued_as_new" or run.retry) else None
-            if next_run:
+            if next_run and next_run != run.run_id:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s")
                 target = next_run
                 continue
             if run.state == "continued_as_new":
