@@ -361,8 +361,9 @@ def test_bad_steering_names_the_workflow_and_the_name(env: Any, queue: str) -> N
         assert handle.result(timeout=10) == ["fine"]
         with pytest.raises(ConflictError, match="steer.*not running"):
             handle.signal(ADD, "late")
+        assert handle.query(ITEMS) == ["fine"]  # a finished run answers queries by replaying its history
         with pytest.raises(ConflictError, match="not running"):
-            handle.query(ITEMS)
+            handle.execute_update(SET_LIMIT, 2)
 
 
 @workflow.defn

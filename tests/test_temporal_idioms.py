@@ -92,6 +92,9 @@ def test_decorated_handlers_by_name_and_by_reference(env: WorkflowEnvironment, q
             handle.execute_update("add_many", "plum", "plum")
         handle.signal(Cart.close)                      # registered as "close-cart"
         assert handle.result(timeout=10) == ["apple", "pear", "fig", "kiwi"]
+        assert handle.query(Cart.count) == 4           # a finished run answers by replaying its history
+        with pytest.raises(Exception, match="not running"):
+            handle.execute_update(Cart.add_many, "x", "y")  # updates need a running run
     signals = [e.attributes["signal_name"] for e in handle.fetch_history().events if e.type == "WorkflowSignaled"]
     assert signals == ["add", "add", "close-cart"]
 

@@ -186,7 +186,7 @@ class Engine(Sessions):
         if not name:
             raise BadRequest(f"{'queryName' if is_query else 'updateName'} must not be empty")
         run = self._run(payload.workflow_run_id or payload.workflow_id)
-        if run.state != "running":
+        if run.state != "running" and not is_query:  # a finished run is queried by replaying its history
             raise Conflict(
                 f"cannot {'query' if is_query else 'update'} {name!r} on workflow {run.id}: "
                 f"run {run.run_id} is not running (state {run.state})"
