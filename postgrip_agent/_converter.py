@@ -7,6 +7,8 @@ local service on request bodies) rejects them, and mistyped or out-of-range valu
 
 from __future__ import annotations
 
+import enum
+
 import math
 import re
 from datetime import datetime, timedelta, timezone
@@ -33,7 +35,9 @@ T = TypeVar("T")
 
 
 def _strict_scalar(kind: type) -> Any:
-    def structure(value: Any, _: Any) -> Any:
+    def structure(value: Any, target: Any) -> Any:
+        if _is_enum(target):  # an IntEnum or str Enum reaches the int/str hook: give back the member
+            return _structure_enum(target)(value, target)
         if kind is float:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             return float(value) if ok else _reject(value, "number")
@@ -120,9 +124,24 @@ def _unstructure_retry(policy: RetryPolicy) -> Dict[str, Any]:
     return out
 
 
+def _is_enum(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, enum.Enum)
+
+
+def _structure_enum(hint: Type[enum.Enum]) -> Any:
+    def structure(value: Any, _: Any) -> enum.Enum:
+        try:
+            return hint(value)
+        except ValueError:
+            allowed = ", ".join(repr(member.value) for member in hint)
+            raise ValueError(f"{value!r} is not a {hint.__name__} (one of {allowed})") from None
+    return structure
+
+
 def _configure(converter: cattrs.Converter) -> None:
     for kind in (int, str, bool, float):
         converter.register_structure_hook(kind, _strict_scalar(kind))
+
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_factory(
         lambda t: get_origin(t) in (list, dict), lambda t: _strict_container(converter, t)  # type: ignore[comparison-overlap]
@@ -200,6 +219,8 @@ _converter.register_structure_hook(RetryPolicy, _structure_retry)
 
 def to_json(value: Any) -> Any:
     """Unstructure a wire object (or a list/dict of them) into JSON-ready data."""
+    if isinstance(value, enum.Enum):
+        return value.value
     return _converter.unstructure(value)
 
 

@@ -10,6 +10,7 @@ the workflow first.
 from __future__ import annotations
 
 import asyncio
+import enum
 from datetime import timedelta
 from typing import Any, Iterator, List, Optional
 
@@ -220,3 +221,36 @@ class Relay:
 def test_continue_as_new_given_the_workflow_first_or_args(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Relay]):
         assert env.client.execute_workflow(Relay, 3, [], task_queue=queue, timeout=10) == [3, 2, 1]
+
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Channel(str, enum.Enum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+@activity.defn(name="route_message")
+def route_message(priority: Priority, channel: Channel, fallbacks: List[Channel]) -> str:
+    # the members arrive, not the plain int and str they travel as
+    assert isinstance(priority, Priority) and isinstance(channel, Channel)
+    assert all(isinstance(f, Channel) for f in fallbacks)
+    return f"{priority.name}/{channel.name}/{'+'.join(f.name for f in fallbacks)}"
+
+
+@workflow.defn
+class Notify:
+    @workflow.run
+    def run(self, priority: Priority, channel: Channel):  # type: ignore[no-untyped-def]
+        assert isinstance(priority, Priority) and isinstance(channel, Channel)
+        return (yield workflow.execute_activity(route_message, priority, channel, [Channel.SMS],
+                                                start_to_close_timeout=T10))
+
+
+def test_int_and_str_enum_arguments_arrive_as_members(env: WorkflowEnvironment, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Notify], activities=[route_message]):
+        assert env.client.execute_workflow(Notify, Priority.HIGH, Channel.EMAIL, task_queue=queue,
+                                           timeout=10) == "HIGH/EMAIL/SMS"
