@@ -136,18 +136,24 @@ def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = 
     return _Done()
 
 
-def stdout(data: str, *, stage: Optional[str] = None, details: Optional[Dict[str, Any]] = None) -> _Done:
-    return _stream("stdout", data, stage, details)
+def stdout(data: str, *, stage: Optional[str] = None, message: Optional[str] = None,
+           details: Optional[Dict[str, Any]] = None) -> _Done:
+    """Record output on the activity's task (a ``stdout`` event, stage ``activity`` unless given)."""
+    return _stream("stdout", data, stage, message, details)
 
 
-def stderr(data: str, *, stage: Optional[str] = None, details: Optional[Dict[str, Any]] = None) -> _Done:
-    return _stream("stderr", data, stage, details)
+def stderr(data: str, *, stage: Optional[str] = None, message: Optional[str] = None,
+           details: Optional[Dict[str, Any]] = None) -> _Done:
+    """Record error output on the activity's task (a ``stderr`` event, stage ``activity`` unless given)."""
+    return _stream("stderr", data, stage, message, details)
 
 
-def _stream(stream: str, data: str, stage: Optional[str], details: Optional[Dict[str, Any]]) -> _Done:
-    event: Dict[str, Any] = {"kind": stream, "stream": stream, "data": str(data)}
-    if stage is not None:
-        event["stage"] = stage
+def _stream(stream: str, data: str, stage: Optional[str], message: Optional[str],
+            details: Optional[Dict[str, Any]]) -> _Done:
+    # the stage defaults to "activity", as the reference agents record it
+    event: Dict[str, Any] = {"kind": stream, "stream": stream, "data": str(data), "stage": stage or "activity"}
+    if message is not None:
+        event["message"] = message
     if details is not None:
         event["details"] = details
     _ctx(stream).send_event(event)

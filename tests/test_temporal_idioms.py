@@ -254,3 +254,30 @@ def test_int_and_str_enum_arguments_arrive_as_members(env: WorkflowEnvironment, 
     with Agent(env.client, task_queue=queue, workflows=[Notify], activities=[route_message]):
         assert env.client.execute_workflow(Notify, Priority.HIGH, Channel.EMAIL, task_queue=queue,
                                            timeout=10) == "HIGH/EMAIL/SMS"
+
+
+@activity.defn(name="chatty")
+def chatty() -> str:
+    activity.stdout("plain\n")
+    activity.stderr("with a message\n", message="disk nearly full")
+    activity.stdout("staged\n", stage="upload")
+    return "ok"
+
+
+@workflow.defn
+class Chatty:
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        return (yield workflow.execute_activity(chatty, start_to_close_timeout=T10))
+
+
+def test_output_events_carry_the_stage_and_message_as_the_reference_records_them(env: WorkflowEnvironment,
+                                                                                  queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty]):
+        handle = env.client.start_workflow(Chatty, id="chatty", task_queue=queue)
+        assert handle.result(timeout=10) == "ok"
+    task_id = next(e.task_id for e in handle.fetch_history().events if e.type == "ActivityTaskScheduled")
+    output = [(e.kind, e.stage, e.message, e.data) for e in env.client.task.events(task_id) if e.kind in ("stdout", "stderr")]
+    assert output == [("stdout", "activity", None, "plain\n"),
+                      ("stderr", "activity", "disk nearly full", "with a message\n"),
+                      ("stdout", "upload", None, "staged\n")]
