@@ -32,13 +32,6 @@ def encode_args(args: Sequence[Any], what: str = "argument") -> List[Any]:
     return [encode_value(arg, f"{what} {i}") for i, arg in enumerate(args)]
 
 
-def merge_args(arg: Any, args: Sequence[Any], what: str) -> List[Any]:
-    """Temporal-style ``arg`` / ``args=`` calling convention."""
-    if arg is not _UNSET and args:
-        raise ValueError(f"{what}: pass either a single arg or args=[...], not both")
-    return list(args) if arg is _UNSET else [arg]
-
-
 @functools.lru_cache(maxsize=4096)
 def _parameter_types(fn: Callable[..., Any]) -> Tuple[Optional[Any], ...]:
     """Annotated types of ``fn``'s positional parameters (None where there is nothing to decode)."""

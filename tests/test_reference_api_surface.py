@@ -52,8 +52,6 @@ NOT_YET: Set[str] = {
     *(f"postgrip_agent.activity.run_in_activity_runtime:{k}" for k in (
         "fn", "runtime",
     )),
-    "postgrip_agent.activity.stderr:message",
-    "postgrip_agent.activity.stdout:message",
     *(f"postgrip_agent.workflow.continue_as_new:{k}" for k in (
         "leaseTimeoutSeconds", "lease_timeout_seconds", "retry", "workflowId", "workflow_id",
     )),
