@@ -281,3 +281,20 @@ def test_output_events_carry_the_stage_and_message_as_the_reference_records_them
     assert output == [("stdout", "activity", None, "plain\n"),
                       ("stderr", "activity", "disk nearly full", "with a message\n"),
                       ("stdout", "upload", None, "staged\n")]
+
+
+def test_a_list_valued_search_attribute_filter_matches_lists_holding_every_value(env: WorkflowEnvironment,
+                                                                                   queue: str) -> None:
+    for workflow_id, tags in (("both", ["a", "b"]), ("only-b", "b"), ("b-and-c", ["b", "c"]), ("none", None)):
+        attributes = {"tags": tags, "env": "prod"} if tags is not None else {"env": "prod"}
+        env.client.start_workflow("Tagged", id=workflow_id, task_queue=queue, search_attributes=attributes)
+
+    def matching(**search: Any) -> List[str]:
+        return sorted(w.id for w in env.client.list_workflows(search_attributes=search))
+
+    assert matching(tags=["a", "b"]) == ["both"]
+    assert matching(tags="b") == ["b-and-c", "both", "only-b"]
+    assert matching(tags=["c"]) == ["b-and-c"]
+    assert matching(tags="b", env="prod") == ["b-and-c", "both", "only-b"]
+    assert matching(env="prod") == ["b-and-c", "both", "none", "only-b"]
+    assert env.client.count_workflows(search_attributes={"tags": ["a", "b"]}) == 1

@@ -330,7 +330,8 @@ class Api:
         return 200, [task_event_json(e) for e in events], {}
 
     def _workflow_filters(self, req: Request) -> Dict[str, Any]:
-        search = {key[len("search."):]: values[-1] for key, values in req.query.items() if key.startswith("search.")}
+        # a repeated parameter (how clients send a list) keeps every value
+        search = {key[len("search."):]: values for key, values in req.query.items() if key.startswith("search.")}
         return {
             "namespace": req.arg("namespace"),
             "id": req.arg("id"),

@@ -485,9 +485,12 @@ def _where(filters: Dict[str, Any]) -> Tuple[str, List[Any]]:
         if value is None:
             continue
         if key == "search":
+            # each value given must be the attribute's value, or one of its values when it is a list
+            # (json_each yields a scalar itself, and a list's items)
             for attr, expected in value.items():
-                clauses.append("json_extract(search_attributes, ?) = ?")
-                params += [f'$."{attr}"', expected]
+                for one in expected if isinstance(expected, list) else [expected]:
+                    clauses.append("EXISTS (SELECT 1 FROM json_each(search_attributes, ?) WHERE json_each.value = ?)")
+                    params += [f'$."{attr}"', one]
         elif key == "text":
             clauses.append("(id LIKE ? OR type LIKE ?)")
             params += [f"%{value}%", f"%{value}%"]
