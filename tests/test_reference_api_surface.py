@@ -33,7 +33,7 @@ NOT_YET: Set[str] = {
     )),
     # keywords (callable:keyword)
     *(f"postgrip_agent.Agent:{k}" for k in (
-        "connection", "host", "max_concurrent_tasks", "name", "poll_interval",
+        "connection", "host", "name",
     )),
     *(f"postgrip_agent.Agent.create:{k}" for k in (
         "activities", "client", "connection", "host", "identity", "max_concurrent_tasks", "name", "namespace",

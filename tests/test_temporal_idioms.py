@@ -298,3 +298,11 @@ def test_a_list_valued_search_attribute_filter_matches_lists_holding_every_value
     assert matching(tags="b", env="prod") == ["b-and-c", "both", "only-b"]
     assert matching(env="prod") == ["b-and-c", "both", "none", "only-b"]
     assert env.client.count_workflows(search_attributes={"tags": ["a", "b"]}) == 1
+
+
+def test_the_agent_takes_the_async_sdks_one_concurrency_limit(env: WorkflowEnvironment, queue: str) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        Agent(env.client, task_queue=queue, max_concurrent_tasks=2, max_concurrent_activities=3)
+    with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty], max_concurrent_tasks=1,
+               poll_interval=0.5):
+        assert env.client.execute_workflow(Chatty, task_queue=queue, timeout=10) == "ok"

@@ -100,13 +100,26 @@ class Agent:
         activities: Sequence[Any] = (),
         namespace: Optional[str] = None,
         identity: Optional[str] = None,
-        max_concurrent_activities: int = 100,
-        max_concurrent_workflow_tasks: int = 8,
+        max_concurrent_activities: Optional[int] = None,
+        max_concurrent_workflow_tasks: Optional[int] = None,
         poll_wait_seconds: int = 1,
         pollers_per_kind: int = 2,
         activity_lease: float = 10.0,
         max_cached_workflows: int = 1_000,
+        max_concurrent_tasks: Optional[int] = None,
+        poll_interval: Optional[float] = None,
     ) -> None:
+        """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
+        neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
+        (default 8) is given. ``poll_interval`` (the async SDK's) is accepted and not needed:
+        polls are long-polls the service answers the moment a task is ready."""
+        if max_concurrent_tasks is not None:
+            if max_concurrent_activities is not None or max_concurrent_workflow_tasks is not None:
+                raise TypeError("pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
+                                "max_concurrent_workflow_tasks, not both")
+            max_concurrent_activities = max_concurrent_workflow_tasks = max_concurrent_tasks
+        max_concurrent_activities = 100 if max_concurrent_activities is None else max_concurrent_activities
+        max_concurrent_workflow_tasks = 8 if max_concurrent_workflow_tasks is None else max_concurrent_workflow_tasks
         if not isinstance(client, Client):
             raise TypeError(f"Agent needs a Client (Client.connect(...)), got {type(client).__name__}")
         if not isinstance(task_queue, str) or not task_queue.strip():
