@@ -35,6 +35,8 @@ class Codec:
     names: Tuple[str, ...]
     #: a row (in ``names`` order) as a new record
     build: Callable[[Sequence[Any]], Any]
+    #: a record as a row (in ``names`` order), for rows that are not kept in memory
+    values: Callable[[Any], Tuple[Any, ...]]
     #: a record as a row (in ``names`` order) and its marks; given the row and marks it had, the
     #: JSON columns whose values are unchanged keep their text
     row: Callable[[Any, Optional[Tuple[Any, ...]], Optional[Marks]], Tuple[Tuple[Any, ...], Marks]]
@@ -58,6 +60,7 @@ def _compile(cls: type) -> Codec:
     if not all(name.isidentifier() and not name.startswith("_") for name in names):
         raise TypeError(f"{cls.__name__}: store records need public field names")
     reads: List[str] = []
+    plain: List[str] = []
     columns: List[str] = []
     lines: List[str] = []
     marks: List[str] = []
@@ -65,6 +68,7 @@ def _compile(cls: type) -> Codec:
         if name in JSON_FIELDS:
             m = len(marks)
             reads.append(f"{name}=None if row[{i}] is None else loads(row[{i}])")
+            plain.append(f"None if record.{name} is None else dumps(record.{name})")
             lines += [f"    v = record.{name}",
                       f"    if v is None: c{i} = m{m} = None",
                       "    else:",
@@ -75,15 +79,18 @@ def _compile(cls: type) -> Codec:
         elif name in BOOL_FIELDS:
             reads.append(f"{name}=bool(row[{i}])")
             columns.append(f"1 if record.{name} else 0")
+            plain.append(columns[-1])
         else:
             reads.append(f"{name}=row[{i}]")
             columns.append(f"record.{name}")
+            plain.append(columns[-1])
     source = (f"def build(row):\n    return cls({', '.join(reads)})\n"
+              f"def values(record):\n    return ({', '.join(plain)},)\n"
               "def row(record, old, marks):\n" + "".join(line + "\n" for line in lines)
               + f"    return ({', '.join(columns)},), ({''.join(mark + ', ' for mark in marks)})\n")
     scope: Dict[str, Any] = {"cls": cls, "loads": json.loads, "dumps": dumps, "fingerprint": marshal.dumps}
     exec(compile(source, f"<store codec {cls.__name__}>", "exec"), scope)  # noqa: S102 - names checked above
-    return Codec(names, scope["build"], scope["row"], (None,) * len(marks))
+    return Codec(names, scope["build"], scope["values"], scope["row"], (None,) * len(marks))
 
 
 def build_by_name(cls: type, columns: Sequence[str], row: Sequence[Any]) -> Any:

@@ -206,7 +206,8 @@ class SQLiteStore(Store):
         if table in _SEQUENCED:
             self._seq[table] += 1
             record.seq = self._seq[table]
-        row, marks = own.row(record, None, None)
+        cached = table in self._rows
+        row, marks = own.row(record, None, None) if cached else (own.values(record), own.unknown)
         names = own.names
         if table in _AUTO_SEQ:  # SQLite numbers these rows itself
             at = names.index("seq")
@@ -219,16 +220,17 @@ class SQLiteStore(Store):
         cursor = self._db.execute(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
-        elif table in self._rows:
+        elif cached:
             self._remember(table, getattr(record, _TABLES[table][1]), row, marks)
 
     def _update(self, table: str, record: Any) -> None:
         _, key = _TABLES[table]
         own = codec(type(record))
         rows = self._rows.get(table)
-        before = rows.get(getattr(record, key)) if rows is not None else None
-        row, marks = own.row(record, *before) if before is not None else own.row(record, None, None)
-        if rows is not None:
+        if rows is None:  # not kept in memory: no fingerprints to take
+            row = own.values(record)
+        else:
+            row, marks = own.row(record, *rows.get(getattr(record, key), (None, None)))
             self._remember(table, getattr(record, key), row, marks)
         at = own.names.index(key)
         sql = _UPDATE_SQL.get(table)
