@@ -7,7 +7,7 @@ import inspect
 import json
 import typing
 from datetime import timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import types as wt
 
@@ -145,6 +145,17 @@ def handler_result_type(target: Any) -> Optional[Any]:
     if getattr(target, "_postgrip_handler_name", None) is None:
         return None
     return return_type_of(target)
+
+
+def retry_json(policy: Union[wt.RetryPolicy, Mapping[str, Any], None]) -> Optional[Dict[str, Any]]:
+    """A retry policy (a RetryPolicy, or its wire dict as the async SDK passes it) as wire JSON."""
+    if policy is None:
+        return None
+    if isinstance(policy, Mapping):
+        policy = wt.from_json(dict(policy), wt.RetryPolicy)
+    if not isinstance(policy, wt.RetryPolicy):
+        raise TypeError(f"retry_policy must be a RetryPolicy, not {type(policy).__name__}")
+    return wt.to_json(policy)  # type: ignore[no-any-return]
 
 
 def lease_seconds(value: Any, what: str) -> Optional[int]:

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
-from ._encoding import duration_ms, encode_args, encode_value, lease_seconds, memo_json, name_of, return_type_of
+from ._encoding import (
+    duration_ms, encode_args, encode_value, lease_seconds, memo_json, name_of, retry_json, return_type_of,
+)
 from .connection import Connection, InProcessService, RetryOptions
 from .connection import quote_segment as _q
 from . import _compat as compat
@@ -26,16 +28,6 @@ def _check_id(value: Optional[str], what: str) -> None:
 def _check_policy(policy: Optional[str]) -> None:
     if policy is not None and policy not in wt.REUSE_POLICIES:
         raise ValueError(f"id_reuse_policy must be one of {', '.join(wt.REUSE_POLICIES)}, got {policy!r}")
-
-
-def _retry_json(policy: Union[wt.RetryPolicy, Mapping[str, Any], None]) -> Optional[Dict[str, Any]]:
-    if policy is None:
-        return None
-    if isinstance(policy, Mapping):
-        policy = wt.from_json(dict(policy), wt.RetryPolicy)
-    if not isinstance(policy, wt.RetryPolicy):
-        raise TypeError(f"retry_policy must be a RetryPolicy, not {type(policy).__name__}")
-    return wt.to_json(policy)  # type: ignore[no-any-return]
 
 
 def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int) -> Iterator[Any]:
@@ -213,7 +205,7 @@ class WorkflowClient(_SubClient):
             "workflowId": id or str(uuid.uuid4()),
             "workflowIdReusePolicy": id_reuse_policy,
             "runTimeoutMs": duration_ms(run_timeout, "run_timeout") or None,
-            "retry": _retry_json(retry_policy),
+            "retry": retry_json(retry_policy),
             "memo": memo_json(memo, ui),
             "searchAttributes": encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             "args": encode_args(args, f"workflow {workflow_type} argument"),
@@ -410,7 +402,7 @@ class ScheduleClient(_SubClient):
             queue=task_queue or self._client.default_task_queue, workflow_id=workflow_id,
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
-            retry=wt.from_json(_retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
+            retry=wt.from_json(retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
             memo=memo_json(memo, ui),
             search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             args=encode_args(args, f"schedule {workflow_type} argument"),

@@ -34,7 +34,7 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
-from ._encoding import duration_ms, encode_args, milestone_event, name_of
+from ._encoding import duration_ms, encode_args, milestone_event, name_of, retry_json
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime.instance import ContinueAsNew, Scope, WorkflowInfo, WorkflowInstance, current
@@ -244,13 +244,13 @@ def execute_activity(
             f"execute_activity({name!r}): heartbeat_timeout ({heartbeat_ms / 1000:g} s) must be shorter than the attempt's "
             f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
         )
-    retry_json = dict(retry_policy) if isinstance(retry_policy, dict) else wt.to_json(retry_policy) if retry_policy else {}
+    retry_wire = retry_json(retry_policy)
     payload = {
         **instance.base_payload(), "activityType": name, "attempt": 1,
         "args": encode_args(args, f"activity {name!r} argument"), "cancellationType": cancellation_type,
     }
-    if retry_json:
-        payload["retry"] = retry_json
+    if retry_wire:
+        payload["retry"] = retry_wire
     for key, ms in (("startToCloseTimeoutMs", start_ms), ("scheduleToCloseTimeoutMs", schedule_ms),
                     ("heartbeatTimeoutMs", heartbeat_ms), ("scheduleToStartTimeoutMs", queued_ms)):
         if ms is not None:
@@ -316,10 +316,9 @@ def execute_child(
         "parentWorkflowTaskId": instance.info.task_id,
         "args": encode_args(list(args) if args is not None else positional, f"child workflow {child_type!r} argument"),
     }
-    retry_json = dict(retry_policy) if isinstance(retry_policy, dict) else wt.to_json(retry_policy) if retry_policy else None
     optional: Dict[str, Any] = {
         "parentCancellationType": cancellation_type, "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
-        "retry": retry_json, "workflowIdReusePolicy": id_reuse_policy,
+        "retry": retry_json(retry_policy), "workflowIdReusePolicy": id_reuse_policy,
     }
     payload.update({k: v for k, v in optional.items() if v is not None})
     request: Dict[str, Any] = {"type": f"workflow:{child_type}", "namespace": instance.info.namespace,
@@ -519,7 +518,7 @@ class CancellationScope:
     @staticmethod
     def current() -> str:
         """``"non_cancellable"`` inside a shielded scope, else ``"cancellable"`` (the async SDK's names)."""
-        return "non_cancellable" if _instance("CancellationScope.current").shielded() else "cancellable"
+        return "non_cancellable" if _instance("CancellationScope.current")._shielded() else "cancellable"
 
 
 def _run_scoped(fn: Callable[[], Any], *, cancellable: bool) -> WorkflowFuture[Any]:

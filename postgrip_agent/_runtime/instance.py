@@ -469,10 +469,6 @@ class WorkflowInstance:
         self.bodies.append(started)
         return started.outcome
 
-    def shielded(self) -> bool:
-        """The calling code runs inside a non-cancellable scope."""
-        return self._shielded()
-
     def _scope(self) -> Scope:
         body = self.current_body
         return body.scopes[-1] if body is not None else self.root

@@ -65,7 +65,8 @@ class LeaseKeeper:
             self._leases[task_id] = _Lease(task_id, interval, now + interval, on_lost, deadline, renew_as)
             # wake the keeper only when this lease needs it sooner than it will look anyway: with
             # hundreds of activities in flight, a wake per start would rescan every lease each time
-            sooner = min(now + interval, deadline if deadline is not None else now + interval) < self._next_look
+            needed_at = now + interval if deadline is None else min(now + interval, deadline)
+            sooner = needed_at < self._next_look
         if sooner:
             self._wake.set()
 
