@@ -528,14 +528,18 @@ class HttpServer:
         self._pool.shutdown(wait=False)
 
 
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of a status code ("" for one HTTP does not name)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def _response_bytes(status: int, payload: Any, headers: Dict[str, str], date: str, *, close: bool,
                     omit_body: bool = False, extensions: str = EXTENSIONS) -> bytes:
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
-    lines = [f"HTTP/1.1 {status} {reason}", f"Server: {SERVER_NAME}", f"Date: {date}", "Content-Type: application/json",
+    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}", f"Server: {SERVER_NAME}", f"Date: {date}", "Content-Type: application/json",
              f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {extensions}"]
     lines += [f"{key}: {value}" for key, value in headers.items()]
     if close:
@@ -565,4 +569,4 @@ def _close(sock: socket.socket) -> None:
         pass
 
 
-__all__ = ["HttpServer", "MAX_BODY_BYTES"]
+__all__ = ["HttpServer", "MAX_BODY_BYTES", "reason_phrase"]

@@ -17,7 +17,6 @@ never applied.
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
@@ -26,7 +25,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .errors import Dispatch, answer
-from .http_conn import MAX_BODY_BYTES, SERVER_NAME
+from .http_conn import MAX_BODY_BYTES, SERVER_NAME, reason_phrase
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
 
@@ -64,7 +63,7 @@ class InProcessAdapter(BaseAdapter):
                                             lambda: True)
         response = requests.Response()
         response.status_code = status
-        response.reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        response.reason = reason_phrase(status)
         response.headers = CaseInsensitiveDict({"Server": SERVER_NAME, "Content-Type": "application/json",
                                                 "X-PostGrip-Extensions": self._extensions, **extra})
         response._content = b"" if request.method == "HEAD" else json.dumps(
