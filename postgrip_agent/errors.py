@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
@@ -112,8 +113,12 @@ class ApplicationFailure(FailureError):
         return f"ApplicationFailure({self.message!r}, type={self.type!r}, non_retryable={self.non_retryable}, details={self.details!r})"
 
 
-class CancelledFailure(FailureError):
-    """The work was cancelled (a workflow cancel request, or the service cancelled the task)."""
+class CancelledFailure(FailureError, asyncio.CancelledError):
+    """The work was cancelled (a workflow cancel request, or the service cancelled the task).
+
+    It is also an ``asyncio.CancelledError``, so ``async def`` workflow code catches it under
+    either name, and asyncio's helpers (``wait_for``, ``timeout``, ``gather``) treat it as the
+    cancellation it is. It stays an ``Exception`` too: ``except Exception`` still catches it."""
 
     def __init__(self, message: str = "cancelled", *details: Any) -> None:
         super().__init__(message)

@@ -37,7 +37,10 @@ from ._handlers import update as update
 from ._encoding import duration_ms, encode_args, milestone_event, name_of, retry_json
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
-from ._runtime.instance import ContinueAsNew, Scope, WorkflowInfo, WorkflowInstance, current
+from ._runtime import patches as _patches
+from ._runtime.bodies import Scope
+from ._runtime.instance import WorkflowInstance, current
+from ._runtime.records import ContinueAsNew, WorkflowInfo
 
 
 __all__ = [
@@ -46,7 +49,7 @@ __all__ = [
     "set_handler", "CancellationScope", "cancellation_requested", "is_replaying", "WorkflowFuture", "WorkflowInfo",
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
     "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
-    "proxy_activities",
+    "proxy_activities", "patched", "deprecate_patch",
 ]
 
 T = TypeVar("T")
@@ -117,6 +120,8 @@ def defn(cls: Any = None, /, *, name: Optional[str] = None, sandboxed: bool = Tr
             setattr(target, "_postgrip_run_method", runs[0] if len(runs) == 1 else None)
             setattr(target, "_postgrip_run_methods", len(runs))
             setattr(target, "_postgrip_handlers", decorated_handlers(target))
+            if len(runs) == 1:  # ``client.execute_workflow(MyWorkflow.run, ...)`` names the workflow
+                setattr(runs[0], "_postgrip_workflow_name", getattr(target, "_postgrip_workflow_name"))
         else:
             target._postgrip_run_method = target
         return target
@@ -191,7 +196,7 @@ def _timeout_ms(value: Optional[Duration], what: str) -> Optional[int]:
 
 def execute_activity(
     activity: Any,
-    *args: Any,
+    *positional: Any,
     start_to_close_timeout: Optional[Duration] = None,
     schedule_to_close_timeout: Optional[Duration] = None,
     heartbeat_timeout: Optional[Duration] = None,
@@ -203,9 +208,11 @@ def execute_activity(
     start_to_close_timeout_ms: Optional[int] = None,
     schedule_to_close_timeout_ms: Optional[int] = None,
     cancellationType: Optional[str] = None,  # noqa: N803 - the async SDK's spelling
+    args: Optional[Sequence[Any]] = None,
 ) -> WorkflowFuture[Any]:
     """Schedule an activity (a function decorated with @activity.defn, or its name).
 
+    Its arguments come positionally or, as in Temporal, as ``args=[...]`` (not both).
     The async SDK's spellings are accepted too: ``retry`` (for ``retry_policy``),
     ``start_to_close_timeout_ms``/``schedule_to_close_timeout_ms`` (milliseconds) and
     ``cancellationType``; giving both spellings of one option is a TypeError.
@@ -218,6 +225,9 @@ def execute_activity(
     under ``retry_policy``; when attempts run out the future fails with an :class:`ActivityError`
     whose ``cause`` is a :class:`TimeoutFailure` naming the timeout.
     """
+    if args is not None and positional:
+        raise TypeError("execute_activity: pass the arguments positionally or as args=[...], not both")
+    arguments = list(args) if args is not None else list(positional)
     instance = _instance("execute_activity")
     name = name_of(activity, "activity")
     retry_policy = either("retry_policy", retry_policy, "retry", retry)
@@ -247,7 +257,7 @@ def execute_activity(
     retry_wire = retry_json(retry_policy)
     payload = {
         **instance.base_payload(), "activityType": name, "attempt": 1,
-        "args": encode_args(args, f"activity {name!r} argument"), "cancellationType": cancellation_type,
+        "args": encode_args(arguments, f"activity {name!r} argument"), "cancellationType": cancellation_type,
     }
     if retry_wire:
         payload["retry"] = retry_wire
@@ -415,8 +425,32 @@ def wait_condition(predicate: Callable[[], bool], *, timeout: Optional[Duration]
         else:
             outcome.set_exception(asyncio.TimeoutError(timeout_summary or "wait_condition timed out"))
 
-    held.add_done_callback(settle)
+    held._on_done(settle)
+    outcome.on_cancel = lambda error: None if held.cancel(error) else None
     return outcome
+
+
+# ------------------------------------------------------------------ changing code while runs are in flight
+
+
+def patched(id: str) -> bool:
+    """Temporal's ``workflow.patched``: ``if workflow.patched("my-change"): <new code> else: <old code>``.
+
+    True for a run that reaches this point with the new code (a marker is recorded in its
+    history, so its replays say True again); False for a run recorded before the change that
+    went past this point without the marker. Once no such run is left, replace the call with
+    :func:`deprecate_patch` and drop the old branch; later, drop that call too."""
+    if not isinstance(id, str) or not id:
+        raise ValueError("patched() takes the patch id, a non-empty string")
+    return _patches.patched(_instance("patched"), id)
+
+
+def deprecate_patch(id: str) -> None:
+    """Temporal's ``workflow.deprecate_patch``: the patch ``id`` is the only branch now. The marker
+    is still recorded, so agents running code that asks :func:`patched` replay new runs right."""
+    if not isinstance(id, str) or not id:
+        raise ValueError("deprecate_patch() takes the patch id, a non-empty string")
+    _patches.patched(_instance("deprecate_patch"), id, deprecated=True)
 
 
 # ------------------------------------------------------------------ signals, queries, updates
@@ -476,29 +510,31 @@ class CancellationScope:
         self.is_cancellable = cancellable
         self._scope: Optional[Scope] = None
         self._body: Any = None
+        self._instance: Any = None
 
     def __enter__(self) -> "CancellationScope":
         instance = _instance("CancellationScope")
         body = instance.current_body
         if body is None:
             raise RuntimeError("CancellationScope must be entered from workflow code")
-        parent = body.scopes[-1]
-        self._scope = Scope(parent, self.is_cancellable)
-        if parent.cancelled and self.is_cancellable:
-            self._scope.cancelled, self._scope.reason = True, parent.reason
+        self._scope = Scope(body.scopes[-1], self.is_cancellable)
         body.scopes.append(self._scope)
         self._body = body
+        self._instance = instance
         return self
 
     def __exit__(self, *exc: Any) -> None:
         # no runtime lookup: a suspended body may be closed after its activation ended
         if self._body is not None and self._scope in self._body.scopes:
             self._body.scopes.remove(self._scope)
+            if not self._instance.tearing_down:
+                self._instance.left_scope(self._body)
 
     def cancel(self, reason: str = "cancelled by the workflow") -> None:
+        """Cancel what runs in this scope (once: see the cancellation section of docs/sdk.md)."""
         if self._scope is None:
             raise RuntimeError("cancel() a CancellationScope after entering it")
-        self._scope.cancel(reason)
+        self._instance.cancel_scope(self._scope, reason)
 
     @property
     def cancelled(self) -> bool:

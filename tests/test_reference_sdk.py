@@ -27,3 +27,4 @@ def test_the_reference_sdk_runs_a_workflow_against_our_service(tmp_path: Path) -
         assert json.loads(done.stdout.strip().splitlines()[-1]) == {"greeting": "Hello, reference!", "names": ["ada"]}
         history = [event.type for event in server.engine.history("ref-greeting")]
         assert history.count("WorkflowSignaled") == 1 and history[-1] == "WorkflowExecutionCompleted"
+        assert history.count("MarkerRecorded") == 1  # replayed past by the reference agent

@@ -13,7 +13,12 @@ COMMAND_EVENTS = {
     "ActivityTaskScheduled": "activity",
     "TimerStarted": "timer",
     "ChildWorkflowExecutionStarted": "child",
+    "MarkerRecorded": "marker",
 }
+
+#: a marker written as a zero-length timer (a service without the ``markers`` extension) has a
+#: timer id ``<run id>:marker:<marker name>``
+MARKER_TIMER = ":marker:"
 
 
 @attrs.define
@@ -28,7 +33,7 @@ class Event:
 @attrs.define
 class RecordedCommand:
     kind: str
-    #: activity type, child workflow type, or the timer's duration in ms
+    #: activity type, child workflow type, the timer's duration in ms, or the marker's name
     name: Any
     task_id: str
     seq: int
@@ -72,6 +77,11 @@ class History:
                 name: Any = event.attributes.get("activity_type")
             elif kind == "timer":
                 name = event.attributes.get("duration_ms")
+                timer_id = str(event.attributes.get("timer_id") or "")
+                if MARKER_TIMER in timer_id:
+                    kind, name = "marker", timer_id.split(MARKER_TIMER, 1)[1]
+            elif kind == "marker":
+                name = event.attributes.get("marker_name")
             else:
                 name = event.attributes.get("workflow_type")
             self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq))

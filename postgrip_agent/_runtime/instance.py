@@ -13,21 +13,25 @@ that no ``finally:`` block issues commands then. Nothing here touches the networ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
 import random as _random
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-import attrs
 
 from .calls import _call, _init_takes_args
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, failure_from_info
 from ..types import format_timestamp
-from .futures import WorkflowFuture, failed, resolved
+from .bodies import Body, Scope
+from .futures import WorkflowFuture, failed, hash_sequence, new_hash_sequence, resolved
 from .history import Event, History
+from .loop import WorkflowLoop, WorkflowTask, as_failure, task_body
+from .records import ContinueAsNew, NewCommand, NotAContinuation, WorkflowInfo, _TearingDown, determinism_violation
 
 log = logging.getLogger("postgrip_agent.workflow")
 
@@ -35,126 +39,6 @@ log = logging.getLogger("postgrip_agent.workflow")
 UPDATE_SIGNAL = "__postgrip_update__"
 
 current: contextvars.ContextVar[Optional["WorkflowInstance"]] = contextvars.ContextVar("postgrip_workflow_instance", default=None)
-
-
-class NotAContinuation(Exception):
-    """The new events do not follow from what this live instance did: replay it from history."""
-
-
-class _TearingDown(BaseException):
-    """Raised by workflow calls while an instance is torn down: its ``finally:`` blocks issue nothing."""
-
-
-class ContinueAsNew(BaseException):
-    """Raised by workflow.continue_as_new(); ends the run and starts the next one."""
-
-    def __init__(self, workflow_type: str, args: List[Any], task_queue: Optional[str], run_timeout_ms: Optional[int]) -> None:
-        super().__init__(f"continue as new {workflow_type}")
-        self.workflow_type = workflow_type
-        self.next_args = args
-        self.task_queue = task_queue
-        self.run_timeout_ms = run_timeout_ms
-
-
-def determinism_violation(message: str) -> ApplicationFailure:
-    return ApplicationFailure(message, type="DeterminismViolation", non_retryable=True)
-
-
-@attrs.frozen
-class WorkflowInfo:
-    workflow_id: str
-    run_id: str
-    workflow_type: str
-    task_queue: str
-    namespace: str
-    task_id: str
-    attempt: int = 1
-    parent_workflow_id: Optional[str] = None
-    continued_from_run_id: Optional[str] = None
-    start_time: Optional[datetime] = None
-
-    @property
-    def workflow_run_id(self) -> str:
-        return self.run_id
-
-
-@attrs.define
-class NewCommand:
-    kind: str
-    description: str
-    request: Dict[str, Any]
-
-
-class Scope:
-    """A cancellation scope: cancelling it cancels what was started inside (and inner cancellable scopes)."""
-
-    def __init__(self, parent: Optional["Scope"], cancellable: bool) -> None:
-        self.parent = parent
-        self.cancellable = cancellable
-        self.cancelled = False
-        self.reason = "cancelled"
-        self.children: List[Scope] = []
-        self.futures: List[WorkflowFuture[Any]] = []
-        if parent is not None:
-            parent.children.append(self)
-
-    def cancel(self, reason: str) -> None:
-        if self.cancelled:
-            return
-        self.cancelled = True
-        self.reason = reason
-        for future in list(self.futures):
-            if not future.done() and future.on_cancel is not None:
-                future.on_cancel(CancelledFailure(reason))
-        for child in self.children:
-            if child.cancellable:
-                child.cancel(reason)
-
-
-class _Body:
-    """A coroutine or generator the scheduler drives (the run method or a handler)."""
-
-    def __init__(self, body: Any, name: str, root: Scope) -> None:
-        self.body = body
-        self.name = name
-        self.scopes: List[Scope] = [root]
-        self.waiting: Optional[WorkflowFuture[Any]] = None
-        self.started = False
-        self.outcome: WorkflowFuture[Any] = WorkflowFuture(name)
-        self.is_coroutine = inspect.iscoroutine(body)
-
-    def ready(self) -> bool:
-        return not self.outcome.done() and (not self.started or (self.waiting is not None and self.waiting.done()))
-
-    def step(self) -> None:
-        try:
-            if not self.started:
-                self.started = True
-                yielded = self.body.send(None)
-            elif self.is_coroutine:
-                yielded = self.body.send(None)  # __await__ reads the future's result itself
-            else:
-                waited = self.waiting
-                assert waited is not None
-                error = waited.exception()
-                yielded = self.body.throw(error) if error is not None else self.body.send(waited.result())
-        except StopIteration as stop:
-            self.outcome.set_result(stop.value)
-            return
-        except ContinueAsNew:
-            raise
-        except BaseException as err:  # the body failed: that is its outcome
-            self.outcome.set_exception(err)
-            return
-        if not isinstance(yielded, WorkflowFuture):
-            hint = "asyncio is not available in workflows" if yielded is not None else "bare yield"
-            self.body.close()
-            self.outcome.set_exception(TypeError(
-                f"{self.name} waited on {yielded!r} ({hint}); yield or await only workflow futures "
-                "(workflow.execute_activity, workflow.sleep, workflow.wait_all, ...)"
-            ))
-            return
-        self.waiting = yielded
 
 
 class WorkflowInstance:
@@ -178,8 +62,13 @@ class WorkflowInstance:
         self.current_seq = history.started.seq
         self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")
         self.root = Scope(None, cancellable=True)
-        self.bodies: List[_Body] = []
-        self.current_body: Optional[_Body] = None
+        self.bodies: List[Body] = []
+        #: the generator body being stepped (a task's body is in its context: loop.task_body)
+        self._stepping: Optional[Body] = None
+        self.loop = WorkflowLoop(self)
+        self.hashes = new_hash_sequence()
+        #: continue-as-new raised inside a task (a generator's propagates at once)
+        self.continuing: Optional[ContinueAsNew] = None
         self.futures_by_task: Dict[str, Tuple[WorkflowFuture[Any], str]] = {}
         self.new_commands: List[NewCommand] = []
         self.milestones: List[Dict[str, Any]] = []
@@ -191,7 +80,7 @@ class WorkflowInstance:
         self.updates_in_workflow: Dict[str, WorkflowFuture[Any]] = {}
         self.cancel_requested = False
         self.instance: Any = None
-        self.main: Optional[_Body] = None
+        self.main: Optional[Body] = None
         #: every command issued, in order: (kind, name, future) — history binds them to tasks
         self.issued_futures: List[Tuple[str, Any, WorkflowFuture[Any]]] = []
         #: the seq of the last event applied
@@ -199,13 +88,35 @@ class WorkflowInstance:
         self.tearing_down = False
         #: a query is being answered from this live instance: it may not change anything
         self.querying = False
+        #: the service records markers (extension ``markers``); without it, a zero-length timer is one
+        self.markers = True
+        #: patch id -> whether this run takes the patched branch (asked once, the same after)
+        self.patches: Dict[str, bool] = {}
 
     # ================================================================== driving
 
+    @contextlib.contextmanager
+    def _running(self, hashes: Optional[Iterator[int]] = None) -> Iterator[None]:
+        """Workflow code runs: this instance is current, and its loop is the thread's running loop."""
+        token = current.set(self)
+        hash_token = hash_sequence.set(hashes or self.hashes)
+        previous_loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            yield
+        finally:
+            asyncio.events._set_running_loop(previous_loop)
+            hash_sequence.reset(hash_token)
+            current.reset(token)
+
+    @property
+    def current_body(self) -> Optional[Body]:
+        """The body whose code is running now (None between steps)."""
+        return self._stepping if self._stepping is not None else task_body.get()
+
     def activate(self) -> WorkflowFuture[Any]:
         """Replay the whole history; return the main body's outcome future (maybe pending)."""
-        token = current.set(self)
-        try:
+        with self._running():
             self._start()
             self._run_until_blocked()
             self._apply_all(self.history.events[1:])
@@ -213,8 +124,6 @@ class WorkflowInstance:
                 self._check_all_commands_replayed()
             assert self.main is not None
             return self.main.outcome
-        finally:
-            current.reset(token)
 
     def advance(self, raw_events: List[Dict[str, Any]]) -> WorkflowFuture[Any]:
         """Apply the events that came since the last activation to this live instance; return
@@ -236,12 +145,9 @@ class WorkflowInstance:
             self.futures_by_task[recorded.task_id] = (future, kind)
         self.new_commands, self.milestones = [], []
         self.live_after_seq = self.last_seq
-        token = current.set(self)
-        try:
+        with self._running():
             self._apply_all(added)
             return self.main.outcome
-        finally:
-            current.reset(token)
 
     def _apply_all(self, events: List[Event]) -> None:
         for event in events:
@@ -258,16 +164,14 @@ class WorkflowInstance:
         later by the garbage collector), and workflow calls its ``finally:`` blocks make raise
         before issuing anything; logging through ``workflow.logger`` stays silent."""
         self.tearing_down = True
-        token = current.set(self)
-        try:
+        with self._running():
             for body in self.bodies:
                 try:
-                    body.body.close()
+                    body.close()
                 except BaseException:  # a finally block that called the workflow API: stopped there
                     pass
             self.bodies = []
-        finally:
-            current.reset(token)
+            self.loop.clear()
 
     def _handler_for(self, kind: str, name: str) -> Callable[..., Any]:
         handler = self.handlers.get((kind, name))
@@ -281,29 +185,30 @@ class WorkflowInstance:
         return handler
 
     def query(self, name: str, args: List[Any]) -> WorkflowFuture[Any]:
-        """Answer a query from this live instance: only the handler runs, and it changes nothing."""
-        token = current.set(self)
+        """Answer a query from this live instance: only the handler runs, and it changes nothing
+        (its futures and tasks do not even take hashes from the run's sequence)."""
         self.querying = True
-        body: Optional[_Body] = None
+        body: Optional[Body] = None
         try:
-            body = self._spawn(self._handler_for("query", name), args, f"query handler {name!r}")
-            while body.ready():
-                self.current_body = body
-                body.step()
-            return body.outcome
+            with self._running(new_hash_sequence()):
+                body = self._spawn(self._handler_for("query", name), args, f"query handler {name!r}")
+                progressed = True
+                while progressed:
+                    progressed = self.loop.run_ready()
+                    while body.ready():
+                        self._step(body)
+                        progressed = True
+                return body.outcome
         finally:
-            self.current_body = None
             if body is not None and body in self.bodies:
                 self.bodies.remove(body)
                 if not body.outcome.done():
-                    body.body.close()
+                    body.close()
             self.querying = False
-            current.reset(token)
 
     def call_handler(self, kind: str, name: str, args: List[Any]) -> WorkflowFuture[Any]:
         """Run a query or update handler against the replayed state (query mode)."""
-        token = current.set(self)
-        try:
+        with self._running():
             handler = self._handler_for(kind, name)
             validator = self.validators.get(name) if kind == "update" else None
             if validator is not None:
@@ -311,8 +216,6 @@ class WorkflowInstance:
             body = self._spawn(handler, args, f"{kind} handler {name!r}")
             self._run_until_blocked()
             return body.outcome
-        finally:
-            current.reset(token)
 
     def _start(self) -> None:
         target = self.target
@@ -324,7 +227,7 @@ class WorkflowInstance:
             except ContinueAsNew:
                 raise
             except Exception as err:  # a failing __init__ fails the run like a failing body
-                self.main = _Body(iter(()), f"workflow {self.info.workflow_type}", self.root)
+                self.main = Body(iter(()), f"workflow {self.info.workflow_type}", [self.root])
                 self.main.started = True
                 self.main.outcome.set_exception(err)
                 return
@@ -337,35 +240,65 @@ class WorkflowInstance:
             entry = target
         self.main = self._spawn(entry, self.args, f"workflow {self.info.workflow_type}")
 
-    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str) -> _Body:
+    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str) -> Body:
         try:
             value = _call(fn, args, name)
         except ContinueAsNew:
             raise
         except BaseException as err:
-            body = _Body(iter(()), name, self.root)
+            body = Body(iter(()), name, [self.root])
             body.started = True
             body.outcome.set_exception(err)
             return body
         if inspect.isgenerator(value) or inspect.iscoroutine(value):
-            body = _Body(value, name, self.root)
-            self.bodies.append(body)
-            return body
-        body = _Body(iter(()), name, self.root)
+            return self._add_body(value, name, [self.root])
+        body = Body(iter(()), name, [self.root])
         body.started = True
         body.outcome.set_result(value)
         return body
 
+    def _add_body(self, value: Any, name: str, scopes: List[Scope]) -> Body:
+        """Drive a generator, or run a coroutine as a task of the loop, from the next turn on."""
+        body = Body(value, name, scopes)
+        if inspect.iscoroutine(value):
+            context = contextvars.copy_context()
+            context.run(task_body.set, body)
+            body.task = context.run(WorkflowTask, value, loop=self.loop, name=name)
+            body.started = True
+            body.task.add_done_callback(lambda task: self._task_done(body, task))
+        self.bodies.append(body)
+        return body
+
+    def _task_done(self, body: Body, task: "asyncio.Task[Any]") -> None:
+        if task.cancelled():
+            try:
+                task.result()
+            except BaseException as err:  # the cancellation that ended it
+                body.outcome.set_exception(as_failure(err))
+            return
+        error = task.exception()
+        if isinstance(error, ContinueAsNew):
+            self.continuing = error
+        elif error is not None:
+            body.outcome.set_exception(as_failure(error))
+        else:
+            body.outcome.set_result(task.result())
+
+    def _step(self, body: Body) -> None:
+        self._stepping = body
+        try:
+            body.step(ContinueAsNew)
+        finally:
+            self._stepping = None
+
     def _run_until_blocked(self) -> None:
         while True:
-            progressed = False
+            progressed = self.loop.run_ready()
+            if self.continuing is not None:
+                raise self.continuing
             for body in list(self.bodies):
                 while body.ready():
-                    self.current_body = body
-                    try:
-                        body.step()
-                    finally:
-                        self.current_body = None
+                    self._step(body)
                     progressed = True
             for predicate, future in list(self.conditions):
                 if future.done():
@@ -409,7 +342,7 @@ class WorkflowInstance:
             self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []))
         elif kind == "WorkflowCancellationRequested":
             self.cancel_requested = True
-            self.root.cancel(str(attributes.get("reason") or "workflow cancellation requested"))
+            self.cancel_scope(self.root, str(attributes.get("reason") or "workflow cancellation requested"))
 
     def _resolve(self, event: Event, apply: Callable[[WorkflowFuture[Any]], None]) -> None:
         root_task = self.history.root_of(event.task_id or "")
@@ -451,6 +384,8 @@ class WorkflowInstance:
         # Every recorded command was issued before it was recorded, after events that are all
         # in history; so once history is replayed, each must have been issued again.
         if self.issued < len(self.history.commands):
+            self._skip_markers("", None)
+        if self.issued < len(self.history.commands):
             missing = self.history.commands[self.issued]
             raise determinism_violation(
                 f"history has {missing.kind} {missing.name!r} as command #{self.issued + 1}, "
@@ -462,12 +397,45 @@ class WorkflowInstance:
     def start_body(self, body: Any, name: str) -> WorkflowFuture[Any]:
         """Drive a coroutine or generator alongside the run's others, from the next scheduling turn
         on, inside the scopes the calling body is in now; its outcome is the returned future."""
-        current_body = self.current_body
-        started = _Body(body, name, self.root)
-        if current_body is not None:
-            started.scopes = list(current_body.scopes)
-        self.bodies.append(started)
-        return started.outcome
+        creator = self.current_body
+        return self._add_body(body, name, list(creator.scopes) if creator is not None else [self.root]).outcome
+
+    def start_task(self, coroutine: Any, name: str, *, shielded: bool = False) -> "asyncio.Task[Any]":
+        """``asyncio.create_task`` in workflow code: a task inside the creator's scopes (and a
+        non-cancellable one of its own when ``asyncio.shield`` made it)."""
+        creator = self.current_body
+        scopes = list(creator.scopes) if creator is not None else [self.root]
+        if shielded:
+            scopes.append(Scope(scopes[-1], cancellable=False))
+        task: "asyncio.Task[Any]" = self._add_body(coroutine, name, scopes).task
+        return task
+
+    def cancel_scope(self, scope: Scope, reason: str) -> None:
+        """Cancel ``scope``: the work started in it fails with CancelledFailure, and each body
+        inside learns of it once, as in asyncio: a body waiting on other work is cancelled
+        there (a task) or at its next command (a generator); a shielded body, once it leaves
+        its shield. After that the body may issue commands again (cleanup needs no shield)."""
+        if scope.cancelled:
+            return
+        scope.cancel(reason)
+        for body in list(self.bodies):
+            inner = body.scopes[-1]
+            if body.outcome.done() or not _encloses(scope, inner):
+                continue
+            if not scope.holds(inner):  # a shield stands in between: later
+                body.pending_cancel = reason
+            elif body.task is not None:
+                waiter = getattr(body.task, "_fut_waiter", None)
+                if waiter is None or not waiter.done():  # not reached through what it awaits
+                    body.task.cancel(CancelledFailure(reason))
+            elif body is self._stepping or body.waiting is None or not body.waiting.done():
+                body.pending_cancel = reason
+
+    def left_scope(self, body: Body) -> None:
+        """A body left a scope: a cancellation held back by a shield reaches a task now."""
+        if body.pending_cancel is not None and body.task is not None and not body.shielded:
+            reason, body.pending_cancel = body.pending_cancel, None
+            body.task.cancel(CancelledFailure(reason))
 
     def _scope(self) -> Scope:
         body = self.current_body
@@ -475,17 +443,15 @@ class WorkflowInstance:
 
     def _shielded(self) -> bool:
         body = self.current_body
-        return body is not None and any(not s.cancellable for s in body.scopes[1:])
+        return body is not None and body.shielded
 
     def _cancelled_here(self) -> Optional[str]:
-        scope = self._scope()
-        while scope is not None:
-            if not scope.cancellable:
-                return None
-            if scope.cancelled:
-                return scope.reason
-            scope = scope.parent  # type: ignore[assignment]
-        return None
+        """A cancellation this body has not seen yet: the command about to be issued fails with it."""
+        body = self.current_body
+        if body is None or body.pending_cancel is None or body.shielded:
+            return None
+        reason, body.pending_cancel = body.pending_cancel, None
+        return reason
 
     def issue(self, kind: str, name: Any, description: str, request: Dict[str, Any],
               on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
@@ -494,11 +460,13 @@ class WorkflowInstance:
         if self.querying:
             raise ApplicationFailure(f"a query handler cannot schedule work ({description})", type="QueryIssuedCommand",
                                      non_retryable=True)
-        reason = self._cancelled_here()
+        reason = self._cancelled_here() if kind != "marker" else None
         if reason is not None:
             return failed(CancelledFailure(reason), description)
         future: WorkflowFuture[Any] = WorkflowFuture(description)
         index = self.issued
+        if index < len(self.history.commands) and self.history.commands[index].kind == "marker":
+            index = self._skip_markers(kind, name)
         self.issued_futures.append((kind, name, future))
         if index < len(self.history.commands):
             recorded = self.history.commands[index]
@@ -510,6 +478,7 @@ class WorkflowInstance:
             self.futures_by_task[recorded.task_id] = (future, kind)
         elif not self.query_mode:
             self.new_commands.append(NewCommand(kind, description, request))
+            future.command = request
         scope = self._scope()
         future.scope = scope
         scope.futures.append(future)
@@ -518,6 +487,17 @@ class WorkflowInstance:
         else:
             future.on_cancel = future.set_exception
         return future
+
+    def _skip_markers(self, kind: str, name: Any) -> int:
+        """Pass over recorded markers the code no longer asks for (a ``patched`` call removed
+        once no run needs its old branch); return the index of the next recorded command."""
+        commands = self.history.commands
+        while self.issued < len(commands) and commands[self.issued].kind == "marker" and (kind, name) != ("marker", commands[self.issued].name):
+            recorded = commands[self.issued]
+            placeholder = resolved(None, f"marker {recorded.name}")
+            self.issued_futures.append(("marker", recorded.name, placeholder))
+            self.futures_by_task[recorded.task_id] = (placeholder, "marker")
+        return self.issued
 
     @property
     def issued(self) -> int:
@@ -552,7 +532,7 @@ class WorkflowInstance:
         self.conditions.append((predicate, future))
         if timeout_ms is not None:
             timer = self.timer(timeout_ms)
-            timer.add_done_callback(lambda t: future.set_result(False) if t.exception() is None else future.set_exception(t.exception()))  # type: ignore[arg-type]
+            timer._on_done(lambda t: future.set_result(False) if t.exception() is None else future.set_exception(t.exception()))  # type: ignore[arg-type]
         return future
 
     def timer(self, duration_ms: int) -> WorkflowFuture[None]:
@@ -585,3 +565,12 @@ class WorkflowInstance:
 
 def _holds(predicate: Callable[[], bool]) -> bool:
     return bool(predicate())
+
+
+def _encloses(outer: Scope, inner: Scope) -> bool:
+    scope: Optional[Scope] = inner
+    while scope is not None:
+        if scope is outer:
+            return True
+        scope = scope.parent
+    return False

@@ -15,7 +15,6 @@ BANNED: Dict[str, str] = {
     "time.monotonic": "use workflow.now()",
     "time.perf_counter": "use workflow.now()",
     "time.sleep": "use workflow.sleep() (a durable timer)",
-    "asyncio.sleep": "use workflow.sleep() (a durable timer)",
     "uuid.uuid1": "use workflow.uuid4()",
     "uuid.uuid4": "use workflow.uuid4()",
     "datetime.datetime.now": "use workflow.now()",

@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Optional
 from .._encoding import encode_value
 from .._runtime.history import History
 from .._runtime.futures import WorkflowFuture
-from .._runtime.instance import UPDATE_SIGNAL, ContinueAsNew, NotAContinuation, WorkflowInfo, WorkflowInstance
+from .._runtime.instance import UPDATE_SIGNAL, WorkflowInstance
+from .._runtime.records import ContinueAsNew, NotAContinuation, WorkflowInfo
 from ..errors import ApplicationFailure, PostGripAgentError, failure_info, stack_text
 from ..inspection import failure_chain
 from .dispatch import LocalDispatch
@@ -111,6 +112,7 @@ class WorkflowTaskRunner:
                 history = History(tail[1] if tail is not None and tail[0] == 0 else self.lane.history(run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
+                instance.markers = self.lane._has("markers")
                 outcome = instance.activate()
         except ContinueAsNew as can:
             assert instance is not None

@@ -80,6 +80,8 @@ class Engine(Sessions):
                 self._enqueue_activity(task, now)
             elif task_type == "timer":
                 self._enqueue_timer(task, now)
+            elif task_type == "marker":
+                self._record_marker(task, now)
             elif task_type.startswith(("query:", "update:")):
                 self._enqueue_workflow_request(task, now)
             else:
@@ -177,6 +179,20 @@ class Engine(Sessions):
                 run, "TimerStarted", task.id, now,
                 timer_id=payload.timer_id or task.id, duration_ms=duration_ms, fire_at=ts(fire_at),
             )
+
+    def _record_marker(self, task: TaskRecord, now: float) -> None:
+        """Extension ``markers``: a workflow writes a fact into its own history (``workflow.patched``
+        records which branch a run took). Nothing runs: the task is complete as it is queued."""
+        payload = task.payload or {}
+        name = payload.get("markerName")
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest("a marker needs payload.markerName (a non-empty string), e.g. 'patch:my-change'")
+        run = self._owning_run(payload.get("workflowRunId"), payload.get("workflowTaskId"), "cannot record marker")
+        if run is None:
+            raise BadRequest("a marker belongs to a workflow run: give payload.workflowRunId (or workflowTaskId)")
+        task.state, task.run_id, task.result = "completed", run.run_id, {"value": None}
+        self.store.insert_task(task)
+        self._history(run, "MarkerRecorded", task.id, now, marker_name=name, details=payload.get("details") or {})
 
     def _enqueue_workflow_request(self, task: TaskRecord, now: float) -> None:
         is_query = task.type.startswith("query:")

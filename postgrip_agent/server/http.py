@@ -212,7 +212,7 @@ class Api:
             r("POST", "/api/v1/agent/tasks/{taskId}/activation", AGENT, self.activation)
             r("GET", "/api/v1/agent/poll-with-history", AGENT, self.poll_with_history)
             r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
-            self.extensions += ", activation-commit, history-tail, completion-handback"
+            self.extensions += ", activation-commit, history-tail, completion-handback, markers"
         for route in extra_routes or []:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
