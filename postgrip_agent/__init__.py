@@ -38,6 +38,8 @@ from .options import (  # noqa: E402
     ChildWorkflowOptions,
     ContainerExecPayload,
     ContinueAsNewOptions,
+    CreateSandboxSessionRequest,
+    CreateSandboxSessionResponse,
     IsolationTier,
     ScheduleMissedRunPolicy,
     ScheduleOverlapPolicy,
@@ -93,6 +95,9 @@ from .types import (  # noqa: E402
 )
 from .workflow import CancellationScope  # noqa: E402
 
+#: the async SDK's other name for the Agent
+WorkflowWorker = Agent
+
 __all__ = [
     "__version__", "activity", "workflow", "Agent", "Worker", "Client", "Connection", "RetryOptions",
     "TaskClient", "WorkflowClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle",
@@ -115,5 +120,6 @@ __all__ = [
     "TaskState", "TimerPayload", "WorkflowExecutionDescription", "WorkflowFunction", "WorkflowIdReusePolicy",
     "WorkflowPayload", "WorkflowQueryDefinition", "WorkflowQueryPayload", "WorkflowRegistry",
     "WorkflowRuntimePayload", "WorkflowSignalDefinition", "WorkflowStartOptions", "WorkflowUIMetadata",
-    "WorkflowUpdateDefinition", "WorkflowUpdatePayload",
+    "WorkflowUpdateDefinition", "WorkflowUpdatePayload", "CreateSandboxSessionRequest", "CreateSandboxSessionResponse",
+    "WorkflowWorker",
 ]

@@ -6,17 +6,20 @@ Helpers work the same from ``def`` activities (``activity.heartbeat()``) and fro
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import inspect
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Generator, Optional, Tuple, TypeVar, overload
 
 import attrs
 
-from ._encoding import milestone_event
+from ._encoding import milestone_event, name_of
 from ._logging import ContextLogger
 
-__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger"]
+__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger",
+           "activity_name", "run_in_activity_runtime"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +115,25 @@ def defn(fn: Any = None, /, *, name: Optional[str] = None) -> Any:
 
 def info() -> ActivityInfo:
     return _ctx("info").info
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    """The name an activity is registered and scheduled under (``@activity.defn(name=...)`` or its own)."""
+    return name_of(fn, "activity")
+
+
+def run_in_activity_runtime(runtime: ActivityContext, fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` as the activity whose context ``runtime`` is (what the agent does around each
+    attempt); ``activity.info()``, ``heartbeat()`` and the rest then act on it. A coroutine
+    ``fn`` returns is run to completion."""
+    if not isinstance(runtime, ActivityContext):
+        raise TypeError(f"run_in_activity_runtime takes an activity context, got {type(runtime).__name__}")
+    token = _context.set(runtime)
+    try:
+        value = fn()
+        return asyncio.run(value) if inspect.iscoroutine(value) else value
+    finally:
+        _context.reset(token)
 
 
 def is_cancelled() -> bool:

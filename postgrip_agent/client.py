@@ -44,8 +44,12 @@ def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int) 
 class _SubClient:
     """A group of operations of a Client, sharing its connection and defaults."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
+    def __init__(self, client: Optional["Client"] = None, *, connection: Optional[Connection] = None) -> None:
+        """Made by a Client (``client.workflow``, ...); the async SDK's ``WorkflowClient(connection=...)``
+        works too, with a client of that connection's own."""
+        if (client is None) == (connection is None):
+            raise TypeError(f"{type(self).__name__} takes a Client or connection=, one of them")
+        self._client = client if client is not None else Client(connection)  # type: ignore[arg-type]
 
     @property
     def _conn(self) -> Connection:

@@ -36,6 +36,7 @@ from .errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from ._compat import either
 from .types import parse_timestamp
 
 log = logging.getLogger("postgrip_agent.connection")
@@ -152,7 +153,19 @@ class Connection:
         agent_access_expires_at: Optional[str] = None,
         signing_private_key: Optional[str] = None,
         adapter: Optional[BaseAdapter] = None,
+        auth_token: Optional[str] = None,
+        agent_signing_private_key: Optional[str] = None,
+        agent_id: Optional[str] = None,
+        worker_id: Optional[str] = None,
+        agent_name: Optional[str] = None,
+        agent_host: Optional[str] = None,
+        agent_namespace: Optional[str] = None,
+        agent_queue: Optional[str] = None,
     ) -> None:
+        """The async SDK's keywords are accepted too: ``auth_token`` (for ``token``),
+        ``agent_signing_private_key`` (for ``signing_private_key``), and the defaults of an Agent
+        built on this connection: ``agent_id``/``worker_id`` (its identity), ``agent_name``,
+        ``agent_host``, ``agent_namespace`` and ``agent_queue`` (its namespace and task queue)."""
         if address is not None and not isinstance(address, str):
             if not callable(getattr(address, "transport_adapter", None)):
                 raise TypeError(f"address must be a URL string or an in-process service such as LocalServer, "
@@ -167,6 +180,16 @@ class Connection:
             raise ValueError("timeout must be a positive number of seconds")
         self.timeout = float(timeout)
         self.retry = retry or RetryOptions()
+        token = either("token", token, "auth_token", auth_token)
+        signing_private_key = either("signing_private_key", signing_private_key, "agent_signing_private_key",
+                                     agent_signing_private_key)
+        #: what an Agent on this connection uses when it is not told: identity, name, host, namespace, queue
+        self.agent_defaults: Dict[str, Optional[str]] = {
+            "identity": either("agent_id", agent_id, "worker_id", worker_id) or os.environ.get("POSTGRIP_AGENT_ID"),
+            "name": agent_name, "host": agent_host,
+            "namespace": agent_namespace or os.environ.get("POSTGRIP_AGENT_NAMESPACE"),
+            "task_queue": agent_queue or os.environ.get("POSTGRIP_AGENT_TASK_QUEUE"),
+        }
         self.token = (token or os.environ.get("POSTGRIP_TOKEN") or "").strip() or None
         self._agent_lock = threading.Lock()
         self._refresh_lock = threading.Lock()

@@ -233,3 +233,21 @@ __all__ = [
     "ContainerExecPayload", "WorkflowQueryPayload", "WorkflowUpdatePayload", "WorkflowPayload",
     "ActivityInvocationPayload", "WorkflowRuntimePayload", "TimerPayload",
 ]
+
+
+class CreateSandboxSessionRequest(TypedDict, total=False):
+    """The contract's terminal-session request of the sandbox API (which the local service does
+    not serve: it answers 501)."""
+
+    rows: int
+    columns: int
+    kind: str
+    command: List[str]
+
+
+class CreateSandboxSessionResponse(TypedDict, total=False):
+    id: str
+    ticket: str
+    expiresAt: str
+    terminalProtocols: List[str]
+

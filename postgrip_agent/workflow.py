@@ -17,7 +17,6 @@ imports the agent.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import uuid as _uuid
@@ -34,11 +33,12 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
-from ._encoding import duration_ms, encode_args, milestone_event, name_of, retry_json
+from ._encoding import duration_ms, encode_args, lease_seconds, milestone_event, name_of, retry_json
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
-from ._runtime.bodies import Scope
+from ._runtime import sandbox as _sandbox
+from ._scopes import CancellationScope
 from ._runtime.instance import WorkflowInstance, current
 from ._runtime.records import ContinueAsNew, WorkflowInfo
 
@@ -49,8 +49,12 @@ __all__ = [
     "set_handler", "CancellationScope", "cancellation_requested", "is_replaying", "WorkflowFuture", "WorkflowInfo",
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
     "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
-    "proxy_activities", "patched", "deprecate_patch",
+    "proxy_activities", "patched", "deprecate_patch", "ContinueAsNewCommand", "run_in_workflow_runtime",
+    "validate_workflow_sandbox",
 ]
+
+#: the async SDK's name for what ``continue_as_new`` raises (never catch it in workflow code)
+ContinueAsNewCommand = ContinueAsNew
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -96,6 +100,25 @@ def _instance(what: str) -> WorkflowInstance:
     if instance is None:
         raise RuntimeError(f"workflow.{what}() can only be called from inside a workflow run by an Agent")
     return instance
+
+
+def run_in_workflow_runtime(runtime: WorkflowInstance, fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` as code of the workflow run ``runtime`` (what the scheduler does around each
+    step): ``workflow.now()``, ``execute_activity`` and the rest act on that run."""
+    if not isinstance(runtime, WorkflowInstance):
+        raise TypeError(f"run_in_workflow_runtime takes a workflow instance, got {type(runtime).__name__}")
+    token = current.set(runtime)
+    try:
+        return fn()
+    finally:
+        current.reset(token)
+
+
+def validate_workflow_sandbox(workflow: Any) -> None:
+    """Check a workflow's code for calls that break replay (the check an Agent makes when it
+    registers it); raises ValueError naming each one. ``@workflow.defn(sandboxed=False)`` skips it."""
+    if getattr(workflow, "_postgrip_workflow_sandboxed", True):
+        _sandbox.check(workflow, name_of(workflow, "workflow"))
 
 
 # ------------------------------------------------------------------ decorators
@@ -371,12 +394,17 @@ def proxy_activities(options: Optional[Dict[str, Any]] = None) -> Any:
 def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional[str] = None,
                     run_timeout: Optional[Duration] = None, args: Optional[Sequence[Any]] = None,
                     workflow_type: Optional[str] = None, taskQueue: Optional[str] = None,  # noqa: N803
-                    workflow_run_timeout: Any = None, workflow_run_timeout_ms: Optional[int] = None) -> NoReturn:
+                    workflow_run_timeout: Any = None, workflow_run_timeout_ms: Optional[int] = None,
+                    workflow_id: Optional[str] = None, workflowId: Optional[str] = None,  # noqa: N803
+                    retry: Optional[wt.RetryPolicy] = None, lease_timeout_seconds: Optional[int] = None,
+                    leaseTimeoutSeconds: Optional[int] = None) -> NoReturn:  # noqa: N803
     """End this run and start the next one with these arguments and a fresh history (same workflow id).
 
     ``continue_as_new(n - 1)`` continues as the same workflow. The async SDK's call shapes work
     too: a workflow first (``continue_as_new(MyWorkflow, x)``, or its type name when it is this
-    run's own), ``args=[...]``, ``workflow_type=``, ``taskQueue=``, ``workflow_run_timeout[_ms]=``.
+    run's own), ``args=[...]``, ``workflow_type=``, ``taskQueue=``, ``workflow_run_timeout[_ms]=``,
+    ``workflow_id=`` (the next run under another workflow id; the handle's ``result()`` follows it),
+    ``retry=`` (the next run's retry policy) and ``lease_timeout_seconds=`` (its workflow task's lease).
     """
     instance = _instance("continue_as_new")
     if workflow is None and workflow_type is None and positional and _names_a_workflow(positional[0], instance):
@@ -386,8 +414,14 @@ def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional
     target = either("workflow", workflow, "workflow_type", workflow_type)
     next_type = name_of(target, "workflow") if target is not None else instance.info.workflow_type
     timeout = run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
+    next_id = either("workflow_id", workflow_id, "workflowId", workflowId)
+    if next_id is not None and (not isinstance(next_id, str) or not next_id.strip()):
+        raise ValueError("continue_as_new: workflow_id must be a non-empty string")
+    lease = either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds", leaseTimeoutSeconds)
     raise ContinueAsNew(next_type, encode_args(list(args) if args is not None else positional, "continue_as_new argument"),
-                        either("task_queue", task_queue, "taskQueue", taskQueue), duration_ms(timeout, "run_timeout"))
+                        either("task_queue", task_queue, "taskQueue", taskQueue), duration_ms(timeout, "run_timeout"),
+                        workflow_id=next_id, retry=retry_json(retry) if retry is not None else None,
+                        lease_timeout_seconds=lease_seconds(lease, "continue_as_new lease_timeout_seconds"))
 
 
 def _names_a_workflow(value: Any, instance: WorkflowInstance) -> bool:
@@ -497,76 +531,3 @@ def set_handler(definition: Union[_Definition[Any], str], handler: Optional[Call
     instance = _instance("set_handler")
     kind, name = ("signal", definition) if isinstance(definition, str) else (definition.kind, definition.name)
     instance.set_handler(kind, name, handler, validator)
-
-
-# ------------------------------------------------------------------ cancellation scopes
-
-
-class CancellationScope:
-    """``with workflow.CancellationScope(cancellable=False):`` shields cleanup from cancellation;
-    a cancellable scope can be cancelled from inside the workflow with :meth:`cancel`."""
-
-    def __init__(self, *, cancellable: bool = True) -> None:
-        self.is_cancellable = cancellable
-        self._scope: Optional[Scope] = None
-        self._body: Any = None
-        self._instance: Any = None
-
-    def __enter__(self) -> "CancellationScope":
-        instance = _instance("CancellationScope")
-        body = instance.current_body
-        if body is None:
-            raise RuntimeError("CancellationScope must be entered from workflow code")
-        self._scope = Scope(body.scopes[-1], self.is_cancellable)
-        body.scopes.append(self._scope)
-        self._body = body
-        self._instance = instance
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        # no runtime lookup: a suspended body may be closed after its activation ended
-        if self._body is not None and self._scope in self._body.scopes:
-            self._body.scopes.remove(self._scope)
-            if not self._instance.tearing_down:
-                self._instance.left_scope(self._body)
-
-    def cancel(self, reason: str = "cancelled by the workflow") -> None:
-        """Cancel what runs in this scope (once: see the cancellation section of docs/sdk.md)."""
-        if self._scope is None:
-            raise RuntimeError("cancel() a CancellationScope after entering it")
-        self._instance.cancel_scope(self._scope, reason)
-
-    @property
-    def cancelled(self) -> bool:
-        return self._scope is not None and self._scope.cancelled
-
-    @staticmethod
-    def non_cancellable(fn: Callable[[], Any]) -> WorkflowFuture[Any]:
-        """The async SDK's spelling: run ``fn`` (a plain function, a generator function or an
-        ``async def``) shielded from cancellation; the future resolves with what it returns."""
-        return _run_scoped(fn, cancellable=False)
-
-    @staticmethod
-    def cancellable(fn: Callable[[], Any]) -> WorkflowFuture[Any]:
-        """Run ``fn`` (as for :meth:`non_cancellable`) in a scope that cancellation reaches."""
-        return _run_scoped(fn, cancellable=True)
-
-    @staticmethod
-    def current() -> str:
-        """``"non_cancellable"`` inside a shielded scope, else ``"cancellable"`` (the async SDK's names)."""
-        return "non_cancellable" if _instance("CancellationScope.current")._shielded() else "cancellable"
-
-
-def _run_scoped(fn: Callable[[], Any], *, cancellable: bool) -> WorkflowFuture[Any]:
-    scope = CancellationScope(cancellable=cancellable)
-    with scope:
-        value = fn()
-        if inspect.iscoroutine(value) or inspect.isgenerator(value):
-            # a body of its own, inside this scope: its awaits and what it starts are shielded (or not)
-            kind = "cancellable" if cancellable else "non-cancellable"
-            return _instance("CancellationScope").start_body(value, f"{kind} scope {getattr(fn, '__name__', 'fn')}")
-    if isinstance(value, WorkflowFuture):
-        return value
-    return resolved(value)
-
-

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from postgrip_agent import Agent, ApplicationFailure, activity, workflow
+from postgrip_agent import (
+    Agent,
+    ApplicationFailure,
+    Client,
+    Connection,
+    WorkflowClient,
+    WorkflowWorker,
+    activity,
+    workflow,
+)
 
 T10 = timedelta(seconds=10)
 
@@ -109,3 +118,73 @@ def test_application_failure_takes_details_as_a_keyword() -> None:
     assert ApplicationFailure("bad", 1, 2).details == [1, 2]
     with pytest.raises(TypeError, match="only one of them"):
         ApplicationFailure("bad", 1, details=[2])
+
+
+@workflow.defn
+class Hops:
+    """Continues as new under another workflow id, with a retry policy and a task lease."""
+
+    @workflow.run
+    def run(self, hop: int):
+        if hop == 0:
+            workflow.continue_as_new(hop + 1, workflowId="hops-next", retry={"maximumAttempts": 3},
+                                     lease_timeout_seconds=17)
+        yield workflow.sleep(0)
+        return f"{workflow.info().workflow_id} at hop {hop}"
+
+
+def test_continue_as_new_takes_workflow_id_retry_and_lease(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[Hops]):
+        handle = env.client.start_workflow(Hops, 0, id="hops-first", task_queue=queue)
+        assert handle.result(timeout=10) == "hops-next at hop 1"  # result() follows the continuation
+    following = env.client.get_workflow_handle("hops-next")
+    task = env.client.task.get(following.describe().task_id)
+    assert task.lease_timeout_seconds == 17 and task.payload["retry"] == {"maximumAttempts": 3}
+    assert task.payload["continuedFromWorkflowId"] == "hops-first"
+
+
+def test_the_async_sdks_agent_and_client_shapes(env: Any, queue: str) -> None:
+    connection = Connection(env.address, auth_token=None, agent_id="agent-7", agent_name="nightly", agent_host="box-1",
+                            agent_queue=queue, timeout=5, headers={"X-Team": "ops"})
+    agent = WorkflowWorker.create(connection=connection, workflows=[Doubler], activities=[double])
+    assert (agent.identity, agent.name, agent.host, agent.task_queue) == ("agent-7", "nightly", "box-1", queue)
+    workflows = WorkflowClient(connection=connection)
+
+    def scenario() -> Any:
+        return workflows.start(Doubler, 21, id="shapes", task_queue=queue).result(timeout=10)
+
+    assert agent.run_until(scenario) == 42  # the agent ran while the scenario did, and stopped after
+    assert agent._stopped.is_set()
+    with pytest.raises(TypeError, match="a Client or connection=, not both"):
+        Agent(Client(connection), connection=connection, task_queue=queue, workflows=[Doubler])
+    with pytest.raises(TypeError, match="one of them"):
+        WorkflowClient()
+    assert activity.activity_name(double) == "double"
+
+
+def test_client_connect_takes_the_agent_credentials_keywords(env: Any) -> None:
+    client = Client.connect(env.address, auth_token="t0ken", agent_access_token="a", agent_refresh_token="r",
+                            agent_access_expires_at="2030-01-01T00:00:00Z", worker_id="w-1", agent_namespace="ns1")
+    assert client.connection.token == "t0ken" and client.connection.agent_defaults["identity"] == "w-1"
+    assert client.connection.agent_defaults["namespace"] == "ns1"
+    with pytest.raises(TypeError, match="pass token= or auth_token="):
+        Connection(env.address, token="a", auth_token="b")
+
+
+def test_the_runtime_helpers_of_the_async_sdk() -> None:
+    @workflow.defn
+    class UsesTime:
+        @workflow.run
+        def run(self):
+            import time
+            return time.time()
+
+    with pytest.raises(ValueError, match="time.time"):
+        workflow.validate_workflow_sandbox(UsesTime)
+    workflow.validate_workflow_sandbox(Doubler)
+    with pytest.raises(TypeError, match="workflow instance"):
+        workflow.run_in_workflow_runtime(object(), lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="activity context"):
+        activity.run_in_activity_runtime(object(), lambda: None)  # type: ignore[arg-type]
+    assert workflow.ContinueAsNewCommand is workflow.ContinueAsNew
+

@@ -22,12 +22,18 @@ class _TearingDown(BaseException):
 class ContinueAsNew(BaseException):
     """Raised by workflow.continue_as_new(); ends the run and starts the next one."""
 
-    def __init__(self, workflow_type: str, args: List[Any], task_queue: Optional[str], run_timeout_ms: Optional[int]) -> None:
+    def __init__(self, workflow_type: str, args: List[Any], task_queue: Optional[str], run_timeout_ms: Optional[int], *,
+                 workflow_id: Optional[str] = None, retry: Optional[Dict[str, Any]] = None,
+                 lease_timeout_seconds: Optional[int] = None) -> None:
         super().__init__(f"continue as new {workflow_type}")
         self.workflow_type = workflow_type
         self.next_args = args
         self.task_queue = task_queue
         self.run_timeout_ms = run_timeout_ms
+        #: the next run's workflow id (None: this run's), retry policy (wire form) and task lease
+        self.workflow_id = workflow_id
+        self.retry = retry
+        self.lease_timeout_seconds = lease_timeout_seconds
 
 
 def determinism_violation(message: str) -> ApplicationFailure:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -13,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..client import Client
+from ..connection import Connection
 from ..errors import PostGripAgentError
 from . import registry
 from .activity_tasks import ActivityTaskRunner
@@ -93,9 +96,9 @@ class Agent:
 
     def __init__(
         self,
-        client: Client,
+        client: Optional[Client] = None,
         *,
-        task_queue: str,
+        task_queue: Optional[str] = None,
         workflows: Sequence[Any] = (),
         activities: Sequence[Any] = (),
         namespace: Optional[str] = None,
@@ -108,11 +111,19 @@ class Agent:
         max_cached_workflows: int = 1_000,
         max_concurrent_tasks: Optional[int] = None,
         poll_interval: Optional[float] = None,
+        connection: Optional[Connection] = None,
+        name: Optional[str] = None,
+        host: Optional[str] = None,
     ) -> None:
         """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
         neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
         (default 8) is given. ``poll_interval`` (the async SDK's) is accepted and not needed:
-        polls are long-polls the service answers the moment a task is ready."""
+        polls are long-polls the service answers the moment a task is ready.
+
+        The async SDK's shapes work too: ``connection=`` (or a Connection in place of the
+        client), and ``name``/``host`` describing the agent in its logs. What is not given comes
+        from the connection's agent defaults (``agent_id``, ``agent_queue``, ...: see
+        :class:`~postgrip_agent.Connection`), then ``POSTGRIP_AGENT_TASK_QUEUE``/``_NAMESPACE``/``_ID``."""
         if max_concurrent_tasks is not None:
             if max_concurrent_activities is not None or max_concurrent_workflow_tasks is not None:
                 raise TypeError("pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
@@ -120,10 +131,20 @@ class Agent:
             max_concurrent_activities = max_concurrent_workflow_tasks = max_concurrent_tasks
         max_concurrent_activities = 100 if max_concurrent_activities is None else max_concurrent_activities
         max_concurrent_workflow_tasks = 8 if max_concurrent_workflow_tasks is None else max_concurrent_workflow_tasks
+        if isinstance(client, Connection) and connection is None:  # the async SDK takes either
+            client, connection = None, client
+        if client is not None and connection is not None:
+            raise TypeError("pass a Client or connection=, not both")
+        if connection is not None:
+            if not isinstance(connection, Connection):
+                raise TypeError(f"connection= takes a Connection, got {type(connection).__name__}")
+            client = Client(connection, namespace=namespace or connection.agent_defaults["namespace"] or "default")
         if not isinstance(client, Client):
-            raise TypeError(f"Agent needs a Client (Client.connect(...)), got {type(client).__name__}")
+            raise TypeError(f"Agent needs a Client (Client.connect(...)) or connection=, got {type(client).__name__}")
+        defaults = client.connection.agent_defaults
+        task_queue = task_queue or defaults["task_queue"]
         if not isinstance(task_queue, str) or not task_queue.strip():
-            raise ValueError("task_queue must be a non-empty string")
+            raise ValueError("task_queue must be a non-empty string (or set POSTGRIP_AGENT_TASK_QUEUE)")
         if max_concurrent_activities < 1 or max_concurrent_workflow_tasks < 1:
             raise ValueError("max_concurrent_activities and max_concurrent_workflow_tasks must be >= 1")
         if not 0 <= poll_wait_seconds <= 60:
@@ -132,8 +153,11 @@ class Agent:
             raise ValueError("activity_lease must be between 1 and 3600 seconds (how soon a lost agent is noticed)")
         self.client = client
         self.task_queue = task_queue
-        self.namespace = namespace or client.namespace
-        self.identity = identity or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.namespace = namespace or defaults["namespace"] or client.namespace
+        #: how the agent is described in its logs (the async SDK's name= and host=)
+        self.name = name or defaults["name"]
+        self.host = host or defaults["host"] or socket.gethostname()
+        self.identity = identity or defaults["identity"] or f"{self.host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.workflows = registry.workflows(workflows)
         self.activities = registry.activities(activities)
         if not self.workflows and not self.activities:
@@ -172,9 +196,44 @@ class Agent:
                 thread = threading.Thread(target=self._poll_loop, args=(lane,), name=f"postgrip-poll-{lane.name}-{n}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        log.info("agent %s polling queue %r in namespace %r (%d workflows, %d activities)",
-                 self.identity, self.task_queue, self.namespace, len(self.workflows), len(self.activities))
+        log.info("agent %s%s on %s polling queue %r in namespace %r (%d workflows, %d activities)",
+                 self.identity, f" ({self.name})" if self.name else "", self.host, self.task_queue, self.namespace,
+                 len(self.workflows), len(self.activities))
         return self
+
+    @classmethod
+    def create(cls, **options: Any) -> "Agent":
+        """The async SDK's factory: build the agent and check that the service answers."""
+        agent = cls(**options)
+        agent.client.health()
+        return agent
+
+    def run_sync(self) -> None:
+        """The async SDK's blocking spelling of :meth:`run`."""
+        self.run()
+
+    def run_until(self, awaitable: Any) -> Any:
+        """Run the agent while ``awaitable`` runs, then stop it; return its result.
+
+        ``awaitable`` is a function (called on this thread: ``agent.run_until(scenario)``, the
+        async SDK's ``await agent.run_until(scenario())`` with the await deleted and the call
+        left to the agent), a coroutine or other awaitable (run with ``asyncio.run``), or
+        anything with a ``result()`` (a workflow handle, a future)."""
+        self.start()
+        try:
+            if inspect.isawaitable(awaitable):
+                async def wait() -> Any:
+                    return await awaitable
+                return asyncio.run(wait())
+            if callable(awaitable):
+                return awaitable()
+            result = getattr(awaitable, "result", None)
+            if callable(result):
+                return result()
+            raise TypeError(f"run_until takes a function, an awaitable or something with result(), "
+                            f"not {type(awaitable).__name__}")
+        finally:
+            self.shutdown()
 
     def run(self) -> None:
         """Run until shutdown() (or SIGINT/SIGTERM when on the main thread)."""

@@ -207,16 +207,22 @@ class WorkflowTaskRunner:
 
     def _continue_as_new(self, task: Dict[str, Any], info: WorkflowInfo, can: ContinueAsNew) -> None:
         queue = can.task_queue or info.task_queue
+        next_id = can.workflow_id or info.workflow_id
         payload: Dict[str, Any] = {
-            "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": info.workflow_id,
+            "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": next_id,
             "continuedFromWorkflowId": info.workflow_id, "args": can.next_args,
         }
         if can.run_timeout_ms:
             payload["runTimeoutMs"] = can.run_timeout_ms
-        next_task = self.lane.enqueue({"type": f"workflow:{can.workflow_type}", "namespace": info.namespace,
-                                       "queue": queue, "payload": payload}, lease_of=task["id"])
+        if can.retry:
+            payload["retry"] = can.retry
+        request: Dict[str, Any] = {"type": f"workflow:{can.workflow_type}", "namespace": info.namespace, "queue": queue,
+                                   "payload": payload}
+        if can.lease_timeout_seconds:
+            request["lease_timeout_seconds"] = can.lease_timeout_seconds
+        next_task = self.lane.enqueue(request, lease_of=task["id"])
         self.lane.complete(task["id"], {"message": "workflow continued as new", "continue_as_new": {
-            "workflow_id": info.workflow_id, "workflow_type": can.workflow_type, "task_queue": queue, "task_id": next_task["id"],
+            "workflow_id": next_id, "workflow_type": can.workflow_type, "task_queue": queue, "task_id": next_task["id"],
         }})
 
     # ------------------------------------------------------------------ queries and updates
