@@ -7,14 +7,7 @@ from typing import Any, Callable, Optional
 
 from ._runtime.bodies import Scope
 from ._runtime.futures import WorkflowFuture, resolved
-from ._runtime.instance import WorkflowInstance, current
-
-
-def _instance(what: str) -> WorkflowInstance:
-    instance = current.get()
-    if instance is None:
-        raise RuntimeError(f"workflow.{what}() can only be called from inside a workflow run by an Agent")
-    return instance
+from ._runtime.instance import running as _instance
 
 
 class CancellationScope:

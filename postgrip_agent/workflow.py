@@ -39,7 +39,7 @@ from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
 from ._runtime import sandbox as _sandbox
 from ._scopes import CancellationScope
-from ._runtime.instance import WorkflowInstance, current
+from ._runtime.instance import WorkflowInstance, current, running
 from ._runtime.records import ContinueAsNew, WorkflowInfo
 
 
@@ -95,11 +95,7 @@ class _Unsafe:
 unsafe = _Unsafe()
 
 
-def _instance(what: str) -> WorkflowInstance:
-    instance = current.get()
-    if instance is None:
-        raise RuntimeError(f"workflow.{what}() can only be called from inside a workflow run by an Agent")
-    return instance
+_instance = running
 
 
 def run_in_workflow_runtime(runtime: WorkflowInstance, fn: Callable[[], Any]) -> Any:

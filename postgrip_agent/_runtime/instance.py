@@ -41,6 +41,14 @@ UPDATE_SIGNAL = "__postgrip_update__"
 current: contextvars.ContextVar[Optional["WorkflowInstance"]] = contextvars.ContextVar("postgrip_workflow_instance", default=None)
 
 
+def running(what: str) -> "WorkflowInstance":
+    """The run whose code is running; ``workflow.<what>()`` outside one is a RuntimeError."""
+    instance = current.get()
+    if instance is None:
+        raise RuntimeError(f"workflow.{what}() can only be called from inside a workflow run by an Agent")
+    return instance
+
+
 class WorkflowInstance:
     def __init__(
         self,
