@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -216,6 +217,8 @@ class Connection:
         # an adapter that answers on the calling thread (in-process) cannot lose an answer in
         # transit, so its writes need no Idempotency-Key (and the service records none)
         self._answers_kept = bool(getattr(self._direct, "answers_cannot_be_lost", False))
+        #: the in-process adapter's own entry (no URL, no requests objects): the fast path
+        self._direct_call: Optional[Callable[..., Tuple[int, bytes, Dict[str, str]]]] = getattr(self._direct, "call", None)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if headers:
             self.session.headers.update(dict(headers))
@@ -272,7 +275,6 @@ class Connection:
         method = method.upper()
         safe = (method == "GET") if idempotent is None else idempotent
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        url = self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         extra: Dict[str, str] = dict(headers or {})
         if method != "GET" and not self._answers_kept:
@@ -299,9 +301,15 @@ class Connection:
             return max(0.0, min(delay, budget - (time.monotonic() - started)))
 
         send_timeout = timeout or self.timeout
+        attempt: Callable[[], Tuple[Any, Mapping[str, str]]]
+        if self._direct_call is not None:
+            attempt = functools.partial(self._call_direct, method, path, query, data, agent_lane, extra)
+        else:
+            url = self._url(path, query)
+            attempt = functools.partial(self._send, method, url, data, send_timeout, agent_lane, extra)
         # The fast path: one attempt, no retry machinery. Most calls succeed at once.
         try:
-            return self._send(method, url, data, send_timeout, agent_lane, extra)
+            return attempt()
         except PostGripAgentError as first:
             if not retryable(first) or options.max_attempts == 1 or budget <= 0:
                 raise
@@ -328,9 +336,46 @@ class Connection:
             sleep=options.sleep,
             reraise=True,
         )
-        return retrying(self._send, method, url, data, send_timeout, agent_lane, extra)
+        return retrying(attempt)
 
     # ------------------------------------------------------------------ internals
+
+    def _url(self, path: str, query: Mapping[str, Any]) -> str:
+        return self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
+
+    def _call_direct(self, method: str, path: str, query: Mapping[str, Any], data: Optional[bytes], agent_lane: bool,
+                     extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
+        """What :meth:`_send` does, through the in-process adapter's own entry: the same headers
+        and answers, without building a URL or requests' objects."""
+        assert self._direct_call is not None
+        headers = {name.lower(): value for name, value in self.session.headers.items()}
+        for name, value in extra.items():
+            headers[name.lower()] = value
+        if data is not None:
+            headers["content-type"] = "application/json"
+        token = (self._agent_token() if agent_lane else None) or self.token
+        if token and "authorization" not in headers:
+            headers["authorization"] = f"Bearer {token}"
+        if agent_lane and self._signer is not None and method == "POST":
+            for name, value in self._signer.headers(method, self._url(path, query), data or b"").items():
+                headers[name.lower()] = value
+        # the query as the service would decode it from the URL (urlencode's str() of each value)
+        decoded = {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)] for k, v in query.items()}
+        self.requests_sent += 1
+        try:
+            status, content, answered = self._direct_call(method, path, decoded, headers, data or b"")
+        except requests.exceptions.ConnectionError as err:
+            raise _transport_error(method, f"cannot connect to {self.address}: {err}", False) from err
+        if self.extensions is None:
+            advertised = answered.get(EXTENSIONS_HEADER.lower())
+            if advertised is not None:
+                self.extensions = frozenset(name.strip() for name in advertised.split(",") if name.strip())
+        if status >= 400:
+            response = requests.Response()
+            response.status_code, response._content, response.reason = status, content, str(status)
+            response.headers = CaseInsensitiveDict(answered)
+            raise _rpc_error(method, self._url(path, query), response)
+        return (json.loads(content) if content else None), _LowerCaseHeaders(answered)
 
     def _send(self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool,
               extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
@@ -444,6 +489,19 @@ def _retry_after(value: Optional[str]) -> Optional[float]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class _LowerCaseHeaders(Dict[str, str]):
+    """Answer headers held under lower-case names, looked up by any case."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
 
 
 def _rpc_error(method: str, url: str, response: requests.Response) -> RPCError:

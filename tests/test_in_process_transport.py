@@ -206,3 +206,19 @@ def test_in_process_writes_need_no_idempotency_record(tmp_path: Any, queue: str)
     with sqlite3.connect(path) as db:
         keys = [row[0] for row in db.execute("SELECT key FROM idempotency")]
     assert len(keys) == 1 and keys[0].startswith("POST /api/v1/tasks "), keys
+
+
+def test_the_adapter_also_serves_a_plain_requests_session(server: LocalServer) -> None:
+    """The Connection calls the adapter's own entry; mounted on any requests.Session (requests'
+    extension point) it answers the same way, headers and errors included."""
+    import requests
+
+    session = requests.Session()
+    session.mount(server.address + "/", server.transport_adapter())
+    listed = session.get(server.address + "/api/v1/workflows", params={"limit": "2"})
+    assert listed.status_code == 200 and listed.json() == []
+    assert "markers" in listed.headers["x-postgrip-extensions"]
+    missing = session.get(server.address + "/api/v1/workflows/no%20such")
+    assert missing.status_code == 404 and "no such" in missing.json()["error"]
+    bad = session.get(server.address + "/api/v1/workflows", params={"limit": "many"})
+    assert bad.status_code == 400 and "limit" in bad.json()["error"]

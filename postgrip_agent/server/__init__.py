@@ -89,7 +89,7 @@ class LocalServer:
         ``Client.connect(server)`` mounts one: a Client and an Agent in this process then reach
         the service with the same API, status codes and errors as over HTTP, at a fraction of
         the cost. Calls fail as a refused connection would while the server is not running."""
-        return InProcessAdapter(self.api.dispatch, self.api.extensions,
+        return InProcessAdapter(self.api.route, self.api.extensions,
                                 lambda: self._started and not self._stopped.is_set())
 
     def start(self) -> "LocalServer":

@@ -244,10 +244,16 @@ class Api:
     def dispatch(self, method: str, target: str, headers: Dict[str, str], body: bytes,
                  caller_alive: Callable[[], bool] = lambda: True) -> Response:
         """Route one request (header names in lower case) to its handler."""
+        split = urlsplit(target)
+        return self.route(method, split.path, parse_qs(split.query, keep_blank_values=True), headers, body, caller_alive)
+
+    def route(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
+              caller_alive: Callable[[], bool] = lambda: True) -> Response:
+        """:meth:`dispatch` with the target already split: the path as sent (percent-encoded), the
+        query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
             self.requests_served += 1
-        split = urlsplit(target)
-        path = split.path.rstrip("/") or "/"
+        path = path.rstrip("/") or "/"
         allowed: List[str] = []
         for route_method, pattern, lane, handler in self._candidates(path):
             match = pattern.match(path)
@@ -258,7 +264,6 @@ class Api:
                 continue
             session_agent = self._authorize(lane, headers.get("authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-            query = parse_qs(split.query, keep_blank_values=True)
             request = Request(method, path, query, body, params, caller_alive, session_agent=session_agent,
                               fence=_fence(headers.get(LEASE_HEADER)))
             key = headers.get("idempotency-key")

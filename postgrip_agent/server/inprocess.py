@@ -17,17 +17,19 @@ never applied.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
-from urllib.parse import urlsplit
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .errors import Dispatch, answer
+from .errors import answer
 from .http_conn import MAX_BODY_BYTES, SERVER_NAME, reason_phrase
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
+#: Api.route: method, path, decoded query, headers (lower case), body, caller_alive
+Route = Callable[[str, str, Dict[str, List[str]], Dict[str, str], bytes, Callable[[], bool]], Tuple[int, Any, Dict[str, str]]]
 
 
 class InProcessAdapter(BaseAdapter):
@@ -37,37 +39,49 @@ class InProcessAdapter(BaseAdapter):
     #: Connection sends its writes without an Idempotency-Key (the service then records none)
     answers_cannot_be_lost = True
 
-    def __init__(self, dispatch: Dispatch, extensions: str, serving: Callable[[], bool]) -> None:
+    def __init__(self, route: Route, extensions: str, serving: Callable[[], bool]) -> None:
         """``serving`` says whether the service is running (started, not yet stopped)."""
         super().__init__()
-        self._dispatch = dispatch
+        self._route = route
         self._extensions = extensions
         self._serving = serving
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
-             verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
+    def call(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str],
+             body: bytes) -> Tuple[int, bytes, Dict[str, str]]:
+        """One call without requests' objects (the Connection's own fast path): the path as sent,
+        the query decoded, header names in lower case. Answers the status, the JSON body as
+        bytes (a copy: nothing the service holds is shared) and the headers, names in lower case."""
         if not self._serving():
             raise requests.exceptions.ConnectionError(
                 "NewConnectionError: Connection refused: the in-process PostGrip Agent service is not running "
                 "(start the LocalServer first; it may have been stopped)")
-        split = urlsplit(request.url or "")
-        target = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
         extra: Dict[str, str]
         if len(body) > MAX_BODY_BYTES:
             status, payload, extra = 413, {"error": f"request body of {len(body)} bytes exceeds the "
                                            f"{MAX_BODY_BYTES}-byte limit", "code": "payload_too_large"}, {}
         else:
-            headers = {name.lower(): value for name, value in request.headers.items()}
-            status, payload, extra = answer(self._dispatch, request.method or "GET", target, headers, body,
-                                            lambda: True)
+            route = self._route
+            status, payload, extra = answer(lambda m, t, h, b, alive: route(m, path, query, h, b, alive),
+                                            method, path, headers, body, lambda: True)
+        answered = {"server": SERVER_NAME, "content-type": "application/json",
+                    "x-postgrip-extensions": self._extensions}
+        for name, value in extra.items():
+            answered[name.lower()] = value
+        content = b"" if method == "HEAD" else json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return status, content, answered
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
+             verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
+        split = urlsplit(request.url or "")
+        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        status, content, answered = self.call(request.method or "GET", split.path or "/",
+                                              parse_qs(split.query, keep_blank_values=True), headers, body)
         response = requests.Response()
         response.status_code = status
         response.reason = reason_phrase(status)
-        response.headers = CaseInsensitiveDict({"Server": SERVER_NAME, "Content-Type": "application/json",
-                                                "X-PostGrip-Extensions": self._extensions, **extra})
-        response._content = b"" if request.method == "HEAD" else json.dumps(
-            payload, separators=(",", ":"), allow_nan=False).encode()
+        response.headers = CaseInsensitiveDict(answered)
+        response._content = content
         response.encoding = "utf-8"
         response.url = request.url or ""
         response.request = request
