@@ -16,7 +16,7 @@ from ..types import parse_timestamp
 from .dispatch import LocalDispatch
 from .interrupt import ActivityInterrupted, ThreadGuard
 from .lane import AgentLane, TaskGone
-from .leases import LOCAL_DEADLINE, LeaseKeeper
+from .leases import HANDED_BACK, LOCAL_DEADLINE, LeaseKeeper
 
 log = logging.getLogger("postgrip_agent.agent")
 
@@ -120,10 +120,10 @@ class ActivityTaskRunner:
             self._complete(ctx, result)
             return
         where = f"activity {ctx.info.activity_type} (task {task_id}, attempt {ctx.info.attempt})"
-        if isinstance(error, CancelledFailure) and ctx.cancel_reason == LOCAL_DEADLINE:
-            # the service times the attempt out itself (and retries it); a report from here could
-            # only race it with a cancellation
-            log.info("%s stopped: %s", where, LOCAL_DEADLINE)
+        if isinstance(error, CancelledFailure) and ctx.cancel_reason in (LOCAL_DEADLINE, HANDED_BACK):
+            # the service times the attempt out itself (and retries it), or another agent takes the
+            # task handed back: a report from here could only race them with a cancellation
+            log.info("%s stopped: %s", where, ctx.cancel_reason)
             return
         if isinstance(error, CancelledFailure):
             log.info("%s cancelled: %s", where, ctx.cancel_reason or error)

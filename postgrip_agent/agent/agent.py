@@ -14,6 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from .._compat import either
 from ..client import Client
 from ..connection import Connection
 from ..errors import PostGripAgentError
@@ -250,12 +251,16 @@ class Agent:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    def shutdown(self, timeout: Optional[float] = None) -> None:
-        """Stop polling, then wait (up to ``timeout`` s) for in-flight tasks to finish."""
+    def shutdown(self, timeout: Optional[float] = None, *, grace: Optional[float] = None) -> None:
+        """Stop polling, let in-flight tasks finish for up to ``grace`` seconds (None: as long as
+        they take), then hand the leases still held back to the service, so another agent
+        retries those tasks at once (an activity still running here is interrupted; where the
+        service cannot take a lease back, it lapses). ``timeout`` is the older name of ``grace``."""
+        grace = either("grace", grace, "timeout", timeout)
         self._stopping.set()
         if self._stopped.is_set():
             return
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if grace is None else time.monotonic() + grace
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for lane in self._lanes:
@@ -263,10 +268,22 @@ class Agent:
                 while lane.in_flight and (deadline is None or time.monotonic() < deadline):
                     lane.idle.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
             lane.pool.shutdown(wait=False)
+        for thread in self._threads:  # each poller ends with its current poll: nothing is leased to us after
+            thread.join(self.poll_wait_seconds + 5.0)
+        if any(lane.in_flight for lane in self._lanes):
+            handed = self.leases.hand_back()
+            log.warning("agent %s: %d task(s) still running after the %.1f s grace period were handed back",
+                        self.identity, handed, grace or 0.0)
         self.leases.stop()
         self._workflow_runner.cache.clear()  # live runs go on elsewhere: tear them down without side effects
         self._stopped.set()
         log.info("agent %s stopped", self.identity)
+
+    @property
+    def in_flight(self) -> int:
+        """Tasks this agent is running now (after a shutdown: those whose code is still busy
+        although their leases were handed back)."""
+        return sum(lane.in_flight for lane in self._lanes)
 
     def __enter__(self) -> "Agent":
         return self.start()
@@ -296,9 +313,30 @@ class Agent:
             if task is None:
                 lane.slots.release()
                 continue
+            if self._stopping.is_set():  # leased just as the agent stops: another agent takes it at once
+                lane.slots.release()
+                self._give_back(task)
+                return
             with lane.lock:
                 lane.in_flight += 1
-            lane.pool.submit(self._dispatch, lane, task)
+            try:
+                lane.pool.submit(self._dispatch, lane, task)
+            except RuntimeError:  # the pool shut down between the check and here
+                with lane.lock:
+                    lane.in_flight -= 1
+                    lane.idle.notify_all()
+                lane.slots.release()
+                self._give_back(task)
+                return
+
+    def _give_back(self, task: Dict[str, Any]) -> None:
+        try:
+            if self.lane.give_back(task["id"]):
+                log.info("task %s leased while stopping: handed back", task["id"])
+        except Exception as err:  # gone, or the service is unreachable: the lease lapses instead
+            log.warning("handing back task %s failed: %s; its lease will lapse", task["id"], err)
+        finally:
+            self.lane.released(task["id"])
 
     def _dispatch(self, lane: _Lane, task: Dict[str, Any]) -> None:
         try:

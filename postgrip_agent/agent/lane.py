@@ -136,6 +136,14 @@ class AgentLane:
             result["stderr"] = stack_trace
         self._post(task_id, "fail", {"error": error, "result": result}, lease_of)
 
+    def give_back(self, task_id: str) -> bool:
+        """Hand a leased task back to the service (extension ``lease-release``) so another agent
+        takes it at once; False where the service lacks it (the lease then lapses by itself)."""
+        if not self._has("lease-release"):
+            return False
+        self._post(task_id, "release", {})
+        return True
+
     def block(self, task_id: str, reason: str) -> None:
         self._post(task_id, "block", {"reason": reason})
 

@@ -15,6 +15,8 @@ log = logging.getLogger("postgrip_agent.agent")
 
 #: the reason on_lost gets when the local deadline (not the service) ended the attempt
 LOCAL_DEADLINE = "its start_to_close_timeout passed"
+#: the reason on_lost gets when the agent stops and gives the task back (or leaves its lease to lapse)
+HANDED_BACK = "the agent is shutting down; the task was handed back"
 
 
 @attrs.define
@@ -80,6 +82,23 @@ class LeaseKeeper:
     def release(self, task_id: str) -> None:
         with self._lock:
             self._leases.pop(task_id, None)
+
+    def hand_back(self, reason: str = HANDED_BACK) -> int:
+        """Give every lease still held back to the service (where it can take them: else they
+        lapse), then stop the work under them (an activity is interrupted as its lease were lost).
+        Returns how many were held."""
+        with self._lock:
+            held = list(self._leases.values())
+            self._leases.clear()
+        for lease in held:
+            try:
+                given = self._lane.give_back(lease.task_id)
+                log.info("task %s %s", lease.task_id, "handed back to the service" if given
+                         else "left to lapse (the service cannot take a lease back)")
+            except Exception as err:  # gone already, or the service is unreachable: it lapses anyway
+                log.warning("handing back task %s failed: %s; its lease will lapse", lease.task_id, err)
+            self._notify_lost(lease, reason)
+        return len(held)
 
     @staticmethod
     def _notify_lost(lease: _Lease, reason: str) -> None:

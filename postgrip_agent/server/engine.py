@@ -8,6 +8,7 @@ moment a task is queued for its queue. Time belongs to the ticker thread (timers
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -20,6 +21,8 @@ from .activities import check_activity_timeouts
 from .sessions import Sessions
 from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
 from .wire import ts
+
+log = logging.getLogger("postgrip_agent.server")
 
 
 #: the longest history tail handed out with a workflow task
@@ -324,6 +327,26 @@ class Engine(Sessions):
                 task.state = "blocked"
             task.error = None
             self._save_task(task, now)
+            return task
+
+    def release(self, task_id: str, agent_id: Optional[str], fence: Fence = None) -> TaskRecord:
+        """Extension ``lease-release``: the agent holding the lease gives the task back (it is
+        shutting down and will not finish it). The task is queued again at once, as the same
+        attempt (nothing failed), for any agent; what the old holder still writes is refused."""
+        with self._lock, self.store.transaction():
+            task = self._writable_task(task_id, agent_id, fence)
+            if task.state != "leased":
+                raise Conflict(f"task {task_id} is not leased (state {task.state}): nothing to release")
+            now = self.clock.now()
+            holder = task.agent_id
+            task.state, task.agent_id, task.leased_until, task.lease_token = "queued", None, None, None
+            task.wake_pending = False
+            if task.type.startswith("activity:"):
+                task.attempt_started_at, task.not_before = None, now
+                self._arm_activity(task)
+            self._save_task(task, now)
+            self._task_available(task)
+            log.info("task %s (%s) released by %s; queued again", task.id, task.type, holder)
             return task
 
     def end_activation(self, task_id: str, agent_id: Optional[str], commands: List[wt.EnqueueTaskRequest],

@@ -212,7 +212,8 @@ class Api:
             r("POST", "/api/v1/agent/tasks/{taskId}/activation", AGENT, self.activation)
             r("GET", "/api/v1/agent/poll-with-history", AGENT, self.poll_with_history)
             r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
-            self.extensions += ", activation-commit, history-tail, completion-handback, markers"
+            r("POST", "/api/v1/agent/tasks/{taskId}/release", AGENT, self.release)
+            self.extensions += ", activation-commit, history-tail, completion-handback, markers, lease-release"
         for route in extra_routes or []:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
@@ -489,6 +490,12 @@ class Api:
     def block(self, req: Request) -> Response:
         body = req.body(wt.BlockTaskRequest, optional=True)
         return 200, task_json(self.engine.block(req.params["taskId"], req.agent_id, body.reason, req.fence)), {}
+
+    def release(self, req: Request) -> Response:
+        """Extension ``lease-release``: an agent that stops gives a leased task back at once."""
+        if req.raw_body.strip() not in (b"", b"{}"):
+            raise BadRequest("release takes no body (send {} or nothing)")
+        return 200, task_json(self.engine.release(req.params["taskId"], req.agent_id, req.fence)), {}
 
     def fail(self, req: Request) -> Response:
         body = req.body(wt.FailTaskRequest)

@@ -1,0 +1,108 @@
+"""``postgrip-agent agent MODULE ... --task-queue Q``: Celery's ``worker`` for this SDK.
+
+Imports the modules, finds the ``@workflow.defn`` classes and ``@activity.defn`` functions
+defined in them, and runs an Agent until SIGTERM or SIGINT. Then it stops polling, lets
+in-flight work finish for ``--grace`` seconds, and hands the leases still held back to the
+service, so another agent retries those tasks at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import logging
+import os
+import signal
+import sys
+import threading
+import types
+from typing import Any, List, Tuple
+
+from ..agent import Agent
+from ..client import Client
+from ._commands import UsageError
+from ._output import Output
+
+log = logging.getLogger("postgrip_agent.cli")
+
+
+def discover(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
+    """The workflows and activities a module defines (not those it imports from elsewhere)."""
+    workflows, activities = [], []
+    for value in vars(module).values():
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if getattr(value, "_postgrip_workflow_name", None) is not None and (
+                inspect.isclass(value) or getattr(value, "_postgrip_run_method", None) is value):
+            workflows.append(value)
+        elif getattr(value, "_postgrip_activity_name", None) is not None and callable(value):
+            activities.append(value)
+    return workflows, activities
+
+
+def load(names: List[str]) -> Tuple[List[Any], List[Any]]:
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: modules of the current directory import
+    workflows: List[Any] = []
+    activities: List[Any] = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception as err:
+            raise UsageError(f"module {name!r} does not import: {type(err).__name__}: {err} "
+                             "(give a module path such as 'myapp.workflows', importable from here)") from err
+        found = discover(module)
+        if not found[0] and not found[1]:
+            raise UsageError(f"module {name!r} defines no @workflow.defn class and no @activity.defn function")
+        workflows += found[0]
+        activities += found[1]
+    return workflows, activities
+
+
+def run(client: Client, args: argparse.Namespace, out: Output) -> int:
+    workflows, activities = load(args.modules)
+    try:
+        agent = Agent(client, task_queue=args.task_queue, workflows=workflows, activities=activities,
+                      identity=args.identity, max_concurrent_activities=args.max_concurrent_activities)
+    except (TypeError, ValueError) as err:  # a registration the Agent refuses (duplicate names, sandbox, ...)
+        raise UsageError(f"cannot register the agent's workflows and activities: {err}") from err
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping (grace %.1f s)", signal.Signals(signum).name, args.grace)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    out.line(f"agent {agent.identity} on queue {args.task_queue!r}: {len(workflows)} workflow(s) "
+             f"[{', '.join(w._postgrip_workflow_name for w in workflows)}], {len(activities)} activity(ies) "
+             f"[{', '.join(a._postgrip_activity_name for a in activities)}]")
+    agent.start()
+    try:
+        while not stop.wait(0.5):  # a timed wait, so the signal handler runs promptly on the main thread
+            pass
+    finally:
+        agent.shutdown(grace=args.grace)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    out.line(f"agent {agent.identity} stopped")
+    if agent.in_flight:  # code that ignores interruption (a long C call): its task was handed back already
+        log.warning("%d task(s) still busy in this process after being handed back; exiting without them",
+                    agent.in_flight)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("agent", help="run an agent for the workflows and activities of MODULEs",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="+", metavar="MODULE", help="module path, e.g. myapp.workflows")
+    parser.add_argument("--task-queue", "-q", required=True, help="the queue to poll")
+    parser.add_argument("--identity", help="the agent's id (default: host-pid-random)")
+    parser.add_argument("--grace", type=float, default=30.0,
+                        help="seconds in-flight work may take to finish on SIGTERM/SIGINT (default 30)")
+    parser.add_argument("--max-concurrent-activities", type=int, default=None, help="activity threads (default 100)")
+    parser.set_defaults(run=run)

@@ -1,0 +1,232 @@
+"""``postgrip-agent workflow|schedule|task ...``: what an operator does from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any, Callable, Dict, List
+
+from .. import types as wt
+from ..client import Client
+from ..errors import WorkflowFailureError
+from ._output import Output, progress_bar
+
+#: a command: (client, parsed arguments, output) -> exit code
+Command = Callable[[Client, argparse.Namespace, Output], int]
+
+
+class UsageError(Exception):
+    """Bad input on the command line: exit code 2, one line naming the problem and the fix."""
+
+
+def json_value(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"{what} {text!r} is not JSON ({err}); quote strings as JSON too, e.g. '\"Ada\"'") from None
+
+
+def arguments(args: argparse.Namespace) -> List[Any]:
+    """The workflow's (or signal's, query's, update's) arguments: ``--arg JSON`` each, or ``--args JSON-array``."""
+    given = [json_value(text, "--arg") for text in (args.arg or [])]
+    if args.args is not None:
+        if given:
+            raise UsageError("pass the arguments as --arg JSON (repeated) or --args JSON-ARRAY, not both")
+        value = json_value(args.args, "--args")
+        if not isinstance(value, list):
+            raise UsageError(f"--args takes a JSON array, e.g. --args '[1, \"two\"]', got {args.args!r}")
+        return value
+    return given
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--arg", action="append", metavar="JSON", help="an argument, as JSON (repeat for more)")
+    parser.add_argument("--args", metavar="JSON-ARRAY", help="all the arguments, as one JSON array")
+
+
+def timestamp(text: str, what: str) -> datetime:
+    try:
+        return wt.parse_timestamp(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not a timestamp; use ISO 8601, e.g. 2026-11-22T06:00:00Z") from None
+
+
+# ------------------------------------------------------------------ workflows
+
+
+def _start(client: Client, args: argparse.Namespace) -> Any:
+    return client.start_workflow(args.workflow_type, *arguments(args), id=args.id, task_queue=args.task_queue,
+                                 id_reuse_policy=args.id_reuse_policy, run_timeout=args.run_timeout)
+
+
+def start(client: Client, args: argparse.Namespace, out: Output) -> int:
+    handle = _start(client, args)
+    out.record({"workflow_id": handle.id, "run_id": handle.result_run_id, "type": args.workflow_type})
+    return 0
+
+
+def execute(client: Client, args: argparse.Namespace, out: Output) -> int:
+    handle = _start(client, args)
+    out.line(f"started {args.workflow_type} as {handle.id} (run {handle.result_run_id})")
+    return _follow_to_result(handle, out, args.timeout)
+
+
+def watch(client: Client, args: argparse.Namespace, out: Output) -> int:
+    return _follow_to_result(client.get_workflow_handle(args.workflow_id), out, args.timeout)
+
+
+def _follow_to_result(handle: Any, out: Output, timeout: Any) -> int:
+    """Milestones as a progress bar, activity output as lines, then the result (exit 1 if it failed)."""
+    for event in handle.watch_events(timeout=timeout):
+        details = event.details or {}
+        if event.kind == "milestone":
+            out.line(progress_bar(details.get("index"), details.get("total"), str(details.get("name") or event.message)))
+        elif event.kind in ("stdout", "stderr"):
+            text = (event.data or event.message or "").rstrip("\n")
+            for line in text.splitlines() or [""]:
+                out.line(f"{event.kind}: {line}")
+    try:
+        value = handle.result(timeout=timeout)
+    except WorkflowFailureError as err:
+        out.line(f"workflow {handle.id} {err.status}: {err.cause or err}")
+        if out.json:
+            out.record({"workflow_id": handle.id, "status": err.status, "error": str(err.cause or err)})
+        return 1
+    out.value(value)
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"workflow_type": args.type, "state": args.state, "query": args.query, "task_queue": args.task_queue}
+
+
+def list_workflows(client: Client, args: argparse.Namespace, out: Output) -> int:
+    rows = []
+    for run in client.workflow.list(**_filters(args), page_size=min(args.limit, 500)):
+        rows.append({"id": run.id, "type": run.type, "state": run.state, "queue": run.queue,
+                     "run_id": run.run_id, "created": run.created_at})
+        if len(rows) >= args.limit:
+            break
+    out.table(["id", "type", "state", "queue", "run_id", "created"], rows)
+    return 0
+
+
+def count(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.value(client.workflow.count(**_filters(args)))
+    return 0
+
+
+def describe(client: Client, args: argparse.Namespace, out: Output) -> int:
+    run = client.get_workflow_handle(args.workflow_id).describe()
+    out.record({"workflow_id": run.id, "type": run.type, "state": run.state, "run_id": run.run_id,
+                "task_queue": run.queue, "created": run.created_at, "updated": run.updated_at,
+                "pending_activities": [f"{a.activity_type} (attempt {a.attempt}, {a.state})" for a in run.pending_activities],
+                "result": run.result.value if run.result is not None else None, "error": run.error})
+    return 0
+
+
+def show(client: Client, args: argparse.Namespace, out: Output) -> int:
+    events = client.get_workflow_handle(args.workflow_id).fetch_history_events(wait_new_event=args.follow)
+    if out.json and not args.follow:
+        out.table(["id", "type", "task_id", "created_at", "attributes"],
+                  [{"id": e.id, "type": e.type, "task_id": e.task_id, "created_at": e.created_at,
+                    "attributes": e.attributes} for e in events])
+        return 0
+    for event in events:
+        if out.json:  # one JSON object per line while following
+            out.stream.write(json.dumps(wt.to_json(event), default=str) + "\n")
+            out.stream.flush()
+        else:
+            shown = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in (event.attributes or {}).items())
+            out.line(f"{event.id:>5}  {event.created_at:%H:%M:%S.%f}"[:-3] + f"  {event.type}  {shown}")
+    return 0
+
+
+def signal(client: Client, args: argparse.Namespace, out: Output) -> int:
+    client.get_workflow_handle(args.workflow_id).signal(args.name, args=arguments(args))
+    out.record({"workflow_id": args.workflow_id, "signalled": args.name})
+    return 0
+
+
+def query(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.value(client.get_workflow_handle(args.workflow_id).query(args.name, args=arguments(args)))
+    return 0
+
+
+def update(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.value(client.get_workflow_handle(args.workflow_id).execute_update(args.name, args=arguments(args)))
+    return 0
+
+
+def cancel(client: Client, args: argparse.Namespace, out: Output) -> int:
+    client.get_workflow_handle(args.workflow_id).cancel(args.reason)
+    out.record({"workflow_id": args.workflow_id, "cancellation": "requested"})
+    return 0
+
+
+def terminate(client: Client, args: argparse.Namespace, out: Output) -> int:
+    client.get_workflow_handle(args.workflow_id).terminate(reason=args.reason)
+    out.record({"workflow_id": args.workflow_id, "terminated": True})
+    return 0
+
+
+# ------------------------------------------------------------------ schedules and tasks
+
+
+def _schedule_row(schedule: wt.Schedule) -> Dict[str, Any]:
+    spec = schedule.spec
+    every = spec.cron or (f"every {spec.interval_seconds}s" if spec.interval_seconds else "calendar")
+    return {"id": schedule.id, "state": schedule.state, "workflow": schedule.action.workflow_type, "spec": every,
+            "next_run": schedule.next_run_at, "last_run": schedule.last_run_at}
+
+
+def schedule_create(client: Client, args: argparse.Namespace, out: Output) -> int:
+    if not args.cron and not args.interval:
+        raise UsageError("a schedule needs --cron EXPR or --interval SECONDS")
+    created = client.schedule.create_workflow_schedule(
+        workflow=args.workflow, schedule_id=args.schedule_id, task_queue=args.task_queue, args=arguments(args),
+        cron=args.cron, interval=args.interval, timezone=args.timezone, overlap_policy=args.overlap_policy)
+    out.record(_schedule_row(created))
+    return 0
+
+
+def schedule_list(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.table(["id", "state", "workflow", "spec", "next_run", "last_run"],
+              [_schedule_row(s) for s in client.schedule.list(state=args.state)])
+    return 0
+
+
+def schedule_describe(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.record(wt.to_json(client.schedule.get(args.schedule_id)))
+    return 0
+
+
+def schedule_action(action: str) -> Command:
+    def run(client: Client, args: argparse.Namespace, out: Output) -> int:
+        schedules = client.schedule
+        if action == "backfill":
+            answer: Any = schedules.backfill(args.schedule_id, timestamp(args.start, "--start"), timestamp(args.end, "--end"))
+        elif action == "delete":
+            answer = schedules.delete(args.schedule_id)
+        else:
+            answer = getattr(schedules, action)(args.schedule_id, args.reason)
+        out.record(wt.to_json(answer) if hasattr(answer, "__attrs_attrs__") else {"schedule_id": args.schedule_id})
+        return 0
+    return run
+
+
+def task_list(client: Client, args: argparse.Namespace, out: Output) -> int:
+    rows = []
+    for task in client.task.list(queue=args.queue, type=args.type, state=args.state, page_size=min(args.limit, 500)):
+        rows.append({"id": task.id, "type": task.type, "state": task.state, "queue": task.queue,
+                     "attempt": task.attempt, "agent": task.agent_id, "updated": task.updated_at})
+        if len(rows) >= args.limit:
+            break
+    out.table(["id", "type", "state", "queue", "attempt", "agent", "updated"], rows)
+    return 0
+
+
+def task_describe(client: Client, args: argparse.Namespace, out: Output) -> int:
+    out.record(wt.to_json(client.task.get(args.task_id)))
+    return 0

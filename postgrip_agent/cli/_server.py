@@ -1,0 +1,81 @@
+"""``postgrip-agent server``: the local runtime service, in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import sqlite3
+import threading
+from typing import Any, List
+
+from ._commands import UsageError
+from ._output import Output
+
+log = logging.getLogger("postgrip_agent.cli")
+
+
+def _check_db(db: str) -> None:
+    if db == ":memory:":
+        return
+    folder = os.path.dirname(os.path.abspath(db)) or "."
+    if os.path.isdir(db):
+        raise UsageError(f"--db {db!r} is a directory; give a file path such as {os.path.join(db, 'postgrip.db')!r}")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--db {db!r}: the folder {folder!r} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK) or (os.path.exists(db) and not os.access(db, os.R_OK | os.W_OK)):
+        raise UsageError(f"--db {db!r}: no permission to read and write there; choose another path")
+
+
+def _remove_new_files(db: str, existed: List[str]) -> None:
+    for path in (db, db + "-wal", db + "-shm"):
+        if path not in existed and os.path.exists(path):
+            os.remove(path)
+
+
+def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
+    from ..server import LocalServer
+
+    _check_db(args.db)
+    existed = [p for p in (args.db, args.db + "-wal", args.db + "-shm") if os.path.exists(p)]
+    try:
+        server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token)
+        server.start()
+    except OSError as err:
+        _remove_new_files(args.db, existed)  # nothing is left behind by a start that failed
+        if err.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} on {args.host} is already in use; stop what holds it or pass "
+                             "--port with another number (0 picks a free one)") from err
+        if err.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {err.strerror}; check --host and --port") from err
+        raise
+    except sqlite3.Error as err:
+        _remove_new_files(args.db, existed)
+        raise UsageError(f"--db {args.db!r} is not a usable SQLite database: {err}") from err
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    out.line(f"PostGrip Agent service listening on {server.address} (database {args.db})")
+    try:
+        while not stop.wait(0.5):  # a timed wait, so the signal handler runs promptly on the main thread
+            pass
+    finally:
+        server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("server", help="run the local runtime service (PostGrip Agent API on SQLite)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4100, help="port to listen on (default 4100; 0 picks one)")
+    parser.add_argument("--db", default="./postgrip.db", help="SQLite file, or :memory: (default ./postgrip.db)")
+    parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
+    parser.set_defaults(run=run, needs_client=False)
