@@ -195,6 +195,16 @@ def test_query_and_update_on_unknown_or_finished_workflow(wire: Wire) -> None:
     assert "not running" in closed["error"] and "'u'" in closed["error"]
 
 
+def test_a_query_waiting_when_the_run_closes_is_still_answered(wire: Wire) -> None:
+    wf_task = _wf(wire, "closing")
+    query = wire.enqueue("query:Order", {"workflowId": "closing", "queryName": "price"}, queue="q")
+    wire.complete(wf_task, 5)  # the run ends while the query waits for an agent
+    assert wire.workflow("closing")["state"] == "succeeded"
+    assert wire.task(query["id"])["state"] == "queued"  # an agent answers it by replaying the finished run
+    wire.complete(wire.poll(types="query:"), 5)
+    assert wire.task(query["id"])["result"]["value"] == 5
+
+
 def test_workflow_failure_and_retry_policy(wire: Wire) -> None:
     wire.complete(_wf(wire, "dummy"), 0)
     failing = _wf(wire, "fails")

@@ -236,18 +236,24 @@ class Agent:
         finally:
             self.shutdown()
 
-    def run(self) -> None:
-        """Run until shutdown() (or SIGINT/SIGTERM when on the main thread)."""
+    def run(self, *, grace: Optional[float] = None) -> None:
+        """Run until shutdown() (or SIGINT/SIGTERM when on the main thread), then drain as
+        :meth:`shutdown` does with ``grace``."""
         previous: Dict[Any, Any] = {}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("agent %s: received %s; stopping (grace %s s)", self.identity, signal.Signals(signum).name, grace)
+            self._stopping.set()
+
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                previous[signum] = signal.signal(signum, lambda s, f: self._stopping.set())
+                previous[signum] = signal.signal(signum, on_signal)
         self.start()
         try:
-            while not self._stopping.wait(0.5):
+            while not self._stopping.wait(0.5):  # a timed wait, so signal handlers run promptly
                 pass
         finally:
-            self.shutdown()
+            self.shutdown(grace=grace)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 

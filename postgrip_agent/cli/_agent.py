@@ -13,9 +13,7 @@ import importlib
 import inspect
 import logging
 import os
-import signal
 import sys
-import threading
 import types
 from typing import Any, List, Tuple
 
@@ -67,33 +65,25 @@ def run(client: Client, args: argparse.Namespace, out: Output) -> int:
                       identity=args.identity, max_concurrent_activities=args.max_concurrent_activities)
     except (TypeError, ValueError) as err:  # a registration the Agent refuses (duplicate names, sandbox, ...)
         raise UsageError(f"cannot register the agent's workflows and activities: {err}") from err
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("received %s: stopping (grace %.1f s)", signal.Signals(signum).name, args.grace)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     out.line(f"agent {agent.identity} on queue {args.task_queue!r}: {len(workflows)} workflow(s) "
              f"[{', '.join(w._postgrip_workflow_name for w in workflows)}], {len(activities)} activity(ies) "
              f"[{', '.join(a._postgrip_activity_name for a in activities)}]")
-    agent.start()
-    try:
-        while not stop.wait(0.5):  # a timed wait, so the signal handler runs promptly on the main thread
-            pass
-    finally:
-        agent.shutdown(grace=args.grace)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    agent.run(grace=args.grace)  # until SIGTERM/SIGINT, then the drain
     out.line(f"agent {agent.identity} stopped")
-    if agent.in_flight:  # code that ignores interruption (a long C call): its task was handed back already
+    leave_stuck_work(agent)
+    return 0
+
+
+def leave_stuck_work(agent: Agent) -> None:
+    """After a drain, exit at once if task code is still busy (a long C call ignores interruption):
+    its task was handed back already, and the interpreter would otherwise wait for the thread."""
+    if agent.in_flight:
         log.warning("%d task(s) still busy in this process after being handed back; exiting without them",
                     agent.in_flight)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-    return 0
 
 
 def add_parser(commands: Any) -> None:

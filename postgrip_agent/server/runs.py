@@ -210,7 +210,8 @@ class RunLifecycle(EngineCore):
         if workflow_task is not None and workflow_task.state not in wt.TERMINAL_TASK_STATES:
             self._finish_task(workflow_task, task_state, now, result=result, error=error)
         for open_task in self.store.open_tasks_of_run(run.run_id):
-            if open_task.id != run.task_id:
+            # a query still waiting is answered all the same: an agent replays the finished run
+            if open_task.id != run.task_id and not open_task.type.startswith("query:"):
                 self._finish_task(open_task, "failed", now, error=f"cancelled: workflow {run.id} closed ({state})")
         for child in self.store.running_children(run.run_id):
             if child.parent_cancellation_type != "abandon":

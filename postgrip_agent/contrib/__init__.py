@@ -1,0 +1,1 @@
+"""Integrations with web frameworks: ``postgrip_agent.contrib.flask`` and ``postgrip_agent.contrib.django``."""
