@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from .....agent import Agent
+from .....errors import TransportError
 from .....cli._agent import leave_stuck_work
 from ... import autodiscover, get_client, settings
 
@@ -28,8 +29,13 @@ class Command(BaseCommand):  # type: ignore[misc]
             raise CommandError("no workflows.py or activities.py in the installed apps defines a workflow or activity")
         queue = options.get("task_queue") or config["TASK_QUEUE"]
         grace = options["grace"] if options.get("grace") is not None else float(config["GRACE"])
+        client = get_client()
         try:
-            agent = Agent(get_client(), task_queue=queue, workflows=workflows, activities=activities,
+            client.health()
+        except TransportError as err:
+            raise CommandError(f"{err} (set POSTGRIP['ADDRESS'] in the settings)") from err
+        try:
+            agent = Agent(client, task_queue=queue, workflows=workflows, activities=activities,
                           identity=options.get("identity"))
         except (TypeError, ValueError) as err:
             raise CommandError(f"cannot register the agent's workflows and activities: {err}") from err
