@@ -57,29 +57,12 @@ def shout(word: str) -> str:
 
 @workflow.defn
 class Shouter:
-    def __init__(self) -> None:
-        self.heard: List[str] = []
-        self.done = False
-
     @workflow.run
     def run(self, word: str):  # type: ignore[no-untyped-def]
         workflow.milestone("started", index=0, total=2)
         loud = yield workflow.execute_activity(shout, word, start_to_close_timeout=timedelta(seconds=10))
         workflow.milestone("shouted", index=2, total=2)
         return loud
-
-    @workflow.signal
-    def hear(self, word: str) -> None:
-        self.heard.append(word)
-
-    @workflow.query
-    def heard_so_far(self) -> List[str]:
-        return self.heard
-
-    @workflow.update
-    def hear_now(self, word: str) -> int:
-        self.heard.append(word)
-        return len(self.heard)
 
 
 @workflow.defn
@@ -196,6 +179,9 @@ def test_bad_input_is_one_line_with_its_exit_code(served: str, tmp_path: Path) -
     one_line_error(cli("workflow", "list", address="http://127.0.0.1:1", check=3), "127.0.0.1:1", "--address")
     one_line_error(cli("agent", "no_such_module_here", "-q", QUEUE, address=served, check=2, cwd=tmp_path),
                    "does not import")
+    unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "7", address=served, check=1)
+    assert "no agent has taken this NoSuchWorkflow run" in unknown.stderr and "-q cli" in unknown.stderr
+    one_line_error(unknown, "did not finish within 7")
     debug = cli("workflow", "start", "Shouter", "--arg", "{oops", "--debug", address=served, check=2)
     assert "Traceback" in debug.stderr
 

@@ -76,7 +76,9 @@ class WorkflowTaskRunner:
         run_id = payload.get("runId")
         target = self.workflows.get(workflow_type)
         if target is None or not run_id:
-            problem = f"workflow {workflow_type} is not registered with this agent" if run_id else "workflow task has no runId"
+            problem = (f"workflow {workflow_type} is not registered with the agent on queue {task.get('queue')!r} "
+                       f"(it has: {', '.join(sorted(self.workflows)) or 'none'}); register it there, or start it on "
+                       "the queue of an agent that has it") if run_id else "workflow task has no runId"
             self.lane.fail(task["id"], problem, {"message": problem, "type": "WorkflowNotRegistered", "non_retryable": True})
             return
         entry = self.cache.entry(run_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import threading
+import time
 from datetime import datetime
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from .. import types as wt
 from ..client import Client
-from ..errors import WorkflowFailureError
+from ..errors import TimeoutFailure, WorkflowFailureError
 from ._output import Output, progress_bar
 
 #: a command: (client, parsed arguments, output) -> exit code
@@ -66,18 +69,41 @@ def start(client: Client, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+#: after this long, a run no agent has picked up gets a hint on stderr
+PICKUP_HINT_SECONDS = 5.0
+
+
 def execute(client: Client, args: argparse.Namespace, out: Output) -> int:
     handle = _start(client, args)
     out.line(f"started {args.workflow_type} as {handle.id} (run {handle.result_run_id})")
-    return _follow_to_result(handle, out, args.timeout)
+    hint = threading.Timer(PICKUP_HINT_SECONDS, _hint_if_not_picked_up, (client, handle.task_id, args))
+    hint.daemon = True
+    hint.start()
+    try:
+        return _follow_to_result(handle, out, args.timeout)
+    finally:
+        hint.cancel()
+
+
+def _hint_if_not_picked_up(client: Client, task_id: str, args: argparse.Namespace) -> None:
+    """Agents poll only the types they registered: a type none of them has waits for ever."""
+    try:
+        task = client.task.get(task_id)
+    except Exception:  # only a hint: say nothing rather than something wrong
+        return
+    if task.state == "queued" and task.agent_id is None:
+        print(f"postgrip-agent: no agent has taken this {args.workflow_type} run after {PICKUP_HINT_SECONDS:g} s: "
+              f"is an agent with workflow {args.workflow_type!r} polling queue {args.task_queue!r}? "
+              f"(e.g. postgrip-agent agent MODULE -q {args.task_queue})", file=sys.stderr, flush=True)
 
 
 def watch(client: Client, args: argparse.Namespace, out: Output) -> int:
     return _follow_to_result(client.get_workflow_handle(args.workflow_id), out, args.timeout)
 
 
-def _follow_to_result(handle: Any, out: Output, timeout: Any) -> int:
+def _follow_to_result(handle: Any, out: Output, timeout: Optional[float]) -> int:
     """Milestones as a progress bar, activity output as lines, then the result (exit 1 if it failed)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     for event in handle.watch_events(timeout=timeout):
         details = event.details or {}
         if event.kind == "milestone":
@@ -87,7 +113,10 @@ def _follow_to_result(handle: Any, out: Output, timeout: Any) -> int:
             for line in text.splitlines() or [""]:
                 out.line(f"{event.kind}: {line}")
     try:
-        value = handle.result(timeout=timeout)
+        value = handle.result(timeout=None if deadline is None else max(0.1, deadline - time.monotonic()))
+    except TimeoutFailure:
+        raise TimeoutFailure(f"workflow {handle.id} did not finish within {timeout:g} s; it goes on "
+                             f"(postgrip-agent workflow watch {handle.id})") from None
     except WorkflowFailureError as err:
         out.line(f"workflow {handle.id} {err.status}: {err.cause or err}")
         if out.json:
