@@ -6,7 +6,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
 
-import attrs
 
 from . import types as wt
 from ._encoding import _UNSET, decode_value, encode_args, handler_result_type, name_of
@@ -21,6 +20,7 @@ from .errors import (
     failure_from_info,
 )
 
+from .history import WorkflowHistory
 from .inspection import WorkflowDescription, classify_failure
 from .inspection import pending_activities as list_pending_activities
 
@@ -50,12 +50,6 @@ def long_poll(fetch: Callable[[float], T], finished: Callable[[T], bool], deadli
         if time.monotonic() - asked < wait / 2:
             time.sleep(idle)
             idle = min(idle * 2, 0.5)
-
-
-@attrs.define
-class WorkflowHistory:
-    workflow_id: str
-    events: List[wt.WorkflowHistoryEvent]
 
 
 class WorkflowHandle(Generic[R]):
@@ -212,7 +206,13 @@ class WorkflowHandle(Generic[R]):
         return list(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
 
     def fetch_history(self, *, rpc_timeout: Optional[float] = None) -> WorkflowHistory:
-        return WorkflowHistory(self._id, list(self.fetch_history_events(rpc_timeout=rpc_timeout)))
+        """The run's history (the pinned run's, else the latest run's), with its run id, ready to
+        save (``.to_json()``) and replay (``postgrip_agent.replayer.Replayer``)."""
+        run_id = self._run_id  # unpinned: the latest run, whose history the workflow id reads
+        if run_id is None:
+            run_id = self._conn.request("GET", f"/api/v1/workflows/{_q(self._id)}")["run_id"]
+        events = list(self.fetch_history_events(rpc_timeout=rpc_timeout))
+        return WorkflowHistory(self._id, events, run_id)
 
     def fetch_history_events(
         self, *, page_size: Optional[int] = None, wait_new_event: bool = False, rpc_timeout: Optional[float] = None
