@@ -91,7 +91,8 @@ logger = ContextLogger(logging.getLogger("postgrip_agent.activity"), _activity_c
 def _ctx(what: str) -> ActivityContext:
     ctx = _context.get()
     if ctx is None:
-        raise RuntimeError(f"activity.{what}() can only be called from inside an activity run by an Agent")
+        raise RuntimeError(f"activity.{what}() can only be called from inside an activity run by an Agent "
+                           "(in a test: postgrip_agent.testing.ActivityEnvironment().run(my_activity, ...))")
     return ctx
 
 

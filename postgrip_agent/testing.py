@@ -1,10 +1,14 @@
-"""Test helpers: an in-process service with a ready Client."""
+"""Test helpers: an in-process service with a ready Client, and an activity run directly."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Dict, List, Optional
 
+import attrs
+
+from .activity import ActivityContext, ActivityInfo, run_in_activity_runtime
 from .client import Client
+from .errors import CancelledFailure
 from .server import LocalServer
 from .server.clock import Clock
 
@@ -53,3 +57,66 @@ class WorkflowEnvironment:
 
     def __exit__(self, *exc: Any) -> None:
         self.shutdown()
+
+
+class ActivityEnvironment:
+    """Runs an activity function directly, as an agent would, with a context the test can read:
+    ``env.run(charge, order)``. What the activity reports is captured: ``heartbeats`` (their
+    details), ``events`` (milestones and stdout/stderr, as the service would record them),
+    ``milestones``, ``stdout`` and ``stderr``. ``cancel()`` (from ``on_heartbeat``, or another
+    thread) makes the next ``activity.heartbeat()`` raise CancelledFailure, as the service's
+    answer would. ``info`` is what ``activity.info()`` returns; give fields to change it."""
+
+    def __init__(self, *, on_heartbeat: Optional[Callable[[Optional[Dict[str, Any]]], None]] = None,
+                 **info: Any) -> None:
+        fields: Dict[str, Any] = {"task_id": "test-activity-task", "activity_type": "", "attempt": 1,
+                                  "namespace": "default", "task_queue": "test", **info}
+        self.info = ActivityInfo(**fields)
+        #: the activity type was given; else each run names it after the function
+        self._named = bool(info.get("activity_type"))
+        self.on_heartbeat = on_heartbeat
+        self.heartbeats: List[Optional[Dict[str, Any]]] = []
+        self.events: List[Dict[str, Any]] = []
+        self._context: Optional[ActivityContext] = None
+        self._cancel_reason: Optional[str] = None
+
+    def cancel(self, reason: str = "cancelled by the test") -> None:
+        """Cancel the activity: its next heartbeat raises CancelledFailure (``is_cancelled()`` says so)."""
+        self._cancel_reason = reason
+        if self._context is not None:
+            self._context.cancelled, self._context.cancel_reason = True, reason
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call the activity (a ``def`` or ``async def``) with ``args``; return what it returns."""
+        name = str(getattr(fn, "_postgrip_activity_name", None) or getattr(fn, "__name__", "activity"))
+        info = self.info if self._named else attrs.evolve(self.info, activity_type=name)
+        context = ActivityContext(info=info, send_heartbeat=self._heartbeat, send_event=self.events.append)
+        if self._cancel_reason is not None:
+            context.cancelled, context.cancel_reason = True, self._cancel_reason
+        self._context = context
+        try:
+            return run_in_activity_runtime(context, lambda: fn(*args))  # a coroutine is run to its end
+        finally:
+            self._context = None
+
+    def _heartbeat(self, details: Optional[Dict[str, Any]]) -> None:
+        self.heartbeats.append(details)
+        if self.on_heartbeat is not None:
+            self.on_heartbeat(details)
+        context = self._context
+        if context is not None and context.cancelled:
+            raise CancelledFailure(f"activity {context.info.activity_type} cancelled: {context.cancel_reason}")
+
+    @property
+    def milestones(self) -> List[Dict[str, Any]]:
+        """Each milestone's details (``name``, ``status``, and ``index``/``total`` when given)."""
+        return [dict(e.get("details") or {}) for e in self.events if e.get("kind") == "milestone"]
+
+    @property
+    def stdout(self) -> List[str]:
+        return [str(e.get("data")) for e in self.events if e.get("kind") == "stdout"]
+
+    @property
+    def stderr(self) -> List[str]:
+        return [str(e.get("data")) for e in self.events if e.get("kind") == "stderr"]
+
