@@ -27,6 +27,20 @@ def test_a_workflow_with_the_plugin_fixtures(postgrip_env: WorkflowEnvironment, 
         assert postgrip_client.execute_workflow(Greeting, "pytest", task_queue="plugin") == "Hello, pytest!"
 
 
+@workflow.defn
+class Nap:
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        yield workflow.sleep(timedelta(days=7))
+        return "rested"
+
+
+def test_a_week_long_nap_with_the_time_skipping_fixture(postgrip_time_skipping_env: WorkflowEnvironment) -> None:
+    client = postgrip_time_skipping_env.client
+    with Agent(client, task_queue="nap", workflows=[Nap]):
+        assert client.execute_workflow(Nap, task_queue="nap", timeout=20) == "rested"
+
+
 def test_an_activity_with_the_plugin_fixture(activity_environment: ActivityEnvironment) -> None:
     assert activity_environment.run(greet, "directly") == "Hello, directly!"
     assert activity_environment.heartbeats == [None]

@@ -93,6 +93,17 @@ class Engine(Sessions):
                 self._task_available(task)
             return task
 
+    def time_skip_target(self) -> Optional[float]:
+        """For time-skipping tests: the moment the next timer, retry, deadline or schedule fire falls
+        due, when nothing can happen before it (no task held by an agent or waiting for one);
+        None while work is runnable or nothing is due at all."""
+        with self._lock:
+            now = self.clock.now()
+            if self.store.has_runnable_work(now):
+                return None
+            upcoming = self.store.next_deadline(now)
+        return upcoming if upcoming is not None and upcoming > now else None
+
     def get_task(self, task_id: str) -> TaskRecord:
         with self._lock:
             return self._task(task_id)

@@ -332,6 +332,13 @@ class SQLiteStore(Store):
             ).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def has_runnable_work(self, now: float) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM tasks WHERE state = 'leased' OR (state = 'queued' AND fire_at IS NULL"
+                " AND (not_before IS NULL OR not_before <= ?)) LIMIT 1", (now,)).fetchone()
+        return row is not None
+
     def count_tasks_by_state(self) -> Dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall()

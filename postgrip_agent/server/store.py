@@ -232,6 +232,10 @@ class Store(abc.ABC):
         """The earliest future moment at which a timer, lease, not_before or run deadline falls due."""
 
     @abc.abstractmethod
+    def has_runnable_work(self, now: float) -> bool:
+        """Whether some task is leased, or queued and available now (not a timer, not backing off)."""
+
+    @abc.abstractmethod
     def count_tasks_by_state(self) -> Dict[str, int]: ...
 
     # runs
