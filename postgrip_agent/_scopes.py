@@ -46,6 +46,7 @@ class CancellationScope:
 
     @property
     def cancelled(self) -> bool:
+        """Whether this scope was cancelled."""
         return self._scope is not None and self._scope.cancelled
 
     @staticmethod

@@ -115,6 +115,7 @@ def defn(fn: Any = None, /, *, name: Optional[str] = None) -> Any:
 
 
 def info() -> ActivityInfo:
+    """What this activity knows about itself (:class:`ActivityInfo`): its task, type, attempt, workflow and timeouts."""
     return _ctx("info").info
 
 
@@ -155,6 +156,7 @@ def heartbeat(details: Optional[Dict[str, Any]] = None) -> _Done:
 
 def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
               details: Optional[Dict[str, Any]] = None) -> _Done:
+    """Record a milestone on the activity's task (``index``/``total`` show progress, e.g. in ``postgrip-agent workflow execute``)."""
     _ctx("milestone").send_event(milestone_event(name, index, total, status, details))
     return _Done()
 

@@ -77,6 +77,7 @@ class TaskClient(_SubClient):
         return wt.from_json(data, wt.Task)
 
     def get(self, task_id: str) -> wt.Task:
+        """One task."""
         _check_id(task_id, "task id")
         return wt.from_json(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}"), wt.Task)
 
@@ -95,6 +96,7 @@ class TaskClient(_SubClient):
         self, *, namespace: Optional[str] = None, queue: Optional[str] = None, type: Optional[str] = None,
         state: Optional[str] = None, order_by: Optional[str] = None, page_size: int = 100,
     ) -> Iterator[wt.Task]:
+        """Tasks matching the filters (``queue``, ``type``, ``state``), page by page."""
         if state is not None and state not in wt.TASK_STATES:
             raise ValueError(f"state must be one of {', '.join(wt.TASK_STATES)}, got {state!r}")
         params = {"namespace": namespace, "queue": queue, "type": type, "state": state, "order_by": order_by}
@@ -102,6 +104,7 @@ class TaskClient(_SubClient):
             yield wt.from_json(raw, wt.Task)
 
     def events(self, task_id: str) -> List[wt.TaskEvent]:
+        """A task's events (leased, heartbeats, milestones, output, completion), oldest first."""
         return [wt.from_json(e, wt.TaskEvent) for e in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events")]
 
     def watch_events(self, task_id: str, *, timeout: Optional[float] = None,
@@ -130,6 +133,7 @@ class TaskClient(_SubClient):
         working_dir: Optional[str] = None, timeout_seconds: Optional[int] = None, queue: Optional[str] = None,
         namespace: Optional[str] = None,
     ) -> wt.Task:
+        """Enqueue a ``shell.exec`` task (run by a host agent that provides a shell)."""
         payload = _drop_none({"command": command, "args": list(args), "env": dict(env) if env else None,
                               "working_dir": working_dir, "timeout_seconds": timeout_seconds})
         return self.enqueue("shell.exec", payload=payload, queue=queue, namespace=namespace)
@@ -139,6 +143,7 @@ class TaskClient(_SubClient):
         env: Optional[Mapping[str, str]] = None, working_dir: Optional[str] = None, pull_policy: Optional[str] = None,
         timeout_seconds: Optional[int] = None, queue: Optional[str] = None, namespace: Optional[str] = None,
     ) -> wt.Task:
+        """Enqueue a ``container.exec`` task (run by a host agent that provides containers)."""
         if not image:
             raise ValueError("container_exec needs an image")
         payload = _drop_none({"image": image, "command": command, "args": list(args), "env": dict(env) if env else None,
@@ -151,6 +156,7 @@ class TaskClient(_SubClient):
         isolation: Optional[str] = None, timeout_seconds: Optional[int] = None, queue: Optional[str] = None,
         namespace: Optional[str] = None,
     ) -> wt.Task:
+        """Enqueue a managed ``workflow.runtime`` task on a host-agent pool."""
         if not image and not command:
             raise ValueError("workflow_runtime needs an image or a command")
         if isolation is not None and not image:
@@ -161,6 +167,7 @@ class TaskClient(_SubClient):
         return self.enqueue("workflow.runtime", payload=payload, queue=queue, namespace=namespace)
 
     def noop(self, *, queue: Optional[str] = None, namespace: Optional[str] = None) -> wt.Task:
+        """Enqueue a no-op task (a probe of the queue)."""
         return self.enqueue("noop", payload={}, queue=queue, namespace=namespace)
 
 
@@ -269,6 +276,7 @@ class WorkflowClient(_SubClient):
         return self._conn.request("GET", f"/api/v1/tasks/{_q(run['task_id'])}")
 
     def execute(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
+        """Start a workflow and block until it finishes; return its result (``timeout``: seconds to wait)."""
         return self.start(workflow, *args, **options).result(timeout=timeout)
 
     def signal_with_start(
@@ -324,6 +332,7 @@ class WorkflowClient(_SubClient):
         state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
         search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None, page_size: int = 100,
     ) -> Iterator[wt.WorkflowExecution]:
+        """Runs matching the filters, newest first (``order_by`` changes it), page by page."""
         params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
         params["order_by"] = order_by
         for raw in _pages(self._conn, "/api/v1/workflows", params, page_size):
@@ -334,6 +343,7 @@ class WorkflowClient(_SubClient):
         state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
         search_attributes: Optional[Mapping[str, Any]] = None,
     ) -> int:
+        """How many runs match the filters (as for :meth:`list`)."""
         params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
         return int(self._conn.request("GET", "/api/v1/workflows/count", params=params)["count"])
 
@@ -357,6 +367,7 @@ class ScheduleClient(_SubClient):
         return wt.from_json(data, wt.Schedule)
 
     def create(self, request: Union[wt.CreateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
+        """Create a schedule from a ``CreateScheduleRequest`` (or its wire dict); see :meth:`create_workflow_schedule` for keywords."""
         body = wt.to_json(request) if isinstance(request, wt.CreateScheduleRequest) else dict(request)
         return self._schedule(self._conn.request("POST", "/api/v1/schedules", body=body, idempotent=bool(body.get("id"))))
 
@@ -417,18 +428,22 @@ class ScheduleClient(_SubClient):
         ))
 
     def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100) -> Iterator[wt.Schedule]:
+        """Schedules (optionally of one ``state``: active or paused), page by page."""
         for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size):
             yield self._schedule(raw)
 
     def get(self, schedule_id: str) -> wt.Schedule:
+        """One schedule."""
         _check_id(schedule_id, "schedule id")
         return self._schedule(self._conn.request("GET", f"/api/v1/schedules/{_q(schedule_id)}"))
 
     def update(self, schedule_id: str, request: Union[wt.UpdateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
+        """Change a schedule's spec, action or overlap policy (an ``UpdateScheduleRequest`` or its wire dict)."""
         body = wt.to_json(request) if isinstance(request, wt.UpdateScheduleRequest) else dict(request)
         return self._schedule(self._conn.request("PATCH", f"/api/v1/schedules/{_q(schedule_id)}", body=body, idempotent=True))
 
     def delete(self, schedule_id: str) -> wt.Schedule:
+        """Delete a schedule; runs it started are not touched."""
         return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}", idempotent=True))
 
     def pause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
@@ -513,6 +528,7 @@ class Client:
         return client
 
     def close(self) -> None:
+        """Close the connection's pooled sockets (the Client is not usable afterwards)."""
         self.connection.close()
 
     def __enter__(self) -> "Client":
@@ -522,28 +538,35 @@ class Client:
         self.close()
 
     def health(self) -> wt.HealthResponse:
+        """The service's liveness answer (``GET /healthz``)."""
         return wt.from_json(self.connection.request("GET", "/healthz", timeout=min(5.0, self.connection.timeout)), wt.HealthResponse)
 
     def ready(self) -> wt.ReadyResponse:
+        """The service's readiness answer with its statistics (``GET /readyz``)."""
         return wt.from_json(self.connection.request("GET", "/readyz"), wt.ReadyResponse)
 
     def list_namespaces(self) -> List[wt.Namespace]:
+        """The service's namespaces."""
         return [wt.from_json(n, wt.Namespace) for n in self.connection.request("GET", "/api/v1/namespaces")]
 
     def create_namespace(self, name: str) -> wt.Namespace:
+        """Create a namespace; AlreadyExistsError if it exists."""
         _check_id(name, "namespace name")
         return wt.from_json(self.connection.request("POST", "/api/v1/namespaces", body={"name": name}, idempotent=False), wt.Namespace)
 
     def compact(self, *, retention: Union[timedelta, float] = 0) -> wt.CompactResponse:
+        """Drop finished runs, task events and history older than ``retention`` (a timedelta or seconds) from the service's store."""
         seconds = (duration_ms(retention, "retention") or 0) // 1000
         data = self.connection.request("POST", "/api/v1/admin/compact", body={"retention_seconds": seconds}, idempotent=True)
         return wt.from_json(data, wt.CompactResponse)
 
     # workflow shortcuts, Temporal-style
     def start_workflow(self, workflow: Any, *args: Any, **options: Any) -> WorkflowHandle[Any]:
+        """Start a workflow (a ``@workflow.defn`` class, its run method, or its name) with ``args``; return its handle. Options: ``id``, ``task_queue``, ``id_reuse_policy``, ``run_timeout``, ``retry_policy``, ``memo``, ``search_attributes`` and the async SDK's spellings (see ``WorkflowClient.start``)."""
         return self.workflow.start(workflow, *args, **options)
 
     def execute_workflow(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
+        """Start a workflow and block until it finishes; return its result (``timeout``: seconds to wait). Options as for :meth:`start_workflow`."""
         return self.workflow.execute(workflow, *args, timeout=timeout, **options)
 
     def get_workflow_handle(self, id: Optional[str] = None, *, run_id: Optional[str] = None,
@@ -554,7 +577,9 @@ class Client:
                                         result_type=result_type, workflow_id=workflow_id, workflow_type=workflow_type)
 
     def list_workflows(self, **filters: Any) -> Iterator[wt.WorkflowExecution]:
+        """Runs matching the filters (``workflow_type``, ``state``, ``task_queue``, ``query``, ...), newest first, fetched page by page."""
         return self.workflow.list(**filters)
 
     def count_workflows(self, **filters: Any) -> int:
+        """How many runs match the filters (as for :meth:`list_workflows`)."""
         return self.workflow.count(**filters)

@@ -79,6 +79,7 @@ class RetryOptions:
 
     @classmethod
     def disabled(cls) -> "RetryOptions":
+        """Options that make one attempt only (no retry)."""
         return cls(max_attempts=1)
 
 
@@ -234,6 +235,7 @@ class Connection:
         return IDEMPOTENCY_EXTENSION in (self.extensions or ())
 
     def close(self) -> None:
+        """Close the pooled sockets."""
         self.session.close()
         if self._direct is not None:
             self._direct.close()

@@ -107,6 +107,7 @@ class ApplicationFailure(FailureError):
 
     @classmethod
     def non_retryable_failure(cls, message: str, type: str = "NonRetryableFailure", *details: Any) -> "ApplicationFailure":
+        """An ApplicationFailure that is not retried (the async SDK's constructor)."""
         return cls(message, *details, type=type, non_retryable=True)
 
     def __repr__(self) -> str:

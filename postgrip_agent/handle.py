@@ -81,6 +81,7 @@ class WorkflowHandle(Generic[R]):
 
     @property
     def id(self) -> str:
+        """The workflow id."""
         return self._id
 
     @property
@@ -343,14 +344,17 @@ class WorkflowHandle(Generic[R]):
         return handle.result(timeout=timeout)
 
     def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None) -> "WorkflowUpdateHandle[Any]":
+        """A handle to an update already started (by its id), to wait for its result."""
         return WorkflowUpdateHandle(self._client, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
 
     def get_update_handle_for(self, update: Any, id: str, *, workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle[Any]":
+        """As :meth:`get_update_handle`, with the result decoded into the update method's return annotation."""
         handle = self.get_update_handle(id, workflow_run_id=workflow_run_id)
         handle.name = name_of(update, "update")
         return handle
 
     def cancel(self, reason: Optional[str] = None, *, rpc_timeout: Optional[float] = None) -> None:
+        """Ask the run to cancel: its pending work fails with CancelledFailure and the workflow decides what to do (clean up, then end cancelled). ``reason`` is recorded in history."""
         body = {"reason": reason} if reason else {}
         self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
 

@@ -9,6 +9,8 @@ import attrs
 
 from . import types as wt
 
+__all__ = ["WorkflowHistory"]
+
 
 @attrs.define
 class WorkflowHistory:

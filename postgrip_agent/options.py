@@ -38,6 +38,7 @@ class WorkflowUIMetadata(TypedDict, total=False):
 
 
 class WorkflowStartOptions(TypedDict, total=False):
+    """The async SDK's workflow start options dict."""
     namespace: str
     workflow_id: str
     workflow_id_reuse_policy: WorkflowIdReusePolicy
@@ -52,6 +53,7 @@ class WorkflowStartOptions(TypedDict, total=False):
 
 
 class ContinueAsNewOptions(TypedDict, total=False):
+    """The async SDK's continue-as-new options dict."""
     workflow_id: str
     workflow_type: str
     task_queue: str
@@ -62,6 +64,7 @@ class ContinueAsNewOptions(TypedDict, total=False):
 
 
 class ChildWorkflowOptions(TypedDict, total=False):
+    """The async SDK's child workflow options dict."""
     workflow_id: str
     task_queue: str
     args: List[Any]
@@ -73,6 +76,7 @@ class ChildWorkflowOptions(TypedDict, total=False):
 
 
 class ActivityOptions(TypedDict, total=False):
+    """The async SDK's activity options dict (``proxy_activities({...})``)."""
     start_to_close_timeout_ms: int
     schedule_to_close_timeout_ms: int
     cancellation_type: CancellationType
@@ -81,6 +85,7 @@ class ActivityOptions(TypedDict, total=False):
 
 
 class WorkflowExecutionDescription(TypedDict, total=False):
+    """The async SDK's ``describe()`` answer, as a dict."""
     workflowId: str
     runId: str
     taskId: str
@@ -101,12 +106,14 @@ class WorkflowExecutionDescription(TypedDict, total=False):
 
 
 class WorkflowSignalDefinition(TypedDict):
+    """The async SDK's signal definition shape."""
     name: str
     type: Literal["signal"]
     args: List[Any]
 
 
 class WorkflowQueryDefinition(TypedDict):
+    """The async SDK's query definition shape."""
     name: str
     type: Literal["query"]
     args: List[Any]
@@ -114,6 +121,7 @@ class WorkflowQueryDefinition(TypedDict):
 
 
 class WorkflowUpdateDefinition(TypedDict):
+    """The async SDK's update definition shape."""
     name: str
     type: Literal["update"]
     args: List[Any]
@@ -121,6 +129,7 @@ class WorkflowUpdateDefinition(TypedDict):
 
 
 class ShellExecPayload(TypedDict, total=False):
+    """The payload of a ``shell.exec`` task."""
     command: str
     args: List[str]
     env: Dict[str, str]
@@ -129,6 +138,7 @@ class ShellExecPayload(TypedDict, total=False):
 
 
 class ContainerExecPayload(TypedDict, total=False):
+    """The payload of a ``container.exec`` task."""
     image: str
     command: str
     args: List[str]
@@ -146,6 +156,7 @@ class _QueryPayloadBase(TypedDict):
 
 
 class WorkflowQueryPayload(_QueryPayloadBase, total=False):
+    """The payload of a ``query:<Type>`` task."""
     workflowRunId: str
 
 
@@ -157,6 +168,7 @@ class _UpdatePayloadBase(TypedDict):
 
 
 class WorkflowUpdatePayload(_UpdatePayloadBase, total=False):
+    """The payload of an ``update:<Type>`` task."""
     workflowRunId: str
 
 
@@ -246,6 +258,7 @@ class CreateSandboxSessionRequest(TypedDict, total=False):
 
 
 class CreateSandboxSessionResponse(TypedDict, total=False):
+    """The contract's answer to a terminal-session request of the sandbox API."""
     id: str
     ticket: str
     expiresAt: str

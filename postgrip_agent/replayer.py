@@ -25,9 +25,12 @@ CLOSING_EVENTS = frozenset({
     "WorkflowExecutionTerminated", "WorkflowExecutionContinuedAsNew",
 })
 
+__all__ = ["Replayer", "ReplayResult", "WorkflowHistory"]
+
 
 @attrs.frozen
 class ReplayResult:
+    """The outcome of replaying one history."""
     workflow_id: str
     run_id: Optional[str]
     #: what went wrong (a DeterminismViolation, or what the code raised while replaying); None: it replayed

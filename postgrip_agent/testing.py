@@ -15,6 +15,8 @@ from .errors import CancelledFailure
 from .server import LocalServer
 from .server.clock import Clock, ManualClock
 
+__all__ = ["WorkflowEnvironment", "ActivityEnvironment"]
+
 
 class WorkflowEnvironment:
     """A LocalServer on a free port plus a Client connected to it; a context manager.
@@ -71,9 +73,11 @@ class WorkflowEnvironment:
 
     @property
     def address(self) -> str:
+        """The service's HTTP address (for other processes and the CLI)."""
         return self.server.address
 
     def shutdown(self) -> None:
+        """Close the client and stop the service (``with`` does this)."""
         if self._skipper is not None:
             self._skipper.stop()
         self.client.close()
@@ -170,9 +174,11 @@ class ActivityEnvironment:
 
     @property
     def stdout(self) -> List[str]:
+        """What the activity wrote with ``activity.stdout``."""
         return [str(e.get("data")) for e in self.events if e.get("kind") == "stdout"]
 
     @property
     def stderr(self) -> List[str]:
+        """What the activity wrote with ``activity.stderr``."""
         return [str(e.get("data")) for e in self.events if e.get("kind") == "stderr"]
 

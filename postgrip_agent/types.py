@@ -88,6 +88,7 @@ def _to_ms(value: Union[timedelta, float, int, None]) -> Optional[int]:
 
 @attrs.define
 class FailureInfo:
+    """The contract's FailureInfo: a failure's message, type, retryability, details and cause."""
     message: Optional[str] = None
     type: Optional[str] = None
     non_retryable: Optional[bool] = None
@@ -96,6 +97,7 @@ class FailureInfo:
 
 @attrs.define
 class ContinueAsNewResult:
+    """The contract's ContinueAsNewResult: the task of the run that continued this one."""
     workflow_id: str
     workflow_type: str
     task_queue: str
@@ -104,6 +106,7 @@ class ContinueAsNewResult:
 
 @attrs.define
 class TaskResult:
+    """The contract's TaskResult: a finished task's value, output or failure."""
     exit_code: Optional[int] = None
     stdout: Optional[str] = None
     stderr: Optional[str] = None
@@ -164,6 +167,7 @@ _RETRY_WIRE = {
 
 @attrs.define
 class Task:
+    """The contract's Task: a unit of work on a queue (a workflow task, an activity, a timer, ...)."""
     id: str
     namespace: str
     queue: str
@@ -184,6 +188,7 @@ class Task:
 
 @attrs.define
 class TaskEventInput:
+    """The contract's TaskEventInput: an event an agent records on its task."""
     kind: TaskEventKind
     stage: Optional[str] = None
     message: Optional[str] = None
@@ -194,6 +199,7 @@ class TaskEventInput:
 
 @attrs.define
 class TaskEvent:
+    """The contract's TaskEvent: something that happened to a task (leased, heartbeat, milestone, output, ...)."""
     id: str
     task_id: str
     kind: TaskEventKind
@@ -209,6 +215,7 @@ class TaskEvent:
 
 @attrs.define
 class EnqueueTaskRequest:
+    """The contract's EnqueueTaskRequest: a task's type, queue and payload."""
     type: str
     tenant_id: Optional[str] = _wire("tenantId")
     namespace: Optional[str] = None
@@ -265,6 +272,7 @@ class FailTaskRequest:
 
 @attrs.define
 class WorkflowExecution:
+    """The contract's WorkflowExecution: one run, its state and result."""
     id: str
     run_id: str
     namespace: str
@@ -287,6 +295,7 @@ class WorkflowExecution:
 
 @attrs.define
 class WorkflowHistoryEvent:
+    """The contract's WorkflowHistoryEvent: one event of a run's history (docs/server.md lists them)."""
     id: str
     workflow_id: str
     type: str
@@ -298,6 +307,7 @@ class WorkflowHistoryEvent:
 
 @attrs.define
 class WorkflowCountResponse:
+    """The contract's WorkflowCountResponse."""
     count: int
 
 
@@ -309,6 +319,7 @@ class SignalWorkflowRequest:
 
 @attrs.define
 class SignalWithStartWorkflowRequest:
+    """The contract's SignalWithStartWorkflowRequest."""
     workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
     signal: SignalWorkflowRequest
     namespace: Optional[str] = None
@@ -325,6 +336,7 @@ class SignalWithStartWorkflowRequest:
 
 @attrs.define
 class SignalWithStartWorkflowResponse:
+    """The contract's SignalWithStartWorkflowResponse: the run signalled (started if needed)."""
     workflow: WorkflowExecution
     task: Task
     signal: WorkflowHistoryEvent
@@ -332,11 +344,13 @@ class SignalWithStartWorkflowResponse:
 
 @attrs.define
 class CancelWorkflowRequest:
+    """The contract's CancelWorkflowRequest (a reason)."""
     reason: Optional[str] = None
 
 
 @attrs.define
 class TerminateWorkflowRequest:
+    """The contract's TerminateWorkflowRequest (a reason)."""
     reason: Optional[str] = None
 
 
@@ -411,6 +425,7 @@ class WorkflowUpdatePayload:
 
 @attrs.define
 class Namespace:
+    """The contract's Namespace."""
     name: str
     created_at: datetime
     updated_at: datetime
@@ -430,6 +445,7 @@ class CompactRequest:
 
 @attrs.define
 class CompactResponse:
+    """The contract's CompactResponse: what a compaction removed."""
     removed_tasks: int
     removed_workflows: int
 
@@ -475,6 +491,7 @@ class ErrorResponse:
 
 @attrs.define
 class ScheduleCalendarSpec:
+    """The contract's ScheduleCalendarSpec: calendar fields (hours, days of week, ...)."""
     minute: Optional[List[int]] = None
     hour: Optional[List[int]] = None
     day_of_month: Optional[List[int]] = None
@@ -484,6 +501,7 @@ class ScheduleCalendarSpec:
 
 @attrs.define
 class ScheduleSpec:
+    """The contract's ScheduleSpec: an interval, a cron expression or a calendar, with time zone and jitter."""
     interval_seconds: Optional[int] = None
     cron: Optional[str] = None
     calendar: Optional[ScheduleCalendarSpec] = None
@@ -496,6 +514,7 @@ class ScheduleSpec:
 
 @attrs.define
 class ScheduleAction:
+    """The contract's ScheduleAction: the workflow a schedule starts, and how."""
     workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
     namespace: Optional[str] = None
     queue: Optional[str] = None
@@ -510,6 +529,7 @@ class ScheduleAction:
 
 @attrs.define
 class Schedule:
+    """The contract's Schedule: its spec, action, state and next fire."""
     id: str
     namespace: str
     state: ScheduleState
@@ -525,6 +545,7 @@ class Schedule:
 
 @attrs.define
 class CreateScheduleRequest:
+    """The contract's CreateScheduleRequest: a spec (when) and an action (what to start)."""
     spec: ScheduleSpec
     action: ScheduleAction
     id: Optional[str] = None
@@ -535,6 +556,7 @@ class CreateScheduleRequest:
 
 @attrs.define
 class UpdateScheduleRequest:
+    """The contract's UpdateScheduleRequest: what to change."""
     overlap_policy: Optional[ScheduleOverlapPolicy] = None
     spec: Optional[ScheduleSpec] = None
     action: Optional[ScheduleAction] = None
@@ -542,33 +564,39 @@ class UpdateScheduleRequest:
 
 @attrs.define
 class PauseScheduleRequest:
+    """The contract's PauseScheduleRequest (a reason)."""
     reason: Optional[str] = None
 
 
 @attrs.define
 class UnpauseScheduleRequest:
+    """The contract's UnpauseScheduleRequest (a reason)."""
     reason: Optional[str] = None
 
 
 @attrs.define
 class TriggerScheduleRequest:
+    """The contract's TriggerScheduleRequest (a reason)."""
     reason: Optional[str] = None
 
 
 @attrs.define
 class TriggerScheduleResponse:
+    """The contract's TriggerScheduleResponse: the run a trigger started."""
     schedule: Schedule
     task: Task
 
 
 @attrs.define
 class BackfillScheduleRequest:
+    """The contract's BackfillScheduleRequest: the window to run missed fires for."""
     start_at: datetime
     end_at: datetime
 
 
 @attrs.define
 class BackfillScheduleResponse:
+    """The contract's BackfillScheduleResponse: the runs a backfill started."""
     schedule: Schedule
     tasks: List[Task]
 

@@ -163,6 +163,7 @@ def now() -> datetime:
 
 
 def info() -> WorkflowInfo:
+    """What this workflow knows about its run (:class:`WorkflowInfo`)."""
     return _instance("info").info
 
 
@@ -182,6 +183,7 @@ def is_replaying() -> bool:
 
 
 def cancellation_requested() -> bool:
+    """Whether the run's cancellation was requested (it stays True after the cancellation was delivered)."""
     instance = _instance("cancellation_requested")
     return instance.cancel_requested and instance._cancelled_here() is not None
 
@@ -493,26 +495,32 @@ class _Definition(Generic[T]):
 
 
 class SignalDefinition(_Definition[None]):
+    """A signal's name (``workflow.define_signal``), for ``set_handler`` and ``handle.signal``."""
     pass
 
 
 class QueryDefinition(_Definition[T]):
+    """A query's name (``workflow.define_query``), for ``set_handler`` and ``handle.query``."""
     pass
 
 
 class UpdateDefinition(_Definition[T]):
+    """An update's name (``workflow.define_update``), for ``set_handler`` and ``handle.execute_update``."""
     pass
 
 
 def define_signal(name: str) -> SignalDefinition:
+    """A signal definition by name (the async SDK's style), for ``set_handler`` and ``handle.signal``."""
     return SignalDefinition(name=nonempty(name, "signal"), kind="signal")
 
 
 def define_query(name: str) -> QueryDefinition[Any]:
+    """A query definition by name (the async SDK's style), for ``set_handler`` and ``handle.query``."""
     return QueryDefinition(name=nonempty(name, "query"), kind="query")
 
 
 def define_update(name: str) -> UpdateDefinition[Any]:
+    """An update definition by name (the async SDK's style), for ``set_handler`` and ``handle.execute_update``."""
     return UpdateDefinition(name=nonempty(name, "update"), kind="update")
 
 

@@ -60,9 +60,11 @@ class WorkflowFuture(Generic[T]):
         return self._hash
 
     def done(self) -> bool:
+        """Whether the future is resolved (with a result or a failure)."""
         return self._value is not _PENDING or self._error is not None
 
     def result(self) -> T:
+        """The value it resolved with; raises its failure, or RuntimeError while pending (yield or await it instead)."""
         if self._error is not None:
             raise self._error
         if self._value is _PENDING:
@@ -70,15 +72,18 @@ class WorkflowFuture(Generic[T]):
         return self._value  # type: ignore[no-any-return]
 
     def exception(self) -> Optional[BaseException]:
+        """The failure it resolved with (None if it succeeded or is pending)."""
         return self._error
 
     def set_result(self, value: T) -> None:
+        """Resolve it with a value (the scheduler does this from history; later calls are ignored)."""
         if self.done():
             return
         self._value = value
         self._fire()
 
     def set_exception(self, error: BaseException) -> None:
+        """Resolve it with a failure (the scheduler does this from history; later calls are ignored)."""
         if self.done():
             return
         self._error = error
@@ -106,6 +111,7 @@ class WorkflowFuture(Generic[T]):
             self._callbacks.append((callback, loop, context))
 
     def remove_done_callback(self, callback: Callable[["WorkflowFuture[T]"], None]) -> int:
+        """Remove a callback added with :meth:`add_done_callback`; return how many were removed."""
         kept = [entry for entry in self._callbacks if entry[0] != callback]
         removed = len(self._callbacks) - len(kept)
         self._callbacks = kept

@@ -42,6 +42,7 @@ def determinism_violation(message: str) -> ApplicationFailure:
 
 @attrs.frozen
 class WorkflowInfo:
+    """What a workflow knows about its run (``workflow.info()``): ids, type, queue, namespace, attempt, parent and start time."""
     workflow_id: str
     run_id: str
     workflow_type: str
@@ -55,6 +56,7 @@ class WorkflowInfo:
 
     @property
     def workflow_run_id(self) -> str:
+        """The run id (the async SDK's name)."""
         return self.run_id
 
 

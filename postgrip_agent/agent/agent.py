@@ -188,6 +188,7 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> "Agent":
+        """Start polling in background threads and return the agent (``with Agent(...):`` does this); stop it with :meth:`shutdown`."""
         if self._started:
             return self
         self._started = True
