@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -42,10 +43,16 @@ def test_mypy_is_clean_on_the_package() -> None:
 
 
 def test_wheel_ships_py_typed(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+    source = tmp_path / "source"  # a copy, so a stale build/ folder of the checkout cannot fill the gaps
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "*-venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", "site"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "postgrip_agent/py.typed" in names
     assert "postgrip_agent/server/engine.py" in names
+    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "postgrip_agent").rglob("*.py"))
+    missing = [name for name in sources if name not in names]
+    assert not missing, f"the wheel leaves out {missing} (a folder without __init__.py is not found by packages = find:)"

@@ -1,0 +1,1 @@
+"""The workflow runtime: the deterministic scheduler, its futures and records, replay of history."""
