@@ -2,6 +2,7 @@
 and a local runtime service on SQLite."""
 
 __version__ = "0.1.0"
+"""This package's version."""
 
 from . import activity, workflow  # noqa: E402
 from .agent import Agent, Worker  # noqa: E402
@@ -95,8 +96,8 @@ from .types import (  # noqa: E402
 )
 from .workflow import CancellationScope  # noqa: E402
 
-#: the async SDK's other name for the Agent
 WorkflowWorker = Agent
+"""The async SDK's other name for the `Agent`."""
 
 __all__ = [
     "__version__", "activity", "workflow", "Agent", "Worker", "Client", "Connection", "RetryOptions",

@@ -83,9 +83,9 @@ def _activity_context() -> Optional[Tuple[Dict[str, Any], str]]:
     return fields, f"{info.activity_type} attempt {info.attempt}"
 
 
-#: the logger for activity code: ``activity.logger.info("charging %s", order_id)``
-#: (records carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``)
 logger = ContextLogger(logging.getLogger("postgrip_agent.activity"), _activity_context)
+"""The logger for activity code (``postgrip_agent.activity``): ``activity.logger.info("charging %s", order_id)``;
+records carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``."""
 
 
 def _ctx(what: str) -> ActivityContext:

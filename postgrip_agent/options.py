@@ -9,23 +9,28 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict, List, Literal, TypedDict, Union
 
-from .types import RetryPolicy
+from .types import (  # noqa: F401  (re-exported: the async SDK imports these from here)
+    CancellationScopeType,
+    CancellationType,
+    RetryPolicy,
+    ScheduleMissedRunPolicy,
+    ScheduleOverlapPolicy,
+    ScheduleState,
+    TaskEventKind,
+    TaskState,
+    WorkflowIdReusePolicy,
+)
 
-TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
-TaskEventKind = Literal["leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed",
-                        "failed"]
-ScheduleState = Literal["active", "paused", "deleted"]
-ScheduleOverlapPolicy = Literal["skip", "allow_all"]
-ScheduleMissedRunPolicy = Literal["catch_up", "skip"]
-CancellationType = Literal["try_cancel", "wait_cancellation_completed", "abandon"]
-CancellationScopeType = Literal["cancellable", "non_cancellable"]
-WorkflowIdReusePolicy = Literal["allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate"]
-#: isolation a ``workflow.runtime`` workload can require (a floor: stronger is acceptable)
 IsolationTier = Literal["container", "microvm"]
+"""Isolation a ``workflow.runtime`` workload can require (a floor: stronger is acceptable)."""
 WorkflowFunction = Callable[..., Union[Awaitable[Any], Any]]
+"""A workflow body: a function, generator function or ``async def`` function."""
 ActivityFunction = Callable[..., Union[Awaitable[Any], Any]]
+"""An activity: a ``def`` or ``async def`` function decorated with ``@activity.defn``."""
 WorkflowRegistry = Dict[str, WorkflowFunction]
+"""Workflows by type name, as the async SDK's agent options take them."""
 ActivityRegistry = Dict[str, ActivityFunction]
+"""Activities by type name, as the async SDK's agent options take them."""
 
 
 class WorkflowUIMetadata(TypedDict, total=False):

@@ -22,15 +22,25 @@ EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=timezone.utc)  # exclusive
 
 TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
+"""Where a task is: waiting for an agent, held by one, parked (a workflow task between activations), or ended."""
 TaskEventKind = Literal[
     "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed"
 ]
+"""The kinds of event a task's timeline holds (``client.task.events(id)``, ``handle.watch_events()``)."""
 WorkflowState = Literal["running", "succeeded", "failed", "continued_as_new"]
+"""Where a workflow run is; a cancelled, terminated or timed-out run is ``failed``, its status says which."""
 WorkflowIdReusePolicy = Literal["allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate"]
+"""Whether a start may reuse the id of a closed run: always, only after a failure, or never."""
 ScheduleState = Literal["active", "paused", "deleted"]
+"""Where a schedule is."""
 ScheduleOverlapPolicy = Literal["skip", "allow_all"]
+"""What a fire does while the schedule's previous run is still running: skip it, or start anyway."""
 ScheduleMissedRunPolicy = Literal["catch_up", "skip"]
+"""What happens to fires missed while the service was down or the schedule paused."""
 CancellationType = Literal["try_cancel", "wait_cancellation_completed", "abandon"]
+"""How cancelling a run treats an activity or child: cancel it and go on, cancel it and wait, or leave it running."""
+CancellationScopeType = Literal["cancellable", "non_cancellable"]
+"""Whether work started in a scope is cancelled with the run (``CancellationScope(cancellable=...)``)."""
 JsonValue = Any
 
 TASK_STATES = ("queued", "leased", "blocked", "succeeded", "failed")

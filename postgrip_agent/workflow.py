@@ -77,10 +77,10 @@ def _replaying() -> bool:
 
 
 #: the logger for workflow code: ``workflow.logger.info("charged %s", order_id)``
-#: (silent while an activation re-runs what an earlier one did, while a query or update is
-#: answered from a replay, and while a dropped instance is torn down; records carry
-#: ``workflow_id``, ``run_id``, ``workflow_type`` and ``attempt``)
 logger = ContextLogger(logging.getLogger("postgrip_agent.workflow"), _run_context, _replaying)
+"""The logger for workflow code (``postgrip_agent.workflow``): silent while an activation re-runs
+what an earlier one did, while a query or update is answered from a replay, and while a dropped
+instance is torn down; records carry ``workflow_id``, ``run_id``, ``workflow_type`` and ``attempt``."""
 
 
 class _Unsafe:
@@ -93,6 +93,7 @@ class _Unsafe:
 
 
 unsafe = _Unsafe()
+"""Escape hatches Temporal users know (``workflow.unsafe.is_replaying()``); use them only where the docs say."""
 
 
 _instance = running

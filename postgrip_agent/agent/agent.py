@@ -366,3 +366,4 @@ class Agent:
 
 
 Worker = Agent
+"""Temporal's name for the `Agent`."""
