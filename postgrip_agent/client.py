@@ -505,13 +505,15 @@ class Client:
 
     @classmethod
     def connect(
-        cls, address: Union[str, InProcessService, None] = None, *, namespace: str = "default",
+        cls, address: Union[str, Sequence[str], InProcessService, None] = None, *, namespace: str = "default",
         default_task_queue: str = "default", check_health: bool = True, **connection_options: Any,
     ) -> "Client":
         """Connect and (by default) check the service answers; fails fast naming the address.
 
-        ``address`` is the service's URL, or a ``LocalServer`` running in this process: then
-        calls reach it directly on the calling thread, without a socket (same API and errors)."""
+        ``address`` is the service's URL; a list of URLs (or one string with commas) names
+        replicas of one service, and calls move to the next when a connection fails; or a
+        ``LocalServer`` running in this process: then calls reach it directly on the calling
+        thread, without a socket (same API and errors)."""
         connection = Connection(address, **connection_options)
         client = cls(connection, namespace=namespace, default_task_queue=default_task_queue)
         if check_health:
@@ -522,7 +524,7 @@ class Client:
             except TransportError as err:
                 connection.close()
                 raise TransportError(
-                    f"no PostGrip Agent service answers at {connection.address}: {err}. Start one with "
+                    f"no PostGrip Agent service answers at {', '.join(connection.addresses)}: {err}. Start one with "
                     "'postgrip-agent server' or set POSTGRIP_AGENTORCHESTRATOR_URL", reached_server=err.reached_server,
                 ) from err
         return client

@@ -14,7 +14,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -132,7 +132,10 @@ class Connection:
     """HTTP transport to a PostGrip Agent service; thread-safe, one pooled session.
 
     The address comes from the argument, else ``POSTGRIP_AGENTORCHESTRATOR_URL``, else
-    ``http://127.0.0.1:4100``. Given a service running in this process instead of an address
+    ``http://127.0.0.1:4100``. Several addresses (a list, or one string with commas) name
+    replicas of one service: calls go to one of them and move to the next when a connection
+    to it fails, under the same rules as any retry (reads; writes that provably never
+    arrived; writes with an idempotency key). Given a service running in this process instead of an address
     (a ``LocalServer``), calls go to it directly through its ``transport_adapter()``, without
     a socket; ``adapter`` mounts any other requests adapter for the address the same way.
     The management token from the argument or ``POSTGRIP_TOKEN``.
@@ -143,7 +146,7 @@ class Connection:
 
     def __init__(
         self,
-        address: Union[str, InProcessService, None] = None,
+        address: Union[str, Sequence[str], InProcessService, None] = None,
         *,
         token: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -168,16 +171,25 @@ class Connection:
         ``agent_signing_private_key`` (for ``signing_private_key``), and the defaults of an Agent
         built on this connection: ``agent_id``/``worker_id`` (its identity), ``agent_name``,
         ``agent_host``, ``agent_namespace`` and ``agent_queue`` (its namespace and task queue)."""
-        if address is not None and not isinstance(address, str):
+        if isinstance(address, (list, tuple)):
+            if not address or not all(isinstance(one, str) and one.strip() for one in address):
+                raise TypeError("address: give one URL, or a non-empty list of URL strings (replicas of one service)")
+            address = ",".join(address)
+        elif address is not None and not isinstance(address, str):
             if not callable(getattr(address, "transport_adapter", None)):
-                raise TypeError(f"address must be a URL string or an in-process service such as LocalServer, "
-                                f"not {type(address).__name__}")
-            adapter = adapter or address.transport_adapter()
-            address = address.address
-        address = address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL") or DEFAULT_ADDRESS
-        if "://" not in address:
-            address = "http://" + address
-        self.address = address.rstrip("/")
+                raise TypeError(f"address must be a URL string, a list of them, or an in-process service such as "
+                                f"LocalServer, not {type(address).__name__}")
+            adapter = adapter or address.transport_adapter()  # type: ignore[union-attr]
+            address = address.address  # type: ignore[union-attr]
+        given = str(address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL") or DEFAULT_ADDRESS)
+        #: every replica's address; ``address`` is the one calls go to now
+        self.addresses: Tuple[str, ...] = tuple(
+            (one if "://" in one else "http://" + one).rstrip("/") for one in (p.strip() for p in given.split(",")) if one)
+        if not self.addresses:
+            raise ValueError(f"address {given!r} names no service")
+        if adapter is not None and len(self.addresses) > 1:
+            raise ValueError("an in-process service or a custom adapter takes one address")
+        self.address = self.addresses[0]
         if not (timeout > 0):
             raise ValueError("timeout must be a positive number of seconds")
         self.timeout = float(timeout)
@@ -214,7 +226,8 @@ class Connection:
         if adapter is None and self.address.startswith("http://") and not self.session.proxies.get("http"):
             self._direct = LeanHTTPAdapter()
         if self._direct is not None:
-            self.session.mount(self.address + "/", self._direct)
+            for one in self.addresses:
+                self.session.mount(one + "/", self._direct)
         # an adapter that answers on the calling thread (in-process) cannot lose an answer in
         # transit, so its writes need no Idempotency-Key (and the service records none)
         self._answers_kept = bool(getattr(self._direct, "answers_cannot_be_lost", False))
@@ -306,9 +319,12 @@ class Connection:
         attempt: Callable[[], Tuple[Any, Mapping[str, str]]]
         if self._direct_call is not None:
             attempt = functools.partial(self._call_direct, method, path, query, data, agent_lane, extra)
-        else:
+        elif len(self.addresses) == 1:
             url = self._url(path, query)
             attempt = functools.partial(self._send, method, url, data, send_timeout, agent_lane, extra)
+        else:  # the address may change between attempts
+            def attempt() -> Tuple[Any, Mapping[str, str]]:
+                return self._send(method, self._url(path, query), data, send_timeout, agent_lane, extra)
         # The fast path: one attempt, no retry machinery. Most calls succeed at once.
         try:
             return attempt()
@@ -341,6 +357,15 @@ class Connection:
         return retrying(attempt)
 
     # ------------------------------------------------------------------ internals
+
+    def _move_on(self, url: str) -> None:
+        """A connection to the address of ``url`` failed: later calls go to the next replica."""
+        if len(self.addresses) > 1:
+            with self._agent_lock:
+                if url.startswith(self.address + "/") or url == self.address:
+                    at = self.addresses.index(self.address)
+                    self.address = self.addresses[(at + 1) % len(self.addresses)]
+                    log.warning("cannot reach %s; moving to %s", self.addresses[at], self.address)
 
     def _url(self, path: str, query: Mapping[str, Any]) -> str:
         return self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
@@ -398,11 +423,13 @@ class Connection:
             else:
                 response = self.session.send(prepared, timeout=timeout, allow_redirects=False, proxies=self.session.proxies)
         except requests.exceptions.ConnectTimeout as err:
-            raise _transport_error(method, f"connect to {self.address} timed out: {err}", False) from err
+            self._move_on(url)
+            raise _transport_error(method, f"connect to {_origin(url)} timed out: {err}", False) from err
         except requests.exceptions.ConnectionError as err:
             refused = _never_sent(err)
             what = "cannot connect to" if refused else "connection to"
-            raise _transport_error(method, f"{what} {self.address} failed: {err}", not refused) from err
+            self._move_on(url)
+            raise _transport_error(method, f"{what} {_origin(url)} failed: {err}", not refused) from err
         except requests.exceptions.Timeout as err:
             raise _transport_error(method, f"{method} {url} timed out after {timeout}s", True) from err
         except requests.exceptions.RequestException as err:
@@ -533,3 +560,9 @@ def _rpc_error(method: str, url: str, response: requests.Response) -> RPCError:
     error: RPCError = cls(message, status=status, code=code, method=method, url=url)
     error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
     return error
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a URL, for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

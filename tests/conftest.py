@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlsplit
 
@@ -114,15 +116,45 @@ class Wire:
         return self.get(f"/api/v1/tasks/{task_id}")
 
 
+#: a PostgreSQL database the store tests may use (each test gets a schema of its own)
+POSTGRES_URL = os.environ.get("POSTGRIP_TEST_POSTGRES")
+HOW_TO_ENABLE = ("PostgreSQL tests are off: set POSTGRIP_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test "
+                 "(any database you may create schemas in) to run them")
+
+
+def postgres_db() -> Iterator[str]:
+    """A PostgreSQL URL naming a new, empty schema; the schema is dropped afterwards."""
+    if not POSTGRES_URL:
+        if os.environ.get("POSTGRIP_REQUIRE_POSTGRES"):
+            pytest.fail("POSTGRIP_REQUIRE_POSTGRES is set but POSTGRIP_TEST_POSTGRES is not: " + HOW_TO_ENABLE)
+        pytest.skip(HOW_TO_ENABLE)
+    import psycopg
+
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{joiner}schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The service's database: SQLite in memory, then PostgreSQL (skipped where it is not configured)."""
+    if request.param == "sqlite":
+        yield ":memory:"
+    else:
+        yield from postgres_db()
+
+
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer(db=":memory:", port=0) as srv:
+def server(db: str) -> Iterator[LocalServer]:
+    with LocalServer(db=db, port=0) as srv:
         yield srv
 
 
 @pytest.fixture
-def manual_server() -> Iterator[LocalServer]:
-    with LocalServer(db=":memory:", port=0, clock=ManualClock()) as srv:
+def manual_server(db: str) -> Iterator[LocalServer]:
+    with LocalServer(db=db, port=0, clock=ManualClock()) as srv:
         yield srv
 
 
@@ -137,10 +169,10 @@ def mwire(manual_server: LocalServer) -> Wire:
 
 
 @pytest.fixture
-def env() -> Iterator[Any]:
+def env(db: str) -> Iterator[Any]:
     from postgrip_agent.testing import WorkflowEnvironment
 
-    with WorkflowEnvironment.start_local() as environment:
+    with WorkflowEnvironment.start_local(db=db) as environment:
         yield environment
 
 

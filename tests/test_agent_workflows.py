@@ -10,20 +10,26 @@ import pytest
 
 from postgrip_agent import Agent, ApplicationFailure, RetryPolicy, WorkflowFailureError, activity, workflow
 
+from .conftest import postgres_db
+
 T10 = timedelta(seconds=10)
 
 
-@pytest.fixture(params=[(True, "http"), (False, "http"), (True, "in-process")],
-                ids=["with-extensions", "contract-only", "in-process"])
+@pytest.fixture(params=[(True, "http", "sqlite"), (False, "http", "sqlite"), (True, "in-process", "sqlite"),
+                        (True, "http", "postgres")],
+                ids=["with-extensions", "contract-only", "in-process", "postgres"])
 def env(request: pytest.FixtureRequest) -> Any:
-    """Every test here runs three times: against our service's round-trip extensions, against a
-    service that offers only the contract (the SDK's fallback paths), and through the
-    in-process transport (no socket) instead of loopback HTTP."""
+    """Every test here runs four times: against our service's round-trip extensions, against a
+    service that offers only the contract (the SDK's fallback paths), through the in-process
+    transport (no socket) instead of loopback HTTP, and on the PostgreSQL store."""
     from postgrip_agent.testing import WorkflowEnvironment
 
-    extensions, transport = request.param
-    with WorkflowEnvironment.start_local(round_trip_extensions=extensions, transport=transport) as environment:
+    extensions, transport, store = request.param
+    databases = postgres_db() if store == "postgres" else iter([":memory:"])
+    db = next(databases)
+    with WorkflowEnvironment.start_local(round_trip_extensions=extensions, transport=transport, db=db) as environment:
         yield environment
+    next(databases, None)  # drops the test's schema
 
 
 @activity.defn

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from typing import Any, List
 
+from ..server.postgres_store import is_postgres_url, safe_url
 from ._commands import UsageError
 from ._output import Output
 
@@ -18,7 +19,7 @@ log = logging.getLogger("postgrip_agent.cli")
 
 
 def _check_db(db: str) -> None:
-    if db == ":memory:":
+    if db == ":memory:" or is_postgres_url(db):
         return
     folder = os.path.dirname(os.path.abspath(db)) or "."
     if os.path.isdir(db):
@@ -30,6 +31,8 @@ def _check_db(db: str) -> None:
 
 
 def _remove_new_files(db: str, existed: List[str]) -> None:
+    if is_postgres_url(db):
+        return
     for path in (db, db + "-wal", db + "-shm"):
         if path not in existed and os.path.exists(path):
             os.remove(path)
@@ -43,6 +46,8 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     try:
         server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token)
         server.start()
+    except ConnectionError as err:  # PostgreSQL not reachable, or refusing us (before OSError: it is one)
+        raise UsageError(f"--db: {err}; check the URL, and that the server runs and lets this user in") from err
     except OSError as err:
         _remove_new_files(args.db, existed)  # nothing is left behind by a start that failed
         if err.errno == errno.EADDRINUSE:
@@ -54,6 +59,8 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     except sqlite3.Error as err:
         _remove_new_files(args.db, existed)
         raise UsageError(f"--db {args.db!r} is not a usable SQLite database: {err}") from err
+    except ImportError as err:  # the [postgres] extra is not installed
+        raise UsageError(f"--db {_safe_db(args.db)}: {err}") from err
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -61,7 +68,7 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    out.line(f"PostGrip Agent service listening on {server.address} (database {args.db})")
+    out.line(f"PostGrip Agent service listening on {server.address} (database {_safe_db(args.db)})")
     try:
         while not stop.wait(0.5):  # a timed wait, so the signal handler runs promptly on the main thread
             pass
@@ -73,9 +80,15 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("server", help="run the local runtime service (PostGrip Agent API on SQLite)")
+    parser = commands.add_parser("server", help="run the local runtime service (PostGrip Agent API on SQLite or PostgreSQL)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4100, help="port to listen on (default 4100; 0 picks one)")
-    parser.add_argument("--db", default="./postgrip.db", help="SQLite file, or :memory: (default ./postgrip.db)")
+    parser.add_argument("--db", default="./postgrip.db",
+                        help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host/db[?schema=S] "
+                             "(pip install 'postgrip-agent-sync[postgres]'); default ./postgrip.db")
     parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
     parser.set_defaults(run=run, needs_client=False)
+
+
+def _safe_db(db: str) -> str:
+    return safe_url(db) if is_postgres_url(db) else db

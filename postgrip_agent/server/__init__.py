@@ -1,4 +1,5 @@
-"""The local runtime service: the PostGrip Agent HTTP API on SQLite, in one process.
+"""The local runtime service: the PostGrip Agent HTTP API on SQLite (one process), or on
+PostgreSQL (``db="postgresql://..."``: several replicas may share the database).
 
 Run it with ``postgrip-agent server`` or ``python -m postgrip_agent.server``, or embed it::
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from types import TracebackType
 from typing import List, Optional, Type
 
@@ -20,12 +22,24 @@ from .http import Api, make_http_server
 from .http_conn import HttpServer
 from .inprocess import InProcessAdapter
 from .schedules import ScheduleService
+from .postgres_store import is_postgres_url, safe_url
 from .sqlite_store import SQLiteStore
 from .store import Store
 
 log = logging.getLogger("postgrip_agent.server")
 
-__all__ = ["LocalServer", "Engine", "Clock", "ManualClock", "SQLiteStore", "Store"]
+__all__ = ["LocalServer", "Engine", "Clock", "ManualClock", "SQLiteStore", "Store", "open_store"]
+
+
+def open_store(db: str) -> Store:
+    """The store ``db`` names: a ``postgresql://`` (or ``postgres://``) URL opens the PostgreSQL
+    store (``pip install 'postgrip-agent-sync[postgres]'``; ``?schema=NAME`` picks a schema); a
+    path, or ``:memory:``, a SQLite file."""
+    if is_postgres_url(db):
+        from .postgres_store import PostgresStore
+
+        return PostgresStore(db)
+    return SQLiteStore(db)
 
 
 class LocalServer:
@@ -46,7 +60,8 @@ class LocalServer:
         tick_lag_limit: float = 30.0,
         round_trip_extensions: bool = True,
     ) -> None:
-        """``max_connections`` caps open connections (and is kept below the fd limit); idle
+        """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see :func:`open_store`).
+        ``max_connections`` caps open connections (and is kept below the fd limit); idle
         connections close after ``idle_timeout`` s, a request head must arrive within
         ``header_timeout`` s; ``/readyz`` answers 503 once the ticker lags ``tick_lag_limit`` s.
         ``round_trip_extensions=False`` serves only the contract (plus fencing, idempotency keys
@@ -54,7 +69,17 @@ class LocalServer:
         fallback paths honest."""
         self.db = db
         self.clock = clock or Clock()
-        self.store = store or SQLiteStore(db)
+        self.store = store or open_store(db)
+        try:
+            self._build(auth_token, round_trip_extensions, tick_lag_limit, host, port, max_connections,
+                        idle_timeout, header_timeout)
+        except BaseException:
+            if store is None:
+                self.store.close()  # a port in use leaves no connection pool or listener behind
+            raise
+
+    def _build(self, auth_token: Optional[str], round_trip_extensions: bool, tick_lag_limit: float, host: str,
+               port: int, max_connections: int, idle_timeout: float, header_timeout: float) -> None:
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         self.schedules = ScheduleService(self.engine)
         self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes(),
@@ -103,7 +128,8 @@ class LocalServer:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        log.info("PostGrip Agent local service listening on %s (db %s)", self.address, self.db)
+        log.info("PostGrip Agent local service listening on %s (db %s)", self.address,
+                 safe_url(self.db) if is_postgres_url(self.db) else self.db)
         return self
 
     def serve_forever(self) -> None:
@@ -121,6 +147,9 @@ class LocalServer:
         self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        deadline = time.monotonic() + 5.0  # requests still being answered finish before the store closes
+        while self._http.active_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.store.close()
         log.info("PostGrip Agent local service on %s stopped", self.address)
 

@@ -35,9 +35,11 @@ class _Poller:
 class _Waiters:
     """Condition variables keyed by run or task id, so a change wakes only its own waiters."""
 
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(self, lock: threading.RLock, publish: Optional[Callable[[str], None]] = None) -> None:
         self._lock = lock
         self._conditions: Dict[str, Tuple[threading.Condition, List[int]]] = {}
+        #: tells other service replicas (a store shared by several processes) of the change
+        self._publish = publish
 
     def wait(self, key: str, timeout: float) -> None:
         entry = self._conditions.get(key)
@@ -51,10 +53,12 @@ class _Waiters:
             if entry[1][0] == 0:
                 self._conditions.pop(key, None)
 
-    def notify(self, key: str) -> None:
+    def notify(self, key: str, *, remote: bool = False) -> None:
         entry = self._conditions.get(key)
         if entry is not None:
             entry[0].notify_all()
+        if self._publish is not None and not remote:
+            self._publish(key)
 
     def notify_everyone(self) -> None:
         for condition, _ in self._conditions.values():
@@ -98,8 +102,10 @@ class EngineCore:
         #: while not None, tasks that became available are collected here instead of waking a
         #: poller (an operation that may lease one of them itself wakes pollers for the rest)
         self._held_wakeups: Optional[List[TaskRecord]] = None
-        self._run_waiters = _Waiters(self._lock)  # keyed by run id: state or history changed
-        self._task_waiters = _Waiters(self._lock)  # keyed by task id: state changed or event written
+        publish = store.publish
+        # keyed by run id: state or history changed; by task id: state changed or event written
+        self._run_waiters = _Waiters(self._lock, lambda key: publish("run", key))
+        self._task_waiters = _Waiters(self._lock, lambda key: publish("task", key))
         self._ticker_wake = threading.Event()
         self._ticker_next: Optional[float] = None
         self._stopping = False
@@ -109,6 +115,18 @@ class EngineCore:
             if self.store.get_namespace("default") is None:
                 now = self.clock.now()
                 self.store.insert_namespace(NamespaceRecord("default", now, now))
+        self.store.subscribe(self._changed_elsewhere)
+
+    def _changed_elsewhere(self, kind: str, key: str) -> None:
+        """Another replica changed something waiters here may be waiting for."""
+        with self._lock:
+            if kind == "run":
+                self._run_waiters.notify(key, remote=True)
+            elif kind == "task":
+                self._task_waiters.notify(key, remote=True)
+            elif kind == "available":
+                namespace, queue, task_type = key.split("\x1f", 2)
+                self._wake_poller(namespace, queue, task_type)
 
     def _wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float) -> None:
         """Wait (engine lock held) until a matching task may be available, or ``timeout``."""
@@ -122,15 +140,21 @@ class EngineCore:
                 waiting.remove(poller)
 
     def _task_available(self, task: TaskRecord) -> None:
-        """Wake the longest-waiting poller whose task types match, and only that one."""
+        """Wake the longest-waiting poller whose task types match, and only that one (here, and
+        on another replica when none here takes it)."""
         if self._held_wakeups is not None:
             self._held_wakeups.append(task)
             return
-        for poller in self._pollers.get((task.namespace, task.queue), []):
-            if not poller.prefixes or task.type.startswith(poller.prefixes):
-                self._pollers[(task.namespace, task.queue)].remove(poller)
+        if not self._wake_poller(task.namespace, task.queue, task.type):
+            self.store.publish("available", f"{task.namespace}\x1f{task.queue}\x1f{task.type}")
+
+    def _wake_poller(self, namespace: str, queue: str, task_type: str) -> bool:
+        for poller in self._pollers.get((namespace, queue), []):
+            if not poller.prefixes or task_type.startswith(poller.prefixes):
+                self._pollers[(namespace, queue)].remove(poller)
                 poller.cv.notify()
-                return
+                return True
+        return False
 
     def _wake_all_pollers(self) -> None:
         """Every waiting poller looks again (time made tasks available, or the service stops)."""

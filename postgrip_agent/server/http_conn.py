@@ -427,6 +427,10 @@ class HttpServer:
         except (ConnectionError, OSError):
             return False
         conn.reset()
+        if self._stopping.is_set():  # a request on a kept-alive connection as the service stops: not applied
+            self._send(conn, 503, {"error": "the service is stopping; retry (another replica, or after its restart)",
+                                   "code": "unavailable"}, {"Retry-After": "1"}, close=True, head=False)
+            return False
         status, payload, headers = answer(self._dispatch, head.method, head.target, head.headers, body,
                                           lambda: _caller_alive(conn))
         keep = head.keep_alive and not self._stopping.is_set()

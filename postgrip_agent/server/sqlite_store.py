@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
-import attrs
 
-from .sqlite_codec import JSON_FIELDS, Marks, build_by_name, codec
+from .migrations import SQLITE_MIGRATIONS, Migration, columns_of, table_of
+from .sqlite_codec import Marks, build_by_name, codec
 from .store import (
     HistoryRecord,
     IdempotentRecord,
@@ -24,6 +25,7 @@ from .store import (
 )
 
 R = TypeVar("R")
+log = logging.getLogger("postgrip_agent.server.sqlite")
 
 #: per table and verb, the SQL of inserts and updates; per SELECT statement, whether its columns
 #: come in the record's own order (else their names, for a file written by an older version)
@@ -42,45 +44,11 @@ _TABLES: Dict[str, Tuple[Type[Any], str]] = {
     "idempotency": (IdempotentRecord, "key"),
 }
 
-_INDEXES = [
-    "CREATE INDEX IF NOT EXISTS tasks_poll ON tasks(namespace, queue, state, seq)",
-    "CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, state)",
-    "CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(state, leased_until)",
-    "CREATE INDEX IF NOT EXISTS tasks_timer ON tasks(state, fire_at)",
-    "CREATE INDEX IF NOT EXISTS tasks_not_before ON tasks(state, not_before)",
-    "CREATE INDEX IF NOT EXISTS tasks_timeout ON tasks(timeout_at)",
-    "CREATE INDEX IF NOT EXISTS runs_id ON runs(id, seq)",
-    "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id, state)",
-    "CREATE INDEX IF NOT EXISTS runs_deadline ON runs(state, deadline)",
-    "CREATE INDEX IF NOT EXISTS history_run ON history(run_id, seq)",
-    "CREATE INDEX IF NOT EXISTS task_events_task ON task_events(task_id, seq)",
-    "CREATE INDEX IF NOT EXISTS schedules_due ON schedules(state, next_run_at)",
-    "CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id)",
-    "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_at)",
-]
-
 _AUTO_SEQ = {"history", "task_events"}
 _SEQUENCED = {"tasks", "runs"}
 #: tables whose rows are kept in memory by primary key, and how many of each at most
 _CACHED = ("tasks", "runs")
 _CACHE_ROWS = 4096
-
-
-def _column_type(name: str) -> str:
-    return "TEXT" if name in JSON_FIELDS else ""
-
-
-def _create_table(table: str) -> str:
-    cls, key = _TABLES[table]
-    columns = []
-    for field in attrs.fields(cls):
-        if field.name == "seq" and table in _AUTO_SEQ:
-            columns.append("seq INTEGER PRIMARY KEY AUTOINCREMENT")
-        elif field.name == key:
-            columns.append(f"{field.name} TEXT PRIMARY KEY")
-        else:
-            columns.append(f"{field.name} {_column_type(field.name)}".strip())
-    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})"
 
 
 class SQLiteStore(Store):
@@ -95,11 +63,7 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._depth = 0
         self._lock = threading.RLock()
-        for table in _TABLES:
-            self._db.execute(_create_table(table))
-            self._add_missing_columns(table)
-        for index in _INDEXES:
-            self._db.execute(index)
+        self.schema_version = self._migrate(SQLITE_MIGRATIONS)
         self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
         # Recently written or read rows of the hot tables, by primary key, as stored (JSON as
         # text): a read by key skips SQLite. Written through on every insert and update; dropped
@@ -147,13 +111,40 @@ class SQLiteStore(Store):
             self._remember(table, key, row, own.unknown)
             return own.build(row)
 
-    def _add_missing_columns(self, table: str) -> None:
-        """A file written by an older version lacks newer columns: add them (all nullable)."""
+    def _migrate(self, migrations: Sequence[Migration]) -> int:
+        """Apply the migrations the file lacks, in one transaction; return the schema's version."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at)")
+            done = {int(row[0]) for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+            for migration in migrations:
+                if migration.version in done:
+                    continue
+                log.info("applying SQLite schema migration %d: %s", migration.version, migration.name)
+                for statement in migration.statements:
+                    db.execute(statement)
+                    if statement.startswith("CREATE TABLE"):
+                        self._add_missing_columns(statement)
+                db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                           (migration.version, migration.name))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        newest = max((m.version for m in migrations), default=0)
+        if done and max(done) > newest:
+            raise RuntimeError(f"the database's schema is at version {max(done)}, newer than this version of the "
+                               f"service knows ({newest}): upgrade postgrip-agent-sync")
+        return newest
+
+    def _add_missing_columns(self, statement: str) -> None:
+        """A table that existed before (a file written by an older version) gets the columns it lacks."""
+        table = table_of(statement)
         present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
-        cls, _ = _TABLES[table]
-        for field in attrs.fields(cls):
-            if field.name not in present:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {field.name} {_column_type(field.name)}".rstrip())
+        for name, declaration in columns_of(statement):
+            if name not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}".rstrip())
 
     def _max_seq(self, table: str) -> int:
         row = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()
@@ -316,6 +307,13 @@ class SQLiteStore(Store):
             "SELECT * FROM tasks WHERE timeout_at IS NOT NULL AND timeout_at <= ? AND state IN ('queued', 'leased') "
             "ORDER BY timeout_at, seq",
             (now,),
+        )
+
+    def released_tasks(self, after: float, upto: float) -> List[TaskRecord]:
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE state = 'queued' AND not_before > ? AND not_before <= ? ORDER BY seq",
+            (after, upto),
         )
 
     def next_deadline(self, now: float) -> Optional[float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from contextlib import AbstractContextManager
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -184,6 +184,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def publish(self, kind: str, key: str) -> None:
+        """Tell other service replicas on the same database that ``kind``/``key`` changed (once
+        the transaction commits). A store that only one process uses has no one to tell."""
+
+    def subscribe(self, listener: Callable[[str, str], None]) -> None:
+        """Have ``listener(kind, key)`` called for what other replicas publish."""
+
     # namespaces
     @abc.abstractmethod
     def get_namespace(self, name: str) -> Optional[NamespaceRecord]: ...
@@ -226,6 +233,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
         """Queued or leased tasks whose ``timeout_at`` has passed."""
+
+    @abc.abstractmethod
+    def released_tasks(self, after: float, upto: float) -> List[TaskRecord]:
+        """Queued tasks whose ``not_before`` fell in (after, upto]: they became available then."""
 
     @abc.abstractmethod
     def next_deadline(self, now: float) -> Optional[float]:

@@ -166,7 +166,11 @@ class Timekeeping(ActivityAttempts):
             self._last_purge = time.monotonic()
             self.run_item("idempotency purge", lambda: self.store.purge_idempotent(now - IDEMPOTENCY_TTL), lambda why: None)
         with self._lock:
-            self._wake_all_pollers()  # tasks whose not_before passed are available now
+            # tasks whose backoff (not_before) ended since the last tick are available now: wake
+            # a poller for each (here, or on another replica), not every poller
+            since = self.last_tick_at if self.last_tick_at is not None else float("-inf")
+            for task in self.store.released_tasks(since, now) if now > since else ():
+                self._task_available(task)
             self._ticker_next = self._next_wake(now)
         self.last_tick_at = now
         self.last_tick_monotonic = time.monotonic()
@@ -190,6 +194,8 @@ class Timekeeping(ActivityAttempts):
                 log.exception("ticker failed to process due work; continuing")
             try:
                 self._ticker_wake.clear()
+                if stopped.is_set():  # set before the stop's wake-up, which the clear above may have eaten
+                    break
                 deadline = self._ticker_next
                 cap = self.clock.now() + MAX_TICKER_WAIT
                 self.clock.wait_until(self._ticker_wake, cap if deadline is None else min(deadline, cap))

@@ -1,0 +1,154 @@
+"""Versioned schema migrations of both stores.
+
+Each store keeps a ``schema_migrations`` table (version, name, when applied) and, at start-up,
+applies in order the migrations it lacks, inside one transaction. A migration is never edited
+once released: a change to the schema is a new migration at the end of its list.
+
+Migration 1 holds the tables as they were when versioning began, written out. A field added to
+a record class of ``store.py`` needs a migration that adds its column (a test compares them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple, Type
+
+import attrs
+
+from .store import (
+    HistoryRecord,
+    IdempotentRecord,
+    NamespaceRecord,
+    RunRecord,
+    ScheduleRecord,
+    SessionRecord,
+    TaskEventRecord,
+    TaskRecord,
+)
+
+
+@attrs.frozen
+class Migration:
+    version: int
+    name: str
+    statements: Tuple[str, ...]
+
+
+#: table -> (record class, primary key)
+RECORD_TABLES: Dict[str, Tuple[Type[Any], str]] = {
+    "tasks": (TaskRecord, "id"),
+    "runs": (RunRecord, "run_id"),
+    "history": (HistoryRecord, "seq"),
+    "task_events": (TaskEventRecord, "seq"),
+    "namespaces": (NamespaceRecord, "name"),
+    "sessions": (SessionRecord, "token"),
+    "schedules": (ScheduleRecord, "id"),
+    "idempotency": (IdempotentRecord, "key"),
+}
+JSON_FIELDS = frozenset({"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec",
+                         "action", "body", "heartbeat_details"})
+#: tables whose seq PostgreSQL numbers (BIGSERIAL)
+SERIAL_TABLES = frozenset({"tasks", "runs", "history", "task_events"})
+
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS tasks_poll ON tasks(namespace, queue, state, seq)",
+    "CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id, state)",
+    "CREATE INDEX IF NOT EXISTS tasks_lease ON tasks(state, leased_until)",
+    "CREATE INDEX IF NOT EXISTS tasks_timer ON tasks(state, fire_at)",
+    "CREATE INDEX IF NOT EXISTS tasks_not_before ON tasks(state, not_before)",
+    "CREATE INDEX IF NOT EXISTS tasks_timeout ON tasks(timeout_at)",
+    "CREATE INDEX IF NOT EXISTS runs_id ON runs(id, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id, state)",
+    "CREATE INDEX IF NOT EXISTS runs_deadline ON runs(state, deadline)",
+    "CREATE INDEX IF NOT EXISTS history_run ON history(run_id, seq)",
+    "CREATE INDEX IF NOT EXISTS task_events_task ON task_events(task_id, seq)",
+    "CREATE INDEX IF NOT EXISTS schedules_due ON schedules(state, next_run_at)",
+    "CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id)",
+    "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_at)",
+]
+
+
+#: PostgreSQL's migration 1, as released: never edit it; add a migration instead.
+_POSTGRES_1: Tuple[str, ...] = (
+    ('CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, namespace TEXT, queue TEXT, type TEXT, '
+     'state TEXT, attempt BIGINT, lease_timeout_seconds BIGINT, created_at DOUBLE PRECISION, '
+     'updated_at DOUBLE PRECISION, payload JSON, tenant_id TEXT, agent_id TEXT, '
+     'not_before DOUBLE PRECISION, leased_until DOUBLE PRECISION, result JSON, error TEXT, run_id TEXT, '
+     'wake_pending BOOLEAN NOT NULL DEFAULT FALSE, fire_at DOUBLE PRECISION, '
+     'first_scheduled_at DOUBLE PRECISION, cancel_requested BOOLEAN NOT NULL DEFAULT FALSE, '
+     'lease_token TEXT, attempt_started_at DOUBLE PRECISION, last_heartbeat_at DOUBLE PRECISION, '
+     'heartbeat_details JSON, timeout_at DOUBLE PRECISION, timeout_kind TEXT, history_cursor BIGINT, '
+     'seq BIGSERIAL UNIQUE)'),
+    ('CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, id TEXT, namespace TEXT, type TEXT, '
+     'queue TEXT, task_id TEXT, state TEXT, created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, '
+     'attempt BIGINT, tenant_id TEXT, agent_id TEXT, run_timeout_ms BIGINT, deadline DOUBLE PRECISION, '
+     'retry JSON, memo JSON, search_attributes JSONB, result JSON, error TEXT, parent_id TEXT, '
+     'parent_run_id TEXT, parent_task_id TEXT, parent_cancellation_type TEXT, '
+     'continued_from_run_id TEXT, next_run_id TEXT, cancel_requested BOOLEAN NOT NULL DEFAULT FALSE, '
+     'seq BIGSERIAL UNIQUE)'),
+    ('CREATE TABLE IF NOT EXISTS history (run_id TEXT, workflow_id TEXT, type TEXT, '
+     'created_at DOUBLE PRECISION, task_id TEXT, attributes JSON, tenant_id TEXT, '
+     'seq BIGSERIAL PRIMARY KEY)'),
+    ('CREATE TABLE IF NOT EXISTS task_events (task_id TEXT, kind TEXT, created_at DOUBLE PRECISION, '
+     'agent_id TEXT, stage TEXT, message TEXT, stream TEXT, data TEXT, details JSON, tenant_id TEXT, '
+     'seq BIGSERIAL PRIMARY KEY)'),
+    ('CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, created_at DOUBLE PRECISION, '
+     'updated_at DOUBLE PRECISION, tenant_id TEXT)'),
+    ('CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, kind TEXT, agent_id TEXT, '
+     'family_id TEXT, expires_at DOUBLE PRECISION)'),
+    ('CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, namespace TEXT, state TEXT, spec JSON, '
+     'action JSON, next_run_at DOUBLE PRECISION, created_at DOUBLE PRECISION, '
+     'updated_at DOUBLE PRECISION, overlap_policy TEXT, tenant_id TEXT, last_run_at DOUBLE PRECISION, '
+     'last_run_id TEXT, next_nominal_at DOUBLE PRECISION, note TEXT)'),
+    ('CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, created_at DOUBLE PRECISION, '
+     'status BIGINT, body JSON)'),
+)
+
+#: SQLite's migration 1, as released (the tables of files written before versioning began, which
+#: it adopts, adding the columns such a file lacks): never edit it; add a migration instead.
+_SQLITE_1: Tuple[str, ...] = (
+    ('CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, namespace, queue, type, state, attempt, '
+     'lease_timeout_seconds, created_at, updated_at, payload TEXT, tenant_id, agent_id, not_before, '
+     'leased_until, result TEXT, error, run_id, wake_pending, fire_at, first_scheduled_at, '
+     'cancel_requested, lease_token, attempt_started_at, last_heartbeat_at, heartbeat_details TEXT, '
+     'timeout_at, timeout_kind, history_cursor, seq)'),
+    ('CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, id, namespace, type, queue, task_id, '
+     'state, created_at, updated_at, attempt, tenant_id, agent_id, run_timeout_ms, deadline, '
+     'retry TEXT, memo TEXT, search_attributes TEXT, result TEXT, error, parent_id, parent_run_id, '
+     'parent_task_id, parent_cancellation_type, continued_from_run_id, next_run_id, cancel_requested, '
+     'seq)'),
+    ('CREATE TABLE IF NOT EXISTS history (run_id, workflow_id, type, created_at, task_id, '
+     'attributes TEXT, tenant_id, seq INTEGER PRIMARY KEY AUTOINCREMENT)'),
+    ('CREATE TABLE IF NOT EXISTS task_events (task_id, kind, created_at, agent_id, stage, message, '
+     'stream, data, details TEXT, tenant_id, seq INTEGER PRIMARY KEY AUTOINCREMENT)'),
+    ('CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY, created_at, updated_at, tenant_id)'),
+    ('CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, kind, agent_id, family_id, '
+     'expires_at)'),
+    ('CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, namespace, state, spec TEXT, '
+     'action TEXT, next_run_at, created_at, updated_at, overlap_policy, tenant_id, last_run_at, '
+     'last_run_id, next_nominal_at, note)'),
+    ('CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, created_at, status, body TEXT)'),
+)
+
+
+POSTGRES_MIGRATIONS: List[Migration] = [
+    Migration(1, "tables and indexes", _POSTGRES_1 + tuple(INDEXES)),
+]
+
+SQLITE_MIGRATIONS: List[Migration] = [
+    Migration(1, "tables and indexes (adopts a file written before versioned migrations)", _SQLITE_1 + tuple(INDEXES)),
+]
+
+
+def columns_of(statement: str) -> List[Tuple[str, str]]:
+    """(name, declaration) of each column a CREATE TABLE statement declares."""
+    inside = statement[statement.index("(") + 1:statement.rindex(")")]
+    out = []
+    for column in inside.split(", "):
+        name, _, declaration = column.partition(" ")
+        out.append((name, declaration))
+    return out
+
+
+def table_of(statement: str) -> str:
+    """The table a CREATE TABLE IF NOT EXISTS statement creates."""
+    return statement.split()[5]

@@ -1,0 +1,228 @@
+"""Both stores: versioned migrations, the schema against the records, and PostgreSQL's
+replicas (wake-ups across them, time-driven work done once, a client moving between them)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Set
+
+import attrs
+import pytest
+import requests
+
+from postgrip_agent import Agent, Client, activity, workflow
+from postgrip_agent.server import LocalServer, ManualClock, open_store
+from postgrip_agent.server.migrations import RECORD_TABLES
+from postgrip_agent.server.postgres_store import PostgresStore
+
+from .conftest import Wire, postgres_db, wait_for
+
+
+@pytest.fixture
+def shared_postgres() -> Iterator[str]:
+    """One PostgreSQL schema for several replicas of the service."""
+    yield from postgres_db()
+
+
+def _columns(store: Any, table: str) -> Set[str]:
+    if isinstance(store, PostgresStore):
+        with store._conn() as conn:
+            rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                                "AND table_name = %s", (store.schema, table)).fetchall()
+        return {row[0] for row in rows}
+    return {row[1] for row in store._db.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def _versions(store: Any) -> List[int]:
+    if isinstance(store, PostgresStore):
+        with store._conn() as conn:
+            return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    return [row[0] for row in store._db.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def _sqlite_or_postgres(db: str, tmp_path: Path) -> str:
+    return str(tmp_path / "service.db") if db == ":memory:" else db
+
+
+def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str, tmp_path: Path) -> None:
+    target = _sqlite_or_postgres(db, tmp_path)
+    store = open_store(target)
+    try:
+        assert _versions(store) == [1] and store.schema_version == 1  # type: ignore[attr-defined]
+        for table, (record, _) in RECORD_TABLES.items():
+            assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
+    finally:
+        store.close()
+    again = open_store(target)  # opening again applies nothing twice
+    try:
+        assert _versions(again) == [1]
+    finally:
+        again.close()
+
+
+def test_a_schema_newer_than_the_code_is_refused_with_a_clear_error(db: str, tmp_path: Path) -> None:
+    target = _sqlite_or_postgres(db, tmp_path)
+    store = open_store(target)
+    if isinstance(store, PostgresStore):
+        with store._conn() as conn:
+            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')")
+    else:
+        store._db.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')")  # type: ignore[attr-defined]
+    store.close()
+    with pytest.raises(RuntimeError, match="schema is at version 99, newer than this version of the service knows"):
+        open_store(target)
+
+
+def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Path) -> None:
+    """A file as the service wrote it before migrations existed: schedules without the columns
+    added since (last_run_id, next_nominal_at, note), tasks without history_cursor."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE namespaces (name TEXT PRIMARY KEY, created_at, updated_at, tenant_id);
+        INSERT INTO namespaces VALUES ('default', 1.0, 1.0, NULL), ('billing', 1.0, 1.0, NULL);
+        CREATE TABLE schedules (id TEXT PRIMARY KEY, namespace, state, spec TEXT, action TEXT, next_run_at,
+                                created_at, updated_at, overlap_policy, tenant_id, last_run_at);
+        INSERT INTO schedules VALUES ('nightly', 'default', 'paused', '{"interval_seconds": 3600}',
+            '{"workflowType": "Nightly", "namespace": "default", "queue": "q", "args": []}', 4102444800.0, 1.0, 1.0, 'skip', NULL, NULL);
+        CREATE TABLE tasks (id TEXT PRIMARY KEY, namespace, queue, type, state, attempt, lease_timeout_seconds,
+                            created_at, updated_at, payload TEXT, tenant_id, agent_id, not_before, leased_until,
+                            result TEXT, error, run_id, wake_pending, fire_at, seq);
+        INSERT INTO tasks (id, namespace, queue, type, state, attempt, lease_timeout_seconds, created_at, updated_at,
+                           payload, wake_pending, seq)
+            VALUES ('t-1', 'default', 'q', 'job', 'queued', 1, 30, 1.0, 1.0, '{"n": 1}', 0, 1);
+    """)
+    old.commit()
+    old.close()
+    with LocalServer(db=str(path), port=0) as server:
+        wire = Wire(server.address)
+        assert {n["name"] for n in wire.get("/api/v1/namespaces")} >= {"default", "billing"}
+        schedule = wire.get("/api/v1/schedules/nightly")
+        assert schedule["state"] == "paused" and schedule["action"]["workflowType"] == "Nightly"
+        task = wire.poll(queue="q")
+        assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
+        assert _versions(server.store) == [1]
+        assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
+
+
+# Replica A runs on a ManualClock: its ticker then never wakes waiting polls on its own (a real
+# clock ticks every few seconds and wakes every poller), so only B's notification can wake them.
+
+def test_a_long_poll_on_one_replica_wakes_when_another_enqueues(shared_postgres: str) -> None:
+    with LocalServer(db=shared_postgres, clock=ManualClock()) as a, LocalServer(db=shared_postgres) as b:
+        got: Dict[str, Any] = {}
+
+        def poll() -> None:
+            started = time.monotonic()
+            got["task"] = Wire(a.address).poll(queue="wake", wait=20)
+            got["waited"] = time.monotonic() - started
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        wait_for(lambda: a.engine._pollers.get(("default", "wake")))  # the poll waits on replica A
+        enqueued = Wire(b.address).enqueue("job", {"n": 1}, queue="wake")
+        poller.join(timeout=30)
+        assert got["task"] is not None and got["task"]["id"] == enqueued["id"]
+        assert got["waited"] < 20, "the poll ran to its timeout: replica B's enqueue did not wake replica A"
+
+
+def test_a_result_wait_on_one_replica_wakes_when_the_run_ends_through_another(shared_postgres: str) -> None:
+    with LocalServer(db=shared_postgres, clock=ManualClock()) as a, LocalServer(db=shared_postgres) as b:
+        wire_a, wire_b = Wire(a.address), Wire(b.address)
+        wire_b.start("Waits", "wait-1", queue="r")
+        got: Dict[str, Any] = {}
+
+        def wait() -> None:
+            started = time.monotonic()
+            got["run"] = wire_a.get("/api/v1/workflows/wait-1", params={"wait_seconds": 20})
+            got["waited"] = time.monotonic() - started
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        wait_for(lambda: a.engine._run_waiters.waiting)
+        task = wire_b.poll(queue="r")
+        assert task is not None
+        wire_b.complete(task, "done")
+        waiter.join(timeout=30)
+        assert got["run"]["state"] == "succeeded" and got["waited"] < 20
+
+
+@activity.defn
+def noted(step: str) -> str:
+    return step
+
+
+@workflow.defn
+class Naps:
+    @workflow.run
+    def run(self, count: int):
+        for _ in range(count):
+            yield workflow.sleep(0.02)
+        return count
+
+
+def test_timers_fire_once_however_many_replicas_see_them_due(shared_postgres: str) -> None:
+    with LocalServer(db=shared_postgres) as a, LocalServer(db=shared_postgres) as b, LocalServer(db=shared_postgres) as c:
+        client = Client.connect([a.address, b.address, c.address])
+        with Agent(Client.connect(b.address), task_queue="naps", workflows=[Naps]):
+            handles = [client.start_workflow(Naps, 5, id=f"naps-{i}", task_queue="naps") for i in range(10)]
+            assert [h.result(timeout=60) for h in handles] == [5] * 10
+        for handle in handles:
+            kinds = Counter(event.type for event in handle.fetch_history().events)
+            assert kinds["TimerStarted"] == 5 and kinds["TimerFired"] == 5, (handle.id, kinds)
+
+
+def test_a_client_moves_to_the_next_replica_when_one_stops(shared_postgres: str) -> None:
+    a, b = LocalServer(db=shared_postgres).start(), LocalServer(db=shared_postgres).start()
+    try:
+        client = Client.connect([a.address, b.address])
+        with Agent(Client.connect([b.address, a.address]), task_queue="move", activities=[noted],
+                   workflows=[Steps]):
+            assert client.execute_workflow(Steps, 2, id="move-1", task_queue="move") == ["s0", "s1"]
+            assert client.connection.address == a.address
+            a.stop()
+            assert client.execute_workflow(Steps, 2, id="move-2", task_queue="move") == ["s0", "s1"]
+            assert client.connection.address == b.address
+    finally:
+        a.stop()
+        b.stop()
+
+
+@workflow.defn
+class Steps:
+    @workflow.run
+    def run(self, count: int):
+        done = []
+        for step in range(count):
+            done.append((yield workflow.execute_activity(noted, f"s{step}", start_to_close_timeout=30)))
+        return done
+
+
+def test_the_command_says_in_one_line_when_postgres_cannot_be_reached() -> None:
+    done = subprocess.run([sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0",
+                           "--db", "postgresql://postgres:secret@127.0.0.1:1/test"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect to PostgreSQL at postgresql://postgres:***@127.0.0.1:1/test" in lines[0]
+    assert "secret" not in done.stderr
+
+
+def test_the_service_runs_on_postgres_from_the_command_line(shared_postgres: str) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0", "--db",
+                                shared_postgres, "--log-level", "INFO"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "listening on http://" in line, line
+        address = line.split("listening on ")[1].split()[0]
+        assert requests.get(address + "/healthz", timeout=10).json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
