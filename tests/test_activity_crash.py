@@ -41,6 +41,7 @@ def killable_work(value: int) -> int:
 
 
 def test_a_sigkilled_agents_activity_is_finished_by_another_agent_as_attempt_two(env: Any, queue: str, tmp_path: Path) -> None:
+    _attempts.clear()  # the test runs once per store
     script, marker = tmp_path / "doomed_agent.py", tmp_path / "started"
     script.write_text(DOOMED_AGENT)
     here = str(Path(__file__).parent)

@@ -76,6 +76,8 @@ class Doubler:
 
 
 def test_second_agent_finishes_after_first_vanishes_mid_activity(env: Any, queue: str) -> None:
+    _gate.clear(), _started.clear()  # the test runs once per store
+    _calls["n"] = 0
     proxy = TcpProxy((env.server.host, env.server.port))
     doomed_client = Client.connect(proxy.address, retry=RetryOptions.disabled())
     doomed = Agent(doomed_client, task_queue=queue, workflows=[Doubler], activities=[slow_double]).start()
