@@ -531,6 +531,8 @@ class Engine(Sessions):
             stats["ticker_last_tick_unix_ms"] = int((self.last_tick_at or 0) * 1000)
             stats["time_items_retrying"] = len(self._item_failures)
             stats["time_items_quarantined"] = self.quarantined
+            stats["store_commits"] = self.store.commits
+            stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self._pollers.values())
             return stats
 
     def long_polls_waiting(self) -> int:

@@ -84,6 +84,7 @@ class PostgresStore(Store):
             raise ValueError(f"schema name {self.schema!r}: use letters, digits and underscores")
         self.replica_id = uuid.uuid4().hex
         self._local = threading.local()
+        self._count_lock = threading.Lock()
         self._listeners: List[Callable[[str, str], None]] = []
         self._closing = threading.Event()
         self._listen_thread: Optional[threading.Thread] = None
@@ -130,6 +131,8 @@ class PostgresStore(Store):
                     yield
                     for note in sorted(self._local.notes):
                         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica_id} {note}"))
+                with self._count_lock:
+                    self.commits += 1
             finally:
                 self._local.conn = None
                 self._local.notes = set()

@@ -174,6 +174,7 @@ class SQLiteStore(Store):
                 raise
             else:
                 self._db.execute("COMMIT")
+                self.commits += 1
             finally:
                 self._depth = 0
 

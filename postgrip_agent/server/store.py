@@ -184,6 +184,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    #: write transactions this store committed (``transaction()`` blocks, outermost only)
+    commits: int = 0
+
     def publish(self, kind: str, key: str) -> None:
         """Tell other service replicas on the same database that ``kind``/``key`` changed (once
         the transaction commits). A store that only one process uses has no one to tell."""
