@@ -111,8 +111,8 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
 
 
-# Replica A runs on a ManualClock: its ticker then never wakes waiting polls on its own (a real
-# clock ticks every few seconds and wakes every poller), so only B's notification can wake them.
+# Replica A runs on a ManualClock, so nothing time-driven on A (a lapsed lease, a retry coming
+# due) can hand its waiting poll a task: only B's notification can wake it.
 
 def test_a_long_poll_on_one_replica_wakes_when_another_enqueues(shared_postgres: str) -> None:
     with LocalServer(db=shared_postgres, clock=ManualClock()) as a, LocalServer(db=shared_postgres) as b:
