@@ -56,7 +56,14 @@ def _replica(db: str) -> Tuple["subprocess.Popen[str]", str]:
     proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
-    address = next(m.group(1) for line in proc.stderr if (m := re.search(r"listening on (http://\S+)", line)))
+    seen = []
+    for line in proc.stderr:
+        if m := re.search(r"listening on (http://\S+)", line):
+            break
+        seen.append(line)
+    else:
+        raise SystemExit(f"a replica on {db} did not start: {''.join(seen).strip()}")
+    address = m.group(1)
     threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep its pipe drained
     return proc, address
 

@@ -226,3 +226,38 @@ def test_the_service_runs_on_postgres_from_the_command_line(shared_postgres: str
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_libpq_parameters_in_the_url_reach_the_database_as_written(shared_postgres: str) -> None:
+    url = shared_postgres.replace("?", "?options=-c%20synchronous_commit%3Doff&application_name=pg%20test&", 1)
+    with LocalServer(db=url) as server:
+        store = server.store
+        assert isinstance(store, PostgresStore) and store.schema == shared_postgres.rsplit("schema=", 1)[1]
+        with store._conn() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+            assert conn.execute("SHOW application_name").fetchone()[0] == "pg test"
+        assert Wire(server.address).get("/healthz") == {"status": "ok"}
+
+
+def test_pollers_on_two_replicas_never_lease_the_same_task(shared_postgres: str) -> None:
+    with LocalServer(db=shared_postgres) as a, LocalServer(db=shared_postgres) as b:
+        total = 300
+        ids = {Wire(a.address).enqueue("shell.exec", {"i": i}, queue="shared")["id"] for i in range(total)}
+        leased: List[str] = []
+        lock = threading.Lock()
+
+        def worker(address: str, n: int) -> None:
+            mine = Wire(address)
+            while (task := mine.poll(queue="shared", agent=f"agent-{n}")) is not None:
+                with lock:
+                    leased.append(task["id"])
+
+        threads = [threading.Thread(target=worker, args=(replica.address, n))
+                   for n, replica in enumerate([a, b] * 4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        counts = Counter(leased)
+        assert set(counts) == ids
+        assert [task for task, count in counts.items() if count > 1] == []

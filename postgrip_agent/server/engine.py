@@ -247,8 +247,15 @@ class Engine(Sessions):
                         self._task_available(task)  # pass the wake-up on to another poller
                         return None
                     with self.store.transaction():
-                        self._lease(task, agent_id, now)
-                    return task
+                        # Read outside the write lock: another replica may have leased it since.
+                        current = self.store.get_task(task.id)
+                        still_free = current is not None and current.state == "queued" and (
+                            current.not_before is None or current.not_before <= now)
+                        if current is not None and still_free:
+                            self._lease(current, agent_id, now)
+                    if current is not None and still_free:
+                        return current
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stopping:
                     return None

@@ -20,7 +20,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
@@ -60,10 +60,12 @@ def is_postgres_url(db: str) -> bool:
 def split_schema(url: str) -> Tuple[str, Optional[str]]:
     """``postgresql://...?schema=name`` -> (the url without it, name): the schema the store's tables live in."""
     parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for key, value in query if key == "schema"), None)
-    rest = urlencode([(key, value) for key, value in query if key != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
+    # The other parameters go to libpq exactly as written (re-encoding them would turn an
+    # ``options=-c%20x%3Dy`` into ``-c+x=y``, which libpq does not read as a space).
+    pieces = [piece for piece in parts.query.split("&") if piece]
+    schemas = [unquote(piece.partition("=")[2]) for piece in pieces if piece.partition("=")[0] == "schema"]
+    rest = "&".join(piece for piece in pieces if piece.partition("=")[0] != "schema")
+    return urlunsplit(parts._replace(query=rest)), (schemas[0] if schemas else None)
 
 
 class PostgresStore(Store):
