@@ -75,11 +75,12 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
         try:
             import psycopg
+            from psycopg.sql import Literal
             from psycopg.types.json import Json, Jsonb
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise missing_driver() from None
-        self._psycopg = psycopg
+        self._psycopg, self._literal = psycopg, Literal
         self._json, self._jsonb = Json, Jsonb
         self.url, self.schema = split_schema(url)
         if self.schema is not None and not self.schema.replace("_", "").isalnum():
@@ -128,16 +129,34 @@ class PostgresStore(Store):
         with self._pool.connection() as conn:
             self._local.conn, self._local.depth, self._local.notes = conn, 1, set()
             try:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                # One round trip opens the transaction and takes the write lock; one sends the
+                # notifications and commits (statements without parameters may share a call).
+                conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                try:
                     yield
-                    for note in sorted(self._local.notes):
-                        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica_id} {note}"))
+                except BaseException:
+                    self._rollback(conn)
+                    raise
+                notify = "".join(
+                    f"SELECT pg_notify('{CHANNEL}', {self._literal(f'{self.replica_id} {note}').as_string(conn)}); "
+                    for note in sorted(self._local.notes))
+                try:
+                    conn.execute(notify + "COMMIT")
+                except BaseException:
+                    self._rollback(conn)
+                    raise
                 with self._count_lock:
                     self.commits += 1
             finally:
                 self._local.conn = None
                 self._local.notes = set()
+
+    @staticmethod
+    def _rollback(conn: Any) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:  # a broken connection: the pool discards it, and the server rolled back
+            log.debug("rollback failed", exc_info=True)
 
     def publish(self, kind: str, key: str) -> None:
         """Tell the other replicas, when this transaction commits, that ``kind``/``key`` changed."""
