@@ -15,6 +15,7 @@ Install the driver with ``pip install 'postgrip-agent-sync[postgres]'``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -66,6 +67,27 @@ def split_schema(url: str) -> Tuple[str, Optional[str]]:
     schemas = [unquote(piece.partition("=")[2]) for piece in pieces if piece.partition("=")[0] == "schema"]
     rest = "&".join(piece for piece in pieces if piece.partition("=")[0] != "schema")
     return urlunsplit(parts._replace(query=rest)), (schemas[0] if schemas else None)
+
+
+@functools.lru_cache(maxsize=None)
+def _insert_sql(table: str, upsert: bool) -> Tuple[Tuple[str, ...], str]:
+    """The columns and statement of an insert into ``table``, built once per table."""
+    cls, key = TABLES[table]
+    names = tuple(f.name for f in attrs.fields(cls) if not (f.name == "seq" and table in _SERIAL))
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('%s' for _ in names)})"
+    if upsert:
+        sql += f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != key)
+    if table in _SERIAL:
+        sql += " RETURNING seq"
+    return names, sql
+
+
+@functools.lru_cache(maxsize=None)
+def _update_sql(table: str) -> Tuple[Tuple[str, ...], str]:
+    """The columns and statement of an update of one row of ``table`` by its key, built once."""
+    cls, key = TABLES[table]
+    names = tuple(f.name for f in attrs.fields(cls) if f.name not in (key, "seq"))
+    return names, f"UPDATE {table} SET {', '.join(f'{n} = %s' for n in names)} WHERE {key} = %s"
 
 
 class PostgresStore(Store):
@@ -243,25 +265,16 @@ class PostgresStore(Store):
         return out
 
     def _insert(self, table: str, record: Any, upsert: bool = False) -> None:
-        cls, key = TABLES[table]
-        names = [f.name for f in attrs.fields(cls) if not (f.name == "seq" and table in _SERIAL)]
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('%s' for _ in names)})"
-        if upsert:
-            sql += f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
-                f"{n} = EXCLUDED.{n}" for n in names if n != key)
-        if table in _SERIAL:
-            sql += " RETURNING seq"
+        names, sql = _insert_sql(table, upsert)
         with self._conn() as conn:
             cursor = conn.execute(sql, self._values(record, names))
             if table in _SERIAL:
                 record.seq = int(cursor.fetchone()[0])
 
     def _update(self, table: str, record: Any) -> None:
-        cls, key = TABLES[table]
-        names = [f.name for f in attrs.fields(cls) if f.name not in (key, "seq")]
-        sql = f"UPDATE {table} SET {', '.join(f'{n} = %s' for n in names)} WHERE {key} = %s"
+        names, sql = _update_sql(table)
         with self._conn() as conn:
-            conn.execute(sql, self._values(record, names) + [getattr(record, key)])
+            conn.execute(sql, self._values(record, names) + [getattr(record, TABLES[table][1])])
 
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
         names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
 
-from .migrations import SQLITE_MIGRATIONS, Migration, columns_of, table_of
+from .migrations import RECORD_TABLES, SQLITE_MIGRATIONS, Migration, columns_of, table_of
 from .sqlite_codec import Marks, build_by_name, codec
 from .store import (
     HistoryRecord,
@@ -33,16 +33,7 @@ _INSERT_SQL: Dict[Tuple[str, bool], str] = {}
 _UPDATE_SQL: Dict[str, str] = {}
 _READ_PLANS: Dict[str, Optional[Tuple[str, ...]]] = {}
 
-_TABLES: Dict[str, Tuple[Type[Any], str]] = {
-    "tasks": (TaskRecord, "id"),
-    "runs": (RunRecord, "run_id"),
-    "history": (HistoryRecord, "seq"),
-    "task_events": (TaskEventRecord, "seq"),
-    "namespaces": (NamespaceRecord, "name"),
-    "sessions": (SessionRecord, "token"),
-    "schedules": (ScheduleRecord, "id"),
-    "idempotency": (IdempotentRecord, "key"),
-}
+_TABLES = RECORD_TABLES
 
 _AUTO_SEQ = {"history", "task_events"}
 _SEQUENCED = {"tasks", "runs"}
