@@ -11,7 +11,6 @@ request never left. HTTPS and proxies stay with requests' own adapter.
 from __future__ import annotations
 
 import http.client
-import select
 import socket
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -20,6 +19,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+
+from ._sockets import readable
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
 
@@ -100,7 +101,6 @@ class LeanHTTPAdapter(BaseAdapter):
 def _dropped(sock: socket.socket) -> bool:
     """True when the peer closed (or sent unasked bytes on) an idle kept-alive connection."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        return readable(sock, 0)
     except (OSError, ValueError):
         return True
-    return bool(readable)

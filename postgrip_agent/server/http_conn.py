@@ -17,7 +17,6 @@ import errno
 import json
 import logging
 import resource
-import select
 import selectors
 import socket
 import threading
@@ -28,6 +27,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Deque, Dict, Optional, Tuple
 
+from .._sockets import readable
 from .errors import Dispatch, answer
 
 log = logging.getLogger("postgrip_agent.server.http")
@@ -363,8 +363,7 @@ class HttpServer:
                     return
                 if conn.take_head() and conn.first_byte_at is not None:
                     continue  # pipelined: the next request is already here
-                readable, _, _ = select.select([conn.sock], [], [], self.linger)
-                if not readable:
+                if not readable(conn.sock, self.linger):
                     return
                 if not self._read_head(conn, time.monotonic() + self.header_timeout):
                     keep = False
@@ -560,8 +559,7 @@ def _caller_alive(conn: _Conn) -> bool:
     if conn.buf:
         return True
     try:
-        readable, _, _ = select.select([conn.sock], [], [], 0)
-        return not readable or conn.sock.recv(1, socket.MSG_PEEK) != b""
+        return not readable(conn.sock, 0) or conn.sock.recv(1, socket.MSG_PEEK) != b""
     except (OSError, ValueError):
         return False
 
