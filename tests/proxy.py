@@ -169,3 +169,87 @@ class FaultyProxy:
         except OSError:
             pass
         self.listener.close()
+
+
+class HttpFaultProxy:
+    """A real HTTP server in front of the service that relays every request, except those a
+    rule matches: each rule ``(method, path_part, fault, times)`` answers its next ``times``
+    matching requests with ``fault`` instead — a status code (an ErrorResponse, as a failing
+    service answers), or ``"drop"`` (the connection closed before the request is relayed)."""
+
+    def __init__(self, target: str) -> None:
+        import http.client
+        import http.server
+        import json
+        from urllib.parse import urlsplit
+
+        split = urlsplit(target)
+        self.rules: List[List[object]] = []
+        self.hits: List[Tuple[str, str, object]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fault = proxy._fault(self.command, self.path)
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault is not None:
+                    data = json.dumps({"error": f"injected {fault}", "code": "internal"}).encode()
+                    self.send_response(int(str(fault)))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                upstream = http.client.HTTPConnection(split.hostname, split.port, timeout=90)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                    upstream.request(self.command, self.path, body=body or None, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send_response(answer.status)
+                    for name, value in answer.getheaders():
+                        if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def inject(self, method: str, path_part: str, fault: object, times: int = 1) -> None:
+        with self._lock:
+            self.rules.append([method, path_part, fault, times])
+
+    def _fault(self, method: str, path: str) -> Optional[object]:
+        with self._lock:
+            for rule in self.rules:
+                if rule[0] == method and str(rule[1]) in path and int(rule[3]) > 0:  # type: ignore[call-overload]
+                    rule[3] = int(rule[3]) - 1  # type: ignore[call-overload]
+                    self.hits.append((method, path, rule[2]))
+                    return rule[2]
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -170,7 +170,9 @@ class Agent:
             raise ValueError("max_cached_workflows must be >= 0 (0 replays every activation from history)")
         eager = _LocalDispatch(self, "activity", [f"activity:{name}" for name in self.activities])
         handback = _LocalDispatch(self, "workflow", [f"workflow:{name}" for name in self.workflows])
-        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager)
+        self._stopping = threading.Event()
+        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager,
+                                                   stopping=self._stopping)
         self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease,
                                                    handback=handback if self.workflows else None)
         self._lanes: List[_Lane] = []
@@ -180,7 +182,6 @@ class Agent:
         if self.activities:
             prefixes = [f"activity:{name}" for name in self.activities]
             self._lanes.append(_Lane("activity", max_concurrent_activities, pollers_per_kind, prefixes, self._activity_runner.run))
-        self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []
         self._started = False

@@ -3,21 +3,49 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from .._encoding import encode_value
 from .._runtime.history import History
 from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, WorkflowInstance
 from .._runtime.records import ContinueAsNew, NotAContinuation, WorkflowInfo
-from ..errors import ApplicationFailure, PostGripAgentError, failure_info, stack_text
+from ..errors import (ApplicationFailure, DecodeError, PostGripAgentError, TransportError, UnavailableError, failure_info,
+                      stack_text)
 from ..inspection import failure_chain
 from .dispatch import LocalDispatch
 from .lane import AgentLane, InvalidCommand, TaskGone
 from .run_cache import LiveRun, LiveRunCache
 
 log = logging.getLogger("postgrip_agent.agent")
+
+T = TypeVar("T")
+
+#: what the service or the network may answer for a while and then not: never the run's fault
+TRANSIENT = (TransportError, UnavailableError, DecodeError)
+#: how long one workflow task's activation is retried through transient faults (the lease keeper
+#: renews its lease meanwhile); past it, the task is left to its lease and runs again later
+TRANSIENT_RETRY_SECONDS = 60.0
+MAX_TRANSIENT_BACKOFF = 5.0
+
+
+class _ServiceFault(Exception):
+    """A transient fault met while reading what a replay needs: carried past the handler for
+    the run's own errors (a replay's failure fails the run; this must not)."""
+
+    def __init__(self, error: PostGripAgentError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _fetch(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return call(*args, **kwargs)
+    except TRANSIENT as err:
+        raise _ServiceFault(err) from err
 
 
 def _seq(event: Dict[str, Any]) -> Optional[int]:
@@ -31,8 +59,9 @@ def _after(events: List[Dict[str, Any]], last_seq: int) -> List[Dict[str, Any]]:
 
 class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
-                 eager: Optional[LocalDispatch] = None) -> None:
+                 eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None) -> None:
         self.lane = lane
+        self.stopping = stopping or threading.Event()
         self.workflows = workflows
         self.eager = eager
         self.cache = LiveRunCache(cache_size)
@@ -40,6 +69,25 @@ class WorkflowTaskRunner:
         self.live_queries = 0
 
     def run(self, task: Dict[str, Any]) -> None:
+        """Run one workflow, query or update task. A transient fault (the service or the network
+        unavailable) is retried with backoff while the agent holds the lease, never charged to
+        the run; only the run's own code fails it."""
+        delay = 0.1
+        give_up = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        while True:
+            try:
+                self._run_once(task)
+                return
+            except TRANSIENT as err:
+                if self.stopping.is_set() or time.monotonic() + delay > give_up:
+                    raise  # the lease lapses (or is handed back) and the task runs again later
+                log.warning("task %s (%s): the service is unavailable (%s); trying again in %.1fs",
+                            task["id"], task["type"], err, delay)
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, MAX_TRANSIENT_BACKOFF)
+
+    def _run_once(self, task: Dict[str, Any]) -> None:
         kind = task["type"].split(":", 1)[0]
         try:
             if kind == "workflow":
@@ -103,7 +151,7 @@ class WorkflowTaskRunner:
                     if tail is not None and tail[0] <= instance.last_seq:
                         events = _after(tail[1], instance.last_seq)
                     else:
-                        events = self._events_since(run_id, instance.last_seq)
+                        events = _fetch(self._events_since, run_id, instance.last_seq)
                     outcome = instance.advance(events)
                     self.cache.hits += 1
                 except NotAContinuation as miss:
@@ -111,7 +159,7 @@ class WorkflowTaskRunner:
                     entry.discard()
             if outcome is None:
                 self.cache.misses += 1
-                history = History(tail[1] if tail is not None and tail[0] == 0 else self.lane.history(run_id))
+                history = History(tail[1] if tail is not None and tail[0] == 0 else _fetch(self.lane.history, run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
                 instance.markers = self.lane._has("markers")
@@ -121,6 +169,8 @@ class WorkflowTaskRunner:
             self._emit(task, instance)
             self._continue_as_new(task, instance.info, can)
             return False
+        except _ServiceFault as fault:
+            raise fault.error from None
         except Exception as failure:  # a determinism violation, or the run's code broke replay itself
             log.error("workflow run %s failed during replay: %s", run_id, failure)
             self.lane.fail(task["id"], str(failure) or type(failure).__name__, failure_info(failure))
@@ -282,8 +332,8 @@ class WorkflowTaskRunner:
                     type="HandlerBlocked", non_retryable=True,
                 )
             value = encode_value(outcome.result(), f"{kind} {name!r} result")
-        except TaskGone:
-            raise
+        except (TaskGone, *TRANSIENT):
+            raise  # not the handler's failure: the task is dropped, or retried
         except BaseException as err:  # the handler rejected or failed: the caller gets the failure
             if not isinstance(err, Exception):
                 raise

@@ -81,6 +81,8 @@ def answer(dispatch: Dispatch, method: str, target: str, headers: Dict[str, str]
         return dispatch(method, target, headers, body, caller_alive)
     except ServiceError as err:
         extra = {"WWW-Authenticate": 'Bearer realm="postgrip-agent"'} if err.status == 401 else {}
+        if err.status == 503:
+            extra["Retry-After"] = "1"
         return err.status, {"error": err.message, "code": err.code}, extra
     except sqlite3.ProgrammingError:  # the store closed under a request: the service is stopping
         return 503, {"error": "the service is stopping", "code": "unavailable"}, {"Retry-After": "1"}

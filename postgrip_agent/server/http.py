@@ -15,7 +15,7 @@ from . import limits
 from .engine import Engine
 from .sessions import same_secret
 from .engine_core import MAX_WAIT_SECONDS, Fence
-from .errors import BadRequest, NotFound, NotImplementedService, Unauthorized, Unavailable
+from .errors import BadRequest, NotFound, NotImplementedService, ServiceError, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
 from .http_conn import EXTENSIONS, HttpServer
 from .store import Page, TaskRecord
@@ -254,6 +254,19 @@ class Api:
         query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
             self.requests_served += 1
+        try:
+            return self._routed(method, path, query, headers, body, caller_alive)
+        except ServiceError:
+            raise
+        except Exception as err:
+            if not self.engine.store.transient(err):
+                raise
+            log.warning("%s %s: the store is unavailable: %s: %s", method, path[:200], type(err).__name__,
+                        " ".join(str(err).split())[:300])
+            raise Unavailable("the service's database is unavailable for now; try again") from err
+
+    def _routed(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
+                caller_alive: Callable[[], bool]) -> Response:
         path = path.rstrip("/") or "/"
         allowed: List[str] = []
         for route_method, pattern, lane, handler in self._candidates(path):

@@ -46,6 +46,11 @@ R = TypeVar("R")
 #: the advisory lock every write transaction takes (a constant of this project: "pgrip" in ASCII)
 WRITE_LOCK = 0x7067726970
 CHANNEL = "postgrip_agent"
+#: SQLSTATE classes of a database unavailable for a while: 08 connection exception, 40 transaction
+#: rollback (serialization failure, deadlock), 53 insufficient resources, 55P03 lock not available,
+#: 57 operator intervention (terminated, shutting down, query canceled by a timeout), 25006 read-only
+#: transaction (a fail-over in progress), 58 system error (I/O)
+_TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
 _SERIAL = SERIAL_TABLES
 
@@ -123,6 +128,16 @@ class PostgresStore(Store):
         self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
                                     configure=self._configure, kwargs={"autocommit": True})
         self.schema_version = self._migrate(POSTGRES_MIGRATIONS)
+
+    def transient(self, error: BaseException) -> bool:
+        psycopg = self._psycopg
+        if isinstance(error, psycopg.Error):
+            state = getattr(error, "sqlstate", None)
+            if state:
+                return str(state).startswith(_TRANSIENT_STATES)
+            # no SQLSTATE: the connection broke or the pool had none to give (PoolTimeout)
+            return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+        return False
 
     def _configure(self, conn: Any) -> None:
         if self.schema:

@@ -40,6 +40,9 @@ _SEQUENCED = {"tasks", "runs"}
 #: tables whose rows are kept in memory by primary key, and how many of each at most
 _CACHED = ("tasks", "runs")
 _CACHE_ROWS = 4096
+#: SQLite's words for a database that is unavailable for a while (busy, locked, I/O, full, out of memory)
+_TRANSIENT_MESSAGES = ("locked", "busy", "disk i/o error", "disk is full", "unable to open database", "locking protocol",
+                       "out of memory")
 
 
 class SQLiteStore(Store):
@@ -63,6 +66,12 @@ class SQLiteStore(Store):
         self._data_version = self._current_data_version()
         self._by_key_sql = {table: "SELECT {} FROM {} WHERE {} = ?".format(
             ", ".join(codec(_TABLES[table][0]).names), table, _TABLES[table][1]) for table in _CACHED}
+
+    def transient(self, error: BaseException) -> bool:
+        if not isinstance(error, sqlite3.OperationalError):
+            return False  # IntegrityError, ProgrammingError...: the request or the code is wrong
+        text = str(error).lower()
+        return any(words in text for words in _TRANSIENT_MESSAGES)
 
     def _current_data_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])

@@ -194,6 +194,13 @@ class Store(abc.ABC):
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         """Have ``listener(kind, key)`` called for what other replicas publish."""
 
+    def transient(self, error: BaseException) -> bool:
+        """True when ``error`` says the database is unavailable for a while (connection lost,
+        locked, a serialization failure, an I/O error), not that the request or the code is
+        wrong: the same work may succeed when tried again. The service answers such errors 503
+        with ``Retry-After``, and its ticker retries them without counting them as failures."""
+        return False
+
     # namespaces
     @abc.abstractmethod
     def get_namespace(self, name: str) -> Optional[NamespaceRecord]: ...

@@ -23,6 +23,8 @@ log = logging.getLogger("postgrip_agent.server.ticker")
 MAX_ITEM_FAILURES = 5
 FIRST_RETRY_SECONDS = 0.1
 MAX_RETRY_SECONDS = 30.0
+#: the longest wait between tries of an item while the store is unavailable
+MAX_TRANSIENT_RETRY_SECONDS = 5.0
 #: the ticker wakes at least this often, so a stalled ticker shows in /readyz
 MAX_TICKER_WAIT = 5.0
 #: /readyz turns not-ready when the last completed tick is older than this
@@ -36,8 +38,8 @@ class Timekeeping(ActivityAttempts):
     """The engine's time half: everything the ticker thread does."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # (failures so far, monotonic time of the next try) per failing item
-        self._item_failures: Dict[str, Tuple[int, float]] = {}
+        # (failures so far, monotonic time of the next try, transient failures in a row) per failing item
+        self._item_failures: Dict[str, Tuple[int, float, int]] = {}
         self.last_tick_monotonic = time.monotonic()
         self._tick_started: Optional[float] = None
         self.last_tick_at: Optional[float] = None
@@ -48,7 +50,10 @@ class Timekeeping(ActivityAttempts):
     # ------------------------------------------------------------------ one item
 
     def run_item(self, key: str, work: Callable[[], object], quarantine: Callable[[str], None]) -> None:
-        """Do ``work`` in its own transaction; on failure back off, and quarantine after repeated failures."""
+        """Do ``work`` in its own transaction; on failure back off, and quarantine after repeated failures.
+
+        A transient store error (the database unavailable for a while) is retried with backoff
+        but never counted: quarantine is for an item that fails the same way every time."""
         failure = self._item_failures.get(key)
         if failure is not None and failure[1] > time.monotonic():
             return
@@ -56,12 +61,19 @@ class Timekeeping(ActivityAttempts):
             with self._lock, self.store.transaction():
                 work()
         except Exception as err:
-            count = (failure[0] if failure else 0) + 1
+            count, streak = (failure[0], failure[2]) if failure else (0, 0)
+            if self.store.transient(err):
+                delay = min(MAX_TRANSIENT_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** streak)
+                log.warning("%s: the store is unavailable (%s: %s); retrying in %.1fs", key, type(err).__name__,
+                            " ".join(str(err).split())[:300], delay)
+                self._item_failures[key] = (count, time.monotonic() + delay, streak + 1)
+                return
+            count += 1
             reason = f"{type(err).__name__}: {err}"
             if count < MAX_ITEM_FAILURES:
                 delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (count - 1))
                 log.warning("%s failed (%d of %d); retrying in %.1fs", key, count, MAX_ITEM_FAILURES, delay, exc_info=True)
-                self._item_failures[key] = (count, time.monotonic() + delay)
+                self._item_failures[key] = (count, time.monotonic() + delay, 0)
                 return
             log.error("%s failed %d times; quarantining it: %s", key, count, reason, exc_info=True)
             try:
@@ -71,7 +83,7 @@ class Timekeeping(ActivityAttempts):
                 self._item_failures.pop(key, None)
             except Exception:
                 log.exception("quarantining %s failed; it stays out of the way for %.0fs", key, MAX_RETRY_SECONDS)
-                self._item_failures[key] = (count, time.monotonic() + MAX_RETRY_SECONDS)
+                self._item_failures[key] = (count, time.monotonic() + MAX_RETRY_SECONDS, 0)
         else:
             if failure is not None:
                 self._item_failures.pop(key, None)
@@ -180,18 +192,27 @@ class Timekeeping(ActivityAttempts):
         upcoming = self.store.next_deadline(now)
         if upcoming is not None and upcoming <= now:
             # only items backing off are still due: wake for the earliest retry, not at once
-            retries = [at for _, at in self._item_failures.values()]
+            retries = [at for _, at, _ in self._item_failures.values()]
             wait = max(0.0, min(retries) - time.monotonic()) if retries else FIRST_RETRY_SECONDS
             upcoming = now + max(wait, 0.01)
         return upcoming
 
     def ticker(self, stopped: threading.Event) -> None:
         """The ticker thread's loop: it never exits until ``stopped`` is set."""
+        backoff = FIRST_RETRY_SECONDS
         while not stopped.is_set():
             try:
                 self.run_due()
-            except Exception:  # keep time moving; the error is logged with its cause
-                log.exception("ticker failed to process due work; continuing")
+                backoff = FIRST_RETRY_SECONDS
+            except Exception as err:  # keep time moving; the error is logged, and the next tick backs off
+                if self.store.transient(err):
+                    log.warning("ticker: the store is unavailable (%s: %s); trying again in %.1fs", type(err).__name__,
+                                " ".join(str(err).split())[:300], backoff)
+                else:
+                    log.exception("ticker failed to process due work; trying again in %.1fs", backoff)
+                self._ticker_next = self.clock.now() + backoff
+                backoff = min(backoff * 2, MAX_TRANSIENT_RETRY_SECONDS)
+                self._tick_started = None
             try:
                 self._ticker_wake.clear()
                 if stopped.is_set():  # set before the stop's wake-up, which the clear above may have eaten
