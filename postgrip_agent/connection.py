@@ -332,7 +332,18 @@ class Connection:
             if not retryable(first) or options.max_attempts == 1 or budget <= 0:
                 raise
             log.warning("%s %s failed (attempt 1): %s; retrying", method, path, first)
+            unknown: Optional[PostGripAgentError] = first if method != "GET" and _outcome_unknown(first) else None
             options.sleep(delay_after(1, first))
+        first_attempt = attempt
+
+        def attempt() -> Tuple[Any, Mapping[str, str]]:  # noqa: F811 - the retries remember an unknown outcome
+            nonlocal unknown
+            try:
+                return first_attempt()
+            except PostGripAgentError as err:
+                if unknown is None and method != "GET" and _outcome_unknown(err):
+                    unknown = err
+                raise
 
         def wait(state: tenacity.RetryCallState) -> float:
             # tenacity counts from the second attempt: its attempt n is our attempt n + 1
@@ -354,7 +365,19 @@ class Connection:
             sleep=options.sleep,
             reraise=True,
         )
-        return retrying(attempt)
+        try:
+            return retrying(attempt)
+        except PostGripAgentError as last:
+            if unknown is None or _outcome_unknown(last):
+                raise
+            # the last attempt was refused, but an earlier one may have been applied: say so
+            key = extra.get("Idempotency-Key")
+            error = TransportError(
+                f"{method} {path} failed: the last attempt said {last}, but an earlier attempt's outcome is unknown "
+                f"({unknown}): the request may have been applied"
+                + (f"; retry with Idempotency-Key {key} to get its answer" if key else ""), reached_server=True,
+                idempotency_key=key)
+            raise error from last
 
     # ------------------------------------------------------------------ internals
 
@@ -424,16 +447,16 @@ class Connection:
                 response = self.session.send(prepared, timeout=timeout, allow_redirects=False, proxies=self.session.proxies)
         except requests.exceptions.ConnectTimeout as err:
             self._move_on(url)
-            raise _transport_error(method, f"connect to {_origin(url)} timed out: {err}", False) from err
+            raise _transport_error(method, f"connect to {_origin(url)} timed out: {err}", False, extra) from err
         except requests.exceptions.ConnectionError as err:
             refused = _never_sent(err)
             what = "cannot connect to" if refused else "connection to"
             self._move_on(url)
-            raise _transport_error(method, f"{what} {_origin(url)} failed: {err}", not refused) from err
+            raise _transport_error(method, f"{what} {_origin(url)} failed: {err}", not refused, extra) from err
         except requests.exceptions.Timeout as err:
-            raise _transport_error(method, f"{method} {url} timed out after {timeout}s", True) from err
+            raise _transport_error(method, f"{method} {url} timed out after {timeout}s", True, extra) from err
         except requests.exceptions.RequestException as err:
-            raise _transport_error(method, f"{method} {url} failed: {err}", True) from err
+            raise _transport_error(method, f"{method} {url} failed: {err}", True, extra) from err
         if self.extensions is None:
             advertised = response.headers.get(EXTENSIONS_HEADER)
             if advertised is not None:
@@ -483,14 +506,25 @@ class Connection:
                 return self._access_token
 
 
-def _transport_error(method: str, message: str, reached_server: bool) -> TransportError:
+def _transport_error(method: str, message: str, reached_server: bool,
+                     headers: Optional[Mapping[str, str]] = None) -> TransportError:
+    key = (headers or {}).get("Idempotency-Key") if reached_server else None
     if method == "GET":
         note = ""
     elif reached_server:
-        note = " (the request may have reached the service: it may have been applied)"
+        note = " (the request may have reached the service: it may have been applied"
+        note += f"; Idempotency-Key {key})" if key else ")"
     else:
         note = " (the request never reached the service: it was not applied)"
-    return TransportError(message + note, reached_server=reached_server)
+    return TransportError(message + note, reached_server=reached_server, idempotency_key=key)
+
+
+def _outcome_unknown(err: BaseException) -> bool:
+    """True when a failed attempt may have been applied: it reached the service and no answer
+    said it was not (a cut connection, a timeout, a 500, 502 or 504)."""
+    if isinstance(err, TransportError):
+        return err.reached_server
+    return isinstance(err, RPCError) and err.status >= 500 and err.status not in NOT_APPLIED_STATUSES
 
 
 def quote_segment(value: Any) -> str:

@@ -61,10 +61,13 @@ class UnavailableError(RPCError):
 class TransportError(PostGripAgentError):
     """The request did not complete: connection refused or reset, timeout, ..."""
 
-    def __init__(self, message: str, *, reached_server: bool) -> None:
+    def __init__(self, message: str, *, reached_server: bool, idempotency_key: Optional[str] = None) -> None:
         super().__init__(message)
-        #: False only when the request provably never reached the service.
+        #: False only when no attempt of the request can have reached the service.
         self.reached_server = reached_server
+        #: the write's Idempotency-Key when it may have been applied: sending the same request
+        #: again with this key gets the first answer instead of a second effect
+        self.idempotency_key = idempotency_key
 
 
 class DecodeError(PostGripAgentError):

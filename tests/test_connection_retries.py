@@ -20,7 +20,10 @@ class Misbehaving:
 
     def __init__(self) -> None:
         self.arrivals: List[str] = []
+        self.keys: List[str] = []  # the Idempotency-Key of each write that arrived
         self.script: List[str] = []
+        #: the X-PostGrip-Extensions this endpoint lists (none unless a test sets it)
+        self.extensions = ""
         self.lock = threading.Lock()
         outer = self
 
@@ -36,6 +39,8 @@ class Misbehaving:
                     self.rfile.read(length)
                 with outer.lock:
                     outer.arrivals.append(f"{self.command} {self.path}")
+                    if self.headers.get("Idempotency-Key"):
+                        outer.keys.append(self.headers["Idempotency-Key"])
                     action = outer.script.pop(0) if outer.script else "ok"
                 if action == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -45,6 +50,8 @@ class Misbehaving:
                 if action == "stall":
                     time.sleep(1.0)
                 status, body, headers = 200, {"status": "ok"}, {}
+                if outer.extensions:
+                    headers["X-PostGrip-Extensions"] = outer.extensions
                 if action.startswith("503"):
                     status, body = 503, {"error": "overloaded", "code": "unavailable"}
                     headers["Retry-After"] = action.split(":")[1] if ":" in action else "0"
@@ -248,3 +255,27 @@ def test_default_retries_outlast_a_service_restart_of_a_few_seconds(tmp_path: An
         restart.join()
         for server in servers:
             server.stop()
+
+
+def test_a_write_whose_earlier_attempt_may_have_applied_says_so_at_the_end(bad: Misbehaving) -> None:
+    sleeps: List[float] = []
+    bad.extensions = "idempotency-key"
+    conn = _conn(bad.address, sleeps, attempts=3)
+    conn.request("GET", "/healthz")  # the endpoint lists the extension: keyed writes are retried
+    bad.script = ["reset", "503:0", "503:0"]  # unknown, then twice provably not applied
+    with pytest.raises(TransportError) as caught:
+        conn.request("POST", "/api/v1/workflows/w/signal", body={"name": "s"}, idempotent=False)
+    error = caught.value
+    assert error.reached_server
+    assert bad.arrivals.count("POST /api/v1/workflows/w/signal") == 3
+    assert len(set(bad.keys)) == 1 and error.idempotency_key == bad.keys[0]
+    assert "may have been applied" in str(error) and bad.keys[0] in str(error)
+    assert "503" in str(error)
+
+
+def test_a_write_refused_on_every_attempt_says_it_was_not_applied(bad: Misbehaving) -> None:
+    sleeps: List[float] = []
+    bad.script = ["503:0"] * 3
+    with pytest.raises(UnavailableError) as caught:
+        _conn(bad.address, sleeps, attempts=3).request("POST", "/api/v1/tasks", body={"type": "x"}, idempotent=False)
+    assert caught.value.status == 503

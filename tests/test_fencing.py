@@ -140,3 +140,54 @@ def test_a_successor_that_continues_before_its_predecessor_closed_gets_a_new_run
     chain = [wire.workflow(t["payload"]["runId"]) for t in (wire.task(a["id"]), wire.task(b["id"]), wire.task(c_task["id"]))]
     assert [run["state"] for run in chain] == ["continued_as_new", "continued_as_new", "running"]
     assert len({run["run_id"] for run in chain}) == 3
+
+
+def test_the_agent_writes_under_the_lease_its_work_holds_not_the_latest(mwire: Wire, manual_server: LocalServer) -> None:
+    from postgrip_agent import Connection
+    from postgrip_agent.agent.lane import AgentLane, TaskGone
+
+    mwire.enqueue("workflow:Relet", {"workflowId": "relet-1"}, queue="q", lease_timeout_seconds=5)
+    lane = AgentLane(Connection(manual_server.address), "agent-1")
+    first = lane.poll("default", "q", ["workflow:Relet"], 0)
+    assert first is not None
+    with lane.holding(first["id"]) as first_token:
+        manual_server.advance(6)  # this work stalls past its lease; the same agent leases the task again
+        again = lane.poll("default", "q", ["workflow:Relet"], 0)
+        assert again is not None and again["id"] == first["id"]
+        try:  # the stalled work finishes: its write names its own, lapsed lease
+            lane.complete(first["id"], {"value": "stale"})
+            raise AssertionError("a write under a lapsed lease was accepted")
+        except TaskGone as gone:
+            assert "stale" in str(gone)
+    lane.released(first["id"], first_token)  # the lapsed lease's end keeps the current lease's fence
+    with lane.holding(again["id"]) as second_token:
+        assert second_token is not None and second_token != first_token
+        lane.complete(again["id"], {"value": "fresh"})
+    assert mwire.workflow("relet-1")["state"] == "succeeded"
+
+
+def _activity_command(task: Dict[str, Any]) -> Dict[str, Any]:
+    return {"type": "activity:charge", "queue": "q", "payload": {
+        "activityType": "charge", "workflowRunId": task["payload"]["runId"], "workflowTaskId": task["id"], "args": [1]}}
+
+
+def test_a_command_without_a_lease_header_from_another_agent_is_refused(wire: Wire) -> None:
+    task = wire.start("Headerless", "headerless-1")
+    leased = wire.poll(agent="agent-b")
+    assert leased["id"] == task["id"]
+    # agent A, whose lease of this task lapsed, sends the command its stale activation decided
+    late = wire.call("POST", "/api/v1/tasks?agent_id=agent-a", json=_activity_command(leased))
+    assert late.status_code == 409 and late.json()["code"] == "stale_lease" and "agent-b" in late.json()["error"]
+    ok = wire.call("POST", "/api/v1/tasks?agent_id=agent-b", json=_activity_command(leased))
+    assert ok.status_code == 202
+    assert wire.history_types("headerless-1").count("ActivityTaskScheduled") == 1
+
+
+def test_a_command_without_a_lease_header_after_its_activation_ended_is_refused(wire: Wire) -> None:
+    task = wire.start("Headerless", "headerless-2")
+    leased = wire.poll(agent="agent-a")
+    wire.block(leased, agent="agent-a")  # the activation ended; a late command of it must not land
+    late = wire.call("POST", "/api/v1/tasks", json=_activity_command(leased))
+    assert late.status_code == 409 and late.json()["code"] == "stale_lease" and "blocked" in late.json()["error"]
+    assert "ActivityTaskScheduled" not in wire.history_types("headerless-2")
+    assert task["id"] == leased["id"]

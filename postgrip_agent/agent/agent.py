@@ -347,12 +347,14 @@ class Agent:
             self.lane.released(task["id"])
 
     def _dispatch(self, lane: _Lane, task: Dict[str, Any]) -> None:
+        token: Optional[str] = None
         try:
-            lane.run(task)
+            with self.lane.holding(task["id"]) as token:
+                lane.run(task)
         except Exception:  # never let one task take the agent down; the lease will lapse and retry
             log.exception("task %s (%s) failed inside the agent", task.get("id"), task.get("type"))
         finally:
-            self.lane.released(task["id"])
+            self.lane.released(task["id"], token)
             with lane.lock:
                 lane.in_flight -= 1
                 lane.idle.notify_all()

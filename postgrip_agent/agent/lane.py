@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..connection import Connection
 from ..connection import quote_segment as _q
@@ -25,6 +27,10 @@ class InvalidCommand(Exception):
 #: made under that lease names it, so a write from an earlier lease changes nothing (409)
 LEASE_TOKEN_HEADER = "X-PostGrip-Lease-Token"
 LEASE_HEADER = "X-PostGrip-Lease"
+
+#: the leases the work running in this context holds (task id -> token): a write names the lease
+#: it is made under, not whichever lease of the same task this agent took last
+_HELD: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("postgrip_held_leases", default={})
 
 
 class AgentLane:
@@ -77,18 +83,38 @@ class AgentLane:
         with self._lock:
             return self._tails.pop(task_id, None)
 
-    def released(self, task_id: str) -> None:
-        """The agent is done with the task: forget its lease."""
+    @contextmanager
+    def holding(self, task_id: str) -> Iterator[Optional[str]]:
+        """Run work under the lease this agent now holds on ``task_id``: its writes (here and in
+        contexts copied from here, such as an activity's) name that lease even after the task is
+        leased again. Yields the lease's token (None without the fencing extension)."""
         with self._lock:
-            self._tokens.pop(task_id, None)
-            self._tails.pop(task_id, None)
+            token = self._tokens.get(task_id)
+        if token is None:
+            yield None
+            return
+        reset = _HELD.set({**_HELD.get(), task_id: token})
+        try:
+            yield token
+        finally:
+            _HELD.reset(reset)
+
+    def released(self, task_id: str, token: Optional[str] = None) -> None:
+        """The agent is done with the task's lease (``token``: that lease; a later lease of the
+        same task that this agent holds meanwhile is kept)."""
+        with self._lock:
+            if token is None or self._tokens.get(task_id) == token:
+                self._tokens.pop(task_id, None)
+                self._tails.pop(task_id, None)
 
     def _fence(self, lease_of: Optional[str]) -> Optional[Dict[str, str]]:
-        """The header naming the lease this agent holds on ``lease_of`` (None when it holds none)."""
+        """The header naming the lease this work holds on ``lease_of`` (None when it holds none)."""
         if not lease_of:
             return None
-        with self._lock:
-            token = self._tokens.get(lease_of)
+        token = _HELD.get().get(lease_of)
+        if token is None:
+            with self._lock:
+                token = self._tokens.get(lease_of)
         return {LEASE_HEADER: f"{lease_of} {token}"} if token else None
 
     def _post(self, task_id: str, action: str, body: Dict[str, Any], lease_of: Optional[str] = None) -> Any:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .. import types as wt
 from .engine_core import DEFAULT_LEASE_SECONDS, Fence, _payload
 from . import limits
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound
+from .errors import AlreadyExists, BadRequest, Conflict, NotFound, StaleLease
 from .activities import check_activity_timeouts
 from .sessions import Sessions
 from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
@@ -53,7 +53,10 @@ class Engine(Sessions):
 
     # ================================================================== tasks
 
-    def enqueue(self, req: wt.EnqueueTaskRequest, fence: Fence = None) -> TaskRecord:
+    def enqueue(self, req: wt.EnqueueTaskRequest, fence: Fence = None, caller: Optional[str] = None) -> TaskRecord:
+        """Create a task. A command of a run (activity, timer, marker) from a writer that names no
+        lease (``fence``) is accepted only while the run's workflow task is leased, and, when the
+        writer's agent id is known (``caller``: its agent session or ``agent_id``), leased to it."""
         task_type = req.type.strip()
         if not task_type:
             raise BadRequest("type must not be empty (e.g. 'workflow:MyWorkflow' or 'activity:greet')")
@@ -62,6 +65,8 @@ class Engine(Sessions):
         queue = req.queue or "default"
         with self._lock, self.store.transaction():
             self._check_fence(fence)
+            if fence is None and task_type.startswith(("activity:", "timer", "marker")):
+                self._check_command_lease(req.payload, caller, task_type)
             now = self.clock.now()
             self._ensure_namespace(namespace, now)
             task = TaskRecord(
@@ -137,6 +142,24 @@ class Engine(Sessions):
                     return task
                 self._task_waiters.wait(task_id, remaining)
 
+
+    def _check_command_lease(self, payload: Any, caller: Optional[str], task_type: str) -> None:
+        """A command from a writer without a lease header: its run's workflow task must be leased
+        (to ``caller`` when known), else the command comes from an activation whose lease ended."""
+        if not isinstance(payload, dict):
+            return
+        run_id, workflow_task_id = payload.get("workflowRunId"), payload.get("workflowTaskId")
+        run = self.store.get_run(run_id) if isinstance(run_id, str) and run_id else None
+        owner_id = run.task_id if run is not None else workflow_task_id
+        owner = self.store.get_task(owner_id) if isinstance(owner_id, str) and owner_id else None
+        if owner is None or not owner.type.startswith("workflow:"):
+            return  # no run named: the type's own checks answer
+        if owner.state != "leased":
+            raise StaleLease(f"stale command: {task_type} for workflow task {owner.id}, which is {owner.state}, not "
+                             "leased: the activation that sent it no longer holds its lease; nothing was recorded")
+        if caller and owner.agent_id and owner.agent_id != caller:
+            raise StaleLease(f"stale command: {task_type} from agent {caller}, but workflow task {owner.id} is leased "
+                             f"to agent {owner.agent_id}; nothing was recorded")
 
     def _owning_run(self, run_id: Optional[str], workflow_task_id: Optional[str], what: str) -> Optional[RunRecord]:
         run = None

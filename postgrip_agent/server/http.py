@@ -335,7 +335,7 @@ class Api:
         return _paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
 
     def enqueue(self, req: Request) -> Response:
-        return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest), req.fence)), {}
+        return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest), req.fence, req.agent_id)), {}
 
     def get_task(self, req: Request) -> Response:
         wait = req.wait_arg()
