@@ -334,12 +334,13 @@ class Connection:
             log.warning("%s %s failed (attempt 1): %s; retrying", method, path, first)
             unknown: Optional[PostGripAgentError] = first if method != "GET" and _outcome_unknown(first) else None
             options.sleep(delay_after(1, first))
-        first_attempt = attempt
+        once = attempt
 
-        def attempt() -> Tuple[Any, Mapping[str, str]]:  # noqa: F811 - the retries remember an unknown outcome
+        def again() -> Tuple[Any, Mapping[str, str]]:
+            """An attempt after the first; remembers the first one whose outcome is unknown."""
             nonlocal unknown
             try:
-                return first_attempt()
+                return once()
             except PostGripAgentError as err:
                 if unknown is None and method != "GET" and _outcome_unknown(err):
                     unknown = err
@@ -366,7 +367,7 @@ class Connection:
             reraise=True,
         )
         try:
-            return retrying(attempt)
+            return retrying(again)
         except PostGripAgentError as last:
             if unknown is None or _outcome_unknown(last):
                 raise

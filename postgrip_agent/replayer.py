@@ -40,7 +40,12 @@ class ReplayResult:
 class Replayer:
     """Replays histories with the given workflows, as an Agent would, without a service."""
 
-    def __init__(self, *, workflows: Sequence[Any]) -> None:
+    def __init__(self, *, workflows: Sequence[Any], strict: bool = False) -> None:
+        """``strict``: a replayed activity or child whose arguments differ from the ones history
+        recorded (compared by a stable digest) is a DeterminismViolation too, so a test catches
+        a reordering of like commands; by default it is logged as a warning, as the Agent does
+        (changing arguments can be a deliberate deploy). Histories without arguments replay either way."""
+        self.strict = strict
         self.workflows = registry.workflows(workflows)
         if not self.workflows:
             raise ValueError("a Replayer needs at least one workflow")
@@ -76,6 +81,7 @@ class Replayer:
                 continued_from_run_id=started.attributes.get("continued_from_run_id"), start_time=started.created_at,
             )
             instance = WorkflowInstance(target, info, parsed, live_after_seq=parsed.last_seq)
+            instance.strict_arguments = self.strict
             try:
                 try:
                     instance.activate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
@@ -37,6 +39,24 @@ class RecordedCommand:
     name: Any
     task_id: str
     seq: int
+    #: a digest of the arguments history recorded for it (activities; children where recorded)
+    digest: Optional[str] = None
+
+
+def args_digest(args: Any) -> str:
+    """A stable digest of a command's JSON arguments (the same on every machine and replay)."""
+    text = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def argument_drift(recorded: RecordedCommand, request: Dict[str, Any]) -> Optional[str]:
+    """The digest of the arguments a replayed command now passes, when it differs from what
+    history recorded for it (None when they match, or either side recorded none)."""
+    payload = request.get("payload")
+    if recorded.digest is None or not isinstance(payload, dict) or "args" not in payload:
+        return None
+    now = args_digest(payload["args"])
+    return None if now == recorded.digest else now
 
 
 class History:
@@ -84,7 +104,8 @@ class History:
                 name = event.attributes.get("marker_name")
             else:
                 name = event.attributes.get("workflow_type")
-            self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq))
+            digest = args_digest(event.attributes["args"]) if kind in ("activity", "child") and "args" in event.attributes else None
+            self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq, digest))
         return added
 
     def root_of(self, task_id: str) -> str:

@@ -29,7 +29,7 @@ from ..errors import ApplicationFailure, CancelledFailure, activity_error, failu
 from ..types import format_timestamp
 from .bodies import Body, Scope
 from .futures import WorkflowFuture, failed, hash_sequence, new_hash_sequence, resolved
-from .history import Event, History
+from .history import Event, History, argument_drift
 from .loop import WorkflowLoop, WorkflowTask, as_failure, task_body
 from .records import ContinueAsNew, NewCommand, NotAContinuation, WorkflowInfo, _TearingDown, determinism_violation
 
@@ -66,6 +66,8 @@ class WorkflowInstance:
         self.query_mode = query_mode
         self.live_after_seq = live_after_seq
         self.args = list(history.started.attributes.get("args") or []) if args is None else args
+        #: a replayed command whose arguments differ from history's is a DeterminismViolation (else a warning)
+        self.strict_arguments = False
         self.now: datetime = history.started.created_at
         self.current_seq = history.started.seq
         self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")
@@ -483,6 +485,13 @@ class WorkflowInstance:
                     f"command #{index + 1} differs from history: history has {recorded.kind} {recorded.name!r}, "
                     f"the workflow now issues {kind} {name!r} (run {self.info.run_id})"
                 )
+            drift = argument_drift(recorded, request)
+            if drift is not None:  # a deliberate deploy may change arguments (as in Temporal): warn, or refuse
+                message = (f"command #{index + 1} ({kind} {name!r}) passes other arguments than history recorded "
+                           f"(digest {drift}, history {recorded.digest}; run {self.info.run_id})")
+                if self.strict_arguments:
+                    raise determinism_violation(message)
+                log.warning("%s: replay goes on with the recorded result", message)
             self.futures_by_task[recorded.task_id] = (future, kind)
         elif not self.query_mode:
             self.new_commands.append(NewCommand(kind, description, request))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import sys
 from collections import deque
@@ -215,3 +216,35 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
 
     def close(self) -> None:
         raise self._refuse("loop.close")
+
+
+# ---------------------------------------------------------------- asyncio helpers that order by address
+
+def _in_order(original: Callable[..., Any], coroutines_allowed: bool = True) -> Callable[..., Any]:
+    """``asyncio.as_completed`` (and ``wait`` before Python 3.11) put what they are given in a
+    set: coroutine objects hash by address, so the tasks they make would start, and schedule
+    their commands, in another order on every replay. On a workflow loop the awaitables become
+    tasks first, in the order given (tasks hash deterministically); elsewhere nothing changes."""
+
+    @functools.wraps(original)
+    def ordered(fs: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.events._get_running_loop()
+        if isinstance(loop, WorkflowLoop) and coroutines_allowed and not (asyncio.isfuture(fs) or asyncio.iscoroutine(fs)):
+            fs = [asyncio.ensure_future(f, loop=loop) for f in dict.fromkeys(fs)]
+        return original(fs, *args, **kwargs)
+
+    ordered.__postgrip_ordered__ = True  # type: ignore[attr-defined]
+    return ordered
+
+
+def _install_ordered_helpers() -> None:
+    for name, allowed in (("as_completed", True), ("wait", sys.version_info < (3, 11))):
+        original = getattr(asyncio.tasks, name)
+        if getattr(original, "__postgrip_ordered__", False):
+            continue
+        ordered = _in_order(original, allowed)
+        setattr(asyncio.tasks, name, ordered)
+        setattr(asyncio, name, ordered)
+
+
+_install_ordered_helpers()
