@@ -198,6 +198,17 @@ def test_server_refuses_a_taken_port_a_bad_db_and_a_bad_level_and_creates_nothin
     one_line_error(cli("server", "--log-level", "LOUD", check=2), "unknown log level", "DEBUG")
 
 
+def test_server_refuses_a_public_address_without_a_token_unless_told_insecure(tmp_path: Path) -> None:
+    db = tmp_path / "open.db"
+    one_line_error(cli("server", "--host", "0.0.0.0", "--port", "0", "--db", str(db), check=2),
+                   "refusing to listen on 0.0.0.0 without an auth token", "--auth-token", "--insecure")
+    assert not db.exists()
+    from postgrip_agent.server import LocalServer
+
+    with LocalServer(host="0.0.0.0", port=0, insecure=True) as opened, LocalServer(host="0.0.0.0", port=0, auth_token="t") as closed:
+        assert opened.address and closed.address
+
+
 AGENT_MODULE = '''
 import time
 from datetime import timedelta

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Dict, Optional, Tuple
 
+import requests
+
 from postgrip_agent.server import LocalServer
 
 from .conftest import Wire
@@ -191,3 +193,31 @@ def test_a_command_without_a_lease_header_after_its_activation_ended_is_refused(
     assert late.status_code == 409 and late.json()["code"] == "stale_lease" and "blocked" in late.json()["error"]
     assert "ActivityTaskScheduled" not in wire.history_types("headerless-2")
     assert task["id"] == leased["id"]
+
+
+def test_an_idempotency_key_reused_with_another_body_is_refused_naming_the_key(wire: Wire) -> None:
+    wire.start("Reused", "reused-1")
+    key = uuid.uuid4().hex
+    wire.call("POST", "/api/v1/workflows/reused-1/signal", 202, json={"name": "s", "args": [1]}, headers={"Idempotency-Key": key})
+    other = requests.post(wire.address + "/api/v1/workflows/reused-1/signal", json={"name": "s", "args": [2]},
+                          headers={"Idempotency-Key": key}, timeout=10)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused" and key in other.json()["error"]
+    signals = [e for e in wire.history("reused-1") if e["type"] == "WorkflowSignaled"]
+    assert [e["attributes"]["args"] for e in signals] == [[1]]  # the second write was not applied, nor dropped silently
+
+
+def test_an_idempotency_key_is_scoped_to_its_caller() -> None:
+    token = "scoped-service-token"
+    with LocalServer(auth_token=token, port=0) as server:
+        session = requests.post(server.address + "/api/v1/agent/session/refresh", json={"refreshToken": token}, timeout=5).json()
+        admin = {"Authorization": f"Bearer {token}"}
+        agent = {"Authorization": f"Bearer {session['accessToken']}"}
+        requests.post(server.address + "/api/v1/tasks", json={"type": "workflow:Scoped", "queue": "q",
+                                                              "payload": {"workflowId": "scoped-1"}}, headers=admin, timeout=5)
+        key = uuid.uuid4().hex
+        for caller in (admin, agent):  # the same key from two callers: two writes, each answered for itself
+            answer = requests.post(server.address + "/api/v1/workflows/scoped-1/signal", json={"name": "s", "args": [1]},
+                                   headers={**caller, "Idempotency-Key": key}, timeout=5)
+            assert answer.status_code == 202 and "Idempotency-Replayed" not in answer.headers
+        history = requests.get(server.address + "/api/v1/workflows/scoped-1/history", headers=admin, timeout=5).json()
+        assert [e["type"] for e in history].count("WorkflowSignaled") == 2

@@ -44,8 +44,11 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     _check_db(args.db)
     existed = [p for p in (args.db, args.db + "-wal", args.db + "-shm") if os.path.exists(p)]
     try:
-        server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token)
+        server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token,
+                             insecure=args.insecure)
         server.start()
+    except ValueError as err:  # refused before anything was created (a public address without a token, ...)
+        raise UsageError(str(err)) from err
     except ConnectionError as err:  # PostgreSQL not reachable, or refusing us (before OSError: it is one)
         raise UsageError(f"--db: {err}; check the URL, and that the server runs and lets this user in") from err
     except OSError as err:
@@ -87,6 +90,8 @@ def add_parser(commands: Any) -> None:
                         help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host/db[?schema=S] "
                              "(pip install 'postgrip-agent-sync[postgres]'); default ./postgrip.db")
     parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a non-loopback --host without --auth-token (only on a network you trust)")
     parser.set_defaults(run=run, needs_client=False)
 
 

@@ -10,6 +10,8 @@ Run it with ``postgrip-agent server`` or ``python -m postgrip_agent.server``, or
 
 from __future__ import annotations
 
+import ipaddress
+
 import logging
 import threading
 import time
@@ -29,6 +31,16 @@ from .store import Store
 log = logging.getLogger("postgrip_agent.server")
 
 __all__ = ["LocalServer", "Engine", "Clock", "ManualClock", "SQLiteStore", "Store", "open_store"]
+
+
+def _loopback(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:  # "" and "0.0.0.0" (every interface) are not loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def open_store(db: str) -> Store:
@@ -59,6 +71,7 @@ class LocalServer:
         header_timeout: float = 10.0,
         tick_lag_limit: float = 30.0,
         round_trip_extensions: bool = True,
+        insecure: bool = False,
     ) -> None:
         """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see :func:`open_store`).
         ``max_connections`` caps open connections (and is kept below the fd limit); idle
@@ -66,7 +79,14 @@ class LocalServer:
         ``header_timeout`` s; ``/readyz`` answers 503 once the ticker lags ``tick_lag_limit`` s.
         ``round_trip_extensions=False`` serves only the contract (plus fencing, idempotency keys
         and long-polls), as a foreign PostGrip service would: tests use it to keep the SDK's
-        fallback paths honest."""
+        fallback paths honest.
+
+        Listening on an address other than loopback without ``auth_token`` would serve anyone who
+        can reach it: it is refused (``ValueError``) unless ``insecure=True`` says that is meant."""
+        if auth_token is None and not insecure and not _loopback(host):
+            raise ValueError(f"refusing to listen on {host} without an auth token: anyone who can reach it could run "
+                             "and read workflows. Give auth_token (--auth-token), listen on 127.0.0.1, or pass "
+                             "insecure=True (--insecure) if the network itself is trusted")
         self.db = db
         self.clock = clock or Clock()
         self.store = store or open_store(db)

@@ -54,6 +54,13 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class KeyReused(ServiceError):
+    """An Idempotency-Key sent again with a different request: nothing was applied."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -35,6 +36,11 @@ MAX_IDEMPOTENCY_KEY = 200
 PUBLIC, MANAGEMENT, EITHER, AGENT = "public", "management", "either", "agent"
 
 Response = Tuple[int, Any, Dict[str, str]]
+
+
+def _token_digest(header: Optional[str]) -> str:
+    """Who sent a request, for scoping its idempotency keys: a digest of its credentials."""
+    return hashlib.sha256((header or "").encode("utf-8", "surrogateescape")).hexdigest()[:16] if header else "anonymous"
 
 
 class Request:
@@ -284,7 +290,11 @@ class Api:
             if key is not None and method != "GET":
                 if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
                     raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-                return self.engine.idempotent(f"{method} {path} {key}", lambda: handler(request))
+                # a key is the caller's own, for one operation; the request it answered is remembered
+                caller = session_agent or _token_digest(headers.get("authorization"))
+                scope = hashlib.sha256(f"{caller}\n{method}\n{path}\n{key}".encode("utf-8", "surrogateescape")).hexdigest()
+                digest = hashlib.sha256(json.dumps(sorted(query.items())).encode() + b"\n" + body).hexdigest()[:32]
+                return self.engine.idempotent(scope, lambda: handler(request), request_digest=digest, shown_key=key)
             return handler(request)
         if allowed:
             methods = ", ".join(sorted(set(allowed)))

@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from .errors import ServiceError, Unauthorized
+from .errors import KeyReused, ServiceError, Unauthorized
 from .store import IdempotentRecord, SessionRecord
 from .ticker import Timekeeping
 from .wire import ts
@@ -57,14 +57,20 @@ class Sessions(Timekeeping):
             "status": "active", "trustState": "trusted",
         }
 
-    def idempotent(self, key: str, work: Callable[[], Tuple[int, Any, Dict[str, str]]]) -> Tuple[int, Any, Dict[str, str]]:
+    def idempotent(self, key: str, work: Callable[[], Tuple[int, Any, Dict[str, str]]], *,
+                   request_digest: Optional[str] = None, shown_key: Optional[str] = None) -> Tuple[int, Any, Dict[str, str]]:
         """Run a write once per key: a retry gets the first successful answer, with no second effect.
+        The same key with another request (``request_digest`` differs) is refused with 422.
 
         The answer is recorded in the write's own transaction, so either both happened or neither."""
         kept: Optional[ServiceError] = None
         with self._lock:
             with self.store.transaction():
                 saved = self.store.get_idempotent(key)
+                if saved is not None and request_digest and saved.request_digest and saved.request_digest != request_digest:
+                    raise KeyReused(f"Idempotency-Key {shown_key or key!r} was already used for a different request "
+                                    "(another body or query); a retry must repeat the request exactly, and a new "
+                                    "request needs a new key")
                 if saved is not None:
                     if saved.status >= 400:
                         replayed = ServiceError(str((saved.body or {}).get("error")))
@@ -78,7 +84,7 @@ class Sessions(Timekeeping):
                         raise  # nothing happened: roll back, and let a retry run again
                     kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
                 if 200 <= status < 300 or kept is not None:
-                    self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body))
+                    self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body, request_digest))
             if kept is not None:
                 raise kept
             return status, body, headers

@@ -162,6 +162,9 @@ class IdempotentRecord:
     created_at: float
     status: int
     body: Any = None
+    #: a digest of the request (its body and query) the answer was for: a reuse of the key for
+    #: another request is refused (None for records written before it was kept)
+    request_digest: Optional[str] = None
 
 
 @attrs.define
