@@ -94,3 +94,55 @@ def test_non_ascii_tokens_are_refused_not_crashed() -> None:
         assert bad.status_code == 401 and bad.headers["WWW-Authenticate"].startswith("Bearer")
         refresh = requests.post(server.address + "/api/v1/agent/session/refresh", json={"refreshToken": "ünïcode"}, timeout=5)
         assert refresh.status_code == 401
+
+
+NUL = "a\u0000b"
+LONG = "w" * 10_000
+
+#: (method, path, body, what the 400 names): a NUL or a 10 KB identifier in each place a caller puts one
+IDENTIFIER_CASES = [
+    ("POST", "/api/v1/tasks", {"type": "workflow:T", "queue": "q", "payload": {"workflowId": NUL}}, "body.payload.workflowId"),
+    ("POST", "/api/v1/tasks", {"type": "workflow:T", "queue": "q", "payload": {"workflowId": LONG}}, "body.payload.workflowId"),
+    ("POST", "/api/v1/tasks", {"type": "workflow:T", "queue": NUL}, "body.queue"),
+    ("POST", "/api/v1/tasks", {"type": "workflow:" + LONG, "queue": "q"}, "body.type"),
+    ("POST", "/api/v1/tasks", {"type": "job", "queue": "q", "payload": {"note": ["x", NUL]}}, "body.payload.note[1]"),
+    ("GET", "/api/v1/workflows/a%00b", None, "path parameter workflowId"),
+    ("GET", f"/api/v1/workflows/{LONG}", None, "path parameter workflowId"),
+    ("GET", "/api/v1/workflows?queue=a%00b", None, "query parameter queue"),
+    ("GET", f"/api/v1/tasks?namespace={LONG}", None, "query parameter namespace"),
+    ("GET", "/api/v1/agent/poll?queue=q&namespace=a%00b", None, "query parameter namespace"),
+    ("POST", "/api/v1/namespaces", {"name": NUL}, "body.name"),
+    ("POST", "/api/v1/workflows/nul-1/signal", {"name": NUL}, "body.name"),
+    ("POST", "/api/v1/schedules", {"id": LONG, "spec": {"intervals": [{"every": "1h"}]},
+                                   "action": {"workflowType": "T", "taskQueue": "q"}}, "body.id"),
+]
+
+
+def _refusals(server: LocalServer) -> list:  # type: ignore[type-arg]
+    out = []
+    for method, path, body, where in IDENTIFIER_CASES:
+        answer = requests.request(method, server.address + path, json=body, timeout=10)
+        out.append((answer.status_code, answer.json().get("error", "")))
+        assert answer.status_code == 400, (method, path[:80], answer.status_code, answer.text[:300])
+        assert where in answer.json()["error"], (where, answer.json()["error"][:200])
+    return out
+
+
+def test_nul_characters_and_long_identifiers_are_refused_alike_on_both_stores(db: str) -> None:
+    with LocalServer(db=db, port=0) as server:
+        requests.post(server.address + "/api/v1/tasks", json={"type": "workflow:T", "queue": "q",
+                                                              "payload": {"workflowId": "nul-1"}}, timeout=10)
+        refused = _refusals(server)
+        # nothing half-written: only the one good start is there
+        listed = requests.get(server.address + "/api/v1/workflows", timeout=10).json()
+        assert [w["id"] for w in listed] == ["nul-1"]
+    with LocalServer(db=":memory:", port=0) as reference:
+        requests.post(reference.address + "/api/v1/tasks", json={"type": "workflow:T", "queue": "q",
+                                                                 "payload": {"workflowId": "nul-1"}}, timeout=10)
+        assert refused == _refusals(reference)  # the same 400s, word for word, as SQLite's
+
+
+def test_identifiers_up_to_the_limit_are_accepted(wire: Wire) -> None:
+    longest = "é" * 512  # 1,024 UTF-8 bytes
+    wire.start("T", longest)
+    assert wire.workflow(longest)["id"] == longest

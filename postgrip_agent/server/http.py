@@ -92,6 +92,7 @@ class Request:
         data = limits.parse_json(self.raw_body) if self.raw_body.strip() else {}
         if not isinstance(data, dict):
             raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+        limits.check_identifiers(data)
         return data
 
     def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
@@ -284,6 +285,11 @@ class Api:
                 continue
             session_agent = self._authorize(lane, headers.get("authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+            for name, value in params.items():
+                limits.check_text(f"path parameter {name}", value)
+            for name, values in query.items():
+                for value in values:
+                    limits.check_text(f"query parameter {name}", value)
             request = Request(method, path, query, body, params, caller_alive, session_agent=session_agent,
                               fence=_fence(headers.get(LEASE_HEADER)))
             key = headers.get("idempotency-key")

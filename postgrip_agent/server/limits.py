@@ -26,6 +26,16 @@ YEAR = 366 * DAY
 #: the longest duration anything (a lease, a run timeout, an interval) may ask for
 MAX_DURATION_SECONDS = 100 * YEAR
 MAX_LEASE_SECONDS = 7 * DAY
+#: the longest identifier (an id, a type, a queue, a namespace, a name; a path or query value) in
+#: UTF-8 bytes: both stores index these, and PostgreSQL's index entries end near 2,700 bytes
+MAX_IDENTIFIER_BYTES = 1024
+#: identifier fields of a request body, at its top level and one object below it (a task's
+#: payload, a schedule's action); arguments, results and details below them are free-form
+TOP_IDENTIFIERS = frozenset({"type", "queue", "namespace", "id", "name", "workflowId", "workflowType", "scheduleId",
+                             "tenant_id", "tenantId", "agent_id", "agentId", "taskQueue"})
+NESTED_IDENTIFIERS = frozenset({"workflowId", "workflowType", "activityType", "workflowRunId", "workflowTaskId", "runId",
+                                "continuedFromWorkflowId", "parentWorkflowId", "parentWorkflowRunId", "queue",
+                                "taskQueue", "namespace", "timerId", "markerName", "queryName", "updateName"})
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,7 +55,54 @@ def parse_json(raw: bytes) -> Any:
         path = too_deep(data)
         if path is not None:
             raise BadRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels at {path}; flatten the value")
+    if b"\\u0000" in raw:  # JSON can carry U+0000 only escaped: nothing to look for without the escape
+        where = nul_path(data)
+        if where is not None:
+            raise BadRequest(f"{where} contains a NUL character (U+0000), which the service does not store; remove "
+                             "it (send binary data base64-encoded)")
     return data
+
+
+def check_text(where: str, value: str, *, identifier: bool = True) -> None:
+    """A string the service keeps: no NUL (U+0000, which PostgreSQL cannot store, so neither store
+    takes it), and an identifier at most MAX_IDENTIFIER_BYTES long."""
+    if "\x00" in value:
+        raise BadRequest(f"{where} contains a NUL character (U+0000), which the service does not store; remove it "
+                         "(send binary data base64-encoded)")
+    if identifier and len(value) * 4 > MAX_IDENTIFIER_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES:
+        raise BadRequest(f"{where} is {len(value.encode('utf-8', 'surrogatepass'))} bytes long; identifiers are at most "
+                         f"{MAX_IDENTIFIER_BYTES} bytes (UTF-8)")
+
+
+def check_identifiers(body: Any) -> None:
+    """The identifier fields of a decoded request body (see TOP_IDENTIFIERS), checked by check_text."""
+    if not isinstance(body, dict):
+        return
+    for key, value in body.items():
+        if key in TOP_IDENTIFIERS and isinstance(value, str):
+            check_text(f"body.{key}", value)
+        elif isinstance(value, dict):
+            for inner, item in value.items():
+                if inner in NESTED_IDENTIFIERS and isinstance(item, str):
+                    check_text(f"body.{key}.{inner}", item)
+
+
+def nul_path(value: Any) -> Optional[str]:
+    """The path of the first string (key or value) holding U+0000, or None (iterative)."""
+    stack: List[Tuple[Any, str]] = [(value, "body")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if "\x00" in k:
+                    return f"{path} (a key)"
+                stack.append((v, f"{path}.{k}"))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+    return None
 
 
 def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> Optional[str]:

@@ -2,8 +2,10 @@
 over one database.
 
 - Connections come from a psycopg 3 pool; a transaction holds one connection until it ends.
-- Every write transaction first takes one transaction-scoped advisory lock, so the engine's
-  read-modify-write operations stay serial across replicas exactly as they are within one;
+- Every write transaction first takes one transaction-scoped advisory lock of its schema, so the
+  engine's read-modify-write operations stay serial across replicas exactly as they are within
+  one (services on other schemas of the database take other keys); the schema is created and
+  migrated under a lock of its own, so replicas may start together;
   polls lease with ``FOR UPDATE SKIP LOCKED``; time-driven work re-reads its item inside its
   own transaction, so a timer, lease expiry or run timeout is handled once however many
   replicas see it due.
@@ -16,6 +18,7 @@ Install the driver with ``pip install 'postgrip-agent-sync[postgres]'``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import uuid
@@ -43,8 +46,12 @@ log = logging.getLogger("postgrip_agent.server.postgres")
 
 R = TypeVar("R")
 
-#: the advisory lock every write transaction takes (a constant of this project: "pgrip" in ASCII)
-WRITE_LOCK = 0x7067726970
+def lock_key(purpose: str, schema: Optional[str]) -> int:
+    """A transaction-scoped advisory lock key of one schema's service (a signed 64-bit integer):
+    services on different schemas of one database never wait for each other's locks."""
+    digest = hashlib.sha256(f"postgrip-agent:{purpose}:{schema or ''}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
 CHANNEL = "postgrip_agent"
 #: SQLSTATE classes of a database unavailable for a while: 08 connection exception, 40 transaction
 #: rollback (serialization failure, deadlock), 53 insufficient resources, 55P03 lock not available,
@@ -118,10 +125,11 @@ class PostgresStore(Store):
         self._listeners: List[Callable[[str, str], None]] = []
         self._closing = threading.Event()
         self._listen_thread: Optional[threading.Thread] = None
+        #: what every write transaction of this schema's service takes; what its migrations take
+        self._write_lock, self._migration_lock = lock_key("write", self.schema), lock_key("migrate", self.schema)
         try:
-            with psycopg.connect(self.url, autocommit=True, connect_timeout=int(connect_timeout)) as conn:
-                if self.schema:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=int(connect_timeout)):
+                pass  # reachable, and lets us in: the schema is created under the migration lock
         except psycopg.OperationalError as err:
             reason = " ".join(str(err).split())  # libpq's message spans lines
             raise ConnectionError(f"cannot connect to PostgreSQL at {safe_url(self.url)}: {reason}") from None
@@ -168,7 +176,7 @@ class PostgresStore(Store):
             try:
                 # One round trip opens the transaction and takes the write lock; one sends the
                 # notifications and commits (statements without parameters may share a call).
-                conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock})")
                 try:
                     yield
                 except BaseException:
@@ -251,7 +259,10 @@ class PostgresStore(Store):
 
     def _migrate(self, migrations: Sequence[Migration]) -> int:
         with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # one replica migrates at a time
+            # one replica creates the schema and migrates it at a time; the others then find it done
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._migration_lock,))
+            if self.schema:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())")
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}

@@ -1,0 +1,88 @@
+"""Services on PostgreSQL schemas: replicas that start together on a new schema, and services
+on different schemas of one database that write at the same time."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any, List
+
+import pytest
+
+from .conftest import POSTGRES_URL, postgres_db
+
+
+def _url(schema: str) -> str:
+    assert POSTGRES_URL
+    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+
+
+def _drop(schemas: List[str]) -> None:
+    import psycopg
+
+    assert POSTGRES_URL
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg() -> Any:
+    yield from postgres_db()  # skips (or fails, where required) without PostgreSQL
+
+
+def test_replicas_starting_together_on_a_new_schema_all_start(pg: str) -> None:
+    from postgrip_agent.server.postgres_store import PostgresStore
+
+    schemas = [f"start_{uuid.uuid4().hex[:12]}" for _ in range(50)]
+    failures: List[BaseException] = []
+    try:
+        for schema in schemas:
+            barrier = threading.Barrier(2)
+
+            def start() -> None:
+                barrier.wait()
+                try:
+                    PostgresStore(_url(schema), pool_size=1).close()
+                except BaseException as err:  # noqa: BLE001 - collected and reported below
+                    failures.append(err)
+
+            threads = [threading.Thread(target=start) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        assert not failures, f"{len(failures)} of 100 starts failed: {failures[0]!r}"
+    finally:
+        _drop(schemas)
+
+
+def test_services_on_two_schemas_do_not_wait_for_each_other(pg: str) -> None:
+    from postgrip_agent.server.postgres_store import PostgresStore
+    from postgrip_agent.server.store import NamespaceRecord
+
+    schemas = [f"pair_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    one, two = PostgresStore(_url(schemas[0]), pool_size=2), PostgresStore(_url(schemas[1]), pool_size=2)
+    try:
+        done = threading.Event()
+
+        def write_on_two() -> None:
+            with two.transaction():
+                two.insert_namespace(NamespaceRecord("other", 1.0, 1.0))
+            done.set()
+
+        with one.transaction():  # a write transaction on the first schema stays open...
+            one.insert_namespace(NamespaceRecord("held", 1.0, 1.0))
+            writer = threading.Thread(target=write_on_two)
+            started = time.monotonic()
+            writer.start()
+            finished = done.wait(5.0)  # ...while the second schema's service writes
+            waited = time.monotonic() - started
+        writer.join(10)
+        assert finished, f"the write on another schema waited for this one's transaction ({waited:.1f}s)"
+        assert two.get_namespace("other") is not None and one.get_namespace("held") is not None
+    finally:
+        one.close()
+        two.close()
+        _drop(schemas)
