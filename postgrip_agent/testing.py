@@ -93,7 +93,9 @@ class WorkflowEnvironment:
 class _TimeSkipper:
     """The thread of a time-skipping environment: when the service has nothing runnable twice in
     a row (2 ms apart, so work just handed over between an agent and the service is not
-    missed), it sets the clock to the next moment something falls due."""
+    missed), it sets the clock to the next moment something falls due. While an agent runs an
+    activity the clock moves at wall-clock speed (as Temporal's test server does), so
+    start-to-close, schedule-to-close and heartbeat timeouts fire as they would for real."""
 
     def __init__(self, server: LocalServer, clock: ManualClock) -> None:
         self._server, self._clock = server, clock
@@ -103,16 +105,25 @@ class _TimeSkipper:
 
     def _loop(self) -> None:
         seen: Optional[float] = None
+        engine = self._server.engine
+        last = time.monotonic()
         while not self._stopped.wait(0.002):
+            elapsed, last = time.monotonic() - last, time.monotonic()
             try:
-                target = self._server.engine.time_skip_target()
+                target = engine.time_skip_target()
+                if target is not None and target == seen:
+                    self._clock.set(target)
+                    seen = None
+                    continue
+                seen = target
+                if target is None and engine.activity_running():
+                    # an activity is working: its time is real time, so its timeouts fire as in a real
+                    # service; the ticker is woken only when something falls due
+                    now = self._clock.now() + elapsed
+                    due = engine.next_due()
+                    self._clock.set(now, wake=due is not None and due <= now)
             except Exception:  # the service is stopping
                 return
-            if target is not None and target == seen:
-                self._clock.set(target)
-                seen = None
-            else:
-                seen = target
 
     def stop(self) -> None:
         self._stopped.set()

@@ -3,13 +3,14 @@ time, with workflow.now() moved accordingly."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any, Iterator, List
 
 import pytest
 
-from postgrip_agent import Agent, RetryPolicy, activity, workflow
+from postgrip_agent import ActivityError, Agent, RetryPolicy, activity, workflow
 from postgrip_agent.testing import WorkflowEnvironment
 
 _attempts: List[int] = []
@@ -103,3 +104,46 @@ def test_sleep_moves_the_clock_by_hand(env: WorkflowEnvironment) -> None:
     with WorkflowEnvironment.start_local() as real:
         with pytest.raises(TypeError, match="start_time_skipping"):
             real.sleep(1)
+
+
+_release = threading.Event()
+
+
+@activity.defn
+def stuck(heartbeat_first: bool) -> str:
+    if heartbeat_first:
+        activity.heartbeat({"alive": "once"})
+    _release.wait(20)  # overruns every timeout below; let go when the test ends
+    return "finished"
+
+
+@workflow.defn
+class Overrun:
+    @workflow.run
+    def run(self, kind: str):  # type: ignore[no-untyped-def]
+        timeouts = {
+            "start_to_close": {"start_to_close_timeout": timedelta(seconds=1)},
+            "schedule_to_close": {"schedule_to_close_timeout": timedelta(milliseconds=1500)},
+            "heartbeat": {"start_to_close_timeout": timedelta(minutes=5), "heartbeat_timeout": timedelta(seconds=1)},
+        }[kind]
+        try:
+            yield workflow.execute_activity(stuck, kind == "heartbeat", retry_policy=RetryPolicy(maximum_attempts=1),
+                                            **timeouts)
+        except ActivityError as err:
+            return getattr(err.cause, "timeout_type", repr(err.cause))
+        return "no timeout"
+
+
+@pytest.mark.parametrize("kind,expected", [("start_to_close", "START_TO_CLOSE"),
+                                           ("schedule_to_close", "SCHEDULE_TO_CLOSE"), ("heartbeat", "HEARTBEAT")])
+def test_activity_timeouts_fire_under_time_skipping(env: WorkflowEnvironment, kind: str, expected: str) -> None:
+    _release.clear()
+    with Agent(env.client, task_queue=f"overrun-{kind}", workflows=[Overrun], activities=[stuck]):
+        begun = time.monotonic()
+        try:
+            outcome = env.client.execute_workflow(Overrun, kind, task_queue=f"overrun-{kind}", timeout=15)
+        finally:
+            _release.set()  # the overrunning attempt may end now (its result is no longer wanted)
+        wall = time.monotonic() - begun
+    assert outcome == expected
+    assert wall < 8.0, f"the {kind} timeout took {wall:.1f}s of wall time"

@@ -34,10 +34,12 @@ class ManualClock(Clock):
         with self._lock:
             return self._now
 
-    def set(self, when: float) -> None:
+    def set(self, when: float, *, wake: bool = True) -> None:
+        """Move the clock to ``when``; ``wake=False`` moves it without waking the ticker (nothing
+        fell due: a time-skipping environment letting time run while an activity works)."""
         with self._lock:
             self._now = when
-            listeners = list(self._listeners)
+            listeners = list(self._listeners) if wake else []
         for event in listeners:
             event.set()
 

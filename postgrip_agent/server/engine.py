@@ -54,9 +54,10 @@ class Engine(Sessions):
     # ================================================================== tasks
 
     def enqueue(self, req: wt.EnqueueTaskRequest, fence: Fence = None, caller: Optional[str] = None) -> TaskRecord:
-        """Create a task. A command of a run (activity, timer, marker) from a writer that names no
-        lease (``fence``) is accepted only while the run's workflow task is leased, and, when the
-        writer's agent id is known (``caller``: its agent session or ``agent_id``), leased to it."""
+        """Create a task. A run's activity or timer command from a writer that names no lease
+        (``fence``) is accepted only while the run's workflow task is leased, and, when the
+        writer's agent id is known (``caller``: its agent session or ``agent_id``), leased to it.
+        (Markers are this service's extension: agents that write them send the lease header.)"""
         task_type = req.type.strip()
         if not task_type:
             raise BadRequest("type must not be empty (e.g. 'workflow:MyWorkflow' or 'activity:greet')")
@@ -65,7 +66,7 @@ class Engine(Sessions):
         queue = req.queue or "default"
         with self._lock, self.store.transaction():
             self._check_fence(fence)
-            if fence is None and task_type.startswith(("activity:", "timer", "marker")):
+            if fence is None and (task_type.startswith("activity:") or task_type == "timer"):
                 self._check_command_lease(req.payload, caller, task_type)
             now = self.clock.now()
             self._ensure_namespace(namespace, now)
@@ -108,6 +109,17 @@ class Engine(Sessions):
                 return None
             upcoming = self.store.next_deadline(now)
         return upcoming if upcoming is not None and upcoming > now else None
+
+    def activity_running(self) -> bool:
+        """Whether an agent holds an activity task now (time-skipping tests let time run then)."""
+        with self._lock:
+            leased = self.store.list_tasks({"state": "leased"}, Page(limit=1000))
+        return any(task.type.startswith("activity:") for task in leased)
+
+    def next_due(self) -> Optional[float]:
+        """The moment the next timer, lease, timeout, retry or run deadline falls due (None: nothing)."""
+        with self._lock:
+            return self.store.next_deadline(self.clock.now())
 
     def get_task(self, task_id: str) -> TaskRecord:
         with self._lock:
