@@ -11,6 +11,8 @@ import textwrap
 import time
 from typing import List, Tuple
 
+import pytest
+
 from postgrip_agent.server import LocalServer
 from postgrip_agent.server.store import Page
 
@@ -181,3 +183,56 @@ def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() -> Non
             assert sock.recv(1) == b""  # the service closed the idle connection
             assert time.monotonic() - started < 3
         wait_for(lambda: server._http.connections == 0)
+
+
+def _task_count(server: LocalServer) -> int:
+    return len(server.store.list_tasks({}, Page(limit=1000)))
+
+
+@pytest.mark.parametrize("size", [b"-2", b"+c", b"0xc", b"1_0", b" c", b""])
+def test_chunk_sizes_other_than_hex_digits_are_refused(server: LocalServer, size: bytes) -> None:
+    body = json.dumps({"type": "job", "queue": "hex"}).encode()
+    with _connect(server) as sock:
+        sock.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + size + b"\r\n" + body + b"\r\n0\r\n\r\n")
+        status, _, answer = _read_response(sock)
+    assert status == 400 and "chunk size" in json.loads(answer)["error"]
+    assert _task_count(server) == 0
+
+
+@pytest.mark.parametrize("head,phrase", [
+    (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length : 15\r\n\r\n", "Malformed header"),
+    (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", "Malformed header"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n\r\n", "control character"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\rb\r\n\r\n", "bare CR or LF"),
+    (b"GET /healthz HTTP/1.1\r\nUser-Agent: raw\r\n\r\n", "Host header"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n folded\r\n\r\n", "line folding"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "conflicting host"),
+    (b"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "Bad request line"),
+])
+def test_framing_rfc_9112_refuses_is_refused_with_400(server: LocalServer, head: bytes, phrase: str) -> None:
+    with _connect(server) as sock:
+        sock.sendall(head + b'{"type": "job"}')
+        status, headers, answer = _read_response(sock)
+    assert status == 400 and phrase in json.loads(answer)["error"], answer
+    assert headers.get("connection") == "close"
+    assert _task_count(server) == 0
+
+
+def test_a_bare_lf_request_is_answered_not_left_hanging(server: LocalServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\nHost: x\n\n")
+        started = time.monotonic()
+        status, _, answer = _read_response(sock)
+    assert status == 400 and "CRLF" in json.loads(answer)["error"] and time.monotonic() - started < 2
+
+
+def test_a_body_slower_than_the_head_timeout_is_given_the_body_timeout() -> None:
+    with LocalServer(header_timeout=0.3) as server:
+        body = b'{"type": "job", "queue": "slow"}'
+        with _connect(server) as sock:
+            sock.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:5])
+            time.sleep(1.2)  # the fault under test: a client whose body trickles in past the head timeout
+            sock.sendall(body[5:])
+            status, _, _ = _read_response(sock)
+        assert status == 202 and _task_count(server) == 1

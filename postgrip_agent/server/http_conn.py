@@ -29,12 +29,12 @@ from typing import Any, Deque, Dict, Optional, Tuple
 
 from .._sockets import readable
 from .errors import Dispatch, answer
+from .http_framing import MAX_HEADERS, BadHead, Head, chunk_size, head_end, parse_head
 
 log = logging.getLogger("postgrip_agent.server.http")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_HEAD_BYTES = 64 * 1024
-MAX_HEADERS = 100
 #: file descriptors kept free for the store, the ticker and the process's own clients
 FD_RESERVE = 64
 SERVER_NAME = "postgrip-agent-local"
@@ -43,92 +43,43 @@ EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-hea
 
 
 
-class _BadHead(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Head:
-    __slots__ = ("method", "target", "version", "headers", "length", "chunked", "expect_continue", "keep_alive")
-
-    def __init__(self, method: str, target: str, version: str, headers: Dict[str, str]) -> None:
-        self.method, self.target, self.version, self.headers = method, target, version, headers
-        connection = headers.get("connection", "").lower()
-        self.keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
-        encoding = headers.get("transfer-encoding", "").lower().strip()
-        self.chunked = encoding == "chunked"
-        if encoding and not self.chunked:
-            raise _BadHead(501, f"Transfer-Encoding {encoding!r} is not supported; send chunked or a Content-Length")
-        raw_length = headers.get("content-length")
-        if raw_length is not None and self.chunked:
-            raise _BadHead(400, "send either Content-Length or Transfer-Encoding: chunked, not both")
-        if raw_length is None:
-            self.length = 0
-        elif raw_length.isdigit() and len(raw_length) <= 18:
-            self.length = int(raw_length)
-        else:
-            raise _BadHead(400, "Content-Length must be a non-negative integer")
-        expect = headers.get("expect", "").lower()
-        if expect and expect != "100-continue":
-            raise _BadHead(417, f"Expect {expect!r} is not supported")
-        self.expect_continue = bool(expect) and version == "HTTP/1.1"
-
-
-def _parse_head(data: bytes) -> _Head:
-    lines = data.split(b"\r\n")
-    request_line = lines[0].decode("iso-8859-1")
-    words = request_line.split()
-    if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
-        raise _BadHead(400, f"Bad request line {request_line[:100]!r}")
-    if len(lines) - 1 > MAX_HEADERS:
-        raise _BadHead(431, "Too many headers")
-    headers: Dict[str, str] = {}
-    for raw in lines[1:]:
-        if not raw:
-            continue
-        name, sep, value = raw.decode("iso-8859-1").partition(":")
-        name = name.strip().lower()
-        if not sep or not name or " " in name:
-            raise _BadHead(400, f"Malformed header line {raw[:100]!r}")
-        value = value.strip()
-        if name in headers and name == "content-length" and headers[name] != value:
-            raise _BadHead(400, "conflicting Content-Length headers")
-        headers[name] = value
-    return _Head(words[0], words[1], words[2], headers)
-
-
 class _Conn:
-    __slots__ = ("sock", "buf", "head", "head_size", "last_active", "first_byte_at", "error")
+    __slots__ = ("sock", "buf", "head", "head_size", "last_active", "first_byte_at", "head_at", "error")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = bytearray()
-        self.head: Optional[_Head] = None
+        self.head: Optional[Head] = None
         self.head_size = 0
         self.last_active = time.monotonic()
         self.first_byte_at: Optional[float] = None
-        self.error: Optional[_BadHead] = None
+        #: when the head was complete: from then on the body timeout applies, not the head's
+        self.head_at: Optional[float] = None
+        self.error: Optional[BadHead] = None
 
     def take_head(self) -> bool:
         """Parse the head once it is complete; True when the request can be handed to a worker."""
         if self.head is None and self.error is None:
-            end = self.buf.find(b"\r\n\r\n")
+            try:
+                end = head_end(self.buf)
+            except BadHead as err:
+                self.error = err
+                return True
             if end < 0:
                 if len(self.buf) > MAX_HEAD_BYTES:
-                    self.error = _BadHead(431, "request head too large")
+                    self.error = BadHead(431, "request head too large")
                     return True
                 return False
             if end > MAX_HEAD_BYTES:
-                self.error = _BadHead(431, "request head too large")
+                self.error = BadHead(431, "request head too large")
                 return True
             try:
-                self.head = _parse_head(bytes(self.buf[:end]))
-            except _BadHead as err:
+                self.head = parse_head(bytes(self.buf[:end]))
+            except BadHead as err:
                 self.error = err
                 return True
             self.head_size = end + 4
+            self.head_at = time.monotonic()
         if self.error is not None or self.head is None:
             return True
         head = self.head
@@ -138,7 +89,7 @@ class _Conn:
 
     def reset(self) -> None:
         del self.buf[: self.head_size + (self.head.length if self.head and not self.head.chunked else 0)]
-        self.head, self.head_size, self.error = None, 0, None
+        self.head, self.head_size, self.error, self.head_at = None, 0, None, None
         self.first_byte_at = time.monotonic() if self.buf else None
 
 
@@ -337,7 +288,10 @@ class HttpServer:
     def _sweep(self, now: float) -> None:
         """Close connections idle past idle_timeout, or stuck mid-head past header_timeout."""
         for conn in list(self._waiting.values()):
-            if conn.first_byte_at is not None and now - conn.first_byte_at > self.header_timeout:
+            if conn.head_at is not None:  # the head is in; the body is coming (Content-Length)
+                if now - conn.head_at > self.body_timeout:
+                    self._reply_and_close(conn, 408, "request body not received in time")
+            elif conn.first_byte_at is not None and now - conn.first_byte_at > self.header_timeout:
                 self._reply_and_close(conn, 408, "request head not received in time")
             elif now - conn.last_active > self.idle_timeout:
                 self._forget(conn)
@@ -415,9 +369,9 @@ class HttpServer:
             head = conn.head
             assert head is not None
             if head.length > MAX_BODY_BYTES:
-                raise _BadHead(413, f"request body of {head.length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
+                raise BadHead(413, f"request body of {head.length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
             body = self._body(conn, head)
-        except _BadHead as err:
+        except BadHead as err:
             self._send(conn, err.status, {"error": err.message, "code": _code(err.status)}, {}, close=True, head=False)
             return False
         except socket.timeout:
@@ -437,7 +391,7 @@ class HttpServer:
             log.debug("%s %s -> %d", head.method, head.target[:200], status)
         return self._send(conn, status, payload, headers, close=not keep, head=head.method == "HEAD") and keep
 
-    def _body(self, conn: _Conn, head: _Head) -> bytes:
+    def _body(self, conn: _Conn, head: Head) -> bytes:
         start = conn.head_size
         deadline = time.monotonic() + self.body_timeout
         if head.expect_continue and (head.chunked or len(conn.buf) < start + head.length):
@@ -446,17 +400,13 @@ class HttpServer:
         if not head.chunked:
             while len(conn.buf) < start + head.length:
                 if not self._recv(conn, deadline):
-                    raise _BadHead(400, f"request body ended after {len(conn.buf) - start} of {head.length} bytes (Content-Length)")
+                    raise BadHead(400, f"request body ended after {len(conn.buf) - start} of {head.length} bytes (Content-Length)")
             return bytes(conn.buf[start:start + head.length])
         body = bytearray()
         at = start
         while True:
             line_end = self._need(conn, b"\r\n", at, deadline)
-            size_text = bytes(conn.buf[at:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _BadHead(400, f"bad chunk size {size_text[:20]!r}") from None
+            size = chunk_size(bytes(conn.buf[at:line_end]))
             at = line_end + 2
             if size == 0:
                 while True:  # trailers, up to the empty line
@@ -467,12 +417,12 @@ class HttpServer:
                         break
                 break
             if len(body) + size > MAX_BODY_BYTES:
-                raise _BadHead(413, f"request body exceeds the {MAX_BODY_BYTES}-byte limit")
+                raise BadHead(413, f"request body exceeds the {MAX_BODY_BYTES}-byte limit")
             while len(conn.buf) < at + size + 2:
                 if not self._recv(conn, deadline):
-                    raise _BadHead(400, "request body ended inside a chunk")
+                    raise BadHead(400, "request body ended inside a chunk")
             if conn.buf[at + size:at + size + 2] != b"\r\n":
-                raise _BadHead(400, "chunk not followed by CRLF")
+                raise BadHead(400, "chunk not followed by CRLF")
             body += conn.buf[at:at + size]
             at += size + 2
         # drop the chunked body from the buffer; reset() then drops the head
@@ -485,9 +435,9 @@ class HttpServer:
             if found >= 0:
                 return found
             if len(conn.buf) - at > MAX_HEAD_BYTES:
-                raise _BadHead(400, "chunk header line too long")
+                raise BadHead(400, "chunk header line too long")
             if not self._recv(conn, deadline):
-                raise _BadHead(400, "request body ended inside a chunked body")
+                raise BadHead(400, "request body ended inside a chunked body")
 
     def _send(self, conn: _Conn, status: int, payload: Any, headers: Dict[str, str], *, close: bool, head: bool) -> bool:
         try:
