@@ -76,3 +76,41 @@ def test_reuse_sent_with_an_idempotency_key_still_revokes_the_family() -> None:
             assert reuse.status_code == 401 and "revoked" in reuse.json()["error"]
         listed = requests.get(server.address + "/api/v1/tasks", headers={"Authorization": f"Bearer {rotated['accessToken']}"}, timeout=5)
         assert listed.status_code == 401
+
+
+def test_an_agent_session_acts_only_in_the_namespace_it_first_names() -> None:
+    with LocalServer(auth_token=TOKEN) as server:
+        base, admin = server.address, {"Authorization": f"Bearer {TOKEN}"}
+        for namespace, workflow_id in (("billing", "bill-1"), ("default", "other-1")):
+            started = requests.post(base + "/api/v1/tasks", json={"type": "workflow:W", "queue": "q", "namespace": namespace,
+                                                                  "payload": {"workflowId": workflow_id}}, headers=admin, timeout=5)
+            assert started.status_code == 202
+        session = _enrol(base)
+        agent = {"Authorization": f"Bearer {session['accessToken']}"}
+        leased = requests.get(base + "/api/v1/agent/poll?namespace=billing&queue=q", headers=agent, timeout=5).json()["task"]
+        assert leased["namespace"] == "billing"  # its first request binds it to billing
+        other_task = requests.get(base + "/api/v1/workflows/other-1", headers=admin, timeout=5).json()["task_id"]
+        refused = [
+            requests.get(base + "/api/v1/agent/poll?namespace=default&queue=q", headers=agent, timeout=5),
+            requests.get(base + "/api/v1/workflows?namespace=default", headers=agent, timeout=5),
+            requests.get(base + "/api/v1/workflows/other-1", headers=agent, timeout=5),
+            requests.get(base + f"/api/v1/tasks/{other_task}", headers=agent, timeout=5),
+            requests.post(base + "/api/v1/workflows/other-1/signal", json={"name": "s"}, headers=agent, timeout=5),
+            requests.post(base + "/api/v1/workflows/other-1/terminate", json={}, headers=agent, timeout=5),
+            requests.post(base + "/api/v1/tasks", json={"type": "job", "queue": "q"}, headers=agent, timeout=5),
+        ]
+        for answer in refused:
+            assert answer.status_code == 403, (answer.request.method, answer.request.url, answer.text)
+            assert "acts in namespace 'billing'" in answer.json()["error"]
+        listed = requests.get(base + "/api/v1/workflows", headers=agent, timeout=5).json()
+        assert [w["id"] for w in listed] == ["bill-1"]  # a listing without a namespace stays in its own
+        other = requests.get(base + "/api/v1/workflows/other-1", headers=admin, timeout=5).json()
+        assert other["state"] == "running"  # the refused terminate changed nothing
+        history = requests.get(base + "/api/v1/workflows/other-1/history", headers=admin, timeout=5).json()
+        assert [e["type"] for e in history] == ["WorkflowExecutionStarted"]
+        # the tokens it refreshes into keep the binding
+        renewed = requests.post(base + "/api/v1/agent/session/refresh", json={"refreshToken": session["refreshToken"]},
+                                timeout=5).json()
+        again = requests.get(base + "/api/v1/agent/poll?namespace=default&queue=q",
+                             headers={"Authorization": f"Bearer {renewed['accessToken']}"}, timeout=5)
+        assert again.status_code == 403

@@ -54,14 +54,14 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
     target = _sqlite_or_postgres(db, tmp_path)
     store = open_store(target)
     try:
-        assert _versions(store) == [1, 2] and store.schema_version == 2  # type: ignore[attr-defined]
+        assert _versions(store) == [1, 2, 3] and store.schema_version == 3  # type: ignore[attr-defined]
         for table, (record, _) in RECORD_TABLES.items():
             assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
     finally:
         store.close()
     again = open_store(target)  # opening again applies nothing twice
     try:
-        assert _versions(again) == [1, 2]
+        assert _versions(again) == [1, 2, 3]
     finally:
         again.close()
 
@@ -107,7 +107,7 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert schedule["state"] == "paused" and schedule["action"]["workflowType"] == "Nightly"
         task = wire.poll(queue="q")
         assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
-        assert _versions(server.store) == [1, 2]
+        assert _versions(server.store) == [1, 2, 3]
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
 
 

@@ -19,7 +19,7 @@ from .engine_core import MAX_WAIT_SECONDS, Fence
 from .errors import BadRequest, NotFound, NotImplementedService, ServiceError, Unauthorized, Unavailable
 from .ticker import TICK_LAG_LIMIT
 from .http_conn import EXTENSIONS, HttpServer
-from .store import Page, TaskRecord
+from .store import Page, SessionRecord, TaskRecord
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
@@ -45,7 +45,7 @@ def _token_digest(header: Optional[str]) -> str:
 
 class Request:
     def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
-                 caller_alive: Callable[[], bool] = lambda: True, *, session_agent: Optional[str] = None,
+                 caller_alive: Callable[[], bool] = lambda: True, *, session: Optional[SessionRecord] = None,
                  fence: Fence = None):
         self.caller_alive = caller_alive
         self.method = method
@@ -55,8 +55,10 @@ class Request:
         self.params = params
         #: the lease the writer says it holds (our SDK's fencing extension), or None
         self.fence = fence
+        #: the agent session the request came with (None: the management token, or no auth)
+        self.session = session
         #: an agent session's id wins over the agent_id query parameter (which it would let anyone forge)
-        self.agent_id = session_agent or self.arg("agent_id")
+        self.agent_id = session.agent_id if session is not None else self.arg("agent_id")
 
     def arg(self, name: str) -> Optional[str]:
         values = self.query.get(name)
@@ -283,21 +285,21 @@ class Api:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            session_agent = self._authorize(lane, headers.get("authorization"))
+            session = self._authorize(lane, headers.get("authorization"))
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             for name, value in params.items():
                 limits.check_text(f"path parameter {name}", value)
             for name, values in query.items():
                 for value in values:
                     limits.check_text(f"query parameter {name}", value)
-            request = Request(method, path, query, body, params, caller_alive, session_agent=session_agent,
+            request = Request(method, path, query, body, params, caller_alive, session=session,
                               fence=_fence(headers.get(LEASE_HEADER)))
             key = headers.get("idempotency-key")
             if key is not None and method != "GET":
                 if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
                     raise BadRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
                 # a key is the caller's own, for one operation; the request it answered is remembered
-                caller = session_agent or _token_digest(headers.get("authorization"))
+                caller = session.agent_id if session is not None else _token_digest(headers.get("authorization"))
                 scope = hashlib.sha256(f"{caller}\n{method}\n{path}\n{key}".encode("utf-8", "surrogateescape")).hexdigest()
                 digest = hashlib.sha256(json.dumps(sorted(query.items())).encode() + b"\n" + body).hexdigest()[:32]
                 return self.engine.idempotent(scope, lambda: handler(request), request_digest=digest, shown_key=key)
@@ -307,8 +309,8 @@ class Api:
             return 405, {"error": f"method {method} not allowed on {path}; use {methods}", "code": "method_not_allowed"}, {"Allow": methods}
         raise NotFound(f"no such endpoint: {method} {path}")
 
-    def _authorize(self, lane: str, header: Optional[str]) -> Optional[str]:
-        """Check the bearer token for the route's lane; return the agent id of an agent session."""
+    def _authorize(self, lane: str, header: Optional[str]) -> Optional[SessionRecord]:
+        """Check the bearer token for the route's lane; return the agent session it is, if one."""
         if self.auth_token is None or lane == PUBLIC:
             return None
         token = ""
@@ -319,9 +321,9 @@ class Api:
         if same_secret(token, self.auth_token):
             return None
         if lane in (EITHER, AGENT):
-            agent = self.engine.session_agent(token)
-            if agent is not None:
-                return agent
+            session = self.engine.session(token)
+            if session is not None:
+                return session
         raise Unauthorized("bearer token is not valid for this operation")
 
     # ------------------------------------------------------------------ handlers
@@ -331,6 +333,30 @@ class Api:
         if lag > self.tick_lag_limit:
             raise Unavailable(f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)")
         return 200, {"status": "ready", "stats": self.engine.ready_stats()}, {}
+
+    # ------------------------------------------------------------------ agent sessions act in one namespace
+
+    def _scope(self, req: Request, namespace: Optional[str]) -> None:
+        """Refuse (403) an agent session's request in a namespace other than its own."""
+        if req.session is not None:
+            self.engine.session_namespace(req.session, namespace or "default")
+
+    def _namespace_arg(self, req: Request) -> Optional[str]:
+        """The namespace query parameter; an agent session's listings stay in its own namespace."""
+        namespace = req.arg("namespace")
+        if req.session is None:
+            return namespace
+        if namespace is not None or req.session.namespace is None:
+            self._scope(req, namespace)
+        return req.session.namespace
+
+    def _scope_workflow(self, req: Request) -> None:
+        if req.session is not None:
+            self._scope(req, self.engine.get_workflow(req.params["workflowId"]).namespace)
+
+    def _scope_task(self, req: Request) -> None:
+        if req.session is not None:
+            self._scope(req, self.engine.get_task(req.params["taskId"]).namespace)
 
     def create_namespace(self, req: Request) -> Response:
         return 201, namespace_json(self.engine.create_namespace(req.body(wt.CreateNamespaceRequest))), {}
@@ -343,7 +369,7 @@ class Api:
     def list_tasks(self, req: Request) -> Response:
         page = _page(req, ("created_at", "updated_at"))
         filters = {
-            "namespace": req.arg("namespace"),
+            "namespace": self._namespace_arg(req),
             "queue": req.arg("queue"),
             "type": req.arg("type"),
             "state": _choice(req, "state", wt.TASK_STATES),
@@ -351,14 +377,18 @@ class Api:
         return _paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
 
     def enqueue(self, req: Request) -> Response:
-        return 202, task_json(self.engine.enqueue(req.body(wt.EnqueueTaskRequest), req.fence, req.agent_id)), {}
+        body = req.body(wt.EnqueueTaskRequest)
+        self._scope(req, body.namespace)
+        return 202, task_json(self.engine.enqueue(body, req.fence, req.agent_id)), {}
 
     def get_task(self, req: Request) -> Response:
+        self._scope_task(req)
         wait = req.wait_arg()
         task = self.engine.wait_task(req.params["taskId"], wait) if wait else self.engine.get_task(req.params["taskId"])
         return 200, task_json(task), {}
 
     def task_events(self, req: Request) -> Response:
+        self._scope_task(req)
         events = self.engine.task_events(
             req.params["taskId"], req.int_arg("after", 0), req.wait_arg()
         )
@@ -368,7 +398,7 @@ class Api:
         # a repeated parameter (how clients send a list) keeps every value
         search = {key[len("search."):]: values for key, values in req.query.items() if key.startswith("search.")}
         return {
-            "namespace": req.arg("namespace"),
+            "namespace": self._namespace_arg(req),
             "id": req.arg("id"),
             "run_id": req.arg("run_id"),
             "type": req.arg("type"),
@@ -388,30 +418,35 @@ class Api:
         return 200, {"count": self.engine.count_workflows(self._workflow_filters(req))}, {}
 
     def get_workflow(self, req: Request) -> Response:
+        self._scope_workflow(req)
         wait = req.wait_arg()
         return 200, run_json(self.engine.get_workflow(req.params["workflowId"], wait)), {}
 
     def history(self, req: Request) -> Response:
+        self._scope_workflow(req)
         events = self.engine.history(
             req.params["workflowId"], req.int_arg("after", 0), req.wait_arg()
         )
         return 200, [history_json(e) for e in events], {}
 
     def signal(self, req: Request) -> Response:
+        self._scope_workflow(req)
         event = self.engine.signal(req.params["workflowId"], req.body(wt.SignalWorkflowRequest), req.fence)
         return 202, history_json(event), {}
 
     def signal_with_start(self, req: Request) -> Response:
-        run, task, event = self.engine.signal_with_start(
-            req.params["workflowId"], req.body(wt.SignalWithStartWorkflowRequest)
-        )
+        body = req.body(wt.SignalWithStartWorkflowRequest)
+        self._scope(req, body.namespace)
+        run, task, event = self.engine.signal_with_start(req.params["workflowId"], body)
         return 202, {"workflow": run_json(run), "task": task_json(task), "signal": history_json(event)}, {}
 
     def cancel(self, req: Request) -> Response:
+        self._scope_workflow(req)
         body = req.body(wt.CancelWorkflowRequest, optional=True)
         return 202, history_json(self.engine.cancel(req.params["workflowId"], body.reason)), {}
 
     def terminate(self, req: Request) -> Response:
+        self._scope_workflow(req)
         body = req.body(wt.TerminateWorkflowRequest, optional=True)
         return 202, history_json(self.engine.terminate(req.params["workflowId"], body.reason)), {}
 
@@ -424,6 +459,7 @@ class Api:
         if not queue:
             raise BadRequest("query parameter queue is required")
         prefixes = [p.strip() for raw in req.query.get("task_types", []) for p in raw.split(",") if p.strip()]
+        self._scope(req, req.arg("namespace"))
         task = self.engine.poll(
             req.arg("namespace") or "default",
             queue,

@@ -134,12 +134,14 @@ POSTGRES_MIGRATIONS: List[Migration] = [
     Migration(1, "tables and indexes", _POSTGRES_1 + tuple(INDEXES)),
     Migration(2, "idempotency keys remember the request they answered",
               ("ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS request_digest TEXT",)),
+    Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS namespace TEXT",)),
 ]
 
 SQLITE_MIGRATIONS: List[Migration] = [
     Migration(1, "tables and indexes (adopts a file written before versioned migrations)", _SQLITE_1 + tuple(INDEXES)),
     Migration(2, "idempotency keys remember the request they answered",
               ("ALTER TABLE idempotency ADD COLUMN request_digest TEXT",)),
+    Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN namespace TEXT",)),
 ]
 
 

@@ -468,6 +468,9 @@ class PostgresStore(Store):
     def delete_session_family(self, family_id: str) -> int:
         return self._execute("DELETE FROM sessions WHERE family_id = %s", (family_id,))
 
+    def bind_session_family(self, family_id: str, namespace: str) -> None:
+        self._execute("UPDATE sessions SET namespace = %s WHERE family_id = %s AND namespace IS NULL", (namespace, family_id))
+
     # ------------------------------------------------------------------ idempotency keys
 
     def get_idempotent(self, key: str) -> Optional[IdempotentRecord]:

@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from .errors import KeyReused, ServiceError, Unauthorized
+from .errors import Forbidden, KeyReused, ServiceError, Unauthorized
 from .store import IdempotentRecord, SessionRecord
 from .ticker import Timekeeping
 from .wire import ts
@@ -27,7 +27,7 @@ class Sessions(Timekeeping):
         with self._lock, self.store.transaction():
             now = self.clock.now()
             family = self.new_id()
-            agent_id = f"local-agent-{family[:8]}"
+            agent_id, namespace = f"local-agent-{family[:8]}", None
             if self.auth_token is not None and not same_secret(refresh_token, self.auth_token):
                 session = self.store.get_session(refresh_token)
                 if session is not None and session.kind == "refresh-used":
@@ -40,10 +40,10 @@ class Sessions(Timekeeping):
                 else:
                     session.kind = "refresh-used"  # kept until it expires, to recognise reuse
                     self.store.put_session(session)
-                    agent_id, family = session.agent_id, session.family_id
+                    agent_id, family, namespace = session.agent_id, session.family_id, session.namespace
             if revoked is None:
-                access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL)
-                refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL)
+                access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL, namespace)
+                refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL, namespace)
                 self.store.put_session(access)
                 self.store.put_session(refresh)
         if revoked is not None:  # raised after the commit: the revocation must stick
@@ -89,13 +89,30 @@ class Sessions(Timekeeping):
                 raise kept
             return status, body, headers
 
-    def session_agent(self, token: str) -> Optional[str]:
-        """The agent id an access token was issued to, or None when it is not a valid access token."""
+    def session(self, token: str) -> Optional[SessionRecord]:
+        """The agent session of a valid access token (None when it is not one)."""
         with self._lock:
             session = self.store.get_session(token)
             if session is None or session.kind != "access" or session.expires_at <= self.clock.now():
                 return None
-            return session.agent_id
+            return session
+
+    def session_namespace(self, session: SessionRecord, namespace: str) -> None:
+        """An agent session acts in one namespace: the first it names binds its family to it (the
+        tokens it refreshes into inherit it); any other is refused (403)."""
+        if session.namespace is None:
+            with self._lock, self.store.transaction():
+                current = self.store.get_session(session.token)
+                if current is not None and current.namespace is None:
+                    self.store.bind_session_family(session.family_id, namespace)
+                    log.info("agent session family %s (agent %s) bound to namespace %s", session.family_id,
+                             session.agent_id, namespace)
+                    session.namespace = namespace
+                    return
+                session.namespace = current.namespace if current is not None else namespace
+        if session.namespace != namespace:
+            raise Forbidden(f"this agent session acts in namespace {session.namespace!r}, not {namespace!r}; "
+                            f"enrol another session for namespace {namespace!r}")
 
 
 def same_secret(given: str, expected: str) -> bool:

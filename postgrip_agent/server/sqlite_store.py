@@ -425,6 +425,9 @@ class SQLiteStore(Store):
     def delete_session_family(self, family_id: str) -> int:
         return int(self._db.execute("DELETE FROM sessions WHERE family_id = ?", (family_id,)).rowcount)
 
+    def bind_session_family(self, family_id: str, namespace: str) -> None:
+        self._db.execute("UPDATE sessions SET namespace = ? WHERE family_id = ? AND namespace IS NULL", (namespace, family_id))
+
     # ------------------------------------------------------------------ idempotency keys
 
     def get_idempotent(self, key: str) -> Optional[IdempotentRecord]:

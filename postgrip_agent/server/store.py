@@ -131,6 +131,9 @@ class SessionRecord:
     agent_id: str
     family_id: str
     expires_at: float
+    #: the namespace the session's family acts in: set by its first request that names one
+    #: (None until then); its requests in any other namespace are refused
+    namespace: Optional[str] = None
 
 
 @attrs.define
@@ -319,6 +322,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_session_family(self, family_id: str) -> int:
         """Revoke every token of a family; return how many were removed."""
+
+    @abc.abstractmethod
+    def bind_session_family(self, family_id: str, namespace: str) -> None:
+        """Bind every token of a family that is not bound yet to ``namespace``."""
 
     # idempotency keys
     @abc.abstractmethod
