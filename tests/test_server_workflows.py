@@ -288,3 +288,14 @@ def test_workflow_wait_seconds_returns_when_the_run_closes(wire: Wire) -> None:
     thread.join(5)
     assert result["run"]["state"] == "succeeded"
     assert time.monotonic() - begun < 1
+
+
+def test_a_text_search_matches_percent_and_underscore_literally(wire: Wire) -> None:
+    for workflow_id in ("lit_a_b", "lit_axb", "lit_50%off", "lit_50xoff"):
+        wire.start("Literal", workflow_id)
+    def found(text: str) -> list:  # type: ignore[type-arg]
+        return sorted(w["id"] for w in wire.get("/api/v1/workflows", params={"q": text}))
+    assert found("a_b") == ["lit_a_b"]
+    assert found("50%") == ["lit_50%off"]
+    assert found("LIT_A_B") == ["lit_a_b"]  # case-insensitive on both stores
+    assert found("\\") == []

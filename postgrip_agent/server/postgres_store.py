@@ -40,6 +40,7 @@ from .store import (
     Store,
     TaskEventRecord,
     TaskRecord,
+    contains_pattern,
 )
 
 log = logging.getLogger("postgrip_agent.server.postgres")
@@ -531,8 +532,9 @@ class PostgresStore(Store):
                             "END) AS item WHERE item = %s)")
                         params += [attr, attr, attr, self._jsonb(one)]
             elif key == "text":
-                clauses.append("(id LIKE %s OR type LIKE %s)")
-                params += [f"%{value}%", f"%{value}%"]
+                # ILIKE: case-insensitive, as SQLite's LIKE is
+                clauses.append("(id ILIKE %s ESCAPE '\\' OR type ILIKE %s ESCAPE '\\')")
+                params += [contains_pattern(value)] * 2
             else:
                 clauses.append(f"{key} = %s")
                 params.append(value)

@@ -22,6 +22,7 @@ from .store import (
     Store,
     TaskEventRecord,
     TaskRecord,
+    contains_pattern,
 )
 
 R = TypeVar("R")
@@ -503,8 +504,8 @@ def _where(filters: Dict[str, Any]) -> Tuple[str, List[Any]]:
                     clauses.append("EXISTS (SELECT 1 FROM json_each(search_attributes, ?) WHERE json_each.value = ?)")
                     params += [f'$."{attr}"', one]
         elif key == "text":
-            clauses.append("(id LIKE ? OR type LIKE ?)")
-            params += [f"%{value}%", f"%{value}%"]
+            clauses.append("(id LIKE ? ESCAPE '\\' OR type LIKE ? ESCAPE '\\')")  # ASCII case-insensitive
+            params += [contains_pattern(value)] * 2
         else:
             clauses.append(f"{key} = ?")
             params.append(value)

@@ -15,6 +15,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import attrs
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching values that contain ``text`` literally:
+    its ``%`` and ``_`` are characters to find, not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 @attrs.define
 class TaskRecord:
     id: str
