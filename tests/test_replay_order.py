@@ -79,3 +79,33 @@ def test_histories_without_recorded_arguments_still_replay(env: Any, queue: str)
         event["attributes"].pop("args", None) if event["type"] == "ActivityTaskScheduled" else None
     stripped = WorkflowHistory.from_json(json.dumps(raw))
     assert Replayer(workflows=[AsCompletedPairs], strict=True).replay_workflow(stripped).error is None
+
+
+@workflow.defn(name="OrderChild")
+class OrderChild:
+    @workflow.run
+    def run(self, x: int):  # type: ignore[no-untyped-def]
+        return x
+        yield  # a generator body
+
+
+@workflow.defn(name="OrderParent")
+class OrderParent:
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        result = yield workflow.execute_child(OrderChild, 7)
+        return result
+
+
+def test_a_strict_replayer_compares_a_childs_arguments(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[OrderParent, OrderChild]):
+        handle = env.client.start_workflow(OrderParent, task_queue=queue)
+        assert handle.result(timeout=30) == 7
+    raw = handle.fetch_history().to_json()
+    started = [e for e in raw["events"] if e["type"] == "ChildWorkflowExecutionStarted"]
+    assert started and started[0]["attributes"]["args"] == [7]
+    assert Replayer(workflows=[OrderParent, OrderChild], strict=True).replay_workflow(
+        WorkflowHistory.from_json(json.dumps(raw))).error is None
+    started[0]["attributes"]["args"] = [8]
+    with pytest.raises(ApplicationFailure, match="other arguments"):
+        Replayer(workflows=[OrderParent, OrderChild], strict=True).replay_workflow(WorkflowHistory.from_json(json.dumps(raw)))

@@ -102,7 +102,8 @@ def test_child_workflow_result_is_recorded_on_the_parent(wire: Wire) -> None:
     }, queue="q")
     wire.block(parent)
     started = [e for e in wire.history("parent") if e["type"] == "ChildWorkflowExecutionStarted"][0]
-    assert started["attributes"] == {"workflow_type": "Child", "child_workflow_id": "child-1", "child_run_id": child["payload"]["runId"]}
+    assert started["attributes"] == {"workflow_type": "Child", "child_workflow_id": "child-1", "child_run_id": child["payload"]["runId"],
+                                   "args": [2]}
     assert started["task_id"] == child["id"]
     child_task = wire.poll(types="workflow:")
     assert child_task["id"] == child["id"]

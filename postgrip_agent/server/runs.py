@@ -85,6 +85,7 @@ class RunLifecycle(EngineCore):
             self._history(
                 parent, "ChildWorkflowExecutionStarted", task.id, now,
                 workflow_type=workflow_type, child_workflow_id=workflow_id, child_run_id=run_id,
+                args=payload.args or [],  # beyond the contract's attributes: replay compares them
             )
         return task
 
