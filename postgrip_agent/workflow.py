@@ -243,7 +243,10 @@ def execute_activity(
     enforces them: ``start_to_close_timeout`` bounds one attempt, ``schedule_to_close_timeout``
     all attempts together (backoff included), ``heartbeat_timeout`` the longest gap between the
     activity's ``activity.heartbeat()`` calls, ``schedule_to_start_timeout`` how long an attempt
-    may wait for an agent. One of the first two is required. A timed-out attempt is retried
+    may wait for an agent. With neither of the first two (as the async reference SDK allows) an
+    attempt has no deadline: the Agent's ``default_start_to_close_timeout`` applies when set,
+    else liveness comes from the attempt's lease and heartbeats alone (Temporal requires one of
+    them; set the Agent default for its rule). A timed-out attempt is retried
     under ``retry_policy``; when attempts run out the future fails with an :class:`ActivityError`
     whose ``cause`` is a :class:`TimeoutFailure` naming the timeout.
     """
@@ -266,12 +269,9 @@ def execute_activity(
     heartbeat_ms = _timeout_ms(heartbeat_timeout, "heartbeat_timeout")
     queued_ms = _timeout_ms(schedule_to_start_timeout, "schedule_to_start_timeout")
     if start_ms is None and schedule_ms is None:
-        raise ValueError(
-            f"execute_activity({name!r}): give start_to_close_timeout (one attempt) or schedule_to_close_timeout "
-            "(all attempts); as in Temporal, one of them is required"
-        )
-    attempt_limit = min(ms for ms in (start_ms, schedule_ms) if ms is not None)
-    if heartbeat_ms is not None and heartbeat_ms >= attempt_limit:
+        start_ms = instance.default_start_to_close_ms  # the Agent's default; None: no deadline at all
+    attempt_limit = min((ms for ms in (start_ms, schedule_ms) if ms is not None), default=None)
+    if heartbeat_ms is not None and attempt_limit is not None and heartbeat_ms >= attempt_limit:
         raise ValueError(
             f"execute_activity({name!r}): heartbeat_timeout ({heartbeat_ms / 1000:g} s) must be shorter than the attempt's "
             f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
@@ -290,9 +290,10 @@ def execute_activity(
     if instance._shielded():
         payload["cancellationScope"] = "non_cancellable"
     # the lease is only the agent's liveness signal: short enough to notice a dead agent soon
+    bounds = [ms for ms in (attempt_limit, heartbeat_ms) if ms is not None]
     request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
                                "queue": task_queue or instance.info.task_queue, "payload": payload,
-                               "lease_timeout_seconds": max(1, min(30, math.ceil(min(attempt_limit, heartbeat_ms or attempt_limit) / 1000)))}
+                               "lease_timeout_seconds": max(1, min(30, math.ceil(min(bounds) / 1000))) if bounds else 30}
 
     def on_cancel(future: WorkflowFuture[Any], error: BaseException) -> None:
         if cancellation_type != "wait_cancellation_completed":

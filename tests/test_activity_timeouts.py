@@ -287,7 +287,7 @@ class BadTimeouts:
     @workflow.run
     def run(self, which: str):
         options: Dict[str, Any] = {
-            "none": {}, "zero": {"start_to_close_timeout": 0}, "negative": {"start_to_close_timeout": -1},
+            "zero": {"start_to_close_timeout": 0}, "negative": {"start_to_close_timeout": -1},
             "text": {"start_to_close_timeout": "10s"},
             "heartbeat": {"start_to_close_timeout": 1, "heartbeat_timeout": 5},
         }[which]
@@ -298,7 +298,7 @@ class BadTimeouts:
 
 
 @pytest.mark.parametrize("which,expected", [
-    ("none", "give start_to_close_timeout"), ("zero", "must be positive"), ("negative", "must not be negative"),
+    ("zero", "must be positive"), ("negative", "must not be negative"),
     ("text", "must be a timedelta or a number of seconds"), ("heartbeat", "must be shorter than"),
 ])
 def test_bad_timeouts_get_a_clear_error_before_anything_is_sent(env: Any, queue: str, which: str, expected: str) -> None:
@@ -384,3 +384,55 @@ def test_an_activity_that_ends_cancelled_reaches_the_workflow_as_activity_error_
     with Agent(env.client, task_queue=queue, workflows=[SeesCancellation], activities=[gives_up]):
         outcome = env.client.execute_workflow(SeesCancellation, task_queue=queue, timeout=10)
     assert outcome == {"cause": "CancelledFailure", "type": "CancelledFailure", "message": "stopped by its own code"}
+
+
+@activity.defn
+def untimed(x: int) -> int:
+    return x + 1
+
+
+@activity.defn
+def untimed_overrun() -> str:
+    _state.setdefault("release", threading.Event()).wait(20)
+    return "late"
+
+
+@workflow.defn
+class NoTimeouts:
+    @workflow.run
+    def run(self, x: int):  # type: ignore[no-untyped-def]
+        a = yield workflow.execute_activity(untimed, x)  # as reference-SDK code writes it: no timeout
+        b = yield workflow.execute_activity("untimed", a)
+        return b
+
+
+def test_an_activity_without_timeouts_runs_as_under_the_reference_agent(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[NoTimeouts], activities=[untimed]):
+        handle = env.client.start_workflow(NoTimeouts, 1, task_queue=queue)
+        assert handle.result(timeout=20) == 3
+    scheduled = [e for e in handle.fetch_history().events if e.type == "ActivityTaskScheduled"]
+    assert len(scheduled) == 2
+    for task_id in (e.task_id for e in scheduled):
+        payload = env.client.connection.request("GET", f"/api/v1/tasks/{task_id}")["payload"]
+        assert "startToCloseTimeoutMs" not in payload and "scheduleToCloseTimeoutMs" not in payload
+
+
+@workflow.defn
+class DefaultBound:
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        try:
+            yield workflow.execute_activity(untimed_overrun, retry_policy=RetryPolicy(maximum_attempts=1))
+        except ActivityError as err:
+            return getattr(err.cause, "timeout_type", repr(err.cause))
+        return "no timeout"
+
+
+def test_an_agent_default_start_to_close_timeout_bounds_activities_that_name_none(env: Any, queue: str) -> None:
+    _state["release"] = threading.Event()
+    with Agent(env.client, task_queue=queue, workflows=[DefaultBound], activities=[untimed_overrun],
+               default_start_to_close_timeout=timedelta(milliseconds=800)):
+        try:
+            assert env.client.execute_workflow(DefaultBound, task_queue=queue, timeout=20) == "START_TO_CLOSE"
+        finally:
+            _state["release"].set()

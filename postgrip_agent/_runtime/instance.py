@@ -68,6 +68,8 @@ class WorkflowInstance:
         self.args = list(history.started.attributes.get("args") or []) if args is None else args
         #: a replayed command whose arguments differ from history's is a DeterminismViolation (else a warning)
         self.strict_arguments = False
+        #: the start-to-close timeout of activities that name none (the Agent's default; None: no deadline)
+        self.default_start_to_close_ms: Optional[int] = None
         self.now: datetime = history.started.created_at
         self.current_seq = history.started.seq
         self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")

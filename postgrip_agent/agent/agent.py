@@ -12,9 +12,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from datetime import timedelta
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .._compat import either
+from .._encoding import duration_ms
 from ..client import Client
 from ..connection import Connection
 from ..errors import PostGripAgentError
@@ -115,6 +117,7 @@ class Agent:
         connection: Optional[Connection] = None,
         name: Optional[str] = None,
         host: Optional[str] = None,
+        default_start_to_close_timeout: Optional[Union[timedelta, float]] = None,
     ) -> None:
         """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
         neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
@@ -124,7 +127,11 @@ class Agent:
         The async SDK's shapes work too: ``connection=`` (or a Connection in place of the
         client), and ``name``/``host`` describing the agent in its logs. What is not given comes
         from the connection's agent defaults (``agent_id``, ``agent_queue``, ...: see
-        :class:`~postgrip_agent.Connection`), then ``POSTGRIP_AGENT_TASK_QUEUE``/``_NAMESPACE``/``_ID``."""
+        :class:`~postgrip_agent.Connection`), then ``POSTGRIP_AGENT_TASK_QUEUE``/``_NAMESPACE``/``_ID``.
+
+        ``default_start_to_close_timeout`` (a timedelta or seconds) bounds each attempt of the
+        activities this agent's workflows schedule without a start-to-close or schedule-to-close
+        timeout; without it such an attempt has no deadline, as under the async reference SDK."""
         if max_concurrent_tasks is not None:
             if max_concurrent_activities is not None or max_concurrent_workflow_tasks is not None:
                 raise TypeError("pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
@@ -171,8 +178,11 @@ class Agent:
         eager = _LocalDispatch(self, "activity", [f"activity:{name}" for name in self.activities])
         handback = _LocalDispatch(self, "workflow", [f"workflow:{name}" for name in self.workflows])
         self._stopping = threading.Event()
+        default_ms = duration_ms(default_start_to_close_timeout, "default_start_to_close_timeout")
+        if default_ms is not None and default_ms <= 0:
+            raise ValueError("default_start_to_close_timeout must be positive (leave it out for no default)")
         self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager,
-                                                   stopping=self._stopping)
+                                                   stopping=self._stopping, default_start_to_close_ms=default_ms)
         self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease,
                                                    handback=handback if self.workflows else None)
         self._lanes: List[_Lane] = []

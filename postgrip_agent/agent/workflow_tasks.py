@@ -59,8 +59,10 @@ def _after(events: List[Dict[str, Any]], last_seq: int) -> List[Dict[str, Any]]:
 
 class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
-                 eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None) -> None:
+                 eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None,
+                 default_start_to_close_ms: Optional[int] = None) -> None:
         self.lane = lane
+        self.default_start_to_close_ms = default_start_to_close_ms
         self.stopping = stopping or threading.Event()
         self.workflows = workflows
         self.eager = eager
@@ -163,6 +165,7 @@ class WorkflowTaskRunner:
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
                 instance.markers = self.lane._has("markers")
+                instance.default_start_to_close_ms = self.default_start_to_close_ms
                 outcome = instance.activate()
         except ContinueAsNew as can:
             assert instance is not None
