@@ -41,6 +41,8 @@ class AgentLane:
         self._tokens: Dict[str, str] = {}  # task id -> token of the lease this agent holds
         #: workflow task id -> (cursor, the run's history events after it), sent with the task
         self._tails: Dict[str, Tuple[int, List[Dict[str, Any]]]] = {}
+        #: workflow task id -> the last history seq the run's previous activation applied
+        self._cursors: Dict[str, int] = {}
         self._lock = threading.Lock()
 
     def _has(self, extension: str) -> bool:
@@ -74,14 +76,23 @@ class AgentLane:
         with self._lock:
             self._tokens[task["id"]] = str(answer["lease_token"])
             after, events = answer.get("history_after"), answer.get("history")
-            if isinstance(after, int) and isinstance(events, list):
-                self._tails[task["id"]] = (after, events)
+            if isinstance(after, int) and not isinstance(after, bool):
+                self._cursors[task["id"]] = after
+                if isinstance(events, list):
+                    self._tails[task["id"]] = (after, events)
         return task
 
     def take_history(self, task_id: str) -> Optional[Tuple[int, List[Dict[str, Any]]]]:
         """(cursor, the run's history events after it) that came with the task, once; else None."""
         with self._lock:
             return self._tails.pop(task_id, None)
+
+    def take_cursor(self, task_id: str) -> Optional[int]:
+        """The last history seq the run's previous activation applied (it came with the task, from
+        a service with ``history-tail``), once; None when unknown. What a replay re-runs up to
+        there was done before: its log lines are not written again."""
+        with self._lock:
+            return self._cursors.pop(task_id, None)
 
     @contextmanager
     def holding(self, task_id: str) -> Iterator[Optional[str]]:
@@ -106,6 +117,7 @@ class AgentLane:
             if token is None or self._tokens.get(task_id) == token:
                 self._tokens.pop(task_id, None)
                 self._tails.pop(task_id, None)
+                self._cursors.pop(task_id, None)
 
     def _fence(self, lease_of: Optional[str]) -> Optional[Dict[str, str]]:
         """The header naming the lease this work holds on ``lease_of`` (None when it holds none)."""

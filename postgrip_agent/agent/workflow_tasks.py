@@ -146,6 +146,7 @@ class WorkflowTaskRunner:
         payload = task.get("payload") or {}
         instance = entry.instance
         tail = self.lane.take_history(task["id"])  # (cursor, events after it) when the service sent them
+        cursor = self.lane.take_cursor(task["id"])
         try:
             outcome = None
             if instance is not None:
@@ -163,7 +164,10 @@ class WorkflowTaskRunner:
                 self.cache.misses += 1
                 history = History(tail[1] if tail is not None and tail[0] == 0 else _fetch(self.lane.history, run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
-                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=history.last_command_seq)
+                # replayed up to where the previous activation got (its commands, or the events it had
+                # applied when the service tells): log lines from before are not written again
+                live_after = history.last_command_seq if cursor is None else max(cursor, history.last_command_seq)
+                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=live_after)
                 instance.markers = self.lane._has("markers")
                 instance.default_start_to_close_ms = self.default_start_to_close_ms
                 outcome = instance.activate()

@@ -483,6 +483,9 @@ class Api:
         """A task leased to the caller, with its lease token and, for a workflow task whose
         history cursor is known, the run's history events after that cursor."""
         answer: Dict[str, Any] = {"task": task_json(task), "lease_token": task.lease_token}
+        if task.type.startswith("workflow:") and task.history_cursor is not None:
+            # where the previous activation stopped, even when its tail is too long to send
+            answer["history_after"] = task.history_cursor
         tail = self.engine.history_tail(task)
         if tail is not None:
             answer["history_after"], answer["history"] = tail[0], [history_json(e) for e in tail[1]]
