@@ -30,11 +30,21 @@ def _check_policy(policy: Optional[str]) -> None:
         raise ValueError(f"id_reuse_policy must be one of {', '.join(wt.REUSE_POLICIES)}, got {policy!r}")
 
 
-def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int) -> Iterator[Any]:
-    params = {**params, "limit": page_size}
+def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int, *, limit: Optional[int] = None,
+           page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[Any]:
+    """Every item, page by page; ``limit`` items at most, from ``page_token`` (a page's
+    ``X-Next-Page-Token``) or ``offset`` on."""
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0 (None: no limit)")
+    params = {**params, "limit": min(page_size, limit) if limit else page_size, "page_token": page_token, "offset": offset}
+    left = limit
     while True:
+        if left == 0:
+            return
         items, headers = conn.request_full("GET", path, params=params)
-        yield from items
+        for item in items if left is None else items[:left]:
+            yield item
+        left = None if left is None else left - min(left, len(items))
         token = headers.get("X-Next-Page-Token")
         if not token or not items:
             return
@@ -331,29 +341,42 @@ class WorkflowClient(_SubClient):
         self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
         state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
         search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None, page_size: int = 100,
+        run_id: Optional[str] = None, limit: Optional[int] = None, page_token: Optional[str] = None,
+        offset: Optional[int] = None, agent_id: Optional[str] = None, q: Optional[str] = None,
+        order: Optional[str] = None,
     ) -> Iterator[wt.WorkflowExecution]:
-        """Runs matching the filters, newest first (``order_by`` changes it), page by page."""
-        params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
-        params["order_by"] = order_by
-        for raw in _pages(self._conn, "/api/v1/workflows", params, page_size):
+        """Runs matching the filters, newest first (``order_by`` changes it), page by page.
+        ``run_id`` picks one run; ``agent_id`` those an agent last held; ``limit`` stops after
+        that many; ``page_token`` (a page's ``X-Next-Page-Token``, as the async SDK pages) or
+        ``offset`` starts there. ``q`` and ``order`` are the async SDK's names of ``query`` and
+        ``order_by``."""
+        query = either("query", query, "q", q)
+        params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes, run_id,
+                               agent_id)
+        params["order_by"] = either("order_by", order_by, "order", order)
+        for raw in _pages(self._conn, "/api/v1/workflows", params, page_size, limit=limit, page_token=page_token,
+                          offset=offset):
             yield wt.from_json(raw, wt.WorkflowExecution)
 
     def count(
         self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
         state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
-        search_attributes: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, run_id: Optional[str] = None,
+        agent_id: Optional[str] = None, q: Optional[str] = None,
     ) -> int:
         """How many runs match the filters (as for :meth:`list`)."""
-        params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes)
+        params = self._filters(either("query", query, "q", q), workflow_id, workflow_type, state, task_queue, namespace,
+                               search_attributes, run_id, agent_id)
         return int(self._conn.request("GET", "/api/v1/workflows/count", params=params)["count"])
 
     @staticmethod
     def _filters(query: Optional[str], workflow_id: Optional[str], workflow_type: Optional[str], state: Optional[str],
-                 task_queue: Optional[str], namespace: Optional[str], search: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+                 task_queue: Optional[str], namespace: Optional[str], search: Optional[Mapping[str, Any]],
+                 run_id: Optional[str] = None, agent_id: Optional[str] = None) -> Dict[str, Any]:
         if state is not None and state not in wt.WORKFLOW_STATES:
             raise ValueError(f"state must be one of {', '.join(wt.WORKFLOW_STATES)}, got {state!r}")
         params: Dict[str, Any] = {"q": query, "id": workflow_id, "type": workflow_type, "state": state,
-                                  "queue": task_queue, "namespace": namespace}
+                                  "queue": task_queue, "namespace": namespace, "run_id": run_id, "agent_id": agent_id}
         for key, value in (search or {}).items():
             params[f"search.{key}"] = value
         return params
@@ -427,9 +450,12 @@ class ScheduleClient(_SubClient):
             overlap_policy=overlap_policy,  # type: ignore[arg-type]
         ))
 
-    def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100) -> Iterator[wt.Schedule]:
-        """Schedules (optionally of one ``state``: active or paused), page by page."""
-        for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size):
+    def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100,
+             limit: Optional[int] = None, page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[wt.Schedule]:
+        """Schedules (optionally of one ``state``: active or paused), page by page; ``limit``,
+        ``page_token`` and ``offset`` as the async SDK takes them (at most that many, from there on)."""
+        for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size,
+                          limit=limit, page_token=page_token, offset=offset):
             yield self._schedule(raw)
 
     def get(self, schedule_id: str) -> wt.Schedule:

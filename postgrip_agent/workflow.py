@@ -17,11 +17,12 @@ imports the agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 import attrs
 
@@ -50,7 +51,7 @@ __all__ = [
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
     "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
     "proxy_activities", "patched", "deprecate_patch", "ContinueAsNewCommand", "run_in_workflow_runtime",
-    "validate_workflow_sandbox",
+    "validate_workflow_sandbox", "workflow_info",
 ]
 
 #: the async SDK's name for what ``continue_as_new`` raises (never catch it in workflow code)
@@ -90,6 +91,21 @@ class _Unsafe:
     def is_replaying() -> bool:
         """True while the code re-runs what an earlier activation did (or the instance is dropped)."""
         return _instance("unsafe.is_replaying").is_replaying()
+
+    @staticmethod
+    def is_replaying_history_events() -> bool:
+        """True while the code re-runs history an earlier activation applied (not while a query
+        is answered or a dropped instance is torn down)."""
+        instance = _instance("unsafe.is_replaying_history_events")
+        return not instance.query_mode and instance.current_seq <= instance.live_after_seq
+
+    @staticmethod
+    @contextlib.contextmanager
+    def imports_passed_through() -> Iterator[None]:
+        """Temporal's ``with workflow.unsafe.imports_passed_through(): import ...``. Workflow code
+        here is checked statically, not re-imported in a sandbox, so imports need no passing
+        through: the block just runs (ported modules keep working unchanged)."""
+        yield
 
 
 unsafe = _Unsafe()
@@ -166,6 +182,10 @@ def now() -> datetime:
 def info() -> WorkflowInfo:
     """What this workflow knows about its run (:class:`WorkflowInfo`)."""
     return _instance("info").info
+
+
+workflow_info = info
+"""The async SDK's name for :func:`info`."""
 
 
 def random() -> float:

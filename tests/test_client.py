@@ -265,3 +265,29 @@ def test_ids_with_slashes_spaces_and_unicode_are_addressable(env: Any, queue: st
         handle.signal("note", "ship")
         assert handle.result(timeout=10) == {"total": 3, "notes": ["ship"]}
     assert [e.type for e in handle.fetch_history().events][-1] == "WorkflowExecutionCompleted"
+
+
+def test_listings_take_the_async_sdks_paging_and_filters(env: Any, queue: str) -> None:
+    for n in range(5):
+        env.client.start_workflow("Listed", id=f"listed-{queue}-{n}", task_queue=queue)
+    workflows = env.client.workflow
+    everything = list(workflows.list(task_queue=queue))
+    assert len(everything) == 5
+    assert [w.id for w in workflows.list(task_queue=queue, limit=2)] == [w.id for w in everything[:2]]
+    assert [w.id for w in workflows.list(task_queue=queue, offset=2, limit=2)] == [w.id for w in everything[2:4]]
+    _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2})
+    token = headers.get("X-Next-Page-Token")
+    assert token and [w.id for w in workflows.list(task_queue=queue, page_token=token, limit=2)] == [w.id for w in everything[2:4]]
+    one = everything[3]
+    assert [w.id for w in workflows.list(run_id=one.run_id)] == [one.id] and workflows.count(run_id=one.run_id) == 1
+    assert workflows.count(q=f"listed-{queue}-1") == 1 and len(list(workflows.list(q=f"listed-{queue}-", limit=10))) == 5
+    with pytest.raises(TypeError, match="not both"):
+        list(workflows.list(query="x", q="y"))
+    for n in range(3):
+        env.client.schedule.create_workflow_schedule(workflow="Listed", schedule_id=f"sched-{queue}-{n}", task_queue=queue,
+                                                     interval=timedelta(hours=1))
+    schedules = [s.id for s in env.client.schedule.list() if s.id.startswith(f"sched-{queue}")]
+    assert len(schedules) == 3
+    assert len(list(env.client.schedule.list(limit=2))) == 2
+    page = [s.id for s in env.client.schedule.list(offset=1, limit=1)]
+    assert len(page) == 1 and page[0] == [s.id for s in env.client.schedule.list()][1]

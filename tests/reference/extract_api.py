@@ -1,6 +1,8 @@
-"""Write the async reference SDK's public names and keyword parameters as data (ast only, no import).
+"""Read the async reference SDK's public names and keyword parameters from its source (ast only, no import).
 
-    python tests/reference/extract_api.py <site-packages>/postgrip_agent > tests/reference/api-0.12.3.json
+    python tests/reference/extract_api.py <site-packages>/postgrip_agent
+
+``introspect_api.py`` uses it for the keywords a callable's ``**options`` are read for.
 
 Records, for the reference package's top-level exports, its ``workflow`` and ``activity`` modules
 and the public methods of its client, handle, agent and error classes: each public name, and for
