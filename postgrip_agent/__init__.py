@@ -10,6 +10,7 @@ from .client import Client, ScheduleClient, TaskClient, WorkflowClient  # noqa: 
 from .connection import Connection, RetryOptions  # noqa: E402
 from .errors import (  # noqa: E402
     ActivityError,
+    ChildWorkflowError,
     AlreadyExistsError,
     ApplicationFailure,
     CancelledFailure,
@@ -103,7 +104,7 @@ __all__ = [
     "__version__", "activity", "workflow", "Agent", "Worker", "Client", "Connection", "RetryOptions",
     "TaskClient", "WorkflowClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle",
     "PostGripAgentError", "RPCError", "InvalidArgumentError", "UnauthorizedError", "NotFoundError", "ConflictError",
-    "AlreadyExistsError", "TransportError", "ApplicationFailure", "ActivityError", "CancelledFailure", "TimeoutFailure",
+    "AlreadyExistsError", "TransportError", "ApplicationFailure", "ActivityError", "ChildWorkflowError", "CancelledFailure", "TimeoutFailure",
     "TerminatedFailure", "TaskFailedError", "WorkflowFailureError", "WorkflowQueryFailedError", "WorkflowUpdateFailedError",
     "Task", "WorkflowExecution", "WorkflowHistoryEvent", "RetryPolicy", "Schedule", "FailureInfo",
     "WorkflowDescription", "PendingActivity", "CancellationScope",

@@ -174,6 +174,32 @@ class ActivityError(ApplicationFailure):
         return f"activity {self.activity_type} failed{where}: {self.type}: {self.message}"
 
 
+class ChildWorkflowError(ApplicationFailure):
+    """A child workflow did not complete, as its parent sees it.
+
+    ``cause`` is how it ended: a :class:`CancelledFailure` (it was cancelled, by the parent or
+    anyone), a :class:`TimeoutFailure`, or the :class:`ApplicationFailure` its code raised (type
+    ``TerminatedFailure`` when it was terminated). As with :class:`ActivityError`, the error's own
+    ``type``, ``message``, ``details`` and ``non_retryable`` mirror the cause's, so
+    ``except ApplicationFailure`` with a check of ``.type`` keeps working.
+    """
+
+    def __init__(self, cause: BaseException, *, workflow_type: str, workflow_id: Optional[str] = None,
+                 run_id: Optional[str] = None) -> None:
+        message = getattr(cause, "message", None) or str(cause)
+        super().__init__(str(message), type=getattr(cause, "type", None) or type(cause).__name__,
+                         non_retryable=bool(getattr(cause, "non_retryable", True)),
+                         details_list=list(getattr(cause, "details", []) or []))
+        self.cause = cause
+        self.__cause__ = cause
+        self.workflow_type = workflow_type
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+    def __str__(self) -> str:
+        return f"child workflow {self.workflow_type} ({self.workflow_id}) failed: {self.type}: {self.message}"
+
+
 class TerminatedFailure(FailureError):
     """The run was terminated."""
 
@@ -263,6 +289,13 @@ def activity_error(attributes: Dict[str, Any], activity_type: str, task_id: Opti
     cause.stack_trace = attributes.get("stack_trace")  # type: ignore[attr-defined]
     attempt = attributes.get("attempt")
     return ActivityError(cause, activity_type=activity_type, activity_id=task_id, attempt=int(attempt) if attempt else None)
+
+
+def child_error(attributes: Dict[str, Any], workflow_type: str) -> ChildWorkflowError:
+    """The ChildWorkflowError a parent sees for a ChildWorkflowExecutionFailed event."""
+    cause = rebuild_failure(dict(attributes.get("failure") or {}), str(attributes.get("error") or "child workflow failed"))
+    return ChildWorkflowError(cause, workflow_type=workflow_type, workflow_id=attributes.get("child_workflow_id"),
+                              run_id=attributes.get("child_run_id"))
 
 
 def stack_text(exc: BaseException) -> str:

@@ -379,7 +379,17 @@ def execute_child(
                                "payload": payload}
     if lease is not None:
         request["lease_timeout_seconds"] = max(1, math.ceil(float(lease)))
-    return instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request)
+    kind = cancellation_type or "wait_cancellation_completed"
+
+    def on_cancel(future: WorkflowFuture[Any], error: BaseException) -> None:
+        # Temporal's child cancellation: the child is asked to cancel (unless abandoned); the parent
+        # waits for it to end (the default), or fails at once (try_cancel, abandon)
+        if kind != "abandon" and not instance.query_mode:
+            instance.child_cancels.append((child_id, str(error) or "parent cancelled the child"))
+        if kind != "wait_cancellation_completed":
+            future.set_exception(error)
+
+    return instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
 
 
 def workflow_name(workflow: Any) -> str:

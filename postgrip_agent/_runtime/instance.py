@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 
 from .calls import _call, _init_takes_args
-from ..errors import ApplicationFailure, CancelledFailure, activity_error, failure_from_info
+from ..errors import ApplicationFailure, CancelledFailure, activity_error, child_error
 from ..types import format_timestamp
 from .bodies import Body, Scope
 from .futures import WorkflowFuture, failed, hash_sequence, new_hash_sequence, resolved
@@ -70,6 +70,8 @@ class WorkflowInstance:
         self.strict_arguments = False
         #: the start-to-close timeout of activities that name none (the Agent's default; None: no deadline)
         self.default_start_to_close_ms: Optional[int] = None
+        #: (child workflow id, reason) of children this activation asks to cancel
+        self.child_cancels: List[Tuple[str, str]] = []
         self.now: datetime = history.started.created_at
         self.current_seq = history.started.seq
         self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")
@@ -155,7 +157,7 @@ class WorkflowInstance:
                     f"the workflow issued {kind} {name!r} (run {self.info.run_id})"
                 )
             self.futures_by_task[recorded.task_id] = (future, kind)
-        self.new_commands, self.milestones = [], []
+        self.new_commands, self.milestones, self.child_cancels = [], [], []
         self.live_after_seq = self.last_seq
         with self._running():
             self._apply_all(added)
@@ -343,7 +345,8 @@ class WorkflowInstance:
         elif kind == "ChildWorkflowExecutionCompleted":
             self._resolve(event, lambda f: f.set_result(attributes.get("result")))
         elif kind == "ChildWorkflowExecutionFailed":
-            failure = failure_from_info(attributes.get("failure"), str(attributes.get("error") or "child workflow failed"))
+            child = next((c for c in self.history.commands if c.task_id == event.task_id), None)
+            failure = child_error(attributes, str(child.name) if child else "child")
             self._resolve(event, lambda f: f.set_exception(failure))
         elif kind == "WorkflowSignaled" and attributes.get("signal_name") == UPDATE_SIGNAL:
             task_id, name, args = (list(attributes.get("args") or []) + [None, None, None])[:3]

@@ -194,6 +194,18 @@ class AgentLane:
                 raise TaskGone(str(err)) from err
             raise
 
+    def cancel_workflow(self, workflow_id: str, reason: str, lease_of: Optional[str] = None) -> None:
+        """Ask a workflow (a child) to cancel, under the lease of the activation that decides it;
+        one that is no longer running is left alone."""
+        try:
+            self.connection.request("POST", f"/api/v1/workflows/{_q(workflow_id)}/cancel", body={"reason": reason},
+                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of))
+        except NotFoundError:
+            return
+        except ConflictError as err:
+            if err.code == "stale_lease":
+                raise TaskGone(str(err)) from err
+
     def history(self, run_id: str, after: Optional[int] = None) -> List[Dict[str, Any]]:
         params = {"after": after} if after else None
         return self.connection.request(  # type: ignore[no-any-return]

@@ -256,6 +256,9 @@ class WorkflowTaskRunner:
                 log.debug("update task %s already finished: %s", update_task, err)
 
     def _emit(self, task: Dict[str, Any], instance: WorkflowInstance) -> None:
+        """What the activation tells beyond its commands: children it asks to cancel, milestones."""
+        for child_id, reason in instance.child_cancels:
+            self.lane.cancel_workflow(child_id, reason, lease_of=task["id"])
         for event in instance.milestones:
             try:
                 self.lane.event(task["id"], event)
