@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
@@ -17,54 +17,11 @@ from . import _compat as compat
 from ._compat import either
 from .errors import PostGripAgentError, TimeoutFailure, TransportError
 from .handle import LONG_POLL, WorkflowHandle, WorkflowUpdateHandle, long_poll
+from .inspection import state_and_status
+from ._subclient import _check_id, _check_policy, _drop_none, _pages, _SubClient
+from .schedule_client import ScheduleClient
 
 __all__ = ["Client", "WorkflowClient", "TaskClient", "ScheduleClient", "WorkflowHandle", "WorkflowUpdateHandle"]
-
-def _check_id(value: Optional[str], what: str) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise ValueError(f"{what} must be a non-empty string")
-
-
-def _check_policy(policy: Optional[str]) -> None:
-    if policy is not None and policy not in wt.REUSE_POLICIES:
-        raise ValueError(f"id_reuse_policy must be one of {', '.join(wt.REUSE_POLICIES)}, got {policy!r}")
-
-
-def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int, *, limit: Optional[int] = None,
-           page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[Any]:
-    """Every item, page by page; ``limit`` items at most, from ``page_token`` (a page's
-    ``X-Next-Page-Token``) or ``offset`` on."""
-    if limit is not None and limit < 0:
-        raise ValueError("limit must be >= 0 (None: no limit)")
-    params = {**params, "limit": min(page_size, limit) if limit else page_size, "page_token": page_token, "offset": offset}
-    left = limit
-    while True:
-        if left == 0:
-            return
-        items, headers = conn.request_full("GET", path, params=params)
-        for item in items if left is None else items[:left]:
-            yield item
-        left = None if left is None else left - min(left, len(items))
-        token = headers.get("X-Next-Page-Token")
-        if not token or not items:
-            return
-        params = {**params, "page_token": token}
-
-
-class _SubClient:
-    """A group of operations of a Client, sharing its connection and defaults."""
-
-    def __init__(self, client: Optional["Client"] = None, *, connection: Optional[Connection] = None) -> None:
-        """Made by a Client (``client.workflow``, ...); the async SDK's ``WorkflowClient(connection=...)``
-        works too, with a client of that connection's own."""
-        if (client is None) == (connection is None):
-            raise TypeError(f"{type(self).__name__} takes a Client or connection=, one of them")
-        self._client = client if client is not None else Client(connection)  # type: ignore[arg-type]
-
-    @property
-    def _conn(self) -> Connection:
-        return self._client.connection
-
 
 class TaskClient(_SubClient):
     """Tasks of the service: enqueue, inspect, watch."""
@@ -190,23 +147,6 @@ def _arguments(positional: Sequence[Any], keyword: Optional[Sequence[Any]]) -> S
     if isinstance(keyword, (str, bytes)) or not isinstance(keyword, Sequence):
         raise TypeError(f"args must be a list of the workflow's arguments, not {type(keyword).__name__}")
     return keyword
-
-
-def _reason_body(reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any,
-                 what: str) -> Dict[str, Any]:
-    """The body of a schedule pause/unpause/trigger: a reason string, or the async SDK's request dict."""
-    if reason is not None and request is not None:
-        raise TypeError(f"{what}: pass reason= or a request dict, not both")
-    given = request if request is not None else reason
-    if isinstance(given, Mapping):
-        return wt.to_json(wt.from_json(dict(given), cls))  # type: ignore[no-any-return]
-    if given is not None and not isinstance(given, str):
-        raise TypeError(f"{what}: reason must be a string, not {type(given).__name__}")
-    return _drop_none({"reason": given})
-
-
-def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class WorkflowClient(_SubClient):
@@ -343,28 +283,47 @@ class WorkflowClient(_SubClient):
         search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None, page_size: int = 100,
         run_id: Optional[str] = None, limit: Optional[int] = None, page_token: Optional[str] = None,
         offset: Optional[int] = None, agent_id: Optional[str] = None, q: Optional[str] = None,
-        order: Optional[str] = None,
+        order: Optional[str] = None, status: Optional[str] = None,
     ) -> Iterator[wt.WorkflowExecution]:
         """Runs matching the filters, newest first (``order_by`` changes it), page by page.
         ``run_id`` picks one run; ``agent_id`` those an agent last held; ``limit`` stops after
         that many; ``page_token`` (a page's ``X-Next-Page-Token``, as the async SDK pages) or
         ``offset`` starts there. ``q`` and ``order`` are the async SDK's names of ``query`` and
-        ``order_by``."""
+        ``order_by``. ``status`` (Temporal's names: RUNNING, COMPLETED, FAILED, CANCELED,
+        TERMINATED, CONTINUED_AS_NEW, TIMED_OUT; see ``WorkflowExecution.status``), or a ``state``
+        of ``cancelled``, ``terminated`` or ``timed_out``, picks runs that ended so."""
         query = either("query", query, "q", q)
+        state, wanted = state_and_status(state, status)
         params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes, run_id,
                                agent_id)
         params["order_by"] = either("order_by", order_by, "order", order)
-        for raw in _pages(self._conn, "/api/v1/workflows", params, page_size, limit=limit, page_token=page_token,
-                          offset=offset):
-            yield wt.from_json(raw, wt.WorkflowExecution)
+        left = limit
+        runs = _pages(self._conn, "/api/v1/workflows", params, page_size, limit=None if wanted else limit,
+                      page_token=page_token, offset=offset)
+        for raw in runs:
+            run = wt.from_json(raw, wt.WorkflowExecution)
+            if wanted is not None and run.status != wanted:
+                continue
+            if left is not None:
+                if left <= 0:
+                    return
+                left -= 1
+            yield run
 
     def count(
         self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
         state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
         search_attributes: Optional[Mapping[str, Any]] = None, run_id: Optional[str] = None,
-        agent_id: Optional[str] = None, q: Optional[str] = None,
+        agent_id: Optional[str] = None, q: Optional[str] = None, status: Optional[str] = None,
     ) -> int:
-        """How many runs match the filters (as for :meth:`list`)."""
+        """How many runs match the filters (as for :meth:`list`; a FAILED, CANCELED, TERMINATED or
+        TIMED_OUT ``status`` is counted by listing the failed runs)."""
+        if state_and_status(state, status)[1] is not None:
+            return sum(1 for _ in self.list(query=query, q=q, workflow_id=workflow_id, workflow_type=workflow_type,
+                                            state=state, status=status, task_queue=task_queue, namespace=namespace,
+                                            search_attributes=search_attributes, run_id=run_id, agent_id=agent_id,
+                                            page_size=500))
+        state = state_and_status(state, status)[0]
         params = self._filters(either("query", query, "q", q), workflow_id, workflow_type, state, task_queue, namespace,
                                search_attributes, run_id, agent_id)
         return int(self._conn.request("GET", "/api/v1/workflows/count", params=params)["count"])
@@ -380,138 +339,6 @@ class WorkflowClient(_SubClient):
         for key, value in (search or {}).items():
             params[f"search.{key}"] = value
         return params
-
-
-class ScheduleClient(_SubClient):
-    """Recurring workflows kept by the service."""
-
-
-    def _schedule(self, data: Any) -> wt.Schedule:
-        return wt.from_json(data, wt.Schedule)
-
-    def create(self, request: Union[wt.CreateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
-        """Create a schedule from a ``CreateScheduleRequest`` (or its wire dict); see :meth:`create_workflow_schedule` for keywords."""
-        body = wt.to_json(request) if isinstance(request, wt.CreateScheduleRequest) else dict(request)
-        return self._schedule(self._conn.request("POST", "/api/v1/schedules", body=body, idempotent=bool(body.get("id"))))
-
-    def create_workflow_schedule(
-        self, *, workflow: Any, schedule_id: Optional[str] = None, task_queue: Optional[str] = None,
-        namespace: Optional[str] = None, args: Sequence[Any] = (), interval: Union[timedelta, float, None] = None,
-        cron: Optional[str] = None, calendar: Union[wt.ScheduleCalendarSpec, Mapping[str, Any], None] = None,
-        timezone: Optional[str] = None, jitter: Union[timedelta, float, None] = None,
-        catch_up_window: Union[timedelta, float, None] = None, missed_run_policy: Optional[str] = None,
-        overlap_policy: Optional[str] = None, start_at: Optional[datetime] = None, workflow_id: Optional[str] = None,
-        id_reuse_policy: Optional[str] = None, run_timeout: Any = None, retry_policy: Any = None,
-        memo: Optional[Mapping[str, Any]] = None, search_attributes: Optional[Mapping[str, Any]] = None,
-        ui: Optional[Mapping[str, Any]] = None, interval_seconds: Optional[float] = None,
-        jitter_seconds: Optional[float] = None, catch_up_window_seconds: Optional[float] = None, retry: Any = None,
-        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout_ms: Optional[int] = None,
-    ) -> wt.Schedule:
-        """Create a schedule that starts ``workflow``. The async SDK's spellings work too:
-        ``interval_seconds``, ``jitter_seconds``, ``catch_up_window_seconds``, ``retry``,
-        ``workflow_id_reuse_policy`` and ``workflow_run_timeout_ms``; ``ui`` as on starts."""
-        interval = either("interval", interval, "interval_seconds", compat.seconds(interval_seconds, "interval_seconds"))
-        jitter = either("jitter", jitter, "jitter_seconds", compat.seconds(jitter_seconds, "jitter_seconds"))
-        catch_up_window = either("catch_up_window", catch_up_window, "catch_up_window_seconds",
-                                 compat.seconds(catch_up_window_seconds, "catch_up_window_seconds"))
-        retry_policy = either("retry_policy", retry_policy, "retry", retry)
-        id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
-        run_timeout = either("run_timeout", run_timeout, "workflow_run_timeout_ms",
-                             compat.ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"))
-        _check_policy(id_reuse_policy)
-        if interval is None and cron is None and calendar is None:
-            raise ValueError("a schedule needs interval=, cron= or calendar=")
-
-        def seconds(value: Any, what: str) -> Optional[int]:
-            return None if value is None else (duration_ms(value, what) or 0) // 1000
-
-        if interval is not None and not seconds(interval, "interval"):
-            raise ValueError("interval must be at least one second")
-        if isinstance(calendar, Mapping):
-            calendar = wt.from_json(dict(calendar), wt.ScheduleCalendarSpec)
-        spec = wt.ScheduleSpec(
-            interval_seconds=seconds(interval, "interval"), cron=cron, calendar=calendar, timezone=timezone,
-            jitter_seconds=seconds(jitter, "jitter"), catch_up_window_seconds=seconds(catch_up_window, "catch_up_window"),
-            missed_run_policy=missed_run_policy, start_at=start_at,  # type: ignore[arg-type]
-        )
-        workflow_type = name_of(workflow, "workflow")
-        action = wt.ScheduleAction(
-            workflow_type=workflow_type, namespace=namespace or self._client.namespace,
-            queue=task_queue or self._client.default_task_queue, workflow_id=workflow_id,
-            workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
-            run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
-            retry=wt.from_json(retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
-            memo=memo_json(memo, ui),
-            search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
-            args=encode_args(args, f"schedule {workflow_type} argument"),
-        )
-        return self.create(wt.CreateScheduleRequest(
-            id=schedule_id, namespace=namespace or self._client.namespace, spec=spec, action=action,
-            overlap_policy=overlap_policy,  # type: ignore[arg-type]
-        ))
-
-    def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100,
-             limit: Optional[int] = None, page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[wt.Schedule]:
-        """Schedules (optionally of one ``state``: active or paused), page by page; ``limit``,
-        ``page_token`` and ``offset`` as the async SDK takes them (at most that many, from there on)."""
-        for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size,
-                          limit=limit, page_token=page_token, offset=offset):
-            yield self._schedule(raw)
-
-    def get(self, schedule_id: str) -> wt.Schedule:
-        """One schedule."""
-        _check_id(schedule_id, "schedule id")
-        return self._schedule(self._conn.request("GET", f"/api/v1/schedules/{_q(schedule_id)}"))
-
-    def update(self, schedule_id: str, request: Union[wt.UpdateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
-        """Change a schedule's spec, action or overlap policy (an ``UpdateScheduleRequest`` or its wire dict)."""
-        body = wt.to_json(request) if isinstance(request, wt.UpdateScheduleRequest) else dict(request)
-        return self._schedule(self._conn.request("PATCH", f"/api/v1/schedules/{_q(schedule_id)}", body=body, idempotent=True))
-
-    def delete(self, schedule_id: str) -> wt.Schedule:
-        """Delete a schedule; runs it started are not touched."""
-        return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}", idempotent=True))
-
-    def pause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-              request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
-        """Pause a schedule. ``reason`` may also come as the async SDK's request dict, ``{"reason": ...}``."""
-        body = _reason_body(reason, request, wt.PauseScheduleRequest, "pause")
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=body, idempotent=True))
-
-    def unpause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-                request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
-        """Resume a paused schedule (``reason`` as for ``pause``)."""
-        body = _reason_body(reason, request, wt.UnpauseScheduleRequest, "unpause")
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=body, idempotent=True))
-
-    def trigger(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-                request: Optional[Mapping[str, Any]] = None) -> wt.TriggerScheduleResponse:
-        """Start the schedule's workflow now (``reason`` as for ``pause``)."""
-        body = _reason_body(reason, request, wt.TriggerScheduleRequest, "trigger")
-        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/trigger", body=body, idempotent=False)
-        return wt.from_json(data, wt.TriggerScheduleResponse)
-
-    def backfill(self, schedule_id: str, start_at: Union[datetime, Mapping[str, Any], None] = None,
-                 end_at: Optional[datetime] = None, *, request: Optional[Mapping[str, Any]] = None) -> wt.BackfillScheduleResponse:
-        """Run the fires a schedule would have made between ``start_at`` and ``end_at``; the async SDK's
-        request dict (``{"start_at": ..., "end_at": ...}``, positionally or as ``request=``) works too."""
-        source = request if request is not None else start_at
-        if isinstance(source, Mapping):
-            if end_at is not None or (start_at is not None and request is not None):
-                raise TypeError("pass start_at and end_at, or a request dict, not both")
-            parsed = wt.from_json(dict(source), wt.BackfillScheduleRequest)
-            start_at, end_at = parsed.start_at, parsed.end_at
-        if not isinstance(start_at, datetime) or not isinstance(end_at, datetime):
-            raise TypeError("backfill needs start_at and end_at (datetimes)")
-        if end_at < start_at:
-            raise ValueError("backfill end_at must not be before start_at")
-        body = wt.to_json(wt.BackfillScheduleRequest(start_at=start_at, end_at=end_at))
-        data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/backfill", body=body, idempotent=True)
-        return wt.from_json(data, wt.BackfillScheduleResponse)
-
-    def runs(self, schedule_id: str, *, namespace: Optional[str] = None) -> Iterator[wt.WorkflowExecution]:
-        """Workflow runs this schedule started (found by their ``schedule_id`` search attribute)."""
-        return self._client.workflow.list(namespace=namespace, search_attributes={"schedule_id": schedule_id})
 
 
 class Client:

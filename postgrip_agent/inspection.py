@@ -91,15 +91,14 @@ def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = Non
     result = run.result
     failure = result.failure if result and result.failure else None
     info = wt.to_json(failure) if failure else {"message": run.error or "workflow failed"}
-    kind = info.get("type")
     message = str(info.get("message") or run.error or "workflow failed")
     stack = result.stderr if result else None
-    activity_timeout = any(isinstance(d, dict) and d.get("timeout_type") for d in info.get("details") or [])
-    if kind == "TerminatedFailure" or (run.error or "").startswith("terminated"):
+    status = run.status
+    if status == "TERMINATED":
         return "terminated", TerminatedFailure(message)
-    if kind == "TimeoutFailure" and not activity_timeout:
+    if status == "TIMED_OUT":
         return "timed_out", TimeoutFailure(message)
-    if kind == "CancelledFailure":
+    if status == "CANCELED":
         return "cancelled", CancelledFailure(message)
     cause: BaseException = failure_from_info(info, message)
     chain = _failure_chain(request, run.task_id) if request is not None else None
@@ -109,7 +108,7 @@ def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = Non
         root.stack_trace = stack  # type: ignore[attr-defined]
         cause = ActivityError(root, activity_type=str(head.get("activity_type") or "activity"),
                               activity_id=head.get("activity_id"), attempt=head.get("attempt"))
-    elif activity_timeout:
+    elif info.get("type") == "TimeoutFailure":  # an activity's timeout that failed the run
         cause = rebuild_failure(info, message)
     if isinstance(cause, (ApplicationFailure, TimeoutFailure)):
         cause.stack_trace = stack
@@ -148,3 +147,33 @@ def failure_chain(error: BaseException) -> List[Dict[str, Any]]:
         links.append(link)
         node = node.__cause__
     return links
+
+
+#: the run states a caller may name for a status the wire has no state for (the CLI's words)
+_STATUS_NAMES = {"cancelled": "CANCELED", "canceled": "CANCELED", "terminated": "TERMINATED", "timed_out": "TIMED_OUT",
+                 "completed": "COMPLETED"}
+_WIRE_STATE = {"RUNNING": "running", "COMPLETED": "succeeded", "CONTINUED_AS_NEW": "continued_as_new"}
+
+
+def state_and_status(state: Optional[str], status: Optional[str]) -> "tuple[Optional[str], Optional[str]]":
+    """The wire ``state`` filter to send, and the ``status`` (Temporal's name) runs must also have
+    (None: any), for a listing given a state (a wire state, or a status such as ``cancelled``)
+    and/or a status. A failed run's status is known only from its answer, so FAILED, CANCELED,
+    TERMINATED and TIMED_OUT are filtered after the service answers."""
+    if state is not None and state not in wt.WORKFLOW_STATES:
+        named = _STATUS_NAMES.get(state.lower()) or (state.upper() if state.upper() in wt.WORKFLOW_STATUSES else None)
+        if named is None:
+            raise ValueError(f"state must be one of {', '.join(wt.WORKFLOW_STATES)} or a status "
+                             f"({', '.join(sorted(_STATUS_NAMES))}), got {state!r}")
+        if status is not None and status.upper() != named:
+            raise ValueError(f"state {state!r} and status {status!r} disagree: give one")
+        state, status = None, named
+    if status is None:
+        return state, None
+    status = status.upper()
+    if status not in wt.WORKFLOW_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(wt.WORKFLOW_STATUSES)}, got {status!r}")
+    wire = _WIRE_STATE.get(status, "failed")
+    if state is not None and state != wire:
+        raise ValueError(f"state {state!r} and status {status!r} disagree: give one")
+    return wire, (status if wire == "failed" else None)

@@ -46,6 +46,9 @@ JsonValue = Any
 TASK_STATES = ("queued", "leased", "blocked", "succeeded", "failed")
 TERMINAL_TASK_STATES = ("succeeded", "failed")
 WORKFLOW_STATES = ("running", "succeeded", "failed", "continued_as_new")
+#: Temporal's names of how a run stands or ended (``WorkflowExecution.status``), derived from the
+#: contract's four states and the failure of a failed run
+WORKFLOW_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW", "TIMED_OUT")
 REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
 CANCELLATION_TYPES = ("try_cancel", "wait_cancellation_completed", "abandon")
 TASK_EVENT_KINDS = (
@@ -301,6 +304,23 @@ class WorkflowExecution:
     search_attributes: Optional[Dict[str, JsonValue]] = None
     result: Optional[TaskResult] = None
     error: Optional[str] = None
+
+    @property
+    def status(self) -> str:
+        """How the run stands or ended, in Temporal's words (one of ``WORKFLOW_STATUSES``): the
+        wire keeps the contract's four states; a failed run is CANCELED, TERMINATED or TIMED_OUT
+        when its failure says so (a run timeout: an activity's timeout that failed it is FAILED)."""
+        if self.state != "failed":
+            named = {"running": "RUNNING", "succeeded": "COMPLETED", "continued_as_new": "CONTINUED_AS_NEW"}
+            return named.get(self.state, str(self.state).upper())  # a newer service's state, as it is
+        failure = self.result.failure if self.result is not None else None
+        kind = failure.type if failure is not None else None
+        if kind == "TerminatedFailure" or (self.error or "").startswith("terminated"):
+            return "TERMINATED"
+        details = (failure.details if failure is not None else None) or []
+        if kind == "TimeoutFailure" and not any(isinstance(d, dict) and d.get("timeout_type") for d in details):
+            return "TIMED_OUT"
+        return "CANCELED" if kind == "CancelledFailure" else "FAILED"
 
 
 @attrs.define

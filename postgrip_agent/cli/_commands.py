@@ -133,11 +133,11 @@ def _filters(args: argparse.Namespace) -> Dict[str, Any]:
 def list_workflows(client: Client, args: argparse.Namespace, out: Output) -> int:
     rows = []
     for run in client.workflow.list(**_filters(args), page_size=min(args.limit, 500)):
-        rows.append({"id": run.id, "type": run.type, "state": run.state, "queue": run.queue,
+        rows.append({"id": run.id, "type": run.type, "state": run.state, "status": run.status, "queue": run.queue,
                      "run_id": run.run_id, "created": run.created_at})
         if len(rows) >= args.limit:
             break
-    out.table(["id", "type", "state", "queue", "run_id", "created"], rows)
+    out.table(["id", "type", "status", "queue", "run_id", "created"], rows)
     return 0
 
 
@@ -148,7 +148,7 @@ def count(client: Client, args: argparse.Namespace, out: Output) -> int:
 
 def describe(client: Client, args: argparse.Namespace, out: Output) -> int:
     run = client.get_workflow_handle(args.workflow_id).describe()
-    out.record({"workflow_id": run.id, "type": run.type, "state": run.state, "run_id": run.run_id,
+    out.record({"workflow_id": run.id, "type": run.type, "state": run.state, "status": run.status, "run_id": run.run_id,
                 "task_queue": run.queue, "created": run.created_at, "updated": run.updated_at,
                 "pending_activities": [f"{a.activity_type} (attempt {a.attempt}, {a.state})" for a in run.pending_activities],
                 "result": run.result.value if run.result is not None else None, "error": run.error})

@@ -29,7 +29,7 @@ from typing import Any, Deque, Dict, Optional, Tuple
 
 from .._sockets import readable
 from .errors import Dispatch, answer
-from .http_framing import MAX_HEADERS, BadHead, Head, chunk_size, head_end, parse_head
+from .http_framing import BadHead, Head, chunk_size, head_end, parse_head
 
 log = logging.getLogger("postgrip_agent.server.http")
 

@@ -18,7 +18,7 @@ import inspect
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, Set
 
 sys.path.insert(0, str(Path(__file__).parent))
 import extract_api  # noqa: E402 - the same folder; stdlib only
