@@ -135,7 +135,7 @@ def test_start_list_describe_show_signal_query_update_terminate(served: str) -> 
     ended = json.loads(cli("workflow", "describe", "cli-listener", "-o", "json", address=served).stdout)
     assert ended["state"] == "failed" and ended["error"] == "terminated: test over"
     table = cli("workflow", "list", "--type", "Listener", address=served).stdout.splitlines()
-    assert table[0].split()[:3] == ["ID", "TYPE", "STATE"] and table[1].split()[:3] == ["cli-listener", "Listener", "failed"]
+    assert table[0].split()[:3] == ["ID", "TYPE", "STATUS"] and table[1].split()[:3] == ["cli-listener", "Listener", "TERMINATED"]
 
 
 def test_show_follow_streams_until_the_run_ends_and_cancel(served: str) -> None:
