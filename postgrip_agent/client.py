@@ -181,13 +181,27 @@ class WorkflowClient(_SubClient):
         workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None, retry: Any = None,
         workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
         workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
+        start_signal: Optional[Any] = None, start_signal_args: Sequence[Any] = (),
     ) -> WorkflowHandle[Any]:
         """Start a workflow run and return its handle.
 
         The async SDK's spellings are accepted too: ``workflow_id`` (``id``), ``args=[...]`` (positional
         arguments), ``retry`` (``retry_policy``), ``workflow_id_reuse_policy`` (``id_reuse_policy``),
         ``workflow_run_timeout``/``workflow_run_timeout_ms`` (``run_timeout``; numbers are milliseconds
-        there) and ``lease_timeout_seconds`` (``lease_timeout``). Passing both spellings is a TypeError."""
+        there) and ``lease_timeout_seconds`` (``lease_timeout``). Passing both spellings is a TypeError.
+        Temporal's ``start_signal=`` (with ``start_signal_args=``) is :meth:`signal_with_start`: the
+        signal reaches the run before its first activation, starting it if it is not running."""
+        if start_signal is not None:
+            return self.signal_with_start(
+                workflow, *arguments, signal=start_signal, signal_args=start_signal_args, id=id, task_queue=task_queue,
+                namespace=namespace, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout, retry_policy=retry_policy,
+                memo=memo, search_attributes=search_attributes, result_type=result_type, ui=ui, workflow_id=workflow_id,
+                args=args, retry=retry, workflow_id_reuse_policy=workflow_id_reuse_policy,
+                workflow_run_timeout=workflow_run_timeout, workflow_run_timeout_ms=workflow_run_timeout_ms,
+                lease_timeout_seconds=lease_seconds(either("lease_timeout", lease_timeout, "lease_timeout_seconds",
+                                                           lease_timeout_seconds), "lease_timeout"))
+        if start_signal_args:
+            raise TypeError("start_signal_args= goes with start_signal=")
         id = either("id", id, "workflow_id", workflow_id)
         id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
         run_timeout = compat.run_timeout(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)

@@ -26,10 +26,15 @@ class WorkflowHistory:
         return {"workflow_id": self.workflow_id, "run_id": self.run_id, "events": [wt.to_json(e) for e in self.events]}
 
     @classmethod
-    def from_json(cls, data: Union[str, bytes, Dict[str, Any], Sequence[Dict[str, Any]]],
-                  workflow_id: Optional[str] = None) -> "WorkflowHistory":
+    def from_json(cls, data: Union[str, bytes, Dict[str, Any], Sequence[Dict[str, Any]], None] = None,
+                  workflow_id: Any = None, *, history: Any = None) -> "WorkflowHistory":
         """From :meth:`to_json`'s dict (or its text), or from the bare event list the service's
-        history endpoint answers (``workflow_id`` then comes from the events or the argument)."""
+        history endpoint answers (``workflow_id`` then comes from the events or the argument).
+        Temporal's order, ``from_json(workflow_id, history)`` (or ``history=``), works too."""
+        if history is not None or _looks_like_history(workflow_id):
+            data, workflow_id = (history if history is not None else workflow_id), data
+        if data is None:
+            raise TypeError("from_json needs the history (to_json()'s dict or text, or the service's event list)")
         parsed: Any = json.loads(data) if isinstance(data, (str, bytes)) else data
         if isinstance(parsed, dict):
             raw_events, run_id = parsed.get("events"), parsed.get("run_id")
@@ -41,3 +46,12 @@ class WorkflowHistory:
                              "writes them)")
         events = [wt.from_json(raw, wt.WorkflowHistoryEvent) for raw in raw_events]
         return cls(workflow_id or events[0].workflow_id, events, run_id)
+
+
+def _looks_like_history(value: Any) -> bool:
+    """A history given where the workflow id goes (Temporal's argument order)."""
+    if isinstance(value, (dict, list, tuple)):
+        return True
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return isinstance(value, str) and value.lstrip()[:1] in ("{", "[")

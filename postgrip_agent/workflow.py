@@ -51,7 +51,7 @@ __all__ = [
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
     "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
     "proxy_activities", "patched", "deprecate_patch", "ContinueAsNewCommand", "run_in_workflow_runtime",
-    "validate_workflow_sandbox", "workflow_info",
+    "validate_workflow_sandbox", "workflow_info", "memo", "memo_value",
 ]
 
 #: the async SDK's name for what ``continue_as_new`` raises (never catch it in workflow code)
@@ -186,6 +186,24 @@ def info() -> WorkflowInfo:
 
 workflow_info = info
 """The async SDK's name for :func:`info`."""
+
+_NO_DEFAULT: Any = object()
+
+
+def memo() -> Dict[str, Any]:
+    """The run's memo, as given when it was started (Temporal's ``workflow.memo()``)."""
+    return dict(_instance("memo").history.started.attributes.get("memo") or {})
+
+
+def memo_value(key: str, default: Any = _NO_DEFAULT, *, type_hint: Any = None) -> Any:
+    """One entry of the run's memo; without ``default``, a missing key raises KeyError (as in
+    Temporal). ``type_hint`` is accepted for Temporal's code; values come back as JSON gives them."""
+    values = memo()
+    if key in values:
+        return values[key]
+    if default is _NO_DEFAULT:
+        raise KeyError(f"the run's memo has no {key!r} (it has: {', '.join(sorted(values)) or 'nothing'})")
+    return default
 
 
 def random() -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 from datetime import timedelta
 from typing import Any, Iterator, List, Optional
 
@@ -306,3 +307,58 @@ def test_the_agent_takes_the_async_sdks_one_concurrency_limit(env: WorkflowEnvir
     with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty], max_concurrent_tasks=1,
                poll_interval=0.5):
         assert env.client.execute_workflow(Chatty, task_queue=queue, timeout=10) == "ok"
+
+
+with workflow.unsafe.imports_passed_through():  # as Temporal-ported modules write their imports
+    import decimal  # noqa: F401
+
+
+@workflow.defn(name="MemoAndSignals")
+class MemoAndSignals:
+    def __init__(self) -> None:
+        self.approvals: List[str] = []
+
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        yield workflow.wait_condition(lambda: bool(self.approvals))
+        try:
+            workflow.memo_value("missing")
+            missing = "no error"
+        except KeyError as err:
+            missing = "KeyError" if "missing" in str(err) else str(err)
+        return {"customer": workflow.memo_value("customer"), "fallback": workflow.memo_value("tier", "basic"),
+                "memo": workflow.memo(), "missing": missing, "approvals": self.approvals,
+                "same_info": workflow.workflow_info().run_id == workflow.info().run_id,
+                "replaying_history": workflow.unsafe.is_replaying_history_events()}
+
+    @workflow.signal
+    def approve(self, who: str) -> None:
+        self.approvals.append(who)
+
+
+def test_memo_start_signal_and_temporal_names(env: Any, queue: str) -> None:
+    with Agent(env.client, task_queue=queue, workflows=[MemoAndSignals]):
+        handle = env.client.start_workflow(MemoAndSignals, id=f"{queue}-memo", task_queue=queue,
+                                           memo={"customer": "acme"}, start_signal="approve", start_signal_args=["ada"])
+        outcome = handle.result(timeout=10)
+    assert outcome == {"customer": "acme", "fallback": "basic", "memo": {"customer": "acme"}, "missing": "KeyError",
+                       "approvals": ["ada"], "same_info": True, "replaying_history": False}
+    events = [e.type for e in handle.fetch_history().events]
+    assert events.index("WorkflowSignaled") == 1  # the signal came with the start, before any activation
+    with pytest.raises(TypeError, match="start_signal_args= goes with start_signal="):
+        env.client.start_workflow(MemoAndSignals, task_queue=queue, start_signal_args=["x"])
+
+
+def test_a_history_loads_in_temporals_argument_order(env: Any, queue: str) -> None:
+    from postgrip_agent.history import WorkflowHistory
+    from postgrip_agent.replayer import Replayer
+
+    with Agent(env.client, task_queue=queue, workflows=[MemoAndSignals]):
+        handle = env.client.start_workflow(MemoAndSignals, id=f"{queue}-order", task_queue=queue, start_signal="approve",
+                                           start_signal_args=["bo"], memo={"customer": "bolt"})
+        handle.result(timeout=10)
+    text = json.dumps(handle.fetch_history().to_json())
+    for loaded in (WorkflowHistory.from_json(handle.id, text), WorkflowHistory.from_json(handle.id, history=text),
+                   WorkflowHistory.from_json(text)):
+        assert loaded.workflow_id == handle.id and loaded.events[0].type == "WorkflowExecutionStarted"
+        assert Replayer(workflows=[MemoAndSignals]).replay_workflow(loaded).error is None

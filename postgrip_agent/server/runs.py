@@ -99,6 +99,7 @@ class RunLifecycle(EngineCore):
             run, "WorkflowExecutionStarted", task.id, now,
             workflow_type=run.type, args=args, parent_workflow_id=run.parent_id,
             continued_from_run_id=run.continued_from_run_id, attempt=run.attempt,
+            **({"memo": run.memo} if run.memo else {}),  # beyond the contract: workflow.memo() reads it
         )
 
     def _continuing_run(self, workflow_id: str, namespace: str, continuing_task_id: Optional[str]) -> Optional[RunRecord]:
