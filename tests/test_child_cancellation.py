@@ -94,3 +94,26 @@ def test_try_cancel_and_abandon_do_not_wait_for_the_child(env: Any, queue: str, 
             child.terminate("test over")
         else:
             wait_for(lambda: "WorkflowCancellationRequested" in [e.type for e in child.fetch_history().events])
+
+
+@workflow.defn(name="CleansThenReturns")
+class CleansThenReturns:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.sleep(timedelta(hours=1))
+            return "slept"
+        except CancelledFailure:
+            done = await workflow.CancellationScope.non_cancellable(
+                lambda: workflow.execute_activity(cleanup, "self", start_to_close_timeout=timedelta(seconds=10)))
+            return f"returned after {done}"
+
+
+def test_non_cancellable_cleanup_then_a_value_completes_the_run(env: Any, queue: str) -> None:
+    _cleaned.clear()
+    with Agent(env.client, task_queue=queue, workflows=[CleansThenReturns], activities=[cleanup]):
+        handle = env.client.start_workflow(CleansThenReturns, task_queue=queue)
+        wait_for(lambda: any(e.type == "TimerStarted" for e in handle.fetch_history().events))
+        handle.cancel("stop")
+        assert handle.result(timeout=10) == "returned after cleaned self"
+    assert handle.describe().status == "COMPLETED" and _cleaned == ["self"]
