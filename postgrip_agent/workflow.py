@@ -34,7 +34,7 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
-from ._encoding import duration_ms, encode_args, lease_seconds, milestone_event, name_of, retry_json
+from ._encoding import duration_ms, encode_args, encode_value, lease_seconds, milestone_event, name_of, retry_json
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
@@ -51,7 +51,7 @@ __all__ = [
     "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
     "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
     "proxy_activities", "patched", "deprecate_patch", "ContinueAsNewCommand", "run_in_workflow_runtime",
-    "validate_workflow_sandbox", "workflow_info", "memo", "memo_value",
+    "validate_workflow_sandbox", "workflow_info", "memo", "memo_value", "upsert_search_attributes",
 ]
 
 #: the async SDK's name for what ``continue_as_new`` raises (never catch it in workflow code)
@@ -525,6 +525,17 @@ def patched(id: str) -> bool:
     if not isinstance(id, str) or not id:
         raise ValueError("patched() takes the patch id, a non-empty string")
     return _patches.patched(_instance("patched"), id)
+
+
+def upsert_search_attributes(attributes: Dict[str, Any]) -> None:
+    """Temporal's ``workflow.upsert_search_attributes``: merge ``attributes`` (JSON values; None
+    removes one) into the run's search attributes, so listings filter by them from now on. The
+    change is a command recorded in the run's history (a marker the service applies), so replays
+    agree; it needs the service's ``markers`` extension, which the local service has."""
+    if not isinstance(attributes, dict) or not all(isinstance(k, str) and k for k in attributes):
+        raise TypeError("upsert_search_attributes takes a dict of attribute names to JSON values")
+    _patches.upsert_search_attributes(_instance("upsert_search_attributes"),
+                                      encode_value(attributes, "search attributes"))
 
 
 def deprecate_patch(id: str) -> None:

@@ -29,6 +29,8 @@ from postgrip_agent import (
 )
 from postgrip_agent.testing import WorkflowEnvironment
 
+from .conftest import wait_for
+
 T10 = timedelta(seconds=10)
 
 
@@ -362,3 +364,39 @@ def test_a_history_loads_in_temporals_argument_order(env: Any, queue: str) -> No
                    WorkflowHistory.from_json(text)):
         assert loaded.workflow_id == handle.id and loaded.events[0].type == "WorkflowExecutionStarted"
         assert Replayer(workflows=[MemoAndSignals]).replay_workflow(loaded).error is None
+
+
+@workflow.defn(name="Staged")
+class Staged:
+    def __init__(self) -> None:
+        self.go = 0
+
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        workflow.upsert_search_attributes({"stage": "paid", "region": "eu"})
+        yield workflow.wait_condition(lambda: self.go >= 1)
+        workflow.upsert_search_attributes({"stage": "shipped", "region": None})
+        yield workflow.wait_condition(lambda: self.go >= 2)
+        return "delivered"
+
+    @workflow.signal
+    def advance(self) -> None:
+        self.go += 1
+
+
+def test_upsert_search_attributes_changes_what_listings_find(env: Any, queue: str) -> None:
+    def found(stage: str) -> List[str]:
+        return [r.id for r in env.client.workflow.list(task_queue=queue, search_attributes={"stage": stage})]
+
+    # no cache: each activation replays the earlier upserts, which must match history, not repeat
+    with Agent(env.client, task_queue=queue, workflows=[Staged], max_cached_workflows=0):
+        handle = env.client.start_workflow(Staged, id=f"{queue}-staged", task_queue=queue)
+        wait_for(lambda: found("paid") == [handle.id])
+        handle.signal("advance")
+        wait_for(lambda: found("shipped") == [handle.id])
+        assert found("paid") == []
+        assert handle.describe().search_attributes == {"stage": "shipped"}
+        handle.signal("advance")
+        assert handle.result(timeout=10) == "delivered"
+    markers = [e for e in handle.fetch_history().events if e.type == "MarkerRecorded"]
+    assert len(markers) == 2

@@ -24,6 +24,9 @@ from .wire import ts
 
 log = logging.getLogger("postgrip_agent.server")
 
+#: the marker ``workflow.upsert_search_attributes`` writes; the service merges its attributes into the run's
+UPSERT_MARKER = "upsert_search_attributes"
+
 
 #: the longest history tail handed out with a workflow task
 MAX_TAIL_EVENTS = 1_000
@@ -239,9 +242,17 @@ class Engine(Sessions):
         run = self._owning_run(payload.get("workflowRunId"), payload.get("workflowTaskId"), "cannot record marker")
         if run is None:
             raise BadRequest("a marker belongs to a workflow run: give payload.workflowRunId (or workflowTaskId)")
+        details = payload.get("details") or {}
+        if name == UPSERT_MARKER:  # workflow.upsert_search_attributes: the run's attributes change with history
+            upsert = details.get("search_attributes") if isinstance(details, dict) else None
+            if not isinstance(upsert, dict):
+                raise BadRequest(f"a {UPSERT_MARKER} marker needs details.search_attributes (an object)")
+            merged = {**(run.search_attributes or {}), **upsert}
+            run.search_attributes = {key: value for key, value in merged.items() if value is not None} or None
+            self._save_run(run, now)
         task.state, task.run_id, task.result = "completed", run.run_id, {"value": None}
         self.store.insert_task(task)
-        self._history(run, "MarkerRecorded", task.id, now, marker_name=name, details=payload.get("details") or {})
+        self._history(run, "MarkerRecorded", task.id, now, marker_name=name, details=details)
 
     def _enqueue_workflow_request(self, task: TaskRecord, now: float) -> None:
         is_query = task.type.startswith("query:")
