@@ -87,8 +87,10 @@ def test_an_agent_session_acts_only_in_the_namespace_it_first_names() -> None:
             assert started.status_code == 202
         session = _enrol(base)
         agent = {"Authorization": f"Bearer {session['accessToken']}"}
+        # a listing that names no namespace binds nothing (an agent may list before its first poll)
+        assert requests.get(base + "/api/v1/tasks", headers=agent, timeout=5).status_code == 200
         leased = requests.get(base + "/api/v1/agent/poll?namespace=billing&queue=q", headers=agent, timeout=5).json()["task"]
-        assert leased["namespace"] == "billing"  # its first request binds it to billing
+        assert leased["namespace"] == "billing"  # the first request naming a namespace binds it to billing
         other_task = requests.get(base + "/api/v1/workflows/other-1", headers=admin, timeout=5).json()["task_id"]
         refused = [
             requests.get(base + "/api/v1/agent/poll?namespace=default&queue=q", headers=agent, timeout=5),

@@ -342,11 +342,12 @@ class Api:
             self.engine.session_namespace(req.session, namespace or "default")
 
     def _namespace_arg(self, req: Request) -> Optional[str]:
-        """The namespace query parameter; an agent session's listings stay in its own namespace."""
+        """The namespace query parameter; a bound agent session's listings stay in its namespace (a
+        listing that names none binds nothing: it may come before the session's first poll)."""
         namespace = req.arg("namespace")
-        if req.session is None:
+        if req.session is None or (namespace is None and req.session.namespace is None):
             return namespace
-        if namespace is not None or req.session.namespace is None:
+        if namespace is not None:
             self._scope(req, namespace)
         return req.session.namespace
 
