@@ -48,7 +48,8 @@ def test_a_sigkilled_agents_activity_is_finished_by_another_agent_as_attempt_two
     doomed = subprocess.Popen([sys.executable, str(script), env.server.address, queue, str(marker), here], cwd=tmp_path)
     try:
         handle = env.client.start_workflow("Killable", 7, task_queue=queue)
-        wait_for(marker.exists, timeout=20)
+        # the file appears before its text: wait for the text (the write is not atomic)
+        wait_for(lambda: marker.exists() and marker.read_text(), timeout=20)
         assert marker.read_text() == "1"
         leased = [t for t in env.client.task.list(queue=queue) if t.type == "activity:killable_work"][0]
         # killed once its agent has renewed the lease (to activity_lease=1 s), as an agent mid-run would be
