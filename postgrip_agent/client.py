@@ -332,12 +332,13 @@ class WorkflowClient(_SubClient):
     ) -> int:
         """How many runs match the filters (as for :meth:`list`; a FAILED, CANCELED, TERMINATED or
         TIMED_OUT ``status`` is counted by listing the failed runs)."""
-        if state_and_status(state, status)[1] is not None:
+        wire_state, wanted = state_and_status(state, status)
+        if wanted is not None:
             return sum(1 for _ in self.list(query=query, q=q, workflow_id=workflow_id, workflow_type=workflow_type,
                                             state=state, status=status, task_queue=task_queue, namespace=namespace,
                                             search_attributes=search_attributes, run_id=run_id, agent_id=agent_id,
                                             page_size=500))
-        state = state_and_status(state, status)[0]
+        state = wire_state
         params = self._filters(either("query", query, "q", q), workflow_id, workflow_type, state, task_queue, namespace,
                                search_attributes, run_id, agent_id)
         return int(self._conn.request("GET", "/api/v1/workflows/count", params=params)["count"])

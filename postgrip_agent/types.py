@@ -46,6 +46,8 @@ JsonValue = Any
 TASK_STATES = ("queued", "leased", "blocked", "succeeded", "failed")
 TERMINAL_TASK_STATES = ("succeeded", "failed")
 WORKFLOW_STATES = ("running", "succeeded", "failed", "continued_as_new")
+#: the marker ``workflow.upsert_search_attributes`` writes; the service merges its attributes into the run's
+UPSERT_MARKER = "upsert_search_attributes"
 #: Temporal's names of how a run stands or ended (``WorkflowExecution.status``), derived from the
 #: contract's four states and the failure of a failed run
 WORKFLOW_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW", "TIMED_OUT")

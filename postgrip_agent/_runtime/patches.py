@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict
 
+from .. import types as wt
 from ..types import format_timestamp
 from .history import MARKER_TIMER
 
@@ -48,16 +49,12 @@ def patched(instance: "WorkflowInstance", patch_id: str, *, deprecated: bool = F
     return taken
 
 
-#: the marker name the service reads as an upsert of the run's search attributes
-UPSERT_MARKER = "upsert_search_attributes"
-
-
 def upsert_search_attributes(instance: "WorkflowInstance", attributes: Dict[str, Any]) -> None:
     """Record a change of the run's search attributes in its history (a marker the service applies)."""
     if not instance.markers and not instance.is_replaying():
         raise RuntimeError("upsert_search_attributes needs a service with the 'markers' extension (the local "
                            "service has it); set search attributes when starting the workflow instead")
-    payload = {**instance.base_payload(), "markerName": UPSERT_MARKER, "details": {"search_attributes": attributes}}
+    payload = {**instance.base_payload(), "markerName": wt.UPSERT_MARKER, "details": {"search_attributes": attributes}}
     request = {"type": "marker", "namespace": instance.info.namespace, "queue": instance.info.task_queue,
                "payload": payload}
-    instance.issue("marker", UPSERT_MARKER, "upsert of search attributes", request)
+    instance.issue("marker", wt.UPSERT_MARKER, "upsert of search attributes", request)

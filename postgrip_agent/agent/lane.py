@@ -87,12 +87,13 @@ class AgentLane:
         with self._lock:
             return self._tails.pop(task_id, None)
 
-    def take_cursor(self, task_id: str) -> Optional[int]:
+    def cursor(self, task_id: str) -> Optional[int]:
         """The last history seq the run's previous activation applied (it came with the task, from
-        a service with ``history-tail``), once; None when unknown. What a replay re-runs up to
-        there was done before: its log lines are not written again."""
+        a service with ``history-tail``); None when unknown. Kept until the task is released, so a
+        retried activation has it too. What a replay re-runs up to there was done before: its log
+        lines are not written again."""
         with self._lock:
-            return self._cursors.pop(task_id, None)
+            return self._cursors.get(task_id)
 
     @contextmanager
     def holding(self, task_id: str) -> Iterator[Optional[str]]:

@@ -146,7 +146,7 @@ class WorkflowTaskRunner:
         payload = task.get("payload") or {}
         instance = entry.instance
         tail = self.lane.take_history(task["id"])  # (cursor, events after it) when the service sent them
-        cursor = self.lane.take_cursor(task["id"])
+        cursor = self.lane.cursor(task["id"])
         try:
             outcome = None
             if instance is not None:

@@ -24,9 +24,6 @@ from .wire import ts
 
 log = logging.getLogger("postgrip_agent.server")
 
-#: the marker ``workflow.upsert_search_attributes`` writes; the service merges its attributes into the run's
-UPSERT_MARKER = "upsert_search_attributes"
-
 
 #: the longest history tail handed out with a workflow task
 MAX_TAIL_EVENTS = 1_000
@@ -243,10 +240,10 @@ class Engine(Sessions):
         if run is None:
             raise BadRequest("a marker belongs to a workflow run: give payload.workflowRunId (or workflowTaskId)")
         details = payload.get("details") or {}
-        if name == UPSERT_MARKER:  # workflow.upsert_search_attributes: the run's attributes change with history
+        if name == wt.UPSERT_MARKER:  # workflow.upsert_search_attributes: the run's attributes change with history
             upsert = details.get("search_attributes") if isinstance(details, dict) else None
             if not isinstance(upsert, dict):
-                raise BadRequest(f"a {UPSERT_MARKER} marker needs details.search_attributes (an object)")
+                raise BadRequest(f"a {wt.UPSERT_MARKER} marker needs details.search_attributes (an object)")
             merged = {**(run.search_attributes or {}), **upsert}
             run.search_attributes = {key: value for key, value in merged.items() if value is not None} or None
             self._save_run(run, now)
