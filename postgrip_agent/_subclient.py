@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Union
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, TypeVar, Union
 
 from . import types as wt
 from .connection import Connection
 
 if TYPE_CHECKING:
     from .client import Client
+
+T = TypeVar("T")
+
+
+LONG_POLL = 30.0
+
+
+def long_poll(fetch: Callable[[float], T], finished: Callable[[T], bool], deadline: Optional[float],
+              on_timeout: Callable[[], BaseException]) -> T:
+    """Ask ``fetch(wait_seconds)`` until ``finished``; the service holds each ask open.
+
+    A service without the long-poll extension answers at once; then we back off instead of spinning.
+    """
+    idle = 0.005
+    while True:
+        wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
+        asked = time.monotonic()
+        value = fetch(round(wait, 3))
+        if finished(value):
+            return value
+        if deadline is not None and time.monotonic() >= deadline:
+            raise on_timeout()
+        if time.monotonic() - asked < wait / 2:
+            time.sleep(idle)
+            idle = min(idle * 2, 0.5)
 
 
 def _check_id(value: Optional[str], what: str) -> None:
@@ -46,19 +72,20 @@ class _SubClient:
     """A group of operations of a Client, sharing its connection and defaults."""
 
     def __init__(self, client: Optional["Client"] = None, *, connection: Optional[Connection] = None) -> None:
-        """Made by a Client (``client.workflow``, ...); the async SDK's ``WorkflowClient(connection=...)``
-        works too, with a client of that connection's own."""
+        """Made by a Client (``client.workflow``, ...), whose namespace and task queue it uses; the async
+        SDK's ``WorkflowClient(connection=...)`` works too, with the ``default`` namespace and queue."""
         if (client is None) == (connection is None):
             raise TypeError(f"{type(self).__name__} takes a Client or connection=, one of them")
-        if client is None:
-            from .client import Client  # the Client builds its groups: imported when one is made alone
-
-            client = Client(connection)  # type: ignore[arg-type]
         self._client = client
+        self._conn: Connection = client.connection if client is not None else connection  # type: ignore[assignment]
 
     @property
-    def _conn(self) -> Connection:
-        return self._client.connection
+    def _namespace(self) -> str:
+        return self._client.namespace if self._client is not None else "default"
+
+    @property
+    def _default_task_queue(self) -> str:
+        return self._client.default_task_queue if self._client is not None else "default"
 
 
 def _reason_body(reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
-
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar, Union
 
 from . import types as wt
 from ._encoding import _UNSET, decode_value, encode_args, handler_result_type, name_of
+from ._compat import either
+from ._subclient import LONG_POLL, _check_id, long_poll
+from .connection import Connection
 from .connection import quote_segment as _q
 from .errors import (
     ApplicationFailure,
@@ -23,42 +25,30 @@ from .errors import (
 from .history import WorkflowHistory
 from .inspection import WorkflowDescription, classify_failure
 from .inspection import pending_activities as list_pending_activities
+from .task_client import TaskClient
 
 if TYPE_CHECKING:
     from .client import Client
 
+
+def _connection_of(client: Union["Client", Connection, None], connection: Optional[Connection]) -> Connection:
+    """The connection a handle talks through: a Client's, or one given (positionally or as ``connection=``)."""
+    given = [c for c in (client, connection) if c is not None]
+    if len(given) != 1:
+        raise TypeError("a handle takes a Client or a Connection (connection=), one of them")
+    found = given[0]
+    return found if isinstance(found, Connection) else found.connection
+
+
 R = TypeVar("R")
 T = TypeVar("T")
-LONG_POLL = 30.0
-
-
-def long_poll(fetch: Callable[[float], T], finished: Callable[[T], bool], deadline: Optional[float],
-              on_timeout: Callable[[], BaseException]) -> T:
-    """Ask ``fetch(wait_seconds)`` until ``finished``; the service holds each ask open.
-
-    A service without the long-poll extension answers at once; then we back off instead of spinning.
-    """
-    idle = 0.005
-    while True:
-        wait = LONG_POLL if deadline is None else max(0.0, min(LONG_POLL, deadline - time.monotonic()))
-        asked = time.monotonic()
-        value = fetch(round(wait, 3))
-        if finished(value):
-            return value
-        if deadline is not None and time.monotonic() >= deadline:
-            raise on_timeout()
-        if time.monotonic() - asked < wait / 2:
-            time.sleep(idle)
-            idle = min(idle * 2, 0.5)
-
-
 class WorkflowHandle(Generic[R]):
     """A durable reference to a workflow (and, when pinned, to one of its runs)."""
 
     def __init__(
         self,
-        client: "Client",
-        id: str,
+        client: Union["Client", Connection, None] = None,
+        id: Optional[str] = None,
         *,
         run_id: Optional[str] = None,
         result_run_id: Optional[str] = None,
@@ -66,10 +56,17 @@ class WorkflowHandle(Generic[R]):
         result_type: Optional[Any] = None,
         workflow_type: Optional[str] = None,
         task_id: Optional[str] = None,
+        connection: Optional[Connection] = None,
+        workflow_id: Optional[str] = None,
     ) -> None:
+        """Usually made by the client (``start_workflow``, ``get_workflow_handle``). Made directly, it takes
+        a Client or a Connection and the workflow id; ``connection=`` and ``workflow_id=`` are the async
+        SDK's spellings (its handle is a dataclass of those)."""
+        self._conn: Connection = _connection_of(client, connection)
+        id = either("id", id, "workflow_id", workflow_id)
         if not isinstance(id, str) or not id.strip():
             raise ValueError("workflow id must be a non-empty string")
-        self._client = client
+        self._tasks = TaskClient(connection=self._conn)
         self._workflow_type = workflow_type
         self._task_id = task_id
         self._id = id
@@ -120,10 +117,6 @@ class WorkflowHandle(Generic[R]):
     @property
     def _target(self) -> str:
         return self._run_id or self._id
-
-    @property
-    def _conn(self) -> Any:
-        return self._client.connection
 
     # ------------------------------------------------------------------ reading
 
@@ -306,8 +299,8 @@ class WorkflowHandle(Generic[R]):
         payload = {"workflowId": self._id, "workflowType": info.type, "queryName": query_name, "args": encoded}
         if self._run_id:
             payload["workflowRunId"] = self._run_id
-        task = self._client.task.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
-        done = self._client.task.wait(task.id, timeout=timeout)
+        task = self._tasks.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+        done = self._tasks.wait(task.id, timeout=timeout)
         if done.state == "failed":
             failure = done.result.failure if done.result else None
             cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
@@ -329,9 +322,9 @@ class WorkflowHandle(Generic[R]):
                    "updateId": update_id}
         if self._run_id:
             payload["workflowRunId"] = self._run_id
-        task = self._client.task.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+        task = self._tasks.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
         return WorkflowUpdateHandle(
-            self._client, update_id, self._id, workflow_run_id=self._run_id,
+            self._conn, update_id, self._id, workflow_run_id=self._run_id,
             result_type=result_type or handler_result_type(target), task_id=task.id, name=update_name,
         )
 
@@ -345,7 +338,7 @@ class WorkflowHandle(Generic[R]):
 
     def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None) -> "WorkflowUpdateHandle[Any]":
         """A handle to an update already started (by its id), to wait for its result."""
-        return WorkflowUpdateHandle(self._client, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
+        return WorkflowUpdateHandle(self._conn, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
 
     def get_update_handle_for(self, update: Any, id: str, *, workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle[Any]":
         """As :meth:`get_update_handle`, with the result decoded into the update method's return annotation."""
@@ -373,23 +366,33 @@ class WorkflowUpdateHandle(Generic[R]):
     """A reference to one update of a workflow; ``result()`` waits for its outcome."""
 
     def __init__(
-        self, client: "Client", id: str, workflow_id: str, *, workflow_run_id: Optional[str] = None,
-        result_type: Optional[Any] = None, task_id: Optional[str] = None, name: Optional[str] = None,
+        self, client: Union["Client", Connection, None] = None, id: Optional[str] = None,
+        workflow_id: Optional[str] = None, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None,
+        task_id: Optional[str] = None, name: Optional[str] = None, connection: Optional[Connection] = None,
+        update_id: Optional[str] = None,
     ) -> None:
-        self._client = client
-        self.id = id
+        """Usually made by ``WorkflowHandle.start_update``/``get_update_handle``. Made directly, it takes a
+        Client or a Connection, the update's id and its workflow's id; ``connection=`` and ``update_id=``
+        are the async SDK's spellings. The async SDK's handle knows the update by the task that carries
+        it: given only ``update_id=`` (a task id there), ours waits for that task."""
+        self._conn: Connection = _connection_of(client, connection)
+        self._tasks = TaskClient(connection=self._conn)
+        self.id: str = either("id", id, "update_id", update_id)
+        _check_id(self.id, "update id")
+        if self.id is None:
+            raise ValueError("an update handle needs the update's id (id= or update_id=)")
         self.workflow_id = workflow_id
         self.workflow_run_id = workflow_run_id
         self.result_type = result_type
-        self.task_id = task_id
+        self.task_id = task_id if task_id is not None or workflow_id is not None else self.id
         self.name = name
 
     def __repr__(self) -> str:
         return f"WorkflowUpdateHandle(id={self.id!r}, workflow_id={self.workflow_id!r})"
 
     def _find_task(self) -> Optional[str]:
-        run = wt.from_json(self._client.connection.request("GET", f"/api/v1/workflows/{_q(self.workflow_run_id or self.workflow_id)}"), wt.WorkflowExecution)
-        for task in self._client.task.list(type=f"update:{run.type}", namespace=run.namespace, queue=run.queue):
+        run = wt.from_json(self._conn.request("GET", f"/api/v1/workflows/{_q(self.workflow_run_id or self.workflow_id)}"), wt.WorkflowExecution)
+        for task in self._tasks.list(type=f"update:{run.type}", namespace=run.namespace, queue=run.queue):
             if (task.payload or {}).get("updateId") == self.id and (task.payload or {}).get("workflowId") == self.workflow_id:
                 return task.id
         return None
@@ -402,11 +405,11 @@ class WorkflowUpdateHandle(Generic[R]):
     def events(self) -> List[Dict[str, Any]]:
         """The task events of the update's task (JSON objects)."""
         task_id = self._task_id()
-        return list(self._client.connection.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
+        return list(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
 
     def watch_events(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> Iterator[wt.TaskEvent]:
         """The update task's events as they happen, until it ends (or ``timeout`` passes)."""
-        return self._client.task.watch_events(self._task_id(), timeout=timeout)
+        return self._tasks.watch_events(self._task_id(), timeout=timeout)
 
     def _task_id(self) -> str:
         task_id = self.task_id or self._find_task()
@@ -420,7 +423,7 @@ class WorkflowUpdateHandle(Generic[R]):
     def result(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> R:
         """Wait for the update's outcome (``poll_interval``, the async SDK's, is accepted and not needed)."""
         task_id = self._task_id()
-        done = self._client.task.wait(task_id, timeout=timeout)
+        done = self._tasks.wait(task_id, timeout=timeout)
         if done.state == "failed":
             failure = done.result.failure if done.result else None
             cause: ApplicationFailure = failure_from_info(wt.to_json(failure) if failure else None, done.error or "update failed")

@@ -11,6 +11,7 @@ from ._compat import either
 from ._encoding import duration_ms, encode_args, encode_value, memo_json, name_of, retry_json
 from ._subclient import _check_id, _check_policy, _pages, _reason_body, _SubClient
 from .connection import quote_segment as _q
+from .workflow_client import WorkflowClient
 
 
 class ScheduleClient(_SubClient):
@@ -67,8 +68,8 @@ class ScheduleClient(_SubClient):
         )
         workflow_type = name_of(workflow, "workflow")
         action = wt.ScheduleAction(
-            workflow_type=workflow_type, namespace=namespace or self._client.namespace,
-            queue=task_queue or self._client.default_task_queue, workflow_id=workflow_id,
+            workflow_type=workflow_type, namespace=namespace or self._namespace,
+            queue=task_queue or self._default_task_queue, workflow_id=workflow_id,
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
             retry=wt.from_json(retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
@@ -77,7 +78,7 @@ class ScheduleClient(_SubClient):
             args=encode_args(args, f"schedule {workflow_type} argument"),
         )
         return self.create(wt.CreateScheduleRequest(
-            id=schedule_id, namespace=namespace or self._client.namespace, spec=spec, action=action,
+            id=schedule_id, namespace=namespace or self._namespace, spec=spec, action=action,
             overlap_policy=overlap_policy,  # type: ignore[arg-type]
         ))
 
@@ -142,4 +143,5 @@ class ScheduleClient(_SubClient):
 
     def runs(self, schedule_id: str, *, namespace: Optional[str] = None) -> Iterator[wt.WorkflowExecution]:
         """Workflow runs this schedule started (found by their ``schedule_id`` search attribute)."""
-        return self._client.workflow.list(namespace=namespace, search_attributes={"schedule_id": schedule_id})
+        workflows = WorkflowClient(self._client) if self._client is not None else WorkflowClient(connection=self._conn)
+        return workflows.list(namespace=namespace, search_attributes={"schedule_id": schedule_id})

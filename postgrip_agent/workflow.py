@@ -34,7 +34,7 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
-from ._encoding import duration_ms, encode_args, encode_value, lease_seconds, milestone_event, name_of, retry_json
+from ._encoding import duration_ms, encode_args, encode_value, milestone_event, name_of, retry_json
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
@@ -461,15 +461,14 @@ def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional
         raise TypeError("continue_as_new: pass the arguments positionally or as args=[...], not both")
     target = either("workflow", workflow, "workflow_type", workflow_type)
     next_type = name_of(target, "workflow") if target is not None else instance.info.workflow_type
-    timeout = run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
-    next_id = either("workflow_id", workflow_id, "workflowId", workflowId)
-    if next_id is not None and (not isinstance(next_id, str) or not next_id.strip()):
-        raise ValueError("continue_as_new: workflow_id must be a non-empty string")
-    lease = either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds", leaseTimeoutSeconds)
-    raise ContinueAsNew(next_type, encode_args(list(args) if args is not None else positional, "continue_as_new argument"),
-                        either("task_queue", task_queue, "taskQueue", taskQueue), duration_ms(timeout, "run_timeout"),
-                        workflow_id=next_id, retry=retry_json(retry) if retry is not None else None,
-                        lease_timeout_seconds=lease_seconds(lease, "continue_as_new lease_timeout_seconds"))
+    raise ContinueAsNew(next_type, list(args) if args is not None else positional, {
+        "task_queue": either("task_queue", task_queue, "taskQueue", taskQueue),
+        "workflow_run_timeout_ms": duration_ms(run_timeout_compat(run_timeout, workflow_run_timeout,
+                                                                  workflow_run_timeout_ms), "run_timeout"),
+        "workflow_id": either("workflow_id", workflow_id, "workflowId", workflowId), "retry": retry,
+        "lease_timeout_seconds": either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds",
+                                        leaseTimeoutSeconds),
+    })
 
 
 def _names_a_workflow(value: Any, instance: WorkflowInstance) -> bool:

@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 
+from .conftest import wait_for
+
 from postgrip_agent import (
     Agent,
     ApplicationFailure,
     Client,
     Connection,
     WorkflowClient,
+    WorkflowHandle,
+    WorkflowUpdateHandle,
     WorkflowWorker,
     activity,
     workflow,
@@ -188,3 +192,69 @@ def test_the_runtime_helpers_of_the_async_sdk() -> None:
         activity.run_in_activity_runtime(object(), lambda: None)  # type: ignore[arg-type]
     assert workflow.ContinueAsNewCommand is workflow.ContinueAsNew
 
+
+
+@workflow.defn
+class Counter:
+    """Takes updates; continues as new the async SDK's way, raising ContinueAsNewCommand by hand."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = False
+
+    @workflow.update
+    def add(self, amount: int) -> int:
+        self.total += amount
+        return self.total
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+    @workflow.run
+    def run(self, hop: int):
+        if hop == 0:
+            raise workflow.ContinueAsNewCommand("Counter", [1], {"workflow_run_timeout_ms": 60_000,
+                                                                 "leaseTimeoutSeconds": 19})
+        yield workflow.wait_condition(lambda: self.done)
+        return self.total
+
+
+def test_handles_made_the_async_sdks_way_from_a_connection(env: Any, queue: str) -> None:
+    connection = Connection(env.address, timeout=5)
+    with Agent(env.client, task_queue=queue, workflows=[Counter]):
+        started = env.client.start_workflow(Counter, 0, id="counter-1", task_queue=queue)
+        made = WorkflowHandle(connection=connection, workflow_id="counter-1")  # the reference's dataclass fields
+        positional = WorkflowHandle(connection, "counter-1")
+        # an update sent before the run continues would be refused with the run it was sent to
+        wait_for(lambda: made.describe().run_id != started.result_run_id and made.describe().status == "RUNNING")
+        update = made.start_update(Counter.add, 5)  # follows the continuation: the run that waits takes it
+        assert update.result(timeout=10) == 5
+        by_task = WorkflowUpdateHandle(connection=connection, update_id=update.task_id)  # the reference's: a task id
+        assert by_task.result(timeout=10) == 5 and by_task.events()
+        positional.signal(Counter.finish)
+        assert made.result(timeout=10) == 5 and started.result(timeout=10) == 5
+    following = env.client.task.get(made.describe().task_id)
+    assert following.lease_timeout_seconds == 19 and following.payload["runTimeoutMs"] == 60_000
+    with pytest.raises(TypeError, match="one of them"):
+        WorkflowHandle(env.client, "x", connection=connection)
+    with pytest.raises(TypeError, match="pass id= or workflow_id="):
+        WorkflowHandle(connection, "x", workflow_id="y")
+    with pytest.raises(ValueError, match="update's id"):
+        WorkflowUpdateHandle(connection=connection)
+
+
+def test_a_workflow_info_and_a_continue_as_new_command_built_by_hand() -> None:
+    theirs = workflow.WorkflowInfo(workflow_id="w", workflow_run_id="r", task_queue="q", workflow_type="T")
+    assert theirs == workflow.WorkflowInfo("w", "r", "T", "q") and theirs.run_id == theirs.workflow_run_id == "r"
+    assert theirs.namespace == "default"
+    with pytest.raises(TypeError, match="needs run_id"):
+        workflow.WorkflowInfo(workflow_id="w", task_queue="q", workflow_type="T")
+    command = workflow.ContinueAsNewCommand("T", [1, 2], options={"taskQueue": "q2", "workflow_run_timeout": 1500,
+                                                                  "retry": {"maximumAttempts": 2}})
+    assert (command.task_queue, command.run_timeout_ms, command.retry) == ("q2", 1500, {"maximumAttempts": 2})
+    assert command.options == {"taskQueue": "q2", "workflow_run_timeout": 1500, "retry": {"maximumAttempts": 2}}
+    with pytest.raises(TypeError, match="unknown task_que; known: workflow_id"):
+        workflow.ContinueAsNewCommand("T", [], {"task_que": "q"})
+    with pytest.raises(TypeError, match="pass task_queue= or taskQueue="):
+        workflow.ContinueAsNewCommand("T", [], {"task_queue": "a", "taskQueue": "b"})
