@@ -33,7 +33,7 @@ def pg() -> Any:
 
 
 def test_replicas_starting_together_on_a_new_schema_all_start(pg: str) -> None:
-    from postgrip_agent.server.postgres_store import PostgresStore
+    from postgrip_agent.server.store import PostgresStore
 
     schemas = [f"start_{uuid.uuid4().hex[:12]}" for _ in range(50)]
     failures: List[BaseException] = []
@@ -59,7 +59,7 @@ def test_replicas_starting_together_on_a_new_schema_all_start(pg: str) -> None:
 
 
 def test_services_on_two_schemas_do_not_wait_for_each_other(pg: str) -> None:
-    from postgrip_agent.server.postgres_store import PostgresStore
+    from postgrip_agent.server.store import PostgresStore
     from postgrip_agent.server.store import NamespaceRecord
 
     schemas = [f"pair_{uuid.uuid4().hex[:12]}" for _ in range(2)]

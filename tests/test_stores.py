@@ -18,8 +18,8 @@ import requests
 
 from postgrip_agent import Agent, Client, activity, workflow
 from postgrip_agent.server import LocalServer, ManualClock, open_store
-from postgrip_agent.server.migrations import RECORD_TABLES
-from postgrip_agent.server.postgres_store import PostgresStore
+from postgrip_agent.server.store.migrations import RECORD_TABLES
+from postgrip_agent.server.store import PostgresStore
 
 from .conftest import Wire, postgres_db, wait_for
 

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from typing import Any, List
 
-from ..server.postgres_store import is_postgres_url, safe_url
+from ..server.store import is_postgres_url, safe_url
 from ._commands import UsageError
 from ._output import Output
 

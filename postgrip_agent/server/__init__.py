@@ -24,8 +24,8 @@ from .http import Api, make_http_server
 from .http_conn import HttpServer
 from .inprocess import InProcessAdapter
 from .schedules import ScheduleService
-from .postgres_store import is_postgres_url, safe_url
-from .sqlite_store import SQLiteStore
+from .store import is_postgres_url, safe_url
+from .store import SQLiteStore
 from .store import Store
 
 log = logging.getLogger("postgrip_agent.server")
@@ -48,7 +48,7 @@ def open_store(db: str) -> Store:
     store (``pip install 'postgrip-agent-sync[postgres]'``; ``?schema=NAME`` picks a schema); a
     path, or ``:memory:``, a SQLite file."""
     if is_postgres_url(db):
-        from .postgres_store import PostgresStore
+        from .store import PostgresStore
 
         return PostgresStore(db)
     return SQLiteStore(db)

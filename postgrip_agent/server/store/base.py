@@ -2,8 +2,8 @@
 
 The engine decides what happens; a store only keeps records and finds them. Every
 engine operation runs inside one :meth:`Store.transaction`, so a crash never leaves a
-half-applied change. SQLite is the store shipped here (``sqlite_store``); a PostgreSQL
-store implements the same methods.
+half-applied change. SQLite is the store shipped here (``sqlite``); a PostgreSQL
+store implements the same methods; both run the queries of ``sql``.
 """
 
 from __future__ import annotations

@@ -23,25 +23,14 @@ import logging
 import threading
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
+from .dialect import POSTGRES, JsonValue
 from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration
-from .store import (
-    HistoryRecord,
-    IdempotentRecord,
-    NamespaceRecord,
-    Page,
-    RunRecord,
-    ScheduleRecord,
-    SessionRecord,
-    Store,
-    TaskEventRecord,
-    TaskRecord,
-    contains_pattern,
-)
+from .sql import SQLStore
 
 log = logging.getLogger("postgrip_agent.server.postgres")
 
@@ -87,12 +76,11 @@ def _insert_sql(table: str, upsert: bool) -> Tuple[Tuple[str, ...], str]:
     """The columns and statement of an insert into ``table``, built once per table."""
     cls, key = TABLES[table]
     names = tuple(f.name for f in attrs.fields(cls) if not (f.name == "seq" and table in _SERIAL))
-    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('%s' for _ in names)})"
-    if upsert:
-        sql += f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != key)
+    sql = (POSTGRES.upsert(table, names, key) if upsert
+           else f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})")
     if table in _SERIAL:
         sql += " RETURNING seq"
-    return names, sql
+    return names, POSTGRES.sql(sql)
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,9 +91,11 @@ def _update_sql(table: str) -> Tuple[Tuple[str, ...], str]:
     return names, f"UPDATE {table} SET {', '.join(f'{n} = %s' for n in names)} WHERE {key} = %s"
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     """Records in PostgreSQL. ``url`` is a libpq URL; ``?schema=NAME`` keeps the tables in that
     schema (created when missing), so several services or test runs can share one database."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
         try:
@@ -303,249 +293,23 @@ class PostgresStore(Store):
         with self._conn() as conn:
             conn.execute(sql, self._values(record, names) + [getattr(record, TABLES[table][1])])
 
+    def _params(self, params: Sequence[Any]) -> List[Any]:
+        return [self._jsonb(p.value) if isinstance(p, JsonValue) else p for p in params]
+
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
         names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
+        sql = POSTGRES.sql(sql).replace("SELECT *", "SELECT " + ", ".join(names), 1)
         with self._conn() as conn:
-            rows = conn.execute(sql.replace("SELECT *", "SELECT " + ", ".join(names), 1), list(params)).fetchall()
+            rows = conn.execute(sql, self._params(params)).fetchall()
         return [cls(*row) for row in rows]
 
-    def _one(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> Optional[R]:
-        found = self._all(cls, sql, params)
-        return found[0] if found else None
-
-    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         with self._conn() as conn:
-            row = conn.execute(sql, list(params)).fetchone()
-        return None if row is None else row[0]
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> List[Any]:
-        with self._conn() as conn:
-            return list(conn.execute(sql, list(params)).fetchall())
+            return [tuple(row) for row in conn.execute(POSTGRES.sql(sql), self._params(params)).fetchall()]
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._conn() as conn:
-            return int(conn.execute(sql, list(params)).rowcount or 0)
-
-    # ------------------------------------------------------------------ namespaces
-
-    def get_namespace(self, name: str) -> Optional[NamespaceRecord]:
-        return self._one(NamespaceRecord, "SELECT * FROM namespaces WHERE name = %s", (name,))
-
-    def insert_namespace(self, record: NamespaceRecord) -> None:
-        self._insert("namespaces", record)
-
-    def list_namespaces(self) -> List[NamespaceRecord]:
-        return self._all(NamespaceRecord, "SELECT * FROM namespaces ORDER BY name")
-
-    # ------------------------------------------------------------------ tasks
-
-    def insert_task(self, record: TaskRecord) -> None:
-        self._insert("tasks", record)
-
-    def update_task(self, record: TaskRecord) -> None:
-        self._update("tasks", record)
-
-    def get_task(self, task_id: str) -> Optional[TaskRecord]:
-        return self._one(TaskRecord, "SELECT * FROM tasks WHERE id = %s", (task_id,))
-
-    def next_available_task(
-        self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float
-    ) -> Optional[TaskRecord]:
-        sql = ("SELECT * FROM tasks WHERE namespace = %s AND queue = %s AND state = 'queued' "
-               "AND type != 'timer' AND (not_before IS NULL OR not_before <= %s)")
-        params: List[Any] = [namespace, queue, now]
-        if type_prefixes:
-            sql += " AND (" + " OR ".join("starts_with(type, %s)" for _ in type_prefixes) + ")"
-            params += list(type_prefixes)
-        sql += " ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
-        return self._one(TaskRecord, sql, params)
-
-    def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
-        where, params = self._where(filters)
-        return self._all(TaskRecord, f"SELECT * FROM tasks{where}{_order(page, {'created_at', 'updated_at', 'seq'})}", params)
-
-    def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE run_id = %s AND state IN ('queued', 'leased', 'blocked') "
-                                     "ORDER BY seq", (run_id,))
-
-    def due_timers(self, now: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL AND fire_at <= %s "
-                                     "ORDER BY fire_at, seq", (now,))
-
-    def expired_leases(self, now: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'leased' AND leased_until <= %s ORDER BY seq", (now,))
-
-    def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE timeout_at IS NOT NULL AND timeout_at <= %s "
-                                     "AND state IN ('queued', 'leased') ORDER BY timeout_at, seq", (now,))
-
-    def released_tasks(self, after: float, upto: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'queued' AND not_before > %s "
-                                     "AND not_before <= %s ORDER BY seq", (after, upto))
-
-    def next_deadline(self, now: float) -> Optional[float]:
-        found = self._scalar(
-            "SELECT LEAST("
-            " (SELECT MIN(fire_at) FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL),"
-            " (SELECT MIN(leased_until) FROM tasks WHERE state = 'leased'),"
-            " (SELECT MIN(not_before) FROM tasks WHERE state = 'queued' AND not_before > %s),"
-            " (SELECT MIN(deadline) FROM runs WHERE state = 'running' AND deadline IS NOT NULL),"
-            " (SELECT MIN(next_run_at) FROM schedules WHERE state = 'active'),"
-            " (SELECT MIN(timeout_at) FROM tasks WHERE timeout_at IS NOT NULL AND state IN ('queued', 'leased')))",
-            (now,))
-        return None if found is None else float(found)
-
-    def has_runnable_work(self, now: float) -> bool:
-        return self._scalar("SELECT 1 FROM tasks WHERE state = 'leased' OR (state = 'queued' AND fire_at IS NULL "
-                            "AND (not_before IS NULL OR not_before <= %s)) LIMIT 1", (now,)) is not None
-
-    def count_tasks_by_state(self) -> Dict[str, int]:
-        return {state: int(count) for state, count in self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")}
-
-    # ------------------------------------------------------------------ runs
-
-    def insert_run(self, record: RunRecord) -> None:
-        self._insert("runs", record)
-
-    def update_run(self, record: RunRecord) -> None:
-        self._update("runs", record)
-
-    def get_run(self, run_id: str) -> Optional[RunRecord]:
-        return self._one(RunRecord, "SELECT * FROM runs WHERE run_id = %s", (run_id,))
-
-    def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
-        if namespace is None:
-            return self._one(RunRecord, "SELECT * FROM runs WHERE id = %s ORDER BY seq DESC LIMIT 1", (workflow_id,))
-        return self._one(RunRecord, "SELECT * FROM runs WHERE id = %s AND namespace = %s ORDER BY seq DESC LIMIT 1",
-                         (workflow_id, namespace))
-
-    def running_children(self, run_id: str) -> List[RunRecord]:
-        return self._all(RunRecord, "SELECT * FROM runs WHERE parent_run_id = %s AND state = 'running' ORDER BY seq",
-                         (run_id,))
-
-    def timed_out_runs(self, now: float) -> List[RunRecord]:
-        return self._all(RunRecord, "SELECT * FROM runs WHERE state = 'running' AND deadline IS NOT NULL "
-                                    "AND deadline <= %s ORDER BY seq", (now,))
-
-    def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
-        where, params = self._where(filters)
-        allowed = {'created_at', 'updated_at', 'seq', 'id', 'type'}
-        return self._all(RunRecord, f"SELECT * FROM runs{where}{_order(page, allowed)}", params)
-
-    def count_runs(self, filters: Dict[str, Any]) -> int:
-        where, params = self._where(filters)
-        return int(self._scalar(f"SELECT COUNT(*) FROM runs{where}", params))
-
-    def count_runs_by_state(self) -> Dict[str, int]:
-        return {state: int(count) for state, count in self._rows("SELECT state, COUNT(*) FROM runs GROUP BY state")}
-
-    # ------------------------------------------------------------------ history and events
-
-    def append_history(self, record: HistoryRecord) -> None:
-        self._insert("history", record)
-
-    def history(self, run_id: str, after_seq: int = 0, limit: Optional[int] = None) -> List[HistoryRecord]:
-        return self._all(HistoryRecord, "SELECT * FROM history WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
-                         (run_id, after_seq, limit))
-
-    def append_task_event(self, record: TaskEventRecord) -> None:
-        self._insert("task_events", record)
-
-    def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]:
-        return self._all(TaskEventRecord, "SELECT * FROM task_events WHERE task_id = %s AND seq > %s ORDER BY seq",
-                         (task_id, after_seq))
-
-    # ------------------------------------------------------------------ sessions
-
-    def put_session(self, record: SessionRecord) -> None:
-        self._insert("sessions", record, upsert=True)
-
-    def get_session(self, token: str) -> Optional[SessionRecord]:
-        return self._one(SessionRecord, "SELECT * FROM sessions WHERE token = %s", (token,))
-
-    def delete_session(self, token: str) -> None:
-        self._execute("DELETE FROM sessions WHERE token = %s", (token,))
-
-    def delete_session_family(self, family_id: str) -> int:
-        return self._execute("DELETE FROM sessions WHERE family_id = %s", (family_id,))
-
-    def bind_session_family(self, family_id: str, namespace: str) -> None:
-        self._execute("UPDATE sessions SET namespace = %s WHERE family_id = %s AND namespace IS NULL", (namespace, family_id))
-
-    # ------------------------------------------------------------------ idempotency keys
-
-    def get_idempotent(self, key: str) -> Optional[IdempotentRecord]:
-        return self._one(IdempotentRecord, "SELECT * FROM idempotency WHERE key = %s", (key,))
-
-    def put_idempotent(self, record: IdempotentRecord) -> None:
-        self._insert("idempotency", record, upsert=True)
-
-    def purge_idempotent(self, before: float) -> int:
-        return self._execute("DELETE FROM idempotency WHERE created_at < %s", (before,))
-
-    # ------------------------------------------------------------------ schedules
-
-    def put_schedule(self, record: ScheduleRecord) -> None:
-        self._insert("schedules", record, upsert=True)
-
-    def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]:
-        return self._one(ScheduleRecord, "SELECT * FROM schedules WHERE id = %s", (schedule_id,))
-
-    def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
-        where, params = self._where(filters)
-        allowed = {'created_at', 'updated_at', 'next_run_at', 'id'}
-        return self._all(ScheduleRecord, f"SELECT * FROM schedules{where}{_order(page, allowed, tiebreak='id')}", params)
-
-    def due_schedules(self, now: float) -> List[ScheduleRecord]:
-        return self._all(ScheduleRecord, "SELECT * FROM schedules WHERE state = 'active' AND next_run_at <= %s "
-                                         "ORDER BY next_run_at, id", (now,))
-
-    # ------------------------------------------------------------------ maintenance
-
-    def compact(self, cutoff: float) -> Tuple[int, int]:
-        runs = [row[0] for row in self._rows("SELECT run_id FROM runs WHERE state != 'running' AND updated_at < %s",
-                                             (cutoff,))]
-        removed_tasks = 0
-        if runs:
-            self._execute("DELETE FROM history WHERE run_id = ANY(%s)", (runs,))
-            self._execute("DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ANY(%s))", (runs,))
-            removed_tasks += self._execute("DELETE FROM tasks WHERE run_id = ANY(%s)", (runs,))
-            self._execute("DELETE FROM runs WHERE run_id = ANY(%s)", (runs,))
-        finished = "run_id IS NULL AND state IN ('succeeded', 'failed') AND updated_at < %s"
-        self._execute(f"DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE {finished})", (cutoff,))
-        removed_tasks += self._execute(f"DELETE FROM tasks WHERE {finished}", (cutoff,))
-        return removed_tasks, len(runs)
-
-    def _where(self, filters: Dict[str, Any]) -> Tuple[str, List[Any]]:
-        clauses: List[str] = []
-        params: List[Any] = []
-        for key, value in filters.items():
-            if value is None:
-                continue
-            if key == "search":
-                # each value given must be the attribute's value, or one of its items when it is a list
-                for attr, expected in value.items():
-                    for one in expected if isinstance(expected, list) else [expected]:
-                        clauses.append(
-                            "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(search_attributes -> %s) "
-                            "WHEN 'array' THEN search_attributes -> %s ELSE jsonb_build_array(search_attributes -> %s) "
-                            "END) AS item WHERE item = %s)")
-                        params += [attr, attr, attr, self._jsonb(one)]
-            elif key == "text":
-                # ILIKE: case-insensitive, as SQLite's LIKE is
-                clauses.append("(id ILIKE %s ESCAPE '\\' OR type ILIKE %s ESCAPE '\\')")
-                params += [contains_pattern(value)] * 2
-            else:
-                clauses.append(f"{key} = %s")
-                params.append(value)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _order(page: Page, allowed: set, tiebreak: str = "seq") -> str:  # type: ignore[type-arg]
-    column = page.order_by if page.order_by in allowed else ("seq" if "seq" in allowed else tiebreak)
-    direction = "DESC" if page.descending else "ASC"
-    second = "" if column == tiebreak else f", {tiebreak} {direction}"
-    return f" ORDER BY {column} {direction}{second} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+            return int(conn.execute(POSTGRES.sql(sql), self._params(params)).rowcount or 0)
 
 
 def safe_url(url: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple, Type
 
 import attrs
 
-from .store import (
+from .base import (
     HistoryRecord,
     IdempotentRecord,
     NamespaceRecord,

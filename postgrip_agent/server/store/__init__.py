@@ -1,0 +1,28 @@
+"""The store wing of the service: the interface and records (:mod:`.base`), the one SQL store that
+holds each query once (:mod:`.sql`), a dialect per database (:mod:`.dialect`), the two databases'
+connections and transactions (:mod:`.sqlite`, :mod:`.postgres`) and the schema (:mod:`.migrations`).
+
+The engine imports from here only; the HTTP wing never does.
+"""
+
+from .base import (
+    HistoryRecord,
+    IdempotentRecord,
+    NamespaceRecord,
+    Page,
+    RunRecord,
+    ScheduleRecord,
+    SessionRecord,
+    Store,
+    TaskEventRecord,
+    TaskRecord,
+    contains_pattern,
+)
+from .postgres import PostgresStore, is_postgres_url, safe_url
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "HistoryRecord", "IdempotentRecord", "NamespaceRecord", "Page", "RunRecord", "ScheduleRecord", "SessionRecord",
+    "Store", "TaskEventRecord", "TaskRecord", "contains_pattern", "PostgresStore", "SQLiteStore", "is_postgres_url",
+    "safe_url",
+]
