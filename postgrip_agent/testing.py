@@ -13,7 +13,7 @@ from .activity import ActivityContext, ActivityInfo, run_in_activity_runtime
 from .client import Client
 from .errors import CancelledFailure
 from .server import LocalServer
-from .server.clock import Clock, ManualClock
+from .server.engine.clock import Clock, ManualClock
 
 __all__ = ["WorkflowEnvironment", "ActivityEnvironment"]
 

@@ -29,7 +29,7 @@ from postgrip_agent.errors import (
     UnauthorizedError,
 )
 from postgrip_agent.server import LocalServer
-from postgrip_agent.server.http_conn import MAX_BODY_BYTES
+from postgrip_agent.server.http.conn import MAX_BODY_BYTES
 
 from .conftest import wait_for
 

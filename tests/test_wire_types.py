@@ -124,7 +124,7 @@ def test_the_services_fast_timestamp_text_is_exactly_datetimes() -> None:
     import random
     from datetime import datetime, timezone
 
-    from postgrip_agent.server.wire import ts
+    from postgrip_agent.server.engine.clock import ts
     from postgrip_agent.types import format_timestamp
 
     rng = random.Random(20261122)

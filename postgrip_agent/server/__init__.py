@@ -18,15 +18,10 @@ import time
 from types import TracebackType
 from typing import List, Optional, Type
 
-from .clock import Clock, ManualClock
-from .engine import Engine
-from .http import Api, make_http_server
-from .http_conn import HttpServer
-from .inprocess import InProcessAdapter
-from .schedules import ScheduleService
-from .store import is_postgres_url, safe_url
-from .store import SQLiteStore
-from .store import Store
+from .engine import Clock, Engine, ManualClock, ScheduleService
+from .http import Api, HttpServer, InProcessAdapter, make_http_server
+from .http.schedules import schedule_routes
+from .store import SQLiteStore, Store, is_postgres_url, safe_url
 
 log = logging.getLogger("postgrip_agent.server")
 
@@ -102,7 +97,7 @@ class LocalServer:
                port: int, max_connections: int, idle_timeout: float, header_timeout: float) -> None:
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         self.schedules = ScheduleService(self.engine)
-        self.api = Api(self.engine, auth_token=auth_token, extra_routes=self.schedules.routes(),
+        self.api = Api(self.engine, auth_token=auth_token, extra_routes=schedule_routes(self.schedules),
                        round_trip_extensions=round_trip_extensions)
         self.api.tick_lag_limit = tick_lag_limit
         self._http: HttpServer = make_http_server(self.api, host, port, max_connections=max_connections,

@@ -16,11 +16,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import attrs
 
 from . import limits
-from .errors import BadRequest
+from ..errors import BadRequest
 from .retry import retry_delay
 from .runs import RunLifecycle, run_cancel_reason
-from .store import RunRecord, TaskRecord
-from .wire import ts
+from ..store import RunRecord, TaskRecord
+from .clock import ts
 
 #: timeout kind -> the payload key that sets it (milliseconds)
 TIMEOUT_KEYS = {
@@ -69,7 +69,7 @@ class ActivityAttempts(RunLifecycle):
                 candidates.append((last + timeouts["HEARTBEAT"], "HEARTBEAT"))
         if candidates:
             task.timeout_at, task.timeout_kind = min(candidates)
-            self._deadline_added(task.timeout_at)
+            self.deadline_added(task.timeout_at)
         else:
             task.timeout_at = task.timeout_kind = None
 
@@ -129,7 +129,7 @@ class ActivityAttempts(RunLifecycle):
         )
         self._arm_activity(retry)
         self.store.insert_task(retry)
-        self._deadline_added(retry.not_before)
+        self.deadline_added(retry.not_before)
         self._history(
             run, "ActivityTaskRetryScheduled", retry.id, now,
             previous_task=task.id, attempt=retry.attempt, not_before=ts(now + delay), **details,

@@ -10,8 +10,8 @@ import json
 import math
 from typing import Any, List, Optional, Tuple
 
-from .. import types as wt
-from .errors import BadRequest
+from ... import types as wt
+from ..errors import BadRequest
 
 #: deepest nesting of arrays and objects a request body may have (well below Python's
 #: recursion limit, so every later encode, decode and replay of the value is safe)

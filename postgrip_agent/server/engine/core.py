@@ -7,14 +7,15 @@ moment a task is queued for its queue.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .. import types as wt
+from ... import types as wt
 from .clock import Clock
-from .errors import BadRequest, Conflict, NotFound, StaleLease
-from .store import HistoryRecord, NamespaceRecord, RunRecord, Store, TaskEventRecord, TaskRecord
+from ..errors import BadRequest, Conflict, NotFound, StaleLease
+from ..store import HistoryRecord, NamespaceRecord, RunRecord, Store, TaskEventRecord, TaskRecord
 
 DEFAULT_LEASE_SECONDS = 30
 MAX_WAIT_SECONDS = 60
@@ -175,7 +176,19 @@ class EngineCore:
             state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
             raise StaleLease(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
 
-    def _deadline_added(self, when: Optional[float]) -> None:
+    @contextlib.contextmanager
+    def operation(self) -> Iterator[None]:
+        """The engine lock and one store transaction: what every operation runs under."""
+        with self._lock, self.store.transaction():
+            yield
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The engine lock alone (a read that needs no transaction of its own)."""
+        with self._lock:
+            yield
+
+    def deadline_added(self, when: Optional[float]) -> None:
         if when is not None and (self._ticker_next is None or when < self._ticker_next):
             self._ticker_next = when
             self._ticker_wake.set()

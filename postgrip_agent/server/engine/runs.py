@@ -7,12 +7,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 
-from .. import types as wt
+from ... import types as wt
 from . import limits
-from .engine_core import EngineCore, Fence, _payload
-from .errors import AlreadyExists, BadRequest, Conflict
+from .core import EngineCore, Fence, _payload
+from ..errors import AlreadyExists, BadRequest, Conflict
 from .retry import retry_delay
-from .store import HistoryRecord, Page, RunRecord, Store, TaskRecord
+from ..store import HistoryRecord, Page, RunRecord, Store, TaskRecord
 
 class RunLifecycle(EngineCore):
     """What happens to workflow runs: the engine's workflow half."""
@@ -94,7 +94,7 @@ class RunLifecycle(EngineCore):
         task.history_cursor = 0  # an agent has seen none of the new run's history
         self.store.update_task(task)
         self.store.insert_run(run)
-        self._deadline_added(run.deadline)
+        self.deadline_added(run.deadline)
         self._history(
             run, "WorkflowExecutionStarted", task.id, now,
             workflow_type=run.type, args=args, parent_workflow_id=run.parent_id,
@@ -189,7 +189,7 @@ class RunLifecycle(EngineCore):
         )
         new_task.payload["runId"] = new_run.run_id
         self.store.insert_task(new_task)
-        self._deadline_added(new_task.not_before)
+        self.deadline_added(new_task.not_before)
         self._insert_run(new_run, new_task, now, started.attributes.get("args") or [])
         return new_run.run_id
 

@@ -24,8 +24,8 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .errors import answer
-from .http_conn import MAX_BODY_BYTES, SERVER_NAME, reason_phrase
+from .dispatch import answer
+from .conn import MAX_BODY_BYTES, SERVER_NAME, reason_phrase
 
 Timeout = Union[None, float, Tuple[Optional[float], Optional[float]]]
 #: Api.route: method, path, decoded query, headers (lower case), body, caller_alive

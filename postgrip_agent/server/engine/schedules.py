@@ -1,4 +1,5 @@
-"""Schedules in the local service: their operations, and firing them from the ticker."""
+"""Schedules in the engine: their operations (on typed requests, answering records), and firing
+them from the ticker. Their routes are the HTTP wing's (``http/schedules.py``)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import functools
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .. import types as wt
+from ... import types as wt
 from . import limits
 from . import schedule_spec as specs
-from .engine import Engine
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound
-from .http import MANAGEMENT, Request, Response, _page, _paged
-from .store import ScheduleRecord, TaskRecord
-from .wire import schedule_json, task_json
+from .tasks import Engine
+from ..errors import AlreadyExists, BadRequest, Conflict, NotFound
+from ..store import Page, ScheduleRecord, TaskRecord
 
 log = logging.getLogger("postgrip_agent.server.schedules")
 
@@ -55,24 +54,10 @@ class ScheduleService:
         self.store = engine.store
         engine.on_tick.append(self._tick)
 
-    def routes(self) -> List[Tuple[str, str, str, Callable[[Request], Response]]]:
-        base = "/api/v1/schedules"
-        return [
-            ("GET", base, MANAGEMENT, self.list),
-            ("POST", base, MANAGEMENT, self.create),
-            ("GET", base + "/{scheduleId}", MANAGEMENT, self.get),
-            ("PATCH", base + "/{scheduleId}", MANAGEMENT, self.update),
-            ("DELETE", base + "/{scheduleId}", MANAGEMENT, self.delete),
-            ("POST", base + "/{scheduleId}/pause", MANAGEMENT, self.pause),
-            ("POST", base + "/{scheduleId}/unpause", MANAGEMENT, self.unpause),
-            ("POST", base + "/{scheduleId}/trigger", MANAGEMENT, self.trigger),
-            ("POST", base + "/{scheduleId}/backfill", MANAGEMENT, self.backfill),
-        ]
-
     # ------------------------------------------------------------------ helpers
 
     def _locked(self, fn: Callable[[], Any]) -> Any:
-        with self.engine._lock, self.store.transaction():
+        with self.engine.operation():
             return fn()
 
     def _schedule(self, schedule_id: str, *, allow_deleted: bool = False) -> ScheduleRecord:
@@ -92,7 +77,7 @@ class ScheduleService:
         nominal = specs.next_nominal(record.spec, after, record.created_at)
         record.next_nominal_at = nominal
         record.next_run_at = nominal + specs.jitter(record.id, nominal, record.spec)
-        self.engine._deadline_added(record.next_run_at)
+        self.engine.deadline_added(record.next_run_at)
 
     def _save(self, record: ScheduleRecord, now: float) -> None:
         record.updated_at = now
@@ -100,8 +85,8 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ operations
 
-    def create(self, req: Request) -> Response:
-        body: wt.CreateScheduleRequest = req.body(wt.CreateScheduleRequest)
+    def create(self, body: wt.CreateScheduleRequest) -> ScheduleRecord:
+        """A new schedule (or one replacing a deleted schedule of the same id); its first fire planned."""
         spec = wt.to_json(body.spec)
         specs.validate(spec)
         self._check_action(body.action)
@@ -123,24 +108,22 @@ class ScheduleService:
             self.store.put_schedule(record)
             return record
 
-        return 202, schedule_json(self._locked(apply)), {}
+        return self._locked(apply)  # type: ignore[no-any-return]
 
-    def list(self, req: Request) -> Response:
-        page = _page(req, ("created_at", "updated_at", "next_run_at", "id"))
-        state = req.arg("state")
+    def list(self, namespace: Optional[str], state: Optional[str], page: Page) -> List[ScheduleRecord]:
+        """Schedules of a namespace (all when None) in a state; deleted ones only when asked for."""
         if state is not None and state not in SCHEDULE_STATES:
             raise BadRequest(f"state must be one of {', '.join(SCHEDULE_STATES)}, got {state!r}")
-        filters: Dict[str, Any] = {"namespace": req.arg("namespace"), "state": state}
-        records = self._locked(lambda: self.store.list_schedules(filters, page))
-        if state is None:
-            records = [r for r in records if r.state != "deleted"]
-        return _paged([schedule_json(r) for r in records], page)
+        filters: Dict[str, Any] = {"namespace": namespace, "state": state}
+        records: List[ScheduleRecord] = self._locked(lambda: self.store.list_schedules(filters, page))
+        return records if state is not None else [r for r in records if r.state != "deleted"]
 
-    def get(self, req: Request) -> Response:
-        return 200, schedule_json(self._locked(lambda: self._schedule(req.params["scheduleId"]))), {}
+    def get(self, schedule_id: str) -> ScheduleRecord:
+        """One schedule (NotFound when there is none, or it was deleted)."""
+        return self._locked(lambda: self._schedule(schedule_id))  # type: ignore[no-any-return]
 
-    def update(self, req: Request) -> Response:
-        body: wt.UpdateScheduleRequest = req.body(wt.UpdateScheduleRequest, optional=True)
+    def update(self, schedule_id: str, body: wt.UpdateScheduleRequest) -> ScheduleRecord:
+        """Change a schedule's spec, action or overlap policy; a new spec re-plans the next fire."""
         spec = wt.to_json(body.spec) if body.spec is not None else None
         if spec is not None:
             specs.validate(spec)
@@ -148,7 +131,7 @@ class ScheduleService:
             self._check_action(body.action)
 
         def apply() -> ScheduleRecord:
-            record = self._schedule(req.params["scheduleId"])
+            record = self._schedule(schedule_id)
             now = self.engine.clock.now()
             if spec is not None:
                 record.spec = spec
@@ -161,9 +144,10 @@ class ScheduleService:
             self._save(record, now)
             return record
 
-        return 200, schedule_json(self._locked(apply)), {}
+        return self._locked(apply)  # type: ignore[no-any-return]
 
-    def _set_state(self, schedule_id: str, state: str, note: Optional[str] = None) -> Response:
+    def set_state(self, schedule_id: str, state: str, note: Optional[str] = None) -> ScheduleRecord:
+        """Pause or delete a schedule, with a note saying why."""
         def apply() -> ScheduleRecord:
             record = self._schedule(schedule_id)
             record.state = state
@@ -171,37 +155,28 @@ class ScheduleService:
             self._save(record, self.engine.clock.now())
             return record
 
-        return 200, schedule_json(self._locked(apply)), {}
+        return self._locked(apply)  # type: ignore[no-any-return]
 
-    def delete(self, req: Request) -> Response:
-        return self._set_state(req.params["scheduleId"], "deleted")
-
-    def pause(self, req: Request) -> Response:
-        body: wt.PauseScheduleRequest = req.body(wt.PauseScheduleRequest, optional=True)
-        return self._set_state(req.params["scheduleId"], "paused", body.reason)
-
-    def unpause(self, req: Request) -> Response:
-        req.body(wt.UnpauseScheduleRequest, optional=True)
-
+    def unpause(self, schedule_id: str) -> ScheduleRecord:
+        """Resume a paused schedule: it catches up per its window, or skips the paused-over slots."""
         def apply() -> ScheduleRecord:
-            record = self._schedule(req.params["scheduleId"])
+            record = self._schedule(schedule_id)
             if record.state == "paused":
                 record.state = "active"
                 now = self.engine.clock.now()
                 if (record.spec.get("missed_run_policy") or "catch_up") != "catch_up":
                     self._plan_next(record, now)  # the paused-over slots are gone
                 else:
-                    self.engine._deadline_added(record.next_run_at)  # the ticker catches up per the window
+                    self.engine.deadline_added(record.next_run_at)  # the ticker catches up per the window
                 self._save(record, now)
             return record
 
-        return 200, schedule_json(self._locked(apply)), {}
+        return self._locked(apply)  # type: ignore[no-any-return]
 
-    def trigger(self, req: Request) -> Response:
-        req.body(wt.TriggerScheduleRequest, optional=True)
-
+    def trigger(self, schedule_id: str) -> Tuple[ScheduleRecord, TaskRecord]:
+        """Start the schedule's workflow now; Conflict when its fixed workflow id is still running."""
         def apply() -> Tuple[ScheduleRecord, TaskRecord]:
-            record = self._schedule(req.params["scheduleId"])
+            record = self._schedule(schedule_id)
             now = self.engine.clock.now()
             task = self._start(record, now, now, manual=True)
             if task is None:
@@ -209,17 +184,14 @@ class ScheduleService:
             self._save(record, now)
             return record, task
 
-        record, task = self._locked(apply)
-        return 202, {"schedule": schedule_json(record), "task": task_json(task)}, {}
+        return self._locked(apply)  # type: ignore[no-any-return]
 
-    def backfill(self, req: Request) -> Response:
+    def backfill(self, schedule_id: str, start: float, end: float) -> Tuple[ScheduleRecord, List[TaskRecord]]:
         """Start a run for every slot in a range. The size is checked before anything is enumerated
         under the engine lock, and runs are started in bounded batches, each its own transaction."""
-        body: wt.BackfillScheduleRequest = req.body(wt.BackfillScheduleRequest)
-        start, end = body.start_at.timestamp(), body.end_at.timestamp()
         if end < start:
             raise BadRequest("end_at must not be before start_at")
-        record = self._locked(lambda: self._schedule(req.params["scheduleId"]))
+        record: ScheduleRecord = self._locked(lambda: self._schedule(schedule_id))
         anchor = min(record.created_at, start)
         slots = _bounded_slots(record.spec, start, end, anchor)
         now = self.engine.clock.now()
@@ -228,13 +200,12 @@ class ScheduleService:
             batch = slots[first:first + BACKFILL_BATCH]
 
             def apply(batch: List[float] = batch) -> None:
-                current = self._schedule(req.params["scheduleId"])
+                current = self._schedule(schedule_id)
                 tasks.extend(t for t in (self._start(current, nominal, now, overlap=False) for nominal in batch) if t is not None)
                 self._save(current, now)
 
             self._locked(apply)
-        record = self._locked(lambda: self._schedule(req.params["scheduleId"]))
-        return 202, {"schedule": schedule_json(record), "tasks": [task_json(t) for t in tasks]}, {}
+        return self._locked(lambda: self._schedule(schedule_id)), tasks
 
     # ------------------------------------------------------------------ firing
 
@@ -276,7 +247,7 @@ class ScheduleService:
 
     def _tick(self, now: float) -> None:
         """Fire each due schedule in its own transaction (the engine quarantines one that keeps failing)."""
-        with self.engine._lock:
+        with self.engine.locked():
             due = [record.id for record in self.store.due_schedules(now)]
         for schedule_id in due:
             self.engine.run_item(f"schedule {schedule_id}", functools.partial(self._fire_if_due, schedule_id, now),

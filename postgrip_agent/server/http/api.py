@@ -11,15 +11,15 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import types as wt
-from . import limits
-from .engine import Engine
-from .sessions import same_secret
-from .engine_core import MAX_WAIT_SECONDS, Fence
-from .errors import BadRequest, NotFound, NotImplementedService, ServiceError, Unauthorized, Unavailable
-from .ticker import TICK_LAG_LIMIT
-from .http_conn import EXTENSIONS, HttpServer
-from .store import Page, SessionRecord, TaskRecord
+from ... import types as wt
+from ..engine import limits
+from ..engine import Engine
+from ..engine.sessions import same_secret
+from ..engine.core import MAX_WAIT_SECONDS, Fence
+from ..errors import BadRequest, NotFound, NotImplementedService, ServiceError, Unauthorized, Unavailable
+from ..engine.timekeeping import TICK_LAG_LIMIT
+from .conn import EXTENSIONS, HttpServer
+from ..store import Page, SessionRecord, TaskRecord
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
@@ -107,7 +107,7 @@ class Request:
             raise BadRequest(f"invalid {cls.__name__}: {wt.describe_structure_error(err)}") from None
 
 
-def _page(req: Request, orderable: Tuple[str, ...]) -> Page:
+def page_of(req: Request, orderable: Tuple[str, ...]) -> Page:
     limit = req.int_arg("limit", 100, high=MAX_PAGE) or 100
     offset = req.int_arg("offset", 0)
     token = req.arg("page_token")
@@ -129,7 +129,7 @@ def _page(req: Request, orderable: Tuple[str, ...]) -> Page:
     return Page(limit=limit, offset=offset, order_by=order_by, descending=descending or order == "desc")
 
 
-def _paged(items: List[Dict[str, Any]], page: Page) -> Response:
+def paged(items: List[Dict[str, Any]], page: Page) -> Response:
     headers: Dict[str, str] = {}
     if len(items) == page.limit:
         token = json.dumps({"offset": page.offset + page.limit}).encode()
@@ -368,14 +368,14 @@ class Api:
         return 200, {"removed_tasks": tasks, "removed_workflows": workflows}, {}
 
     def list_tasks(self, req: Request) -> Response:
-        page = _page(req, ("created_at", "updated_at"))
+        page = page_of(req, ("created_at", "updated_at"))
         filters = {
             "namespace": self._namespace_arg(req),
             "queue": req.arg("queue"),
             "type": req.arg("type"),
             "state": _choice(req, "state", wt.TASK_STATES),
         }
-        return _paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
+        return paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
 
     def enqueue(self, req: Request) -> Response:
         body = req.body(wt.EnqueueTaskRequest)
@@ -411,9 +411,9 @@ class Api:
         }
 
     def list_workflows(self, req: Request) -> Response:
-        page = _page(req, ("created_at", "updated_at", "id", "type"))
+        page = page_of(req, ("created_at", "updated_at", "id", "type"))
         runs = self.engine.list_workflows(self._workflow_filters(req), page)
-        return _paged([run_json(r) for r in runs], page)
+        return paged([run_json(r) for r in runs], page)
 
     def count_workflows(self, req: Request) -> Response:
         return 200, {"count": self.engine.count_workflows(self._workflow_filters(req))}, {}

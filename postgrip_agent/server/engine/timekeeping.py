@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .activities import ActivityAttempts
-from .store import TaskRecord
+from ..store import TaskRecord
 
 log = logging.getLogger("postgrip_agent.server.ticker")
 

@@ -27,9 +27,9 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Deque, Dict, Optional, Tuple
 
-from .._sockets import readable
-from .errors import Dispatch, answer
-from .http_framing import BadHead, Head, chunk_size, head_end, parse_head
+from ..._sockets import readable
+from .dispatch import Dispatch, answer
+from .framing import BadHead, Head, chunk_size, head_end, parse_head
 
 log = logging.getLogger("postgrip_agent.server.http")
 

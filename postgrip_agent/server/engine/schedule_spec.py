@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from .errors import BadRequest
+from ..errors import BadRequest
 from .limits import MAX_DURATION_SECONDS, check_int
+from ...types import parse_timestamp
 
 DEFAULT_CATCH_UP_WINDOW = 60
 
@@ -73,8 +74,6 @@ def validate(spec: Dict[str, Any]) -> None:
 def _anchor(spec: Dict[str, Any], created_at: float) -> float:
     start = spec.get("start_at")
     if start:
-        from ..types import parse_timestamp
-
         return parse_timestamp(start).timestamp()
     return created_at
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import List, Optional
+from datetime import datetime, timezone
+from typing import List, Optional, Tuple
+
+from ...types import format_timestamp
 
 
 class Clock:
@@ -55,3 +58,30 @@ class ManualClock(Clock):
     def subscribe(self, wake: threading.Event) -> None:
         with self._lock:
             self._listeners.append(wake)
+
+
+def ts(value: float) -> str:
+    """A stored instant (seconds since the epoch) as the contract writes it: RFC 3339, UTC,
+    milliseconds; the same text as ``format_timestamp(datetime.fromtimestamp(value, utc))``."""
+    if not 0 <= value < _MAX_FAST:
+        return format_timestamp(datetime.fromtimestamp(value, tz=timezone.utc))
+    seconds = int(value)
+    micros = round((value - seconds) * 1e6)  # half-even, as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    second, prefix = _last_second
+    if second != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _remember_second(seconds, prefix)
+    return f"{prefix}.{micros // 1000:03d}Z"
+
+
+#: instants up to the year 9999 take the fast path
+_MAX_FAST = 253402300799.0
+#: the last whole second formatted, and its text (most instants in a burst share one)
+_last_second: Tuple[int, str] = (-1, "")
+
+
+def _remember_second(seconds: int, prefix: str) -> None:
+    global _last_second
+    _last_second = (seconds, prefix)

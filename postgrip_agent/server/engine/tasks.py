@@ -13,14 +13,14 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .. import types as wt
-from .engine_core import DEFAULT_LEASE_SECONDS, Fence, _payload
+from ... import types as wt
+from .core import DEFAULT_LEASE_SECONDS, Fence, _payload
 from . import limits
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound, StaleLease
+from ..errors import AlreadyExists, BadRequest, Conflict, NotFound, StaleLease
 from .activities import check_activity_timeouts
 from .sessions import Sessions
-from .store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
-from .wire import ts
+from ..store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
+from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server")
 
@@ -222,7 +222,7 @@ class Engine(Sessions):
         task.fire_at = fire_at
         task.run_id = run.run_id if run else None
         self.store.insert_task(task)
-        self._deadline_added(fire_at)
+        self.deadline_added(fire_at)
         if run is not None:
             self._history(
                 run, "TimerStarted", task.id, now,
@@ -314,7 +314,7 @@ class Engine(Sessions):
         task.leased_until = now + task.lease_timeout_seconds
         task.wake_pending = False
         self._save_task(task, now)
-        self._deadline_added(task.leased_until)
+        self.deadline_added(task.leased_until)
         self._task_event(task, now, "leased", agent_id, message=f"leased by {agent_id}")
         if task.type.startswith("workflow:") and task.run_id:
             run = self.store.get_run(task.run_id)

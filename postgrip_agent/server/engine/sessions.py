@@ -6,10 +6,10 @@ import logging
 import secrets
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from .errors import Forbidden, KeyReused, ServiceError, Unauthorized
-from .store import IdempotentRecord, SessionRecord
-from .ticker import Timekeeping
-from .wire import ts
+from ..errors import Forbidden, KeyReused, ServiceError, Unauthorized
+from ..store import IdempotentRecord, SessionRecord
+from .timekeeping import Timekeeping
+from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server.engine")
 

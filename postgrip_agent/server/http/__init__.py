@@ -1,0 +1,11 @@
+"""The HTTP wing of the service: connections and framing (:mod:`.conn`, :mod:`.framing`), the
+routes and their handlers (:mod:`.api`, :mod:`.schedules`), the wire JSON of records
+(:mod:`.wire`) and the in-process adapter (:mod:`.inprocess`). It calls the engine's public
+methods; the engine never imports it.
+"""
+
+from .api import Api, make_http_server
+from .conn import HttpServer
+from .inprocess import InProcessAdapter
+
+__all__ = ["Api", "HttpServer", "InProcessAdapter", "make_http_server"]
