@@ -1,7 +1,7 @@
 """PostGrip Agent workflows, synchronously: a blocking Client, a thread-based Agent,
 and a local runtime service on SQLite."""
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 """This package's version."""
 
 from . import activity, workflow  # noqa: E402

@@ -18,8 +18,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from . import types as _types
-from .types import (
+from . import _wire, _wire_schedules
+from ._wire import (
     _RETRY_WIRE,
     EARLIEST_TIMESTAMP,
     INT64_MAX,
@@ -249,7 +249,7 @@ def describe_structure_error(err: Exception) -> str:
 
 def _wire_names() -> Dict[str, str]:
     names: Dict[str, str] = {}
-    for value in list(vars(_types).values()):
+    for value in [*vars(_wire).values(), *vars(_wire_schedules).values()]:
         if isinstance(value, type) and attrs.has(value) and value is not RetryPolicy:
             for f in attrs.fields(value):
                 if "wire" in f.metadata:

@@ -7,18 +7,19 @@ Helpers work the same from ``def`` activities (``activity.heartbeat()``) and fro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generator, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Dict, Generator, Iterator, Optional, Tuple, TypeVar, overload
 
 import attrs
 
 from ._encoding import milestone_event, name_of
 from ._logging import ContextLogger
 
-__all__ = ["defn", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger",
+__all__ = ["defn", "use_context", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger",
            "activity_name", "run_in_activity_runtime"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,10 +131,18 @@ def run_in_activity_runtime(runtime: ActivityContext, fn: Callable[[], Any]) -> 
     ``fn`` returns is run to completion."""
     if not isinstance(runtime, ActivityContext):
         raise TypeError(f"run_in_activity_runtime takes an activity context, got {type(runtime).__name__}")
-    token = _context.set(runtime)
-    try:
+    with use_context(runtime):
         value = fn()
         return asyncio.run(value) if inspect.iscoroutine(value) else value
+
+
+@contextlib.contextmanager
+def use_context(ctx: ActivityContext) -> Iterator[None]:
+    """Within the block, ``ctx`` is the running activity's context (the agent installs each attempt's
+    this way; ``activity.info()``, ``heartbeat()`` and the rest act on it)."""
+    token = _context.set(ctx)
+    try:
+        yield
     finally:
         _context.reset(token)
 

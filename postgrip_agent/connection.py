@@ -22,7 +22,7 @@ import tenacity
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from . import __version__
+from ._version import __version__
 from ._transport import LeanHTTPAdapter
 from .errors import (
     AlreadyExistsError,

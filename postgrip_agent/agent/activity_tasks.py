@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, Dict, List, Optional
 
 from .._encoding import decode_args, encode_value
-from ..activity import ActivityContext, ActivityInfo, _context
+from ..activity import ActivityContext, ActivityInfo, use_context
 from ..errors import CancelledFailure, failure_info
 from ..types import parse_timestamp
 from .dispatch import LocalDispatch
@@ -93,28 +93,26 @@ class ActivityTaskRunner:
 
     def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any]) -> None:
         task_id = ctx.info.task_id
-        token = _context.set(ctx)
         result: Optional[Dict[str, Any]] = None
         error: Optional[BaseException] = None
         trace = ""
-        try:
+        with use_context(ctx):
             try:
-                guard.enter()
                 try:
-                    value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
-                    if inspect.iscoroutine(value):
-                        value = asyncio.run(value)
-                finally:
-                    guard.leave()
-                result = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
-            except BaseException as err:  # any failure of user code is reported, not raised
-                if not isinstance(err, Exception):
-                    raise
+                    guard.enter()
+                    try:
+                        value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
+                        if inspect.iscoroutine(value):
+                            value = asyncio.run(value)
+                    finally:
+                        guard.leave()
+                    result = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
+                except BaseException as err:  # any failure of user code is reported, not raised
+                    if not isinstance(err, Exception):
+                        raise
+                    error, trace = err, traceback.format_exc()
+            except ActivityInterrupted as err:  # delivered just as the code finished
                 error, trace = err, traceback.format_exc()
-        except ActivityInterrupted as err:  # delivered just as the code finished
-            error, trace = err, traceback.format_exc()
-        finally:
-            _context.reset(token)
         if error is None:
             assert result is not None
             self._complete(ctx, result)

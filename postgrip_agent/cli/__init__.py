@@ -16,7 +16,7 @@ import sys
 import traceback
 from typing import Any, List, Optional
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TransportError
 from . import _agent, _commands as c, _server
 from ._commands import UsageError

@@ -103,7 +103,7 @@ def _state() -> _State:
 
 def _resolve(workflows: List[Any], activities: List[Any]) -> Tuple[List[Any], List[Any]]:
     """Workflows and activities, with module paths replaced by what the modules define."""
-    from ..cli._agent import discover
+    from ..agent.process import discover
 
     found_workflows: List[Any] = []
     found_activities: List[Any] = []

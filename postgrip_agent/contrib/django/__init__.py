@@ -83,7 +83,7 @@ def autodiscover() -> Tuple[List[Any], List[Any]]:
     each installed app (a module that is absent is skipped; one that fails to import raises)."""
     from django.apps import apps
 
-    from ...cli._agent import discover
+    from ...agent.process import discover
 
     workflows: List[Any] = []
     activities: List[Any] = []

@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import resource
 import selectors
 import socket
 import threading
@@ -93,6 +92,17 @@ class _Conn:
         self.first_byte_at = time.monotonic() if self.buf else None
 
 
+def _descriptor_room(wanted: int) -> int:
+    """How many connections the process's file-descriptor limit leaves room for (``wanted`` where
+    the platform has no such limit to read: ``resource`` is Unix-only)."""
+    try:
+        import resource
+    except ImportError:
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (soft - FD_RESERVE) if soft != resource.RLIM_INFINITY else wanted
+
+
 class HttpServer:
     """The listener, the selector thread and the worker pool."""
 
@@ -111,9 +121,7 @@ class HttpServer:
     ) -> None:
         self._dispatch = dispatch
         self.extensions = extensions
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        room = (soft - FD_RESERVE) if soft != resource.RLIM_INFINITY else max_connections
-        self.max_connections = max(8, min(max_connections, room))
+        self.max_connections = max(8, min(max_connections, _descriptor_room(max_connections)))
         self.idle_timeout, self.header_timeout, self.body_timeout, self.linger = idle_timeout, header_timeout, body_timeout, linger
         self.listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

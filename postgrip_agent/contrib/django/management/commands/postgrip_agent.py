@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from .....agent import Agent
 from .....errors import TransportError
-from .....cli._agent import leave_stuck_work
+from .....agent.process import leave_stuck_work
 from ... import autodiscover, get_client, settings
 
 
