@@ -7,7 +7,10 @@ from typing import Any, Callable, Optional
 
 from ._runtime.bodies import Scope
 from ._runtime.futures import WorkflowFuture, resolved
-from ._runtime.instance import running as _instance
+from ._runtime.contract import RunningWorkflow
+from ._runtime.instance import running
+
+_instance: Callable[[str], RunningWorkflow] = running  # what the scopes may use of the run: the contract
 
 
 class CancellationScope:
@@ -18,7 +21,7 @@ class CancellationScope:
         self.is_cancellable = cancellable
         self._scope: Optional[Scope] = None
         self._body: Any = None
-        self._instance: Any = None
+        self._instance: Optional[RunningWorkflow] = None
 
     def __enter__(self) -> "CancellationScope":
         instance = _instance("CancellationScope")
@@ -33,14 +36,14 @@ class CancellationScope:
 
     def __exit__(self, *exc: Any) -> None:
         # no runtime lookup: a suspended body may be closed after its activation ended
-        if self._body is not None and self._scope in self._body.scopes:
+        if self._body is not None and self._instance is not None and self._scope in self._body.scopes:
             self._body.scopes.remove(self._scope)
             if not self._instance.tearing_down:
                 self._instance.left_scope(self._body)
 
     def cancel(self, reason: str = "cancelled by the workflow") -> None:
         """Cancel what runs in this scope (once: see the cancellation section of docs/sdk.md)."""
-        if self._scope is None:
+        if self._scope is None or self._instance is None:
             raise RuntimeError("cancel() a CancellationScope after entering it")
         self._instance.cancel_scope(self._scope, reason)
 
@@ -63,7 +66,7 @@ class CancellationScope:
     @staticmethod
     def current() -> str:
         """``"non_cancellable"`` inside a shielded scope, else ``"cancellable"`` (the async SDK's names)."""
-        return "non_cancellable" if _instance("CancellationScope.current")._shielded() else "cancellable"
+        return "non_cancellable" if _instance("CancellationScope.current").shielded() else "cancellable"
 
 
 def _run_scoped(fn: Callable[[], Any], *, cancellable: bool) -> WorkflowFuture[Any]:

@@ -416,6 +416,25 @@ class ActivityInvocationPayload:
     cancellation_scope: Optional[str] = _wire("cancellationScope")
     retry: Optional[RetryPolicy] = None
     args: Optional[List[JsonValue]] = None
+    #: the activity's timeouts in milliseconds (unset: none of that kind); the service enforces them
+    start_to_close_timeout_ms: Optional[int] = _wire("startToCloseTimeoutMs")
+    schedule_to_close_timeout_ms: Optional[int] = _wire("scheduleToCloseTimeoutMs")
+    heartbeat_timeout_ms: Optional[int] = _wire("heartbeatTimeoutMs")
+    schedule_to_start_timeout_ms: Optional[int] = _wire("scheduleToStartTimeoutMs")
+
+
+#: an activity's timeout kinds (Temporal's names) -> the ActivityInvocationPayload field that sets each
+ACTIVITY_TIMEOUT_FIELDS = {
+    "START_TO_CLOSE": "start_to_close_timeout_ms",
+    "SCHEDULE_TO_CLOSE": "schedule_to_close_timeout_ms",
+    "HEARTBEAT": "heartbeat_timeout_ms",
+    "SCHEDULE_TO_START": "schedule_to_start_timeout_ms",
+}
+
+
+def wire_name(cls: type, field: str) -> str:
+    """The name a field of a wire class has on the wire."""
+    return str(attrs.fields_dict(cls)[field].metadata.get("wire", field))
 
 
 @attrs.define
@@ -515,7 +534,7 @@ class ErrorResponse:
 
 
 __all__ = [
-    'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
+    'ACTIVITY_TIMEOUT_FIELDS', 'wire_name', 'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
     'WorkflowIdReusePolicy', 'ScheduleState', 'ScheduleOverlapPolicy', 'ScheduleMissedRunPolicy',
     'CancellationType', 'CancellationScopeType', 'JsonValue', 'TASK_STATES', 'TERMINAL_TASK_STATES',
     'WORKFLOW_STATES', 'UPSERT_MARKER', 'WORKFLOW_STATUSES', 'REUSE_POLICIES', 'CANCELLATION_TYPES',

@@ -15,7 +15,7 @@ from ._converter import structure_as as structure_as
 from ._converter import structure_strict as structure_strict
 from ._converter import to_json as to_json
 from ._wire import (  # the public names, re-exported
-    INT64_MIN as INT64_MIN, INT64_MAX as INT64_MAX, EARLIEST_TIMESTAMP as EARLIEST_TIMESTAMP, LATEST_TIMESTAMP as LATEST_TIMESTAMP, TaskState as TaskState,
+    ACTIVITY_TIMEOUT_FIELDS as ACTIVITY_TIMEOUT_FIELDS, wire_name as wire_name, INT64_MIN as INT64_MIN, INT64_MAX as INT64_MAX, EARLIEST_TIMESTAMP as EARLIEST_TIMESTAMP, LATEST_TIMESTAMP as LATEST_TIMESTAMP, TaskState as TaskState,
     TaskEventKind as TaskEventKind, WorkflowState as WorkflowState, WorkflowIdReusePolicy as WorkflowIdReusePolicy,
     ScheduleState as ScheduleState, ScheduleOverlapPolicy as ScheduleOverlapPolicy, ScheduleMissedRunPolicy as
     ScheduleMissedRunPolicy, CancellationType as CancellationType, CancellationScopeType as CancellationScopeType,
@@ -49,7 +49,7 @@ from ._wire_schedules import (  # the public names, re-exported
 )
 
 __all__ = [
-    'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
+    'ACTIVITY_TIMEOUT_FIELDS', 'wire_name', 'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
     'WorkflowIdReusePolicy', 'ScheduleState', 'ScheduleOverlapPolicy', 'ScheduleMissedRunPolicy',
     'CancellationType', 'CancellationScopeType', 'JsonValue', 'TASK_STATES', 'TERMINAL_TASK_STATES',
     'WORKFLOW_STATES', 'UPSERT_MARKER', 'WORKFLOW_STATUSES', 'REUSE_POLICIES', 'CANCELLATION_TYPES',

@@ -22,7 +22,7 @@ import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
 import attrs
 
@@ -40,6 +40,7 @@ from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
 from ._runtime import sandbox as _sandbox
 from ._scopes import CancellationScope
+from ._runtime.contract import RunningWorkflow
 from ._runtime.instance import WorkflowInstance, current, running
 from ._runtime.records import ContinueAsNew, WorkflowInfo
 
@@ -112,7 +113,7 @@ unsafe = _Unsafe()
 """Escape hatches Temporal users know (``workflow.unsafe.is_replaying()``); use them only where the docs say."""
 
 
-_instance = running
+_instance: Callable[[str], RunningWorkflow] = running  # what workflow code may use of its run: the contract
 
 
 def run_in_workflow_runtime(runtime: WorkflowInstance, fn: Callable[[], Any]) -> Any:
@@ -224,7 +225,7 @@ def is_replaying() -> bool:
 def cancellation_requested() -> bool:
     """Whether the run's cancellation was requested (it stays True after the cancellation was delivered)."""
     instance = _instance("cancellation_requested")
-    return instance.cancel_requested and instance._cancelled_here() is not None
+    return instance.cancel_requested and instance.cancelled_here() is not None
 
 
 # ------------------------------------------------------------------ commands
@@ -315,18 +316,12 @@ def execute_activity(
             f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
         )
     retry_wire = retry_json(retry_policy)
-    payload = {
-        **instance.base_payload(), "activityType": name, "attempt": 1,
-        "args": encode_args(arguments, f"activity {name!r} argument"), "cancellationType": cancellation_type,
-    }
-    if retry_wire:
-        payload["retry"] = retry_wire
-    for key, ms in (("startToCloseTimeoutMs", start_ms), ("scheduleToCloseTimeoutMs", schedule_ms),
-                    ("heartbeatTimeoutMs", heartbeat_ms), ("scheduleToStartTimeoutMs", queued_ms)):
-        if ms is not None:
-            payload[key] = ms
-    if instance._shielded():
-        payload["cancellationScope"] = "non_cancellable"
+    payload = {**instance.base_payload(), **wt.to_json(wt.ActivityInvocationPayload(
+        activity_type=name, attempt=1, args=encode_args(arguments, f"activity {name!r} argument"),
+        cancellation_type=cast(wt.CancellationType, cancellation_type), cancellation_scope="non_cancellable" if instance.shielded() else None,
+        retry=wt.from_json(retry_wire, wt.RetryPolicy) if retry_wire else None,
+        start_to_close_timeout_ms=start_ms, schedule_to_close_timeout_ms=schedule_ms, heartbeat_timeout_ms=heartbeat_ms,
+        schedule_to_start_timeout_ms=queued_ms))}
     # the lease is only the agent's liveness signal: short enough to notice a dead agent soon
     bounds = [ms for ms in (attempt_limit, heartbeat_ms) if ms is not None]
     request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
@@ -471,7 +466,7 @@ def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional
     })
 
 
-def _names_a_workflow(value: Any, instance: WorkflowInstance) -> bool:
+def _names_a_workflow(value: Any, instance: RunningWorkflow) -> bool:
     """A first argument that is a workflow (decorated), or this run's own type name, says which workflow."""
     if getattr(value, "_postgrip_workflow_name", None) is not None:
         return True

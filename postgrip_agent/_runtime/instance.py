@@ -28,6 +28,7 @@ from .calls import _call, _init_takes_args
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, child_error
 from ..types import format_timestamp
 from .bodies import Body, Scope
+from .contract import RunningWorkflow
 from .futures import WorkflowFuture, failed, hash_sequence, new_hash_sequence, resolved
 from .history import Event, History, argument_drift
 from .loop import WorkflowLoop, WorkflowTask, as_failure, task_body
@@ -456,11 +457,11 @@ class WorkflowInstance:
         body = self.current_body
         return body.scopes[-1] if body is not None else self.root
 
-    def _shielded(self) -> bool:
+    def shielded(self) -> bool:
         body = self.current_body
         return body is not None and body.shielded
 
-    def _cancelled_here(self) -> Optional[str]:
+    def cancelled_here(self) -> Optional[str]:
         """A cancellation this body has not seen yet: the command about to be issued fails with it."""
         body = self.current_body
         if body is None or body.pending_cancel is None or body.shielded:
@@ -475,7 +476,7 @@ class WorkflowInstance:
         if self.querying:
             raise ApplicationFailure(f"a query handler cannot schedule work ({description})", type="QueryIssuedCommand",
                                      non_retryable=True)
-        reason = self._cancelled_here() if kind != "marker" else None
+        reason = self.cancelled_here() if kind != "marker" else None
         if reason is not None:
             return failed(CancelledFailure(reason), description)
         future: WorkflowFuture[Any] = WorkflowFuture(description)
@@ -543,7 +544,7 @@ class WorkflowInstance:
             raise _TearingDown("condition: the workflow instance is being dropped")
         if _holds(predicate):
             return resolved(True, "condition")
-        reason = self._cancelled_here()
+        reason = self.cancelled_here()
         if reason is not None:
             return failed(CancelledFailure(reason), "condition")
         future: WorkflowFuture[bool] = WorkflowFuture("condition")
@@ -560,7 +561,7 @@ class WorkflowInstance:
     def timer(self, duration_ms: int) -> WorkflowFuture[None]:
         fire_at = format_timestamp(self.now + timedelta(milliseconds=duration_ms))
         payload = {**self.base_payload(), "timerId": f"{self.info.run_id}:{self.issued + 1}", "durationMs": duration_ms, "fireAt": fire_at}
-        if self._shielded():
+        if self.shielded():
             payload["cancellationScope"] = "non_cancellable"
         request = {"type": "timer", "namespace": self.info.namespace, "queue": self.info.task_queue, "payload": payload}
         return self.issue("timer", duration_ms, f"timer {duration_ms} ms", request)
@@ -596,3 +597,7 @@ def _encloses(outer: Scope, inner: Scope) -> bool:
             return True
         scope = scope.parent
     return False
+
+
+def _satisfies_the_contract(instance: WorkflowInstance) -> RunningWorkflow:
+    return instance  # mypy checks here that WorkflowInstance is what workflow.py may rely on

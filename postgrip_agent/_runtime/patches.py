@@ -11,17 +11,15 @@ deleted once no run needs its old branch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+from typing import Any, Dict
 
 from .. import types as wt
 from ..types import format_timestamp
+from .contract import RunningWorkflow
 from .history import MARKER_TIMER
 
-if TYPE_CHECKING:
-    from .instance import WorkflowInstance
 
-
-def patched(instance: "WorkflowInstance", patch_id: str, *, deprecated: bool = False) -> bool:
+def patched(instance: RunningWorkflow, patch_id: str, *, deprecated: bool = False) -> bool:
     """Whether this run takes the patched branch: yes for a run that records the patch
     marker now or recorded it before; no for a run whose history went past this point
     without it. ``deprecated``: the old branch is gone; the marker is still recorded (so
@@ -49,7 +47,7 @@ def patched(instance: "WorkflowInstance", patch_id: str, *, deprecated: bool = F
     return taken
 
 
-def upsert_search_attributes(instance: "WorkflowInstance", attributes: Dict[str, Any]) -> None:
+def upsert_search_attributes(instance: RunningWorkflow, attributes: Dict[str, Any]) -> None:
     """Record a change of the run's search attributes in its history (a marker the service applies)."""
     if not instance.markers and not instance.is_replaying():
         raise RuntimeError("upsert_search_attributes needs a service with the 'markers' extension (the local "

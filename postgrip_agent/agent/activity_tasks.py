@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, use_context
 from ..errors import CancelledFailure, failure_info
+from .. import types as wt
 from ..types import parse_timestamp
 from .dispatch import LocalDispatch
 from .interrupt import ActivityInterrupted, ThreadGuard
@@ -21,9 +22,21 @@ from .leases import HANDED_BACK, LOCAL_DEADLINE, LeaseKeeper
 log = logging.getLogger("postgrip_agent.agent")
 
 
-def _ms(payload: Dict[str, Any], key: str) -> Optional[timedelta]:
-    value = payload.get(key)
-    return timedelta(milliseconds=value) if isinstance(value, int) and value > 0 else None
+_TIMEOUT_KEYS = [wt.wire_name(wt.ActivityInvocationPayload, field) for field in wt.ACTIVITY_TIMEOUT_FIELDS.values()]
+
+
+def _timeouts(payload: Dict[str, Any]) -> Dict[str, Optional[timedelta]]:
+    """The activity's timeouts by kind, read through the typed payload (a foreign scheduler's
+    malformed ones read as unset: the service, which enforces them, has checked them already)."""
+    try:  # only the timeouts: the rest is the workflow's business (and a foreign SDK's shapes)
+        typed = wt.from_json({key: payload[key] for key in _TIMEOUT_KEYS if key in payload}, wt.ActivityInvocationPayload)
+    except Exception:  # cattrs raises several exception types
+        return dict.fromkeys(wt.ACTIVITY_TIMEOUT_FIELDS)
+    found: Dict[str, Optional[timedelta]] = {}
+    for kind, field in wt.ACTIVITY_TIMEOUT_FIELDS.items():
+        value = getattr(typed, field)
+        found[kind] = timedelta(milliseconds=value) if value else None
+    return found
 
 
 def _when(value: Any) -> Any:
@@ -36,15 +49,14 @@ def _when(value: Any) -> Any:
 def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
     payload = task.get("payload") or {}
     details = payload.get("heartbeatDetails")
+    timeouts = _timeouts(payload)
     return ActivityInfo(
         task_id=task["id"], activity_type=name, attempt=int(task.get("attempt") or payload.get("attempt") or 1),
         namespace=task["namespace"], task_queue=task["queue"], workflow_id=payload.get("workflowId"),
         workflow_run_id=payload.get("workflowRunId"), scheduled_time=_when(payload.get("scheduledAt")),
         current_attempt_scheduled_time=_when(task.get("not_before") or task.get("created_at")),
-        start_to_close_timeout=_ms(payload, "startToCloseTimeoutMs"),
-        schedule_to_close_timeout=_ms(payload, "scheduleToCloseTimeoutMs"),
-        heartbeat_timeout=_ms(payload, "heartbeatTimeoutMs"),
-        schedule_to_start_timeout=_ms(payload, "scheduleToStartTimeoutMs"),
+        start_to_close_timeout=timeouts["START_TO_CLOSE"], schedule_to_close_timeout=timeouts["SCHEDULE_TO_CLOSE"],
+        heartbeat_timeout=timeouts["HEARTBEAT"], schedule_to_start_timeout=timeouts["SCHEDULE_TO_START"],
         heartbeat_details=details if isinstance(details, dict) else None,
     )
 

@@ -15,31 +15,23 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 
+from ... import types as wt
 from . import limits
-from ..errors import BadRequest
 from .retry import retry_delay
 from .runs import RunLifecycle, run_cancel_reason
 from ..store import RunRecord, TaskRecord
 from .clock import ts
 
-#: timeout kind -> the payload key that sets it (milliseconds)
-TIMEOUT_KEYS = {
-    "START_TO_CLOSE": "startToCloseTimeoutMs",
-    "SCHEDULE_TO_CLOSE": "scheduleToCloseTimeoutMs",
-    "HEARTBEAT": "heartbeatTimeoutMs",
-    "SCHEDULE_TO_START": "scheduleToStartTimeoutMs",
-}
+#: timeout kind -> the key of the stored payload that sets it (milliseconds), as the typed
+#: ActivityInvocationPayload spells it on the wire (read from the class: written in one place)
+TIMEOUT_KEYS = {kind: wt.wire_name(wt.ActivityInvocationPayload, field) for kind, field in wt.ACTIVITY_TIMEOUT_FIELDS.items()}
 
 
-def check_activity_timeouts(payload: Dict[str, Any]) -> None:
-    """Each timeout, when given, is a whole number of milliseconds within range (0 means unset)."""
-    for key in TIMEOUT_KEYS.values():
-        value = payload.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadRequest(f"payload.{key} must be an integer number of milliseconds, got {value!r}")
-        limits.check_duration_ms(f"payload.{key}", value)
+def check_activity_timeouts(payload: wt.ActivityInvocationPayload) -> None:
+    """Each timeout, when given, is within range (a whole number of milliseconds: the typed payload
+    already refused anything else; 0 means unset)."""
+    for kind, field in wt.ACTIVITY_TIMEOUT_FIELDS.items():
+        limits.check_duration_ms(f"payload.{TIMEOUT_KEYS[kind]}", getattr(payload, field))
 
 
 def activity_timeouts(payload: Any) -> Dict[str, float]:

@@ -193,7 +193,7 @@ class Engine(Sessions):
         run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot schedule activity")
         limits.check_int("payload.attempt", payload.attempt, 0, 2**31 - 1)
         limits.check_retry("payload.retry", payload.retry)
-        check_activity_timeouts(task.payload or {})
+        check_activity_timeouts(payload)
         task.attempt = payload.attempt or 1
         task.first_scheduled_at = now
         task.payload = {**(task.payload or {}), "scheduledAt": ts(now)}
