@@ -36,7 +36,7 @@ def main() -> None:
         def probe() -> None:
             while not done.is_set():
                 started = time.perf_counter()
-                with engine._lock:
+                with engine.locked():
                     pass
                 waits.append(time.perf_counter() - started)
                 time.sleep(0.001)

@@ -115,7 +115,7 @@ def test_a_new_task_wakes_the_waiting_poller_whose_types_match(wire: Wire, serve
     workflows = threading.Thread(target=poll, args=("workflow-poller", "workflow:", 10))
     activities.start()
     workflows.start()
-    wait_for(lambda: sum(len(w) for w in server.engine._pollers.values()) == 2)  # both are waiting
+    wait_for(lambda: sum(len(w) for w in server.engine.state.pollers.values()) == 2)  # both are waiting
     wire.enqueue("workflow:Woken", {"workflowId": "woken-1"}, queue="wake")
     workflows.join(timeout=5)
     task, took = got["workflow-poller"]

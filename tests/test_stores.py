@@ -125,7 +125,7 @@ def test_a_long_poll_on_one_replica_wakes_when_another_enqueues(shared_postgres:
 
         poller = threading.Thread(target=poll)
         poller.start()
-        wait_for(lambda: a.engine._pollers.get(("default", "wake")))  # the poll waits on replica A
+        wait_for(lambda: a.engine.state.pollers.get(("default", "wake")))  # the poll waits on replica A
         enqueued = Wire(b.address).enqueue("job", {"n": 1}, queue="wake")
         poller.join(timeout=30)
         assert got["task"] is not None and got["task"]["id"] == enqueued["id"]
@@ -145,7 +145,7 @@ def test_a_result_wait_on_one_replica_wakes_when_the_run_ends_through_another(sh
 
         waiter = threading.Thread(target=wait)
         waiter.start()
-        wait_for(lambda: a.engine._run_waiters.waiting)
+        wait_for(lambda: a.engine.state.run_waiters.waiting)
         task = wire_b.poll(queue="r")
         assert task is not None
         wire_b.complete(task, "done")

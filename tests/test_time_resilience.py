@@ -25,7 +25,7 @@ def test_a_poisoned_schedule_is_quarantined_while_an_unrelated_timer_still_fires
         action={"workflowType": "Nightly", "runTimeoutMs": 10**30}, next_run_at=now, created_at=now, updated_at=now,
         next_nominal_at=now,
     )
-    with server.engine._lock, server.store.transaction():
+    with server.engine.operation():
         server.store.put_schedule(poisoned)
     workflow_task = wire.start("Sleeper", "sleeper-1")
     wire.poll()
@@ -98,7 +98,7 @@ def test_readyz_turns_not_ready_when_the_ticker_stalls() -> None:
     with LocalServer(tick_lag_limit=0.3) as server:
         wire = Wire(server.address)
         assert wire.get("/readyz")["status"] == "ready"
-        with server.engine._lock:  # the ticker cannot complete a tick while the engine is held
+        with server.engine.locked():  # the ticker cannot complete a tick while the engine is held
             server.engine.wake_ticker()
             wait_for(lambda: server.engine.tick_lag() > 0.5, timeout=10)
             response = requests.get(server.address + "/readyz", timeout=5)

@@ -18,7 +18,8 @@ import attrs
 from ... import types as wt
 from . import limits
 from .retry import retry_delay
-from .runs import RunLifecycle, run_cancel_reason
+from .core import EngineState
+from .runs import run_cancel_reason
 from ..store import RunRecord, TaskRecord
 from .clock import ts
 
@@ -41,10 +42,14 @@ def activity_timeouts(payload: Any) -> Dict[str, float]:
     return {kind: payload[key] / 1000.0 for kind, key in TIMEOUT_KEYS.items() if payload.get(key)}
 
 
-class ActivityAttempts(RunLifecycle):
-    """The engine's activity half: arming timeouts, and ending attempts."""
+class Activities:
+    """Activity attempts: arming their timeouts, and ending them under the retry policy."""
 
-    def _arm_activity(self, task: TaskRecord) -> None:
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.store, self.clock = state.store, state.clock
+
+    def arm(self, task: TaskRecord) -> None:
         """Work out the attempt's next timeout from its state; the ticker enforces it."""
         timeouts = activity_timeouts(task.payload)
         candidates: List[Tuple[float, str]] = []
@@ -61,11 +66,11 @@ class ActivityAttempts(RunLifecycle):
                 candidates.append((last + timeouts["HEARTBEAT"], "HEARTBEAT"))
         if candidates:
             task.timeout_at, task.timeout_kind = min(candidates)
-            self.deadline_added(task.timeout_at)
+            self.state.deadline_added(task.timeout_at)
         else:
             task.timeout_at = task.timeout_kind = None
 
-    def _time_out_activity_if_due(self, task_id: str, now: float) -> None:
+    def time_out_if_due(self, task_id: str, now: float) -> None:
         task = self.store.get_task(task_id)
         if task is None or task.state not in ("queued", "leased") or task.timeout_at is None or task.timeout_at > now:
             return
@@ -75,27 +80,27 @@ class ActivityAttempts(RunLifecycle):
         # schedule-to-close ends all retrying; a retry of a schedule-to-start timeout would queue the same way
         failure = {"message": message, "type": "TimeoutFailure", "non_retryable": kind in ("SCHEDULE_TO_CLOSE", "SCHEDULE_TO_START"),
                    "details": [{"timeout_type": kind}]}
-        run = self._open_run(task.run_id)
+        run = self.state.open_run(task.run_id)
         if run is None:
-            self._finish_task(task, "failed", now, result={"failure": failure}, error=message)
+            self.state.finish_task(task, "failed", now, result={"failure": failure}, error=message)
             return
-        self._fail_activity(task, run, message, failure, {"failure": failure}, now, timeout_type=kind)
+        self.fail(task, run, message, failure, {"failure": failure}, now, timeout_type=kind)
 
-    def _activity_lease_lapsed(self, task: TaskRecord, run: RunRecord, now: float) -> None:
+    def lease_lapsed(self, task: TaskRecord, run: RunRecord, now: float) -> None:
         """The agent stopped renewing: the attempt is lost, and counts as a failed attempt."""
         name = (task.payload or {}).get("activityType") or task.type[len("activity:"):]
         message = f"activity {name} attempt {task.attempt} was lost: its lease lapsed (agent {task.agent_id} stopped renewing it)"
         failure = {"message": message, "type": "LeaseExpired"}
-        self._fail_activity(task, run, message, failure, {"failure": failure}, now)
+        self.fail(task, run, message, failure, {"failure": failure}, now)
 
-    def _fail_activity(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float,
+    def fail(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float,
                        *, timeout_type: Optional[str] = None) -> None:
         payload = dict(task.payload or {})
         stack_trace = (result or {}).get("stderr") if isinstance(result, dict) else None
         if task.cancel_requested:
-            self._finish_task(task, "failed", now, result=result, error=f"cancelled: {error}")
-            self._history(run, "ActivityTaskCanceled", task.id, now, reason=run_cancel_reason(self.store, run))
-            self._wake(run, now)
+            self.state.finish_task(task, "failed", now, result=result, error=f"cancelled: {error}")
+            self.state.record(run, "ActivityTaskCanceled", task.id, now, reason=run_cancel_reason(self.store, run))
+            self.state.wake(run, now)
             return
         attempt = int(task.attempt or payload.get("attempt") or 1)
         first = task.first_scheduled_at or task.created_at
@@ -104,29 +109,29 @@ class ActivityAttempts(RunLifecycle):
         if delay is not None and budget is not None and now + delay >= first + budget:
             delay = None  # the next attempt could not finish within schedule-to-close
         task.timeout_at = task.timeout_kind = None
-        self._finish_task(task, "failed", now, result=result, error=error)
+        self.state.finish_task(task, "failed", now, result=result, error=error)
         details = {"error": error, "failure": failure, "timeout_type": timeout_type, "stack_trace": stack_trace}
         if delay is None:
-            self._history(run, "ActivityTaskFailed", task.id, now, attempt=attempt, **details)
-            self._wake(run, now)
+            self.state.record(run, "ActivityTaskFailed", task.id, now, attempt=attempt, **details)
+            self.state.wake(run, now)
             return
         payload["attempt"] = attempt + 1
         if task.heartbeat_details is not None:  # the next attempt can resume where this one stopped
             payload["heartbeatDetails"] = task.heartbeat_details
         retry = attrs.evolve(
-            task, id=self.new_id(), state="queued", attempt=attempt + 1, agent_id=None,
+            task, id=self.state.new_id(), state="queued", attempt=attempt + 1, agent_id=None,
             leased_until=None, result=None, error=None, payload=payload, created_at=now,
             updated_at=now, not_before=now + delay, wake_pending=False, cancel_requested=False,
             lease_token=None, attempt_started_at=None, last_heartbeat_at=None, heartbeat_details=None,
         )
-        self._arm_activity(retry)
+        self.arm(retry)
         self.store.insert_task(retry)
-        self.deadline_added(retry.not_before)
-        self._history(
+        self.state.deadline_added(retry.not_before)
+        self.state.record(
             run, "ActivityTaskRetryScheduled", retry.id, now,
             previous_task=task.id, attempt=retry.attempt, not_before=ts(now + delay), **details,
         )
-        self._history(
+        self.state.record(
             run, "ActivityTaskScheduled", retry.id, now,
             activity_type=payload.get("activityType") or task.type[len("activity:"):],
             attempt=retry.attempt, args=payload.get("args") or [],

@@ -9,15 +9,19 @@ import attrs
 
 from ... import types as wt
 from . import limits
-from .core import EngineCore, Fence, _payload
+from .core import EngineState, Fence, _payload
 from ..errors import AlreadyExists, BadRequest, Conflict
 from .retry import retry_delay
 from ..store import HistoryRecord, Page, RunRecord, Store, TaskRecord
 
-class RunLifecycle(EngineCore):
-    """What happens to workflow runs: the engine's workflow half."""
+class Runs:
+    """What happens to workflow runs: starting, closing, children, signals, cancellation."""
 
-    def _enqueue_workflow(self, task: TaskRecord, now: float, continuing_task_id: Optional[str] = None) -> TaskRecord:
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.store, self.clock = state.store, state.clock
+
+    def enqueue_workflow(self, task: TaskRecord, now: float, continuing_task_id: Optional[str] = None) -> TaskRecord:
         """Start a run for this workflow task. ``continuing_task_id``: the workflow task whose lease
         the request named (our agent names it when it continues as new), which says exactly
         which run is continuing."""
@@ -49,7 +53,7 @@ class RunLifecycle(EngineCore):
             )
             if parent is None or parent.state != "running":
                 raise Conflict(f"parent workflow {payload.parent_workflow_id} is not running")
-        run_id = self.new_id()
+        run_id = self.state.new_id()
         raw.update(workflowType=workflow_type, workflowId=workflow_id, runId=run_id, namespace=task.namespace)
         task.payload = raw
         self.store.insert_task(task)
@@ -82,7 +86,7 @@ class RunLifecycle(EngineCore):
             run.parent_cancellation_type = continued_from.parent_cancellation_type
         self._insert_run(run, task, now, payload.args or [])
         if parent is not None:
-            self._history(
+            self.state.record(
                 parent, "ChildWorkflowExecutionStarted", task.id, now,
                 workflow_type=workflow_type, child_workflow_id=workflow_id, child_run_id=run_id,
                 args=payload.args or [],  # beyond the contract's attributes: replay compares them
@@ -94,8 +98,8 @@ class RunLifecycle(EngineCore):
         task.history_cursor = 0  # an agent has seen none of the new run's history
         self.store.update_task(task)
         self.store.insert_run(run)
-        self.deadline_added(run.deadline)
-        self._history(
+        self.state.deadline_added(run.deadline)
+        self.state.record(
             run, "WorkflowExecutionStarted", task.id, now,
             workflow_type=run.type, args=args, parent_workflow_id=run.parent_id,
             continued_from_run_id=run.continued_from_run_id, attempt=run.attempt,
@@ -133,11 +137,11 @@ class RunLifecycle(EngineCore):
                 f"workflow {latest.id} already succeeded (run {latest.run_id}) and the reuse policy is allow_duplicate_failed_only"
             )
 
-    def _complete_workflow_task(self, task: TaskRecord, result: wt.TaskResult, result_json: Dict[str, Any], now: float) -> None:
+    def complete_workflow_task(self, task: TaskRecord, result: wt.TaskResult, result_json: Dict[str, Any], now: float) -> None:
         run = self.store.get_run(task.run_id or "")
         assert run is not None
         if run.state != "running":
-            self._finish_task(task, "succeeded" if run.state != "failed" else "failed", now, result=result_json)
+            self.state.finish_task(task, "succeeded" if run.state != "failed" else "failed", now, result=result_json)
             return
         can = result.continue_as_new
         if can is not None:
@@ -151,24 +155,24 @@ class RunLifecycle(EngineCore):
                 next_run.parent_task_id, next_run.parent_cancellation_type = run.parent_task_id, run.parent_cancellation_type
                 self.store.update_run(next_run)
             run.next_run_id = next_run.run_id
-            self._close_run(
+            self.close_run(
                 run, "continued_as_new", now, task_state="succeeded", result=result_json,
                 event=("WorkflowExecutionContinuedAsNew", {"next_run_id": next_run.run_id, "next_workflow_id": next_run.id}),
             )
             return
-        self._close_run(
+        self.close_run(
             run, "succeeded", now, task_state="succeeded", result=result_json,
             event=("WorkflowExecutionCompleted", {"result": result.value}),
         )
 
-    def _fail_workflow_task(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float) -> None:
+    def fail_workflow_task(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float) -> None:
         delay = None
         if run.retry:
             delay = retry_delay(run.retry, run.attempt, failure, run.created_at, now)
         next_run_id = None
         if delay is not None:
             next_run_id = self._retry_run(run, task, now, delay)
-        self._close_run(
+        self.close_run(
             run, "failed", now, task_state="failed", result=result, error=error,
             event=("WorkflowExecutionFailed", {"error": error, "failure": failure, "next_run_id": next_run_id}),
             notify_parent=next_run_id is None,
@@ -177,23 +181,23 @@ class RunLifecycle(EngineCore):
     def _retry_run(self, run: RunRecord, task: TaskRecord, now: float, delay: float) -> str:
         started = self.store.history(run.run_id)[0]
         new_task = attrs.evolve(
-            task, id=self.new_id(), state="queued", attempt=1, agent_id=None, leased_until=None,
+            task, id=self.state.new_id(), state="queued", attempt=1, agent_id=None, leased_until=None,
             result=None, error=None, created_at=now, updated_at=now, not_before=now + delay,
             wake_pending=False, payload=dict(task.payload or {}),
         )
         new_run = attrs.evolve(
-            run, run_id=self.new_id(), task_id=new_task.id, state="running", created_at=now, updated_at=now,
+            run, run_id=self.state.new_id(), task_id=new_task.id, state="running", created_at=now, updated_at=now,
             attempt=run.attempt + 1, result=None, error=None, agent_id=None, next_run_id=None,
             cancel_requested=False, continued_from_run_id=None,
             deadline=now + run.run_timeout_ms / 1000.0 if run.run_timeout_ms else None,
         )
         new_task.payload["runId"] = new_run.run_id
         self.store.insert_task(new_task)
-        self.deadline_added(new_task.not_before)
+        self.state.deadline_added(new_task.not_before)
         self._insert_run(new_run, new_task, now, started.attributes.get("args") or [])
         return new_run.run_id
 
-    def _close_run(
+    def close_run(
         self,
         run: RunRecord,
         state: str,
@@ -206,18 +210,18 @@ class RunLifecycle(EngineCore):
         notify_parent: bool = True,
     ) -> HistoryRecord:
         run.state, run.result, run.error = state, result, error
-        self._save_run(run, now)
-        recorded = self._history(run, event[0], run.task_id, now, **event[1])
+        self.state.save_run(run, now)
+        recorded = self.state.record(run, event[0], run.task_id, now, **event[1])
         workflow_task = self.store.get_task(run.task_id)
         if workflow_task is not None and workflow_task.state not in wt.TERMINAL_TASK_STATES:
-            self._finish_task(workflow_task, task_state, now, result=result, error=error)
+            self.state.finish_task(workflow_task, task_state, now, result=result, error=error)
         for open_task in self.store.open_tasks_of_run(run.run_id):
             # a query still waiting is answered all the same: an agent replays the finished run
             if open_task.id != run.task_id and not open_task.type.startswith("query:"):
-                self._finish_task(open_task, "failed", now, error=f"cancelled: workflow {run.id} closed ({state})")
+                self.state.finish_task(open_task, "failed", now, error=f"cancelled: workflow {run.id} closed ({state})")
         for child in self.store.running_children(run.run_id):
             if child.parent_cancellation_type != "abandon":
-                self._close_run(
+                self.close_run(
                     child, "failed", now, task_state="failed", error="terminated: parent workflow closed",
                     event=("WorkflowExecutionTerminated", {"reason": "parent workflow closed"}), notify_parent=False,
                 )
@@ -226,7 +230,7 @@ class RunLifecycle(EngineCore):
         return recorded
 
     def _notify_parent(self, child: RunRecord, now: float) -> None:
-        parent = self._open_run(child.parent_run_id)
+        parent = self.state.open_run(child.parent_run_id)
         if parent is None:
             return
         first_task = child.task_id
@@ -239,64 +243,64 @@ class RunLifecycle(EngineCore):
             first_task = previous.task_id
         if child.state == "succeeded":
             value = (child.result or {}).get("value")
-            self._history(
+            self.state.record(
                 parent, "ChildWorkflowExecutionCompleted", first_task, now,
                 child_workflow_id=child.id, child_run_id=child.run_id, result=value,
             )
         else:
             failure = (child.result or {}).get("failure") or {"message": child.error}
-            self._history(
+            self.state.record(
                 parent, "ChildWorkflowExecutionFailed", first_task, now,
                 child_workflow_id=child.id, child_run_id=child.run_id, error=child.error, failure=failure,
             )
-        self._wake(parent, now)
+        self.state.wake(parent, now)
 
     def get_workflow(self, workflow_id: str, wait_seconds: float = 0) -> RunRecord:
         """The run; with ``wait_seconds``, once it is no longer running (or time is up)."""
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
+        with self.state.lock:
             while True:
-                run = self._run(workflow_id)
+                run = self.state.find_run(workflow_id)
                 remaining = deadline - time.monotonic()
-                if run.state != "running" or remaining <= 0 or self._stopping:
+                if run.state != "running" or remaining <= 0 or self.state.stopping:
                     return run
-                self._run_waiters.wait(run.run_id, remaining)
+                self.state.run_waiters.wait(run.run_id, remaining)
 
     def history(self, workflow_id: str, after: int = 0, wait_seconds: float = 0) -> List[HistoryRecord]:
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
+        with self.state.lock:
             while True:
-                run = self._run(workflow_id)
+                run = self.state.find_run(workflow_id)
                 events = self.store.history(run.run_id, after)
                 remaining = deadline - time.monotonic()
-                if events or remaining <= 0 or run.state != "running" or self._stopping:
+                if events or remaining <= 0 or run.state != "running" or self.state.stopping:
                     return events
-                self._run_waiters.wait(run.run_id, remaining)
+                self.state.run_waiters.wait(run.run_id, remaining)
 
     def list_workflows(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
-        with self._lock:
+        with self.state.lock:
             return self.store.list_runs(filters, page)
 
     def count_workflows(self, filters: Dict[str, Any]) -> int:
-        with self._lock:
+        with self.state.lock:
             return self.store.count_runs(filters)
 
     def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Fence = None) -> HistoryRecord:
         if not req.name.strip():
             raise BadRequest("signal name must not be empty")
-        with self._lock, self.store.transaction():
-            self._check_fence(fence)
-            run = self._running_run(workflow_id, f"signal {req.name!r} to")
-            return self._signal(run, req, self.clock.now())
+        with self.state.lock, self.store.transaction():
+            self.state.check_fence(fence)
+            run = self.state.running_run(workflow_id, f"signal {req.name!r} to")
+            return self.signal_run(run, req, self.clock.now())
 
-    def _signal(self, run: RunRecord, req: wt.SignalWorkflowRequest, now: float) -> HistoryRecord:
-        event = self._history(run, "WorkflowSignaled", None, now, signal_name=req.name, args=req.args or [])
-        self._wake(run, now)
+    def signal_run(self, run: RunRecord, req: wt.SignalWorkflowRequest, now: float) -> HistoryRecord:
+        event = self.state.record(run, "WorkflowSignaled", None, now, signal_name=req.name, args=req.args or [])
+        self.state.wake(run, now)
         return event
 
     def cancel(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
-        with self._lock, self.store.transaction():
-            run = self._running_run(workflow_id, "cancel")
+        with self.state.lock, self.store.transaction():
+            run = self.state.running_run(workflow_id, "cancel")
             return self._request_cancel(run, reason or "workflow cancellation requested", self.clock.now())
 
     def _request_cancel(self, run: RunRecord, reason: str, now: float) -> HistoryRecord:
@@ -305,8 +309,8 @@ class RunLifecycle(EngineCore):
                 if event.type == "WorkflowCancellationRequested":
                     return event
         run.cancel_requested = True
-        self._save_run(run, now)
-        event = self._history(run, "WorkflowCancellationRequested", None, now, reason=reason)
+        self.state.save_run(run, now)
+        event = self.state.record(run, "WorkflowCancellationRequested", None, now, reason=reason)
         for task in self.store.open_tasks_of_run(run.run_id):
             payload = task.payload or {}
             if task.id == run.task_id or payload.get("cancellationScope") == "non_cancellable":
@@ -317,23 +321,23 @@ class RunLifecycle(EngineCore):
                     continue
                 if kind == "wait_cancellation_completed" and task.state == "leased":
                     task.cancel_requested = True  # the activity acknowledges through its next heartbeat
-                    self._save_task(task, now)
+                    self.state.save_task(task, now)
                     continue
-                self._finish_task(task, "failed", now, error=f"cancelled: {reason}")
-                self._history(run, "ActivityTaskCanceled", task.id, now, reason=reason)
+                self.state.finish_task(task, "failed", now, error=f"cancelled: {reason}")
+                self.state.record(run, "ActivityTaskCanceled", task.id, now, reason=reason)
             elif task.type == "timer":
-                self._finish_task(task, "failed", now, error=f"cancelled: {reason}")
+                self.state.finish_task(task, "failed", now, error=f"cancelled: {reason}")
         for child in self.store.running_children(run.run_id):
             if child.parent_cancellation_type != "abandon":
                 self._request_cancel(child, f"parent workflow cancelled: {reason}", now)
-        self._wake(run, now)
+        self.state.wake(run, now)
         return event
 
     def terminate(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
-        with self._lock, self.store.transaction():
-            run = self._running_run(workflow_id, "terminate")
+        with self.state.lock, self.store.transaction():
+            run = self.state.running_run(workflow_id, "terminate")
             reason = reason or "terminated by request"
-            return self._close_run(
+            return self.close_run(
                 run, "failed", self.clock.now(), task_state="failed", error=f"terminated: {reason}",
                 result={"failure": {"message": f"terminated: {reason}", "type": "TerminatedFailure", "non_retryable": True}},
                 event=("WorkflowExecutionTerminated", {"reason": reason}),

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..errors import Forbidden, KeyReused, ServiceError, Unauthorized
 from ..store import IdempotentRecord, SessionRecord
-from .timekeeping import Timekeeping
+from .core import EngineState
 from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server.engine")
@@ -17,18 +17,22 @@ ACCESS_TOKEN_TTL = 900.0
 REFRESH_TOKEN_TTL = 30 * 86400.0
 
 
-class Sessions(Timekeeping):
+class Sessions:
     """Agent sessions and the idempotency-key record of writes."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.store, self.clock = state.store, state.clock
 
     def refresh_session(self, refresh_token: str) -> Dict[str, Any]:
         """Rotate an agent session. A refresh token works once: presenting a rotated one again
         (a stolen copy, or a replay) revokes its whole family."""
         revoked: Optional[str] = None
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             now = self.clock.now()
-            family = self.new_id()
+            family = self.state.new_id()
             agent_id, namespace = f"local-agent-{family[:8]}", None
-            if self.auth_token is not None and not same_secret(refresh_token, self.auth_token):
+            if self.state.auth_token is not None and not same_secret(refresh_token, self.state.auth_token):
                 session = self.store.get_session(refresh_token)
                 if session is not None and session.kind == "refresh-used":
                     count = self.store.delete_session_family(session.family_id)
@@ -64,7 +68,7 @@ class Sessions(Timekeeping):
 
         The answer is recorded in the write's own transaction, so either both happened or neither."""
         kept: Optional[ServiceError] = None
-        with self._lock:
+        with self.state.lock:
             with self.store.transaction():
                 saved = self.store.get_idempotent(key)
                 if saved is not None and request_digest and saved.request_digest and saved.request_digest != request_digest:
@@ -91,7 +95,7 @@ class Sessions(Timekeeping):
 
     def session(self, token: str) -> Optional[SessionRecord]:
         """The agent session of a valid access token (None when it is not one)."""
-        with self._lock:
+        with self.state.lock:
             session = self.store.get_session(token)
             if session is None or session.kind != "access" or session.expires_at <= self.clock.now():
                 return None
@@ -101,7 +105,7 @@ class Sessions(Timekeeping):
         """An agent session acts in one namespace: the first it names binds its family to it (the
         tokens it refreshes into inherit it); any other is refused (403)."""
         if session.namespace is None:
-            with self._lock, self.store.transaction():
+            with self.state.lock, self.store.transaction():
                 current = self.store.get_session(session.token)
                 if current is not None and current.namespace is None:
                     self.store.bind_session_family(session.family_id, namespace)

@@ -11,15 +11,19 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ... import types as wt
-from .core import DEFAULT_LEASE_SECONDS, Fence, _payload
+from .activities import Activities, check_activity_timeouts
+from .clock import Clock
+from .core import DEFAULT_LEASE_SECONDS, EngineState, Fence, _payload
 from . import limits
 from ..errors import AlreadyExists, BadRequest, Conflict, NotFound, StaleLease
-from .activities import check_activity_timeouts
+from .runs import Runs
 from .sessions import Sessions
-from ..store import HistoryRecord, NamespaceRecord, Page, RunRecord, TaskEventRecord, TaskRecord
+from .timekeeping import Timekeeping
+from ..store import HistoryRecord, NamespaceRecord, Page, RunRecord, Store, TaskEventRecord, TaskRecord
 from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server")
@@ -29,21 +33,46 @@ log = logging.getLogger("postgrip_agent.server")
 MAX_TAIL_EVENTS = 1_000
 
 
-class Engine(Sessions):
-    """The whole state machine: tasks and the agent lane here, workflow runs in RunLifecycle,
-    time-driven work in Timekeeping."""
+class Engine:
+    """The whole state machine, as the HTTP wing and the ticker call it: tasks and the agent lane
+    here; workflow runs (:class:`Runs`), activity attempts (:class:`Activities`), time-driven work
+    (:class:`Timekeeping`) and sessions (:class:`Sessions`) in objects of their own, all holding
+    one :class:`EngineState`."""
+
+    def __init__(self, store: Store, clock: Optional[Clock] = None, *, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 auth_token: Optional[str] = None) -> None:
+        self.state = state = EngineState(store, clock, new_id=new_id, auth_token=auth_token)
+        self.store, self.clock, self.new_id, self.auth_token = state.store, state.clock, state.new_id, state.auth_token
+        #: called with the tick's time on every tick of the ticker (schedules fire from here)
+        self.on_tick = state.on_tick
+        self.runs = Runs(state)
+        self.activities = Activities(state)
+        self.time = Timekeeping(state, self.runs, self.activities)
+        self.sessions = Sessions(state)
+        # what the state offers every caller: the lock with a transaction, the lock alone, the ticker's wake-up
+        self.operation, self.locked, self.deadline_added = state.operation, state.locked, state.deadline_added
+        # workflow runs
+        self.get_workflow, self.history, self.signal = self.runs.get_workflow, self.runs.history, self.runs.signal
+        self.list_workflows, self.count_workflows = self.runs.list_workflows, self.runs.count_workflows
+        self.cancel, self.terminate = self.runs.cancel, self.runs.terminate
+        # time
+        self.run_item, self.run_due, self.ticker = self.time.run_item, self.time.run_due, self.time.ticker
+        self.tick_lag, self.wake_ticker = self.time.tick_lag, self.time.wake_ticker
+        # agent sessions and idempotency keys
+        self.refresh_session, self.idempotent = self.sessions.refresh_session, self.sessions.idempotent
+        self.session, self.session_namespace = self.sessions.session, self.sessions.session_namespace
 
     # ================================================================== namespaces
 
     def list_namespaces(self) -> List[NamespaceRecord]:
-        with self._lock:
+        with self.state.lock:
             return self.store.list_namespaces()
 
     def create_namespace(self, req: wt.CreateNamespaceRequest) -> NamespaceRecord:
         name = req.name.strip()
         if not name or not all(c.isalnum() or c in "._-" for c in name):
             raise BadRequest("namespace name must be non-empty and use only letters, digits, '.', '_' or '-'")
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             if self.store.get_namespace(name) is not None:
                 raise AlreadyExists(f"namespace {name} already exists")
             now = self.clock.now()
@@ -64,14 +93,14 @@ class Engine(Sessions):
         limits.check_int("lease_timeout_seconds", req.lease_timeout_seconds, 0, limits.MAX_LEASE_SECONDS)
         namespace = req.namespace or "default"
         queue = req.queue or "default"
-        with self._lock, self.store.transaction():
-            self._check_fence(fence)
+        with self.state.lock, self.store.transaction():
+            self.state.check_fence(fence)
             if fence is None and (task_type.startswith("activity:") or task_type == "timer"):
                 self._check_command_lease(req.payload, caller, task_type)
             now = self.clock.now()
-            self._ensure_namespace(namespace, now)
+            self.state.ensure_namespace(namespace, now)
             task = TaskRecord(
-                id=self.new_id(),
+                id=self.state.new_id(),
                 namespace=namespace,
                 queue=queue,
                 type=task_type,
@@ -84,7 +113,7 @@ class Engine(Sessions):
                 tenant_id=req.tenant_id,
             )
             if task_type.startswith("workflow:"):
-                task = self._enqueue_workflow(task, now, fence[0] if fence else None)
+                task = self.runs.enqueue_workflow(task, now, fence[0] if fence else None)
             elif task_type.startswith("activity:"):
                 self._enqueue_activity(task, now)
             elif task_type == "timer":
@@ -96,14 +125,14 @@ class Engine(Sessions):
             else:
                 self.store.insert_task(task)
             if task.state == "queued" and task.fire_at is None:
-                self._task_available(task)
+                self.state.task_available(task)
             return task
 
     def time_skip_target(self) -> Optional[float]:
         """For time-skipping tests: the moment the next timer, retry, deadline or schedule fire falls
         due, when nothing can happen before it (no task held by an agent or waiting for one);
         None while work is runnable or nothing is due at all."""
-        with self._lock:
+        with self.state.lock:
             now = self.clock.now()
             if self.store.has_runnable_work(now):
                 return None
@@ -112,47 +141,47 @@ class Engine(Sessions):
 
     def activity_running(self) -> bool:
         """Whether an agent holds an activity task now (time-skipping tests let time run then)."""
-        with self._lock:
+        with self.state.lock:
             leased = self.store.list_tasks({"state": "leased"}, Page(limit=1000))
         return any(task.type.startswith("activity:") for task in leased)
 
     def next_due(self) -> Optional[float]:
         """The moment the next timer, lease, timeout, retry or run deadline falls due (None: nothing)."""
-        with self._lock:
+        with self.state.lock:
             return self.store.next_deadline(self.clock.now())
 
     def get_task(self, task_id: str) -> TaskRecord:
-        with self._lock:
-            return self._task(task_id)
+        with self.state.lock:
+            return self.state.task(task_id)
 
     def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
-        with self._lock:
+        with self.state.lock:
             return self.store.list_tasks(filters, page)
 
     def task_events(self, task_id: str, after: int = 0, wait_seconds: float = 0) -> List[TaskEventRecord]:
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
-            self._task(task_id)
+        with self.state.lock:
+            self.state.task(task_id)
             while True:
                 events = self.store.task_events(task_id, after)
                 remaining = deadline - time.monotonic()
-                if events or remaining <= 0 or self._stopping:
+                if events or remaining <= 0 or self.state.stopping:
                     return events
-                task = self._task(task_id)
+                task = self.state.task(task_id)
                 if task.state in wt.TERMINAL_TASK_STATES:
                     return events
-                self._task_waiters.wait(task_id, remaining)
+                self.state.task_waiters.wait(task_id, remaining)
 
     def wait_task(self, task_id: str, wait_seconds: float) -> TaskRecord:
         """The task, once it is terminal or ``wait_seconds`` have passed."""
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
+        with self.state.lock:
             while True:
-                task = self._task(task_id)
+                task = self.state.task(task_id)
                 remaining = deadline - time.monotonic()
-                if task.state in wt.TERMINAL_TASK_STATES or remaining <= 0 or self._stopping:
+                if task.state in wt.TERMINAL_TASK_STATES or remaining <= 0 or self.state.stopping:
                     return task
-                self._task_waiters.wait(task_id, remaining)
+                self.state.task_waiters.wait(task_id, remaining)
 
 
     def _check_command_lease(self, payload: Any, caller: Optional[str], task_type: str) -> None:
@@ -197,12 +226,12 @@ class Engine(Sessions):
         task.attempt = payload.attempt or 1
         task.first_scheduled_at = now
         task.payload = {**(task.payload or {}), "scheduledAt": ts(now)}
-        self._arm_activity(task)
+        self.activities.arm(task)
         if run is not None:
             task.run_id = run.run_id
         self.store.insert_task(task)
         if run is not None:
-            self._history(
+            self.state.record(
                 run, "ActivityTaskScheduled", task.id, now,
                 activity_type=payload.activity_type or task.type[len("activity:"):],
                 attempt=task.attempt, args=payload.args or [],
@@ -222,9 +251,9 @@ class Engine(Sessions):
         task.fire_at = fire_at
         task.run_id = run.run_id if run else None
         self.store.insert_task(task)
-        self.deadline_added(fire_at)
+        self.state.deadline_added(fire_at)
         if run is not None:
-            self._history(
+            self.state.record(
                 run, "TimerStarted", task.id, now,
                 timer_id=payload.timer_id or task.id, duration_ms=duration_ms, fire_at=ts(fire_at),
             )
@@ -246,10 +275,10 @@ class Engine(Sessions):
                 raise BadRequest(f"a {wt.UPSERT_MARKER} marker needs details.search_attributes (an object)")
             merged = {**(run.search_attributes or {}), **upsert}
             run.search_attributes = {key: value for key, value in merged.items() if value is not None} or None
-            self._save_run(run, now)
+            self.state.save_run(run, now)
         task.state, task.run_id, task.result = "completed", run.run_id, {"value": None}
         self.store.insert_task(task)
-        self._history(run, "MarkerRecorded", task.id, now, marker_name=name, details=details)
+        self.state.record(run, "MarkerRecorded", task.id, now, marker_name=name, details=details)
 
     def _enqueue_workflow_request(self, task: TaskRecord, now: float) -> None:
         is_query = task.type.startswith("query:")
@@ -258,7 +287,7 @@ class Engine(Sessions):
         name = payload.query_name if is_query else payload.update_name
         if not name:
             raise BadRequest(f"{'queryName' if is_query else 'updateName'} must not be empty")
-        run = self._run(payload.workflow_run_id or payload.workflow_id)
+        run = self.state.find_run(payload.workflow_run_id or payload.workflow_id)
         if run.state != "running" and not is_query:  # a finished run is queried by replaying its history
             raise Conflict(
                 f"cannot {'query' if is_query else 'update'} {name!r} on workflow {run.id}: "
@@ -281,13 +310,13 @@ class Engine(Sessions):
         """Lease the next task, waiting up to ``wait_seconds`` for one. A caller that hung up
         while waiting gets nothing, so no task is leased to a connection nobody reads."""
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
+        with self.state.lock:
             while True:
                 now = self.clock.now()
                 task = self.store.next_available_task(namespace, queue, type_prefixes, now)
                 if task is not None:
                     if not caller_alive():
-                        self._task_available(task)  # pass the wake-up on to another poller
+                        self.state.task_available(task)  # pass the wake-up on to another poller
                         return None
                     with self.store.transaction():
                         # Read outside the write lock: another replica may have leased it since.
@@ -300,9 +329,9 @@ class Engine(Sessions):
                         return current
                     continue
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping:
+                if remaining <= 0 or self.state.stopping:
                     return None
-                self._wait_for_task(namespace, queue, type_prefixes, remaining)
+                self.state.wait_for_task(namespace, queue, type_prefixes, remaining)
 
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
         task.state = "leased"
@@ -310,12 +339,12 @@ class Engine(Sessions):
         task.lease_token = secrets.token_hex(8)
         if task.type.startswith("activity:"):
             task.attempt_started_at, task.last_heartbeat_at = now, None
-            self._arm_activity(task)
+            self.activities.arm(task)
         task.leased_until = now + task.lease_timeout_seconds
         task.wake_pending = False
-        self._save_task(task, now)
-        self.deadline_added(task.leased_until)
-        self._task_event(task, now, "leased", agent_id, message=f"leased by {agent_id}")
+        self.state.save_task(task, now)
+        self.state.deadline_added(task.leased_until)
+        self.state.task_event(task, now, "leased", agent_id, message=f"leased by {agent_id}")
         if task.type.startswith("workflow:") and task.run_id:
             run = self.store.get_run(task.run_id)
             if run is not None and run.agent_id != agent_id:
@@ -326,8 +355,8 @@ class Engine(Sessions):
         """The task an agent-lane write is about, checked against the lease the writer holds."""
         if fence is None:
             return self._finishable_task(task_id, agent_id) if finishing else self._leased_task(task_id, agent_id)
-        self._check_fence(fence)
-        task = self._task(task_id)
+        self.state.check_fence(fence)
+        task = self.state.task(task_id)
         if fence[0] == task_id:
             return task
         if finishing and task.type.startswith("update:") and task.state == "blocked" and task.run_id:
@@ -337,7 +366,7 @@ class Engine(Sessions):
         raise Conflict(f"task {task_id} is not held by the lease of task {fence[0]}")
 
     def _leased_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
-        task = self._task(task_id)
+        task = self.state.task(task_id)
         if task.state in wt.TERMINAL_TASK_STATES:
             raise Conflict(f"task {task_id} is terminal ({task.state}{': ' + task.error if task.error else ''})")
         if task.state != "leased":
@@ -347,7 +376,7 @@ class Engine(Sessions):
         return task
 
     def heartbeat(self, task_id: str, agent_id: Optional[str], req: wt.HeartbeatTaskRequest, fence: Fence = None) -> TaskRecord:
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence)
             if task.cancel_requested:
                 raise Conflict(f"task {task_id} is terminal: cancellation requested")
@@ -361,40 +390,40 @@ class Engine(Sessions):
                 task.last_heartbeat_at = now
                 if event_in is not None and event_in.details is not None:
                     task.heartbeat_details = event_in.details
-                self._arm_activity(task)
-            self._save_task(task, now)
+                self.activities.arm(task)
+            self.state.save_task(task, now)
             event = req.event or wt.TaskEventInput(kind="heartbeat")
-            self._task_event(task, now, event.kind, agent_id or task.agent_id, **_event_fields(event))
+            self.state.task_event(task, now, event.kind, agent_id or task.agent_id, **_event_fields(event))
             return task
 
     def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None) -> TaskEventRecord:
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence)
-            return self._task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
+            return self.state.task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
 
     def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None,
               cursor: Optional[int] = None) -> TaskRecord:
         """Park a workflow task until something happens to its run. ``cursor``: the last history
         seq the agent applied (the history-tail extensions send what follows it), None if unknown."""
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence)
             now = self.clock.now()
             task.leased_until = task.lease_token = None
             task.history_cursor = cursor
             if task.wake_pending:  # something happened while the agent was working: run again
                 task.state, task.wake_pending, task.agent_id = "queued", False, None
-                self._task_available(task)
+                self.state.task_available(task)
             else:
                 task.state = "blocked"
             task.error = None
-            self._save_task(task, now)
+            self.state.save_task(task, now)
             return task
 
     def release(self, task_id: str, agent_id: Optional[str], fence: Fence = None) -> TaskRecord:
         """Extension ``lease-release``: the agent holding the lease gives the task back (it is
         shutting down and will not finish it). The task is queued again at once, as the same
         attempt (nothing failed), for any agent; what the old holder still writes is refused."""
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence)
             if task.state != "leased":
                 raise Conflict(f"task {task_id} is not leased (state {task.state}): nothing to release")
@@ -404,9 +433,9 @@ class Engine(Sessions):
             task.wake_pending = False
             if task.type.startswith("activity:"):
                 task.attempt_started_at, task.not_before = None, now
-                self._arm_activity(task)
-            self._save_task(task, now)
-            self._task_available(task)
+                self.activities.arm(task)
+            self.state.save_task(task, now)
+            self.state.task_available(task)
             log.info("task %s (%s) released by %s; queued again", task.id, task.type, holder)
             return task
 
@@ -418,7 +447,7 @@ class Engine(Sessions):
 
         ``eager`` = (queue, task-type prefixes, how many): lease that many of the activities just
         scheduled on that queue to the same agent at once (it has free slots for them)."""
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             self._writable_task(task_id, agent_id, fence)
             scheduled = []
             for index, command in enumerate(commands):
@@ -445,15 +474,15 @@ class Engine(Sessions):
                           queue: str, prefixes: Sequence[str]) -> Tuple[TaskRecord, Optional[TaskRecord]]:
         """Complete a task and, in the same transaction, lease the workflow task it woke to the same
         agent (when it is queued on ``queue`` with a type in ``prefixes``); no poller is woken for it."""
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             held: List[TaskRecord] = []
-            self._held_wakeups = held
+            self.state.held_wakeups = held
             try:
                 task = self.complete(task_id, agent_id, result, fence)
             finally:
-                self._held_wakeups = None
+                self.state.held_wakeups = None
             claimed: Optional[TaskRecord] = None
-            run = self._open_run(task.run_id) if agent_id and task.type.startswith("activity:") else None
+            run = self.state.open_run(task.run_id) if agent_id and task.type.startswith("activity:") else None
             following = self.store.get_task(run.task_id) if run is not None else None
             now = self.clock.now()
             if (agent_id and following is not None and following.state == "queued" and following.queue == queue
@@ -463,7 +492,7 @@ class Engine(Sessions):
                 claimed = following
             for available in held:
                 if claimed is None or available.id != claimed.id:
-                    self._task_available(available)
+                    self.state.task_available(available)
             return task, claimed
 
     def history_tail(self, task: TaskRecord) -> Optional[Tuple[int, List[HistoryRecord]]]:
@@ -471,14 +500,14 @@ class Engine(Sessions):
         the tail is at most MAX_TAIL_EVENTS long; else None (the agent reads the history itself)."""
         if not task.type.startswith("workflow:") or task.history_cursor is None or not task.run_id:
             return None
-        with self._lock:
+        with self.state.lock:
             events = self.store.history(task.run_id, task.history_cursor, MAX_TAIL_EVENTS + 1)
         return None if len(events) > MAX_TAIL_EVENTS else (task.history_cursor, events)
 
     def _finishable_task(self, task_id: str, agent_id: Optional[str]) -> TaskRecord:
         """A leased task; or an update handed to its workflow (blocked), finished by whoever
         holds the lease of that workflow's task."""
-        task = self._task(task_id)
+        task = self.state.task(task_id)
         if task.type.startswith("update:") and task.state == "blocked" and task.run_id:
             run = self.store.get_run(task.run_id)
             owner = self.store.get_task(run.task_id) if run else None
@@ -488,44 +517,44 @@ class Engine(Sessions):
         return self._leased_task(task_id, agent_id)
 
     def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence = None) -> TaskRecord:
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             in_workflow = task.state == "blocked"
             now = self.clock.now()
             result_json = wt.to_json(result)
             if task.type.startswith("workflow:") and task.run_id:
-                self._complete_workflow_task(task, result, result_json, now)
+                self.runs.complete_workflow_task(task, result, result_json, now)
             else:
-                self._finish_task(task, "succeeded", now, result=result_json)
-                run = self._open_run(task.run_id)
+                self.state.finish_task(task, "succeeded", now, result=result_json)
+                run = self.state.open_run(task.run_id)
                 if run is not None and task.type.startswith("activity:"):
-                    self._history(run, "ActivityTaskCompleted", task.id, now, result=result.value)
-                    self._wake(run, now)
+                    self.state.record(run, "ActivityTaskCompleted", task.id, now, result=result.value)
+                    self.state.wake(run, now)
                 elif run is not None and task.type.startswith("update:"):
                     payload = task.payload or {}
-                    self._history(
+                    self.state.record(
                         run, "WorkflowUpdateCompleted", task.id, now,
                         update_name=payload.get("updateName"), args=payload.get("args") or [],
                         result=result.value, update_id=payload.get("updateId") or task.id,
                         in_workflow=True if in_workflow else None,
                     )
                     if not in_workflow:  # applied inside the workflow already: nothing new to see
-                        self._wake(run, now)
+                        self.state.wake(run, now)
             return task
 
     def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest, fence: Fence = None) -> TaskRecord:
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             now = self.clock.now()
             result_json = wt.to_json(req.result) if req.result is not None else None
             failure = (result_json or {}).get("failure") or {"message": req.error}
-            run = self._open_run(task.run_id)
+            run = self.state.open_run(task.run_id)
             if task.type.startswith("workflow:") and run is not None and run.task_id == task.id:
-                self._fail_workflow_task(task, run, req.error, failure, result_json, now)
+                self.runs.fail_workflow_task(task, run, req.error, failure, result_json, now)
             elif task.type.startswith("activity:") and run is not None:
-                self._fail_activity(task, run, req.error, failure, result_json, now)
+                self.activities.fail(task, run, req.error, failure, result_json, now)
             else:
-                self._finish_task(task, "failed", now, result=result_json, error=req.error)
+                self.state.finish_task(task, "failed", now, result=result_json, error=req.error)
             return task
 
     def signal_with_start(
@@ -535,7 +564,7 @@ class Engine(Sessions):
             raise BadRequest(f"workflowId {req.workflow_id!r} in the body differs from {workflow_id!r} in the path")
         if not req.signal.name.strip():
             raise BadRequest("signal name must not be empty")
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             namespace = req.namespace or "default"
             run = self.store.latest_run(workflow_id, namespace)
             if run is None or run.state != "running":
@@ -555,44 +584,44 @@ class Engine(Sessions):
                 ))
                 run = self.store.latest_run(workflow_id, namespace)
                 assert run is not None
-            event = self._signal(run, req.signal, self.clock.now())
+            event = self.runs.signal_run(run, req.signal, self.clock.now())
             task = self.store.get_task(run.task_id)
             assert task is not None
             return run, task, event
 
     def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._wake_all_pollers()
-            self._run_waiters.notify_everyone()
-            self._task_waiters.notify_everyone()
-        self._ticker_wake.set()
+        with self.state.lock:
+            self.state.stopping = True
+            self.state.wake_all_pollers()
+            self.state.run_waiters.notify_everyone()
+            self.state.task_waiters.notify_everyone()
+        self.state.ticker_wake.set()
 
     # ================================================================== admin
 
     def ready_stats(self) -> Dict[str, int]:
-        with self._lock:
+        with self.state.lock:
             stats = {f"tasks_{state}": 0 for state in wt.TASK_STATES}
             stats.update({f"tasks_{k}": v for k, v in self.store.count_tasks_by_state().items()})
             stats.update({f"workflows_{state}": 0 for state in wt.WORKFLOW_STATES})
             stats.update({f"workflows_{k}": v for k, v in self.store.count_runs_by_state().items()})
             stats["namespaces"] = len(self.store.list_namespaces())
-            stats["ticker_lag_ms"] = int(self.tick_lag() * 1000)
-            stats["ticker_last_tick_unix_ms"] = int((self.last_tick_at or 0) * 1000)
-            stats["time_items_retrying"] = len(self._item_failures)
-            stats["time_items_quarantined"] = self.quarantined
+            stats["ticker_lag_ms"] = int(self.time.tick_lag() * 1000)
+            stats["ticker_last_tick_unix_ms"] = int((self.time.last_tick_at or 0) * 1000)
+            stats["time_items_retrying"] = len(self.time.item_failures)
+            stats["time_items_quarantined"] = self.time.quarantined
             stats["store_commits"] = self.store.commits
-            stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self._pollers.values())
+            stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
             return stats
 
     def long_polls_waiting(self) -> int:
         """Callers held in a long-poll on a run or a task right now (not agents' polls)."""
-        with self._lock:
-            return self._run_waiters.waiting + self._task_waiters.waiting
+        with self.state.lock:
+            return self.state.run_waiters.waiting + self.state.task_waiters.waiting
 
     def compact(self, retention_seconds: int) -> Tuple[int, int]:
         limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
-        with self._lock, self.store.transaction():
+        with self.state.lock, self.store.transaction():
             return self.store.compact(self.clock.now() - retention_seconds)
 
 def _event_fields(event: wt.TaskEventInput) -> Dict[str, Any]:

@@ -13,9 +13,11 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from .activities import ActivityAttempts
+from .activities import Activities
+from .core import EngineState
+from .runs import Runs
 from ..store import TaskRecord
 
 log = logging.getLogger("postgrip_agent.server.ticker")
@@ -34,18 +36,19 @@ IDEMPOTENCY_TTL = 86_400.0
 PURGE_EVERY = 60.0
 
 
-class Timekeeping(ActivityAttempts):
+class Timekeeping:
     """The engine's time half: everything the ticker thread does."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, state: EngineState, runs: Runs, activities: Activities) -> None:
+        self.state, self.runs, self.activities = state, runs, activities
+        self.store, self.clock = state.store, state.clock
         # (failures so far, monotonic time of the next try, transient failures in a row) per failing item
-        self._item_failures: Dict[str, Tuple[int, float, int]] = {}
+        self.item_failures: Dict[str, Tuple[int, float, int]] = {}
         self.last_tick_monotonic = time.monotonic()
         self._tick_started: Optional[float] = None
         self.last_tick_at: Optional[float] = None
         self.quarantined = 0
         self._last_purge = 0.0
-        super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ one item
 
@@ -54,11 +57,11 @@ class Timekeeping(ActivityAttempts):
 
         A transient store error (the database unavailable for a while) is retried with backoff
         but never counted: quarantine is for an item that fails the same way every time."""
-        failure = self._item_failures.get(key)
+        failure = self.item_failures.get(key)
         if failure is not None and failure[1] > time.monotonic():
             return
         try:
-            with self._lock, self.store.transaction():
+            with self.state.lock, self.store.transaction():
                 work()
         except Exception as err:
             count, streak = (failure[0], failure[2]) if failure else (0, 0)
@@ -66,27 +69,27 @@ class Timekeeping(ActivityAttempts):
                 delay = min(MAX_TRANSIENT_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** streak)
                 log.warning("%s: the store is unavailable (%s: %s); retrying in %.1fs", key, type(err).__name__,
                             " ".join(str(err).split())[:300], delay)
-                self._item_failures[key] = (count, time.monotonic() + delay, streak + 1)
+                self.item_failures[key] = (count, time.monotonic() + delay, streak + 1)
                 return
             count += 1
             reason = f"{type(err).__name__}: {err}"
             if count < MAX_ITEM_FAILURES:
                 delay = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (count - 1))
                 log.warning("%s failed (%d of %d); retrying in %.1fs", key, count, MAX_ITEM_FAILURES, delay, exc_info=True)
-                self._item_failures[key] = (count, time.monotonic() + delay, 0)
+                self.item_failures[key] = (count, time.monotonic() + delay, 0)
                 return
             log.error("%s failed %d times; quarantining it: %s", key, count, reason, exc_info=True)
             try:
-                with self._lock, self.store.transaction():
+                with self.state.lock, self.store.transaction():
                     quarantine(f"quarantined after {count} failures: {reason}")
                 self.quarantined += 1
-                self._item_failures.pop(key, None)
+                self.item_failures.pop(key, None)
             except Exception:
                 log.exception("quarantining %s failed; it stays out of the way for %.0fs", key, MAX_RETRY_SECONDS)
-                self._item_failures[key] = (count, time.monotonic() + MAX_RETRY_SECONDS, 0)
+                self.item_failures[key] = (count, time.monotonic() + MAX_RETRY_SECONDS, 0)
         else:
             if failure is not None:
-                self._item_failures.pop(key, None)
+                self.item_failures.pop(key, None)
 
     def _quarantine_task(self, task_id: str, reason: str) -> None:
         task = self.store.get_task(task_id)
@@ -94,19 +97,19 @@ class Timekeeping(ActivityAttempts):
             return
         now = self.clock.now()
         task.fire_at = task.leased_until = None
-        self._finish_task(task, "failed", now, error=reason)
-        run = self._open_run(task.run_id)
+        self.state.finish_task(task, "failed", now, error=reason)
+        run = self.state.open_run(task.run_id)
         if run is not None:  # the run would wait for ever on this task: fail it, visibly
             run.state, run.error, run.deadline = "failed", f"task {task.id} ({task.type}) {reason}", None
-            self._save_run(run, now)
-            self._history(run, "WorkflowExecutionFailed", run.task_id, now, error=run.error,
+            self.state.save_run(run, now)
+            self.state.record(run, "WorkflowExecutionFailed", run.task_id, now, error=run.error,
                           failure={"message": run.error, "type": "Quarantined", "non_retryable": True})
 
     def _quarantine_run(self, run_id: str, reason: str) -> None:
         run = self.store.get_run(run_id)
         if run is not None and run.state == "running":
             run.state, run.error, run.deadline = "failed", f"run timeout {reason}", None
-            self._save_run(run, self.clock.now())
+            self.state.save_run(run, self.clock.now())
 
     # ------------------------------------------------------------------ the kinds of due work
 
@@ -114,21 +117,21 @@ class Timekeeping(ActivityAttempts):
         timer = self.store.get_task(task_id)
         if timer is None or timer.state != "queued" or timer.fire_at is None or timer.fire_at > now:
             return
-        self._finish_task(timer, "succeeded", now)
-        run = self._open_run(timer.run_id)
+        self.state.finish_task(timer, "succeeded", now)
+        run = self.state.open_run(timer.run_id)
         if run is not None:
             payload = timer.payload or {}
-            self._history(run, "TimerFired", timer.id, now, timer_id=payload.get("timerId") or timer.id)
-            self._wake(run, now)
+            self.state.record(run, "TimerFired", timer.id, now, timer_id=payload.get("timerId") or timer.id)
+            self.state.wake(run, now)
 
     def _expire_lease_if_due(self, task_id: str, now: float) -> None:
         task = self.store.get_task(task_id)
         if task is None or task.state != "leased" or task.leased_until is None or task.leased_until > now:
             return
-        run = self._open_run(task.run_id) if task.type.startswith("activity:") else None
+        run = self.state.open_run(task.run_id) if task.type.startswith("activity:") else None
         if run is not None:  # an activity attempt: a failed attempt, retried under its policy
             log.info("lease of activity task %s by %s lapsed; the attempt counts as failed", task.id, task.agent_id)
-            self._activity_lease_lapsed(task, run, now)
+            self.activities.lease_lapsed(task, run, now)
             return
         log.info("lease of task %s (%s) by %s lapsed; re-queued", task.id, task.type, task.agent_id)
         self._requeue_lapsed(task, now)
@@ -137,14 +140,14 @@ class Timekeeping(ActivityAttempts):
         task.state, task.agent_id, task.leased_until, task.lease_token = "queued", None, None, None
         task.attempt += 1
         task.cancel_requested = task.cancel_requested and task.type.startswith("activity:")
-        self._save_task(task, now)
-        self._task_available(task)
+        self.state.save_task(task, now)
+        self.state.task_available(task)
 
     def _time_out_run_if_due(self, run_id: str, now: float) -> None:
         run = self.store.get_run(run_id)
         if run is None or run.state != "running" or run.deadline is None or run.deadline > now:
             return
-        self._close_run(
+        self.runs.close_run(
             run, "failed", now, task_state="failed", error="workflow run timed out",
             result={"failure": {"message": "workflow run timed out", "type": "TimeoutFailure", "non_retryable": True}},
             event=("WorkflowExecutionTimedOut", {"run_timeout_ms": run.run_timeout_ms}),
@@ -156,7 +159,7 @@ class Timekeeping(ActivityAttempts):
         """Fire what is due now: timers, lapsed leases, run timeouts, schedules; each on its own."""
         self._tick_started = time.monotonic()
         now = self.clock.now()
-        with self._lock:
+        with self.state.lock:
             timers = [t.id for t in self.store.due_timers(now)]
             leases = [t.id for t in self.store.expired_leases(now)]
             runs = [r.run_id for r in self.store.timed_out_runs(now)]
@@ -165,25 +168,25 @@ class Timekeeping(ActivityAttempts):
         # reason), so activity timeouts go before lapsed leases
         due: List[Tuple[List[str], str, Callable[[str, float], None], Callable[[str, str], None]]] = [
             (timers, "timer", self._fire_timer_if_due, self._quarantine_task),
-            (activities, "timeout of activity task", self._time_out_activity_if_due, self._quarantine_task),
+            (activities, "timeout of activity task", self.activities.time_out_if_due, self._quarantine_task),
             (leases, "lease expiry of task", self._expire_lease_if_due, self._quarantine_task),
             (runs, "timeout of run", self._time_out_run_if_due, self._quarantine_run),
         ]
         for ids, label, handle, quarantine in due:
             for item in ids:
                 self.run_item(f"{label} {item}", functools.partial(handle, item, now), functools.partial(quarantine, item))
-        for hook in self.on_tick:
+        for hook in self.state.on_tick:
             hook(now)
         if time.monotonic() - self._last_purge >= PURGE_EVERY:
             self._last_purge = time.monotonic()
             self.run_item("idempotency purge", lambda: self.store.purge_idempotent(now - IDEMPOTENCY_TTL), lambda why: None)
-        with self._lock:
+        with self.state.lock:
             # tasks whose backoff (not_before) ended since the last tick are available now: wake
             # a poller for each (here, or on another replica), not every poller
             since = self.last_tick_at if self.last_tick_at is not None else float("-inf")
             for task in self.store.released_tasks(since, now) if now > since else ():
-                self._task_available(task)
-            self._ticker_next = self._next_wake(now)
+                self.state.task_available(task)
+            self.state.ticker_next = self._next_wake(now)
         self.last_tick_at = now
         self.last_tick_monotonic = time.monotonic()
         self._tick_started = None
@@ -192,7 +195,7 @@ class Timekeeping(ActivityAttempts):
         upcoming = self.store.next_deadline(now)
         if upcoming is not None and upcoming <= now:
             # only items backing off are still due: wake for the earliest retry, not at once
-            retries = [at for _, at, _ in self._item_failures.values()]
+            retries = [at for _, at, _ in self.item_failures.values()]
             wait = max(0.0, min(retries) - time.monotonic()) if retries else FIRST_RETRY_SECONDS
             upcoming = now + max(wait, 0.01)
         return upcoming
@@ -210,16 +213,16 @@ class Timekeeping(ActivityAttempts):
                                 " ".join(str(err).split())[:300], backoff)
                 else:
                     log.exception("ticker failed to process due work; trying again in %.1fs", backoff)
-                self._ticker_next = self.clock.now() + backoff
+                self.state.ticker_next = self.clock.now() + backoff
                 backoff = min(backoff * 2, MAX_TRANSIENT_RETRY_SECONDS)
                 self._tick_started = None
             try:
-                self._ticker_wake.clear()
+                self.state.ticker_wake.clear()
                 if stopped.is_set():  # set before the stop's wake-up, which the clear above may have eaten
                     break
-                deadline = self._ticker_next
+                deadline = self.state.ticker_next
                 cap = self.clock.now() + MAX_TICKER_WAIT
-                self.clock.wait_until(self._ticker_wake, cap if deadline is None else min(deadline, cap))
+                self.clock.wait_until(self.state.ticker_wake, cap if deadline is None else min(deadline, cap))
             except Exception:
                 log.exception("ticker wait failed; continuing")
                 stopped.wait(0.1)
@@ -235,4 +238,4 @@ class Timekeeping(ActivityAttempts):
 
     def wake_ticker(self) -> None:
         """Have the ticker run a tick now."""
-        self._ticker_wake.set()
+        self.state.ticker_wake.set()
