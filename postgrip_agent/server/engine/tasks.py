@@ -16,14 +16,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ... import types as wt
 from .activities import Activities, check_activity_timeouts
+from .admin import Admin
 from .clock import Clock
 from .core import DEFAULT_LEASE_SECONDS, EngineState, Fence, _payload
 from . import limits
-from ..errors import AlreadyExists, BadRequest, Conflict, NotFound, StaleLease
+from ..errors import BadRequest, Conflict, NotFound, StaleLease
 from .runs import Runs
 from .sessions import Sessions
 from .timekeeping import Timekeeping
-from ..store import HistoryRecord, NamespaceRecord, Page, RunRecord, Store, TaskEventRecord, TaskRecord
+from ..store import HistoryRecord, Page, RunRecord, Store, TaskEventRecord, TaskRecord
 from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server")
@@ -49,6 +50,7 @@ class Engine:
         self.activities = Activities(state)
         self.time = Timekeeping(state, self.runs, self.activities)
         self.sessions = Sessions(state)
+        self.admin = Admin(state, self.time)
         # what the state offers every caller: the lock with a transaction, the lock alone, the ticker's wake-up
         self.operation, self.locked, self.deadline_added = state.operation, state.locked, state.deadline_added
         # workflow runs
@@ -58,27 +60,15 @@ class Engine:
         # time
         self.run_item, self.run_due, self.ticker = self.time.run_item, self.time.run_due, self.time.ticker
         self.tick_lag, self.wake_ticker = self.time.tick_lag, self.time.wake_ticker
+        self.time_skip_target, self.activity_running, self.next_due = (
+            self.time.time_skip_target, self.time.activity_running, self.time.next_due)
+        # administration
+        self.list_namespaces, self.create_namespace, self.compact = (
+            self.admin.list_namespaces, self.admin.create_namespace, self.admin.compact)
+        self.ready_stats, self.long_polls_waiting = self.admin.ready_stats, self.admin.long_polls_waiting
         # agent sessions and idempotency keys
         self.refresh_session, self.idempotent = self.sessions.refresh_session, self.sessions.idempotent
         self.session, self.session_namespace = self.sessions.session, self.sessions.session_namespace
-
-    # ================================================================== namespaces
-
-    def list_namespaces(self) -> List[NamespaceRecord]:
-        with self.state.lock:
-            return self.store.list_namespaces()
-
-    def create_namespace(self, req: wt.CreateNamespaceRequest) -> NamespaceRecord:
-        name = req.name.strip()
-        if not name or not all(c.isalnum() or c in "._-" for c in name):
-            raise BadRequest("namespace name must be non-empty and use only letters, digits, '.', '_' or '-'")
-        with self.state.lock, self.store.transaction():
-            if self.store.get_namespace(name) is not None:
-                raise AlreadyExists(f"namespace {name} already exists")
-            now = self.clock.now()
-            record = NamespaceRecord(name, now, now, tenant_id=req.tenant_id)
-            self.store.insert_namespace(record)
-            return record
 
     # ================================================================== tasks
 
@@ -127,28 +117,6 @@ class Engine:
             if task.state == "queued" and task.fire_at is None:
                 self.state.task_available(task)
             return task
-
-    def time_skip_target(self) -> Optional[float]:
-        """For time-skipping tests: the moment the next timer, retry, deadline or schedule fire falls
-        due, when nothing can happen before it (no task held by an agent or waiting for one);
-        None while work is runnable or nothing is due at all."""
-        with self.state.lock:
-            now = self.clock.now()
-            if self.store.has_runnable_work(now):
-                return None
-            upcoming = self.store.next_deadline(now)
-        return upcoming if upcoming is not None and upcoming > now else None
-
-    def activity_running(self) -> bool:
-        """Whether an agent holds an activity task now (time-skipping tests let time run then)."""
-        with self.state.lock:
-            leased = self.store.list_tasks({"state": "leased"}, Page(limit=1000))
-        return any(task.type.startswith("activity:") for task in leased)
-
-    def next_due(self) -> Optional[float]:
-        """The moment the next timer, lease, timeout, retry or run deadline falls due (None: nothing)."""
-        with self.state.lock:
-            return self.store.next_deadline(self.clock.now())
 
     def get_task(self, task_id: str) -> TaskRecord:
         with self.state.lock:
@@ -596,33 +564,6 @@ class Engine:
             self.state.run_waiters.notify_everyone()
             self.state.task_waiters.notify_everyone()
         self.state.ticker_wake.set()
-
-    # ================================================================== admin
-
-    def ready_stats(self) -> Dict[str, int]:
-        with self.state.lock:
-            stats = {f"tasks_{state}": 0 for state in wt.TASK_STATES}
-            stats.update({f"tasks_{k}": v for k, v in self.store.count_tasks_by_state().items()})
-            stats.update({f"workflows_{state}": 0 for state in wt.WORKFLOW_STATES})
-            stats.update({f"workflows_{k}": v for k, v in self.store.count_runs_by_state().items()})
-            stats["namespaces"] = len(self.store.list_namespaces())
-            stats["ticker_lag_ms"] = int(self.time.tick_lag() * 1000)
-            stats["ticker_last_tick_unix_ms"] = int((self.time.last_tick_at or 0) * 1000)
-            stats["time_items_retrying"] = len(self.time.item_failures)
-            stats["time_items_quarantined"] = self.time.quarantined
-            stats["store_commits"] = self.store.commits
-            stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
-            return stats
-
-    def long_polls_waiting(self) -> int:
-        """Callers held in a long-poll on a run or a task right now (not agents' polls)."""
-        with self.state.lock:
-            return self.state.run_waiters.waiting + self.state.task_waiters.waiting
-
-    def compact(self, retention_seconds: int) -> Tuple[int, int]:
-        limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
-        with self.state.lock, self.store.transaction():
-            return self.store.compact(self.clock.now() - retention_seconds)
 
 def _event_fields(event: wt.TaskEventInput) -> Dict[str, Any]:
     return {"stage": event.stage, "message": event.message, "stream": event.stream, "data": event.data, "details": event.details}

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from .activities import Activities
 from .core import EngineState
 from .runs import Runs
-from ..store import TaskRecord
+from ..store import Page, TaskRecord
 
 log = logging.getLogger("postgrip_agent.server.ticker")
 
@@ -239,3 +239,27 @@ class Timekeeping:
     def wake_ticker(self) -> None:
         """Have the ticker run a tick now."""
         self.state.ticker_wake.set()
+
+    # ------------------------------------------------------------------ time-skipping tests
+
+    def time_skip_target(self) -> Optional[float]:
+        """For time-skipping tests: the moment the next timer, retry, deadline or schedule fire falls
+        due, when nothing can happen before it (no task held by an agent or waiting for one);
+        None while work is runnable or nothing is due at all."""
+        with self.state.lock:
+            now = self.clock.now()
+            if self.store.has_runnable_work(now):
+                return None
+            upcoming = self.store.next_deadline(now)
+        return upcoming if upcoming is not None and upcoming > now else None
+
+    def activity_running(self) -> bool:
+        """Whether an agent holds an activity task now (time-skipping tests let time run then)."""
+        with self.state.lock:
+            leased = self.store.list_tasks({"state": "leased"}, Page(limit=1000))
+        return any(task.type.startswith("activity:") for task in leased)
+
+    def next_due(self) -> Optional[float]:
+        """The moment the next timer, lease, timeout, retry or run deadline falls due (None: nothing)."""
+        with self.state.lock:
+            return self.store.next_deadline(self.clock.now())
