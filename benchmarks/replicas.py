@@ -152,6 +152,7 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--wake-samples", type=int, default=50)
+    parser.add_argument("--json", action="store_true", help="also print the medians as one JSON line (for benchmarks/ab.py)")
     args = parser.parse_args()
     stores = ["sqlite", "postgres-1", "postgres-2"]
     runs: Dict[str, List[Dict[str, float]]] = {s: [] for s in stores}
@@ -171,6 +172,11 @@ def main() -> None:
         wfs = statistics.median(r["workflows_s"] for r in runs[store])
         commits = statistics.median(r["commits_per_wf"] for r in runs[store])
         print(f"{store:<12} {wfs:>12.1f} {wfs / base:>9.2f}x {commits:>11.1f}")
+    if args.json:
+        import json
+
+        print(json.dumps({f"{store} workflows/s": statistics.median(r["workflows_s"] for r in runs[store])
+                          for store in stores}))
     print("long-poll wake latency (ms, enqueue sent -> poll answered)")
     for name, samples in wake.items():
         samples.sort()
