@@ -9,6 +9,7 @@ on the wire. Unknown fields sent by a newer server are ignored when reading;
 
 from __future__ import annotations
 
+from . import _wire, _wire_schedules
 from ._converter import describe_structure_error as describe_structure_error
 from ._converter import from_json as from_json
 from ._converter import structure_as as structure_as
@@ -48,21 +49,5 @@ from ._wire_schedules import (  # the public names, re-exported
     BackfillScheduleResponse,
 )
 
-__all__ = [
-    'ACTIVITY_TIMEOUT_FIELDS', 'wire_name', 'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
-    'WorkflowIdReusePolicy', 'ScheduleState', 'ScheduleOverlapPolicy', 'ScheduleMissedRunPolicy',
-    'CancellationType', 'CancellationScopeType', 'JsonValue', 'TASK_STATES', 'TERMINAL_TASK_STATES',
-    'WORKFLOW_STATES', 'UPSERT_MARKER', 'WORKFLOW_STATUSES', 'REUSE_POLICIES', 'CANCELLATION_TYPES',
-    'TASK_EVENT_KINDS', 'format_timestamp', 'parse_timestamp', 'FailureInfo', 'ContinueAsNewResult', 'TaskResult',
-    'RetryPolicy', 'Task', 'TaskEventInput', 'TaskEvent', 'EnqueueTaskRequest', 'AgentPollDirective',
-    'PollTaskResponse', 'HeartbeatTaskRequest', 'AppendTaskEventRequest', 'CompleteTaskRequest', 'BlockTaskRequest',
-    'FailTaskRequest', 'WorkflowExecution', 'WorkflowHistoryEvent', 'WorkflowCountResponse',
-    'SignalWorkflowRequest', 'SignalWithStartWorkflowRequest', 'SignalWithStartWorkflowResponse',
-    'CancelWorkflowRequest', 'TerminateWorkflowRequest', 'WorkflowPayload', 'ActivityInvocationPayload',
-    'TimerPayload', 'WorkflowQueryPayload', 'WorkflowUpdatePayload', 'Namespace', 'CreateNamespaceRequest',
-    'CompactRequest', 'CompactResponse', 'HealthResponse', 'ReadyResponse', 'RefreshAgentSessionRequest',
-    'AgentSessionResponse', 'ErrorResponse', 'ScheduleCalendarSpec', 'ScheduleSpec', 'ScheduleAction', 'Schedule',
-    'CreateScheduleRequest', 'UpdateScheduleRequest', 'PauseScheduleRequest', 'UnpauseScheduleRequest',
-    'TriggerScheduleRequest', 'TriggerScheduleResponse', 'BackfillScheduleRequest', 'BackfillScheduleResponse',
-    'describe_structure_error', 'from_json', 'structure_as', 'structure_strict', 'to_json',
-]
+__all__ = [*_wire.__all__, *_wire_schedules.__all__, "describe_structure_error", "from_json", "structure_as",
+           "structure_strict", "to_json"]

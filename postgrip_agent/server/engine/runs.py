@@ -14,6 +14,7 @@ from ..errors import AlreadyExists, BadRequest, Conflict
 from .retry import retry_delay
 from ..store import HistoryRecord, Page, RunRecord, Store, TaskRecord
 
+
 class Runs:
     """What happens to workflow runs: starting, closing, children, signals, cancellation."""
 
