@@ -19,7 +19,7 @@ import requests
 from postgrip_agent import Agent, Client, activity, workflow
 from postgrip_agent.server import LocalServer, ManualClock, open_store
 from postgrip_agent.server.store.migrations import RECORD_TABLES
-from postgrip_agent.server.store import PostgresStore
+from postgrip_agent.server.store import Page, PostgresStore, SQLiteStore, TaskRecord
 
 from .conftest import Wire, postgres_db, wait_for
 
@@ -109,6 +109,35 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
         assert _versions(server.store) == [1, 2, 3]
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
+
+
+def test_an_old_files_column_order_stays_with_that_file(tmp_path: Path) -> None:
+    """A file written before some columns existed reads its rows by column name; a store of
+    today's layout in the same process reads its own by position (the plan was once shared per
+    statement across the process, and the new store's rows came back with columns swapped)."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE tasks (id TEXT PRIMARY KEY, namespace, queue, type, state, attempt, lease_timeout_seconds,
+                            created_at, updated_at, payload TEXT, tenant_id, agent_id, not_before, leased_until,
+                            result TEXT, error, run_id, wake_pending, fire_at, seq);
+        INSERT INTO tasks (id, namespace, queue, type, state, attempt, lease_timeout_seconds, created_at, updated_at,
+                           payload, wake_pending, seq)
+            VALUES ('t-1', 'default', 'q', 'job', 'queued', 1, 30, 1.0, 1.0, '{"n": 1}', 0, 1);
+    """)
+    old.commit()
+    old.close()
+    older, fresh = SQLiteStore(str(path)), SQLiteStore(":memory:")
+    try:
+        assert [(t.id, t.payload, t.seq) for t in older.list_tasks({"queue": "q"}, Page())] == [("t-1", {"n": 1}, 1)]
+        written = TaskRecord(id="t-2", namespace="default", queue="q", type="job", state="queued", attempt=1,
+                             lease_timeout_seconds=30, created_at=2.0, updated_at=2.0, payload={"m": 2})
+        with fresh.transaction():
+            fresh.insert_task(written)
+        assert fresh.list_tasks({"queue": "q"}, Page()) == [written]
+    finally:
+        older.close()
+        fresh.close()
 
 
 # Replica A runs on a ManualClock, so nothing time-driven on A (a lapsed lease, a retry coming

@@ -33,6 +33,10 @@ class Dialect:
     #: ``upsert(table, names, key)`` -> an insert that replaces the row with the same key
     upsert: Callable[[str, Sequence[str], str], str]
 
+    def insert(self, table: str, names: Sequence[str]) -> str:
+        """A plain insert of ``names`` into ``table`` (shared: both databases spell it alike)."""
+        return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_values(names)})"
+
     def sql(self, text: str) -> str:
         """A shared query in this database's placeholders."""
         return _translate(text, self.placeholder)

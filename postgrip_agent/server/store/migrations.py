@@ -10,7 +10,7 @@ a record class of ``store.py`` needs a migration that adds its column (a test co
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple, Type
+from typing import Any, Dict, List, Sequence, Set, Tuple, Type
 
 import attrs
 
@@ -158,3 +158,17 @@ def columns_of(statement: str) -> List[Tuple[str, str]]:
 def table_of(statement: str) -> str:
     """The table a CREATE TABLE IF NOT EXISTS statement creates."""
     return statement.split()[5]
+
+
+def pending(migrations: Sequence[Migration], done: Set[int]) -> List[Migration]:
+    """The migrations a database that applied ``done`` still lacks, in order."""
+    return [m for m in migrations if m.version not in done]
+
+
+def newest_known(migrations: Sequence[Migration], done: Set[int]) -> int:
+    """The schema version this code knows; refuses a database migrated further by a newer version."""
+    newest = max((m.version for m in migrations), default=0)
+    if done and max(done) > newest:
+        raise RuntimeError(f"the database's schema is at version {max(done)}, newer than this version of the "
+                           f"service knows ({newest}): upgrade postgrip-agent-sync")
+    return newest

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import attrs
 
 from .dialect import POSTGRES, JsonValue
-from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration
+from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration, newest_known, pending
 from .sql import SQLStore
 
 log = logging.getLogger("postgrip_agent.server.postgres")
@@ -76,8 +76,7 @@ def _insert_sql(table: str, upsert: bool) -> Tuple[Tuple[str, ...], str]:
     """The columns and statement of an insert into ``table``, built once per table."""
     cls, key = TABLES[table]
     names = tuple(f.name for f in attrs.fields(cls) if not (f.name == "seq" and table in _SERIAL))
-    sql = (POSTGRES.upsert(table, names, key) if upsert
-           else f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})")
+    sql = POSTGRES.upsert(table, names, key) if upsert else POSTGRES.insert(table, names)
     if table in _SERIAL:
         sql += " RETURNING seq"
     return names, POSTGRES.sql(sql)
@@ -257,20 +256,13 @@ class PostgresStore(SQLStore):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())")
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-            for migration in migrations:
-                if migration.version in done:
-                    continue
+            for migration in pending(migrations, done):
                 log.info("applying PostgreSQL schema migration %d: %s", migration.version, migration.name)
                 for statement in migration.statements:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                              (migration.version, migration.name))
-            newest = max((m.version for m in migrations), default=0)
-            known = max(done | {newest})
-        if known > newest:
-            raise RuntimeError(f"the database's schema is at version {known}, newer than this version of the "
-                               f"service knows ({newest}): upgrade postgrip-agent-sync")
-        return newest
+        return newest_known(migrations, done)
 
     def _values(self, record: Any, names: Sequence[str]) -> List[Any]:
         out = []

@@ -13,18 +13,16 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, T
 
 
 from .dialect import SQLITE
-from .migrations import RECORD_TABLES, SQLITE_MIGRATIONS, Migration, columns_of, table_of
+from .migrations import RECORD_TABLES, SQLITE_MIGRATIONS, Migration, columns_of, newest_known, pending, table_of
 from .sql import SQLStore
 from .sqlite_codec import Marks, build_by_name, codec
 
 R = TypeVar("R")
 log = logging.getLogger("postgrip_agent.server.sqlite")
 
-#: per table and verb, the SQL of inserts and updates; per SELECT statement, whether its columns
-#: come in the record's own order (else their names, for a file written by an older version)
+#: per table and verb, the SQL of inserts and updates
 _INSERT_SQL: Dict[Tuple[str, bool], str] = {}
 _UPDATE_SQL: Dict[str, str] = {}
-_READ_PLANS: Dict[str, Optional[Tuple[str, ...]]] = {}
 
 _TABLES = RECORD_TABLES
 
@@ -52,6 +50,9 @@ class SQLiteStore(SQLStore):
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._depth = 0
         self._lock = threading.RLock()
+        #: per SELECT statement, whether its columns come in the record's own order (else their names:
+        #: a file written by an older version orders them its own way), for this file only
+        self._read_plans: Dict[str, Optional[Tuple[str, ...]]] = {}
         self.schema_version = self._migrate(SQLITE_MIGRATIONS)
         self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
         # Recently written or read rows of the hot tables, by primary key, as stored (JSON as
@@ -113,9 +114,7 @@ class SQLiteStore(SQLStore):
         try:
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at)")
             done = {int(row[0]) for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
-            for migration in migrations:
-                if migration.version in done:
-                    continue
+            for migration in pending(migrations, done):
                 log.info("applying SQLite schema migration %d: %s", migration.version, migration.name)
                 for statement in migration.statements:
                     db.execute(statement)
@@ -127,11 +126,7 @@ class SQLiteStore(SQLStore):
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        newest = max((m.version for m in migrations), default=0)
-        if done and max(done) > newest:
-            raise RuntimeError(f"the database's schema is at version {max(done)}, newer than this version of the "
-                               f"service knows ({newest}): upgrade postgrip-agent-sync")
-        return newest
+        return newest_known(migrations, done)
 
     def _add_missing_columns(self, statement: str) -> None:
         """A table that existed before (a file written by an older version) gets the columns it lacks."""
@@ -177,13 +172,12 @@ class SQLiteStore(SQLStore):
         with self._lock:
             self._db.close()
 
-    @staticmethod
-    def _records(cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
+    def _records(self, cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
         own = codec(cls)
-        if sql not in _READ_PLANS:
+        if sql not in self._read_plans:
             described = tuple(column[0] for column in cursor.description)
-            _READ_PLANS[sql] = None if described == own.names else described
-        columns = _READ_PLANS[sql]
+            self._read_plans[sql] = None if described == own.names else described
+        columns = self._read_plans[sql]
         if columns is None:
             return [own.build(row) for row in rows]
         return [build_by_name(cls, columns, row) for row in rows]
@@ -202,8 +196,7 @@ class SQLiteStore(SQLStore):
         sql = _INSERT_SQL.get((table, upsert))
         if sql is None:
             sql = _INSERT_SQL[(table, upsert)] = (
-                SQLITE.upsert(table, names, _TABLES[table][1]) if upsert
-                else f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})")
+                SQLITE.upsert(table, names, _TABLES[table][1]) if upsert else SQLITE.insert(table, names))
         cursor = self._db.execute(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
