@@ -5,8 +5,8 @@
 
 The benchmark script is this checkout's; the package it measures is put first on ``PYTHONPATH``
 (``REV`` from a temporary ``git worktree``, then this checkout), and processes the script starts
-inherit it. Each repetition runs before, then after; the script's last stdout line must be a JSON
-object of figures. Prints the medians and after/before ratios; asserts nothing.
+inherit it. Each repetition runs before, then after; the script's last stdout line that starts with
+``{`` must be a JSON object of figures. Prints the medians and after/before ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _run(tree: Path, script: List[str]) -> Dict[str, Any]:
                           capture_output=True, text=True, timeout=7200)
     if done.returncode != 0:
         raise RuntimeError(f"{script[0]} on {tree} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    last = [line for line in done.stdout.splitlines() if line.startswith("{")][-1]  # the script's JSON line
+    return json.loads(last)  # type: ignore[no-any-return]
 
 
 def main() -> None:
