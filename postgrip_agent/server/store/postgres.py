@@ -23,7 +23,7 @@ import logging
 import threading
 import uuid
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
@@ -50,6 +50,27 @@ CHANNEL = "postgrip_agent"
 _TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
 _SERIAL = SERIAL_TABLES
+
+
+#: what bounds a replica's waits, set on each of its sessions unless the URL sets it (libpq's
+#: ``options=-c lock_timeout=10s``): a statement waits for a lock at most ``lock_timeout`` and runs at
+#: most ``statement_timeout``; a session idle inside a transaction (its replica frozen, partitioned or
+#: gone) is ended after ``idle_in_transaction_session_timeout``, and every lock it held with it; the
+#: server probes a silent client's socket (``tcp_keepalives_*``)
+SESSION_BOUNDS = {"lock_timeout": "5s", "statement_timeout": "30s", "idle_in_transaction_session_timeout": "4s",
+                  "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+#: libpq's keepalive probes of the server's socket, unless the URL sets them
+CLIENT_KEEPALIVES = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
+
+
+def session_bounds(url: str) -> Tuple[str, Dict[str, Any]]:
+    """The ``SET`` statements of the bounds the URL leaves to us, and the libpq keepalive
+    parameters it does not name."""
+    query = [piece.partition("=") for piece in urlsplit(url).query.split("&") if piece]
+    named = {unquote(key) for key, _, _ in query}
+    options = " ".join(unquote(value.replace("+", " ")) for key, _, value in query if unquote(key) == "options")
+    sets = "; ".join(f"SET {name} = '{value}'" for name, value in SESSION_BOUNDS.items() if f"{name}=" not in options)
+    return sets, {name: value for name, value in CLIENT_KEEPALIVES.items() if name not in named}
 
 
 def missing_driver() -> ImportError:
@@ -123,8 +144,9 @@ class PostgresStore(SQLStore):
         except psycopg.OperationalError as err:
             reason = " ".join(str(err).split())  # libpq's message spans lines
             raise ConnectionError(f"cannot connect to PostgreSQL at {safe_url(self.url)}: {reason}") from None
+        self._bounds, self._keepalives = session_bounds(self.url)
         self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
-                                    configure=self._configure, kwargs={"autocommit": True})
+                                    configure=self._configure, kwargs={"autocommit": True, **self._keepalives})
         self.schema_version = self._migrate(POSTGRES_MIGRATIONS)
 
     def transient(self, error: BaseException) -> bool:
@@ -138,8 +160,10 @@ class PostgresStore(SQLStore):
         return False
 
     def _configure(self, conn: Any) -> None:
-        if self.schema:
-            conn.execute(f'SET search_path TO "{self.schema}"')
+        """Each pooled session: the store's schema, and the bounds on its waits (one round trip)."""
+        statements = ([f'SET search_path TO "{self.schema}"'] if self.schema else []) + ([self._bounds] if self._bounds else [])
+        if statements:
+            conn.execute("; ".join(statements))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -212,7 +236,7 @@ class PostgresStore(SQLStore):
     def _listen(self) -> None:
         while not self._closing.is_set():
             try:
-                with self._psycopg.connect(self.url, autocommit=True) as conn:
+                with self._psycopg.connect(self.url, autocommit=True, **self._keepalives) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._closing.is_set():
                         for note in conn.notifies(timeout=5.0):
