@@ -39,6 +39,14 @@ def _columns(store: Any, table: str) -> Set[str]:
     return {row[1] for row in store._db.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
+def _indexes(store: Any) -> Set[str]:
+    if isinstance(store, PostgresStore):
+        with store._conn() as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (store.schema,)).fetchall()
+        return {row[0] for row in rows}
+    return {row[0] for row in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
+
+
 def _versions(store: Any) -> List[int]:
     if isinstance(store, PostgresStore):
         with store._conn() as conn:
@@ -54,14 +62,16 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
     target = _sqlite_or_postgres(db, tmp_path)
     store = open_store(target)
     try:
-        assert _versions(store) == [1, 2, 3] and store.schema_version == 3  # type: ignore[attr-defined]
+        assert _versions(store) == [1, 2, 3, 4] and store.schema_version == 4  # type: ignore[attr-defined]
         for table, (record, _) in RECORD_TABLES.items():
             assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
+        assert {"runs_ns_created", "runs_ns_updated", "runs_ns_state_created", "runs_ns_type_created",
+                "tasks_ns_created"} <= _indexes(store)
     finally:
         store.close()
     again = open_store(target)  # opening again applies nothing twice
     try:
-        assert _versions(again) == [1, 2, 3]
+        assert _versions(again) == [1, 2, 3, 4]
     finally:
         again.close()
 
@@ -107,7 +117,7 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert schedule["state"] == "paused" and schedule["action"]["workflowType"] == "Nightly"
         task = wire.poll(queue="q")
         assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
-        assert _versions(server.store) == [1, 2, 3]
+        assert _versions(server.store) == [1, 2, 3, 4]
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
 
 

@@ -114,9 +114,9 @@ class ScheduleService:
         """Schedules of a namespace (all when None) in a state; deleted ones only when asked for."""
         if state is not None and state not in SCHEDULE_STATES:
             raise BadRequest(f"state must be one of {', '.join(SCHEDULE_STATES)}, got {state!r}")
-        filters: Dict[str, Any] = {"namespace": namespace, "state": state}
-        records: List[ScheduleRecord] = self._locked(lambda: self.store.list_schedules(filters, page))
-        return records if state is not None else [r for r in records if r.state != "deleted"]
+        filters: Dict[str, Any] = {"namespace": namespace, "state": state} if state is not None else {
+            "namespace": namespace, "state__not": "deleted"}
+        return self._locked(lambda: self.store.list_schedules(filters, page))  # type: ignore[no-any-return]
 
     def get(self, schedule_id: str) -> ScheduleRecord:
         """One schedule (NotFound when there is none, or it was deleted)."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import re
 import threading
-from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import types as wt
@@ -19,13 +18,12 @@ from ..engine.core import MAX_WAIT_SECONDS, Fence
 from ..errors import BadRequest, NotFound, NotImplementedService, ServiceError, Unauthorized, Unavailable
 from ..engine.timekeeping import TICK_LAG_LIMIT
 from .conn import EXTENSIONS, HttpServer
-from ..store import Page, SessionRecord, TaskRecord
+from .request import Request, Response, page_of, paged
+from ..store import SessionRecord, TaskRecord
 from .wire import history_json, namespace_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
 
-MAX_PAGE = 1000
-NEXT_PAGE_HEADER = "X-Next-Page-Token"
 #: sent by an agent with each write it makes while holding a lease: "<task id> <lease token>"
 LEASE_HEADER = "x-postgrip-lease"
 #: the token of the lease a poll granted (in the poll's answer)
@@ -35,106 +33,9 @@ MAX_IDEMPOTENCY_KEY = 200
 # Which credentials an operation accepts (the contract's security requirements).
 PUBLIC, MANAGEMENT, EITHER, AGENT = "public", "management", "either", "agent"
 
-Response = Tuple[int, Any, Dict[str, str]]
-
-
 def _token_digest(header: Optional[str]) -> str:
     """Who sent a request, for scoping its idempotency keys: a digest of its credentials."""
     return hashlib.sha256((header or "").encode("utf-8", "surrogateescape")).hexdigest()[:16] if header else "anonymous"
-
-
-class Request:
-    def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
-                 caller_alive: Callable[[], bool] = lambda: True, *, session: Optional[SessionRecord] = None,
-                 fence: Fence = None):
-        self.caller_alive = caller_alive
-        self.method = method
-        self.path = path
-        self.query = query
-        self.raw_body = body
-        self.params = params
-        #: the lease the writer says it holds (our SDK's fencing extension), or None
-        self.fence = fence
-        #: the agent session the request came with (None: the management token, or no auth)
-        self.session = session
-        #: an agent session's id wins over the agent_id query parameter (which it would let anyone forge)
-        self.agent_id = session.agent_id if session is not None else self.arg("agent_id")
-
-    def arg(self, name: str) -> Optional[str]:
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-    def int_arg(self, name: str, default: int, *, low: int = 0, high: int = limits.INT64_MAX) -> int:
-        raw = self.arg(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw[:32])  # a longer string is no 64-bit integer: no need to parse all of it
-        except ValueError:
-            raise BadRequest(f"query parameter {name} must be an integer, got {raw[:40]!r}") from None
-        if len(raw) > 32 or not low <= value <= high:
-            raise BadRequest(f"query parameter {name} must be between {low} and {high}, got {raw[:40]}")
-        return value
-
-    def wait_arg(self) -> float:
-        """``wait_seconds`` of the long-poll extensions: seconds, fractions allowed."""
-        raw = self.arg("wait_seconds")
-        if raw is None or raw == "":
-            return 0.0
-        try:
-            value = float(raw)
-        except ValueError:
-            raise BadRequest(f"query parameter wait_seconds must be a number, got {raw!r}") from None
-        if not 0 <= value <= MAX_WAIT_SECONDS:  # also false for NaN
-            raise BadRequest(f"query parameter wait_seconds must be between 0 and {MAX_WAIT_SECONDS}, got {raw}")
-        return value
-
-    def json_object(self) -> Dict[str, Any]:
-        """The body as a JSON object (an empty body is ``{}``)."""
-        data = limits.parse_json(self.raw_body) if self.raw_body.strip() else {}
-        if not isinstance(data, dict):
-            raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
-        limits.check_identifiers(data)
-        return data
-
-    def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
-        if optional and not self.raw_body.strip():
-            return cls()
-        data = self.json_object()
-        try:
-            return wt.structure_strict(data, cls)
-        except Exception as err:  # cattrs validation errors
-            raise BadRequest(f"invalid {cls.__name__}: {wt.describe_structure_error(err)}") from None
-
-
-def page_of(req: Request, orderable: Tuple[str, ...]) -> Page:
-    limit = req.int_arg("limit", 100, high=MAX_PAGE) or 100
-    offset = req.int_arg("offset", 0)
-    token = req.arg("page_token")
-    if token:
-        try:
-            offset = json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"]
-        except Exception:
-            raise BadRequest("page_token is not a token this service issued") from None
-        if not isinstance(offset, int) or not 0 <= offset <= limits.INT64_MAX:
-            raise BadRequest("page_token is not a token this service issued")
-    order_by = req.arg("order_by") or "created_at"
-    descending = order_by.startswith("-")
-    order_by = order_by.lstrip("-")
-    if order_by not in orderable:
-        raise BadRequest(f"order_by must be one of {', '.join(orderable)} (prefix '-' for descending), got {order_by!r}")
-    order = req.arg("order")
-    if order not in (None, "asc", "desc"):
-        raise BadRequest(f"order must be 'asc' or 'desc', got {order!r}")
-    return Page(limit=limit, offset=offset, order_by=order_by, descending=descending or order == "desc")
-
-
-def paged(items: List[Dict[str, Any]], page: Page) -> Response:
-    headers: Dict[str, str] = {}
-    if len(items) == page.limit:
-        token = json.dumps({"offset": page.offset + page.limit}).encode()
-        headers[NEXT_PAGE_HEADER] = base64.urlsafe_b64encode(token).decode()
-    return 200, items, headers
 
 
 def _local_spec(raw: Any, what: str, *, with_max: bool = True) -> Optional[Tuple[str, List[str], int]]:
@@ -375,7 +276,7 @@ class Api:
             "type": req.arg("type"),
             "state": _choice(req, "state", wt.TASK_STATES),
         }
-        return paged([task_json(t) for t in self.engine.list_tasks(filters, page)], page)
+        return paged(self.engine.list_tasks(filters, page), task_json, page)
 
     def enqueue(self, req: Request) -> Response:
         body = req.body(wt.EnqueueTaskRequest)
@@ -412,8 +313,7 @@ class Api:
 
     def list_workflows(self, req: Request) -> Response:
         page = page_of(req, ("created_at", "updated_at", "id", "type"))
-        runs = self.engine.list_workflows(self._workflow_filters(req), page)
-        return paged([run_json(r) for r in runs], page)
+        return paged(self.engine.list_workflows(self._workflow_filters(req), page), run_json, page)
 
     def count_workflows(self, req: Request) -> Response:
         return 200, {"count": self.engine.count_workflows(self._workflow_filters(req))}, {}

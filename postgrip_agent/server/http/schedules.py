@@ -6,7 +6,8 @@ from typing import Callable, List, Tuple
 
 from ... import types as wt
 from ..engine.schedules import ScheduleService
-from .api import MANAGEMENT, Request, Response, page_of, paged
+from .api import MANAGEMENT
+from .request import Request, Response, page_of, paged
 from .wire import schedule_json, task_json
 
 Route = Tuple[str, str, str, Callable[[Request], Response]]
@@ -20,7 +21,7 @@ def schedule_routes(schedules: ScheduleService) -> List[Route]:
 
     def list_(req: Request) -> Response:
         page = page_of(req, ("created_at", "updated_at", "next_run_at", "id"))
-        return paged([schedule_json(r) for r in schedules.list(req.arg("namespace"), req.arg("state"), page)], page)
+        return paged(schedules.list(req.arg("namespace"), req.arg("state"), page), schedule_json, page, tiebreak="id")
 
     def get(req: Request) -> Response:
         return 200, schedule_json(schedules.get(req.params["scheduleId"])), {}

@@ -185,6 +185,9 @@ class Page:
     offset: int = 0
     order_by: str = "created_at"
     descending: bool = False
+    #: keyset paging: the (order column, tiebreak) values of the last item of the page before; the
+    #: page starts after it, so rows added or removed meanwhile never shift it (no duplicates, no gaps)
+    after: Optional[Tuple[Any, Any]] = None
 
 
 class Store(abc.ABC):

@@ -66,6 +66,15 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency(created_at)",
 ]
 
+#: migration 4: the listings' orders and filters served by an index (keyset pages start at a position)
+LISTING_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS runs_ns_created ON runs(namespace, created_at, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_ns_updated ON runs(namespace, updated_at, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_ns_state_created ON runs(namespace, state, created_at, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_ns_type_created ON runs(namespace, type, created_at, seq)",
+    "CREATE INDEX IF NOT EXISTS tasks_ns_created ON tasks(namespace, created_at, seq)",
+)
+
 
 #: PostgreSQL's migration 1, as released: never edit it; add a migration instead.
 _POSTGRES_1: Tuple[str, ...] = (
@@ -135,6 +144,7 @@ POSTGRES_MIGRATIONS: List[Migration] = [
     Migration(2, "idempotency keys remember the request they answered",
               ("ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS request_digest TEXT",)),
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS namespace TEXT",)),
+    Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
 ]
 
 SQLITE_MIGRATIONS: List[Migration] = [
@@ -142,6 +152,7 @@ SQLITE_MIGRATIONS: List[Migration] = [
     Migration(2, "idempotency keys remember the request they answered",
               ("ALTER TABLE idempotency ADD COLUMN request_digest TEXT",)),
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN namespace TEXT",)),
+    Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
 ]
 
 

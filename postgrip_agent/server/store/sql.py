@@ -114,7 +114,7 @@ class SQLStore(Store):
 
     def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
         where, params = self._where(filters)
-        return self._all(TaskRecord, f"SELECT * FROM tasks{where}{_order(page, _TASK_ORDER)}", params)
+        return self._all(TaskRecord, "SELECT * FROM tasks" + _page(where, params, page, _TASK_ORDER), params)
 
     def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
         return self._all(TaskRecord, "SELECT * FROM tasks WHERE run_id = ? AND state IN ('queued', 'leased', 'blocked') "
@@ -181,7 +181,7 @@ class SQLStore(Store):
 
     def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
         where, params = self._where(filters)
-        return self._all(RunRecord, f"SELECT * FROM runs{where}{_order(page, _RUN_ORDER)}", params)
+        return self._all(RunRecord, "SELECT * FROM runs" + _page(where, params, page, _RUN_ORDER), params)
 
     def count_runs(self, filters: Dict[str, Any]) -> int:
         where, params = self._where(filters)
@@ -246,7 +246,8 @@ class SQLStore(Store):
 
     def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
         where, params = self._where(filters)
-        return self._all(ScheduleRecord, f"SELECT * FROM schedules{where}{_order(page, _SCHEDULE_ORDER, 'id')}", params)
+        return self._all(ScheduleRecord, "SELECT * FROM schedules" + _page(where, params, page, _SCHEDULE_ORDER, "id"),
+                         params)
 
     def due_schedules(self, now: float) -> List[ScheduleRecord]:
         return self._all(ScheduleRecord, "SELECT * FROM schedules WHERE state = 'active' AND next_run_at <= ? "
@@ -284,6 +285,9 @@ class SQLStore(Store):
                         clause, more = self.dialect.json_has("search_attributes", attr, one)
                         clauses.append(clause)
                         params += more
+            elif key == "state__not":
+                clauses.append("state != ?")
+                params.append(value)
             elif key == "text":
                 like = self.dialect.ilike
                 clauses.append(f"(id {like} ? ESCAPE '\\' OR type {like} ? ESCAPE '\\')")
@@ -294,8 +298,22 @@ class SQLStore(Store):
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _order(page: Page, allowed: Set[str], tiebreak: str = "seq") -> str:
-    column = page.order_by if page.order_by in allowed else ("seq" if "seq" in allowed else tiebreak)
-    direction = "DESC" if page.descending else "ASC"
+def _page(where: str, params: List[Any], page: Page, allowed: Set[str], tiebreak: str = "seq") -> str:
+    """The WHERE (with the keyset position, adding its parameters), ORDER BY and LIMIT of one page."""
+    column = order_column(page, allowed, tiebreak)
+    direction, beyond = ("DESC", "<") if page.descending else ("ASC", ">")
+    if page.after is not None:
+        if column == tiebreak:
+            position = f"{tiebreak} {beyond} ?"
+            params.append(page.after[1])
+        else:
+            position = f"({column}, {tiebreak}) {beyond} (?, ?)"
+            params += list(page.after)
+        where = f"{where} AND {position}" if where else f" WHERE {position}"
     second = "" if column == tiebreak else f", {tiebreak} {direction}"
-    return f" ORDER BY {column} {direction}{second} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+    return f"{where} ORDER BY {column} {direction}{second} LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+
+
+def order_column(page: Page, allowed: Set[str], tiebreak: str = "seq") -> str:
+    """The column a page is ordered by (the tiebreak when it names none the table allows)."""
+    return page.order_by if page.order_by in allowed else ("seq" if "seq" in allowed else tiebreak)
