@@ -52,7 +52,7 @@ def test_wheel_ships_py_typed(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "postgrip_agent/py.typed" in names
-    assert "postgrip_agent/server/engine.py" in names
+    assert "postgrip_agent/server/engine/tasks.py" in names and "postgrip_agent/server/store/sql.py" in names
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "postgrip_agent").rglob("*.py"))
     missing = [name for name in sources if name not in names]
     assert not missing, f"the wheel leaves out {missing} (a folder without __init__.py is not found by packages = find:)"
