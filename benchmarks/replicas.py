@@ -8,7 +8,8 @@ process poll them (each given every address, in a different order), and a client
 ``--reps`` interleaved runs:
 
 - workflows/s from the first start to the last result;
-- write transactions committed per workflow (the replicas' ``store_commits`` from ``/readyz``);
+- write transactions committed per workflow (the replicas' ``store_commits`` from ``/readyz``), and
+  calls into the database per workflow (``store_round_trips``);
 - wake latency: a long-poll waiting on one replica, from another's enqueue request being sent
   to the poll's answer (and, as the peer, the same with poll and enqueue on one replica).
 
@@ -93,8 +94,10 @@ def _replicas(store: str) -> Iterator[List[str]]:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _commits(addresses: List[str]) -> int:
-    return sum(int(requests.get(a + "/readyz", timeout=30).json()["stats"]["store_commits"]) for a in addresses)
+def _stats(addresses: List[str]) -> Tuple[int, int]:
+    """Write transactions committed and round trips to the database, over the replicas."""
+    stats = [requests.get(a + "/readyz", timeout=30).json()["stats"] for a in addresses]
+    return sum(int(s["store_commits"]) for s in stats), sum(int(s.get("store_round_trips", 0)) for s in stats)
 
 
 def _throughput(addresses: List[str], total: int) -> Dict[str, float]:
@@ -103,14 +106,16 @@ def _throughput(addresses: List[str], total: int) -> Dict[str, float]:
     agents = [Agent(c, task_queue="bench", workflows=[One], activities=[echo]).start() for c in clients]
     try:
         clients[0].execute_workflow(One, -1, task_queue="bench")  # warm up
-        before = _commits(addresses)
+        before = _stats(addresses)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
             handles = list(pool.map(lambda i: clients[i % 2].start_workflow(One, i, task_queue="bench"), range(total)))
             results = list(pool.map(lambda h: h.result(timeout=600), handles))
         elapsed = time.perf_counter() - started
         assert results == list(range(total))
-        return {"workflows_s": total / elapsed, "commits_per_wf": (_commits(addresses) - before) / total}
+        after = _stats(addresses)
+        return {"workflows_s": total / elapsed, "commits_per_wf": (after[0] - before[0]) / total,
+                "round_trips_per_wf": (after[1] - before[1]) / total}
     finally:
         for agent in agents:
             agent.shutdown(timeout=30)
@@ -166,17 +171,18 @@ def main() -> None:
                     wake["across replicas"] += _wake(addresses[0], addresses[1], args.wake_samples)
             print(f"rep {rep + 1} {store}: {runs[store][-1]}", file=sys.stderr)
     print(f"{args.workflows} one-activity workflows started at once; medians of {args.reps} runs")
-    print(f"{'store':<12} {'workflows/s':>12} {'vs sqlite':>10} {'commits/wf':>11}")
+    print(f"{'store':<12} {'workflows/s':>12} {'vs sqlite':>10} {'commits/wf':>11} {'round trips/wf':>15}")
     base = statistics.median(r["workflows_s"] for r in runs["sqlite"])
     for store in stores:
         wfs = statistics.median(r["workflows_s"] for r in runs[store])
         commits = statistics.median(r["commits_per_wf"] for r in runs[store])
-        print(f"{store:<12} {wfs:>12.1f} {wfs / base:>9.2f}x {commits:>11.1f}")
+        trips = statistics.median(r["round_trips_per_wf"] for r in runs[store])
+        print(f"{store:<12} {wfs:>12.1f} {wfs / base:>9.2f}x {commits:>11.1f} {trips:>15.1f}")
     if args.json:
         import json
 
-        print(json.dumps({f"{store} workflows/s": statistics.median(r["workflows_s"] for r in runs[store])
-                          for store in stores}))
+        print(json.dumps({f"{store} {figure}": statistics.median(r[key] for r in runs[store]) for store in stores
+                          for figure, key in (("workflows/s", "workflows_s"), ("round trips/wf", "round_trips_per_wf"))}))
     print("long-poll wake latency (ms, enqueue sent -> poll answered)")
     for name, samples in wake.items():
         samples.sort()

@@ -47,6 +47,7 @@ class Admin:
             stats["time_items_retrying"] = len(self.time.item_failures)
             stats["time_items_quarantined"] = self.time.quarantined
             stats["store_commits"] = self.store.commits
+            stats["store_round_trips"] = self.store.round_trips
             stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
             return stats
 

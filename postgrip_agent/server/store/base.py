@@ -202,6 +202,9 @@ class Store(abc.ABC):
 
     #: write transactions this store committed (``transaction()`` blocks, outermost only)
     commits: int = 0
+    #: calls this store made into its database since it opened (PostgreSQL: round trips, which may
+    #: carry several statements, as BEGIN with its lock, or the notifications with COMMIT)
+    round_trips: int = 0
 
     def publish(self, kind: str, key: str) -> None:
         """Tell other service replicas on the same database that ``kind``/``key`` changed (once

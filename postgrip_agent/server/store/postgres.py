@@ -17,6 +17,7 @@ Install the driver with ``pip install 'postgrip-agent-sync[postgres]'``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import logging
@@ -49,6 +50,8 @@ CHANNEL = "postgrip_agent"
 #: transaction (a fail-over in progress), 58 system error (I/O)
 _TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
+#: the tables whose rows a transaction reads by key again and again (from memory after the first)
+_READ_AGAIN = frozenset({"tasks", "runs"})
 _SERIAL = SERIAL_TABLES
 
 
@@ -187,10 +190,14 @@ class PostgresStore(SQLStore):
             return
         with self._pool.connection() as conn:
             self._local.conn, self._local.depth, self._local.notes = conn, 1, set()
+            #: the tasks and runs this transaction read or wrote, by key: read again, they come from
+            #: here (every write of them goes through ``_insert``/``_update``, and every write
+            #: transaction of the schema holds its write lock, so no one else changes them meanwhile)
+            self._local.rows = {}
             try:
                 # One round trip opens the transaction and takes the write lock; one sends the
                 # notifications and commits (statements without parameters may share a call).
-                conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock})")
+                self._send(conn, f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock})")
                 try:
                     yield
                 except BaseException:
@@ -200,7 +207,7 @@ class PostgresStore(SQLStore):
                     f"SELECT pg_notify('{CHANNEL}', {self._literal(f'{self.replica_id} {note}').as_string(conn)}); "
                     for note in sorted(self._local.notes))
                 try:
-                    conn.execute(notify + "COMMIT")
+                    self._send(conn, notify + "COMMIT")
                 except BaseException:
                     self._rollback(conn)
                     raise
@@ -209,6 +216,7 @@ class PostgresStore(SQLStore):
             finally:
                 self._local.conn = None
                 self._local.notes = set()
+                self._local.rows = None
 
     @staticmethod
     def _rollback(conn: Any) -> None:
@@ -300,14 +308,40 @@ class PostgresStore(SQLStore):
     def _insert(self, table: str, record: Any, upsert: bool = False) -> None:
         names, sql = _insert_sql(table, upsert)
         with self._conn() as conn:
-            cursor = conn.execute(sql, self._values(record, names))
+            cursor = self._send(conn, sql, self._values(record, names))
             if table in _SERIAL:
                 record.seq = int(cursor.fetchone()[0])
+        self._remember(table, record)
+
+    def _remember(self, table: str, record: Any) -> None:
+        rows = getattr(self._local, "rows", None)
+        if rows is not None and table in _READ_AGAIN:
+            rows[(table, getattr(record, TABLES[table][1]))] = copy.deepcopy(record)
+
+    def _by_key(self, table: str, key: Any) -> Optional[Any]:
+        rows = getattr(self._local, "rows", None)
+        if rows is None or table not in _READ_AGAIN:
+            return super()._by_key(table, key)
+        if (table, key) not in rows:
+            rows[(table, key)] = super()._by_key(table, key)
+        return copy.deepcopy(rows[(table, key)])  # the caller may change its copy, and not save it
+
+    def _bulk_deleted(self) -> None:
+        rows = getattr(self._local, "rows", None)
+        if rows is not None:
+            rows.clear()
 
     def _update(self, table: str, record: Any) -> None:
         names, sql = _update_sql(table)
         with self._conn() as conn:
-            conn.execute(sql, self._values(record, names) + [getattr(record, TABLES[table][1])])
+            self._send(conn, sql, self._values(record, names) + [getattr(record, TABLES[table][1])])
+        self._remember(table, record)
+
+    def _send(self, conn: Any, sql: str, params: Optional[Sequence[Any]] = None) -> Any:
+        """One round trip to the database (counted in ``round_trips``)."""
+        with self._count_lock:
+            self.round_trips += 1
+        return conn.execute(sql) if params is None else conn.execute(sql, params)
 
     def _params(self, params: Sequence[Any]) -> List[Any]:
         return [self._jsonb(p.value) if isinstance(p, JsonValue) else p for p in params]
@@ -316,16 +350,16 @@ class PostgresStore(SQLStore):
         names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
         sql = POSTGRES.sql(sql).replace("SELECT *", "SELECT " + ", ".join(names), 1)
         with self._conn() as conn:
-            rows = conn.execute(sql, self._params(params)).fetchall()
+            rows = self._send(conn, sql, self._params(params)).fetchall()
         return [cls(*row) for row in rows]
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         with self._conn() as conn:
-            return [tuple(row) for row in conn.execute(POSTGRES.sql(sql), self._params(params)).fetchall()]
+            return [tuple(row) for row in self._send(conn, POSTGRES.sql(sql), self._params(params)).fetchall()]
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._conn() as conn:
-            return int(conn.execute(POSTGRES.sql(sql), self._params(params)).rowcount or 0)
+            return int(self._send(conn, POSTGRES.sql(sql), self._params(params)).rowcount or 0)
 
 
 def safe_url(url: str) -> str:

@@ -70,7 +70,7 @@ class SQLiteStore(SQLStore):
         return any(words in text for words in _TRANSIENT_MESSAGES)
 
     def _current_data_version(self) -> int:
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        return int(self._send("PRAGMA data_version").fetchone()[0])
 
     def _drop_rows_if_stale(self) -> None:
         """Forget cached rows when another connection (another process) committed to the file."""
@@ -100,7 +100,7 @@ class SQLiteStore(SQLStore):
             cached = self._cache[table].get(key)
             if cached is not None:
                 return own.build(cached[0])
-            found = self._db.execute(self._by_key_sql[table], (key,)).fetchone()
+            found = self._send(self._by_key_sql[table], (key,)).fetchone()
             if found is None:
                 return None
             row = tuple(found)
@@ -152,18 +152,18 @@ class SQLiteStore(SQLStore):
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._send("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 self._drop_rows_if_stale()
                 yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._send("ROLLBACK")
                 self._seq = {t: self._max_seq(t) for t in _SEQUENCED}
                 self._forget_rows()
                 raise
             else:
-                self._db.execute("COMMIT")
+                self._send("COMMIT")
                 self.commits += 1
             finally:
                 self._depth = 0
@@ -197,7 +197,7 @@ class SQLiteStore(SQLStore):
         if sql is None:
             sql = _INSERT_SQL[(table, upsert)] = (
                 SQLITE.upsert(table, names, _TABLES[table][1]) if upsert else SQLITE.insert(table, names))
-        cursor = self._db.execute(sql, row)
+        cursor = self._send(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
         elif cached:
@@ -217,20 +217,25 @@ class SQLiteStore(SQLStore):
         if sql is None:
             assignments = ", ".join(f"{name} = ?" for name in own.names if name != key)
             sql = _UPDATE_SQL[table] = f"UPDATE {table} SET {assignments} WHERE {key} = ?"
-        self._db.execute(sql, row[:at] + row[at + 1:] + (row[at],))
+        self._send(sql, row[:at] + row[at + 1:] + (row[at],))
+
+    def _send(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One statement (counted in ``round_trips``); called with the store's lock held."""
+        self.round_trips += 1
+        return self._db.execute(sql, params)
 
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
         with self._lock:
-            cursor = self._db.execute(sql, tuple(params))
+            cursor = self._send(sql, tuple(params))
             return self._records(cls, sql, cursor, cursor.fetchall())
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> List[Tuple[Any, ...]]:
         with self._lock:
-            return [tuple(row) for row in self._db.execute(sql, tuple(params)).fetchall()]
+            return [tuple(row) for row in self._send(sql, tuple(params)).fetchall()]
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
-            return int(self._db.execute(sql, tuple(params)).rowcount)
+            return int(self._send(sql, tuple(params)).rowcount)
 
     def _bulk_deleted(self) -> None:
         self._forget_rows()
