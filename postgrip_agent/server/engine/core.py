@@ -1,10 +1,9 @@
 """The engine's shared state and plumbing: the lock, waiters, history and task-event writes.
 
-One lock serialises every operation, and each operation is one store transaction. Each concern
-of the engine (runs, activities, time, sessions, tasks) is an object of its own that holds this
-state; none inherits from another.
+One lock serialises every operation, and each operation is one store transaction.
 Long-polls wait on condition variables that share that lock, so a poller wakes the
-moment a task is queued for its queue.
+moment a task is queued for its queue. Each concern of the engine (runs, activities, time,
+sessions, tasks) is an object of its own that holds this state; none inherits from another.
 """
 
 from __future__ import annotations
@@ -94,12 +93,12 @@ class EngineState:
         store: Store,
         clock: Optional[Clock] = None,
         *,
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_id: Optional[Callable[[], str]] = None,
         auth_token: Optional[str] = None,
     ) -> None:
         self.store = store
         self.clock = clock or Clock()
-        self.new_id = new_id
+        self.new_id: Callable[[], str] = new_id or (lambda: str(uuid.uuid4()))
         self.auth_token = auth_token
         self.lock = threading.RLock()
         #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ... import types as wt
@@ -40,7 +39,7 @@ class Engine:
     (:class:`Timekeeping`) and sessions (:class:`Sessions`) in objects of their own, all holding
     one :class:`EngineState`."""
 
-    def __init__(self, store: Store, clock: Optional[Clock] = None, *, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    def __init__(self, store: Store, clock: Optional[Clock] = None, *, new_id: Optional[Callable[[], str]] = None,
                  auth_token: Optional[str] = None) -> None:
         self.state = state = EngineState(store, clock, new_id=new_id, auth_token=auth_token)
         self.store, self.clock, self.new_id, self.auth_token = state.store, state.clock, state.new_id, state.auth_token
