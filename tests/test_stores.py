@@ -89,27 +89,36 @@ def test_a_schema_newer_than_the_code_is_refused_with_a_clear_error(db: str, tmp
         open_store(target)
 
 
-def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Path) -> None:
-    """A file as the service wrote it before migrations existed: schedules without the columns
-    added since (last_run_id, next_nominal_at, note), tasks without history_cursor."""
-    path = tmp_path / "old.db"
-    old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE namespaces (name TEXT PRIMARY KEY, created_at, updated_at, tenant_id);
-        INSERT INTO namespaces VALUES ('default', 1.0, 1.0, NULL), ('billing', 1.0, 1.0, NULL);
-        CREATE TABLE schedules (id TEXT PRIMARY KEY, namespace, state, spec TEXT, action TEXT, next_run_at,
-                                created_at, updated_at, overlap_policy, tenant_id, last_run_at);
-        INSERT INTO schedules VALUES ('nightly', 'default', 'paused', '{"interval_seconds": 3600}',
-            '{"workflowType": "Nightly", "namespace": "default", "queue": "q", "args": []}', 4102444800.0, 1.0, 1.0, 'skip', NULL, NULL);
+#: the tasks table of a file written before versioned migrations (columns added since are missing)
+OLD_TASKS = """
         CREATE TABLE tasks (id TEXT PRIMARY KEY, namespace, queue, type, state, attempt, lease_timeout_seconds,
                             created_at, updated_at, payload TEXT, tenant_id, agent_id, not_before, leased_until,
                             result TEXT, error, run_id, wake_pending, fire_at, seq);
         INSERT INTO tasks (id, namespace, queue, type, state, attempt, lease_timeout_seconds, created_at, updated_at,
                            payload, wake_pending, seq)
             VALUES ('t-1', 'default', 'q', 'job', 'queued', 1, 30, 1.0, 1.0, '{"n": 1}', 0, 1);
-    """)
+"""
+
+
+def _old_file(path: Path, script: str) -> None:
+    old = sqlite3.connect(path)
+    old.executescript(script)
     old.commit()
     old.close()
+
+
+def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Path) -> None:
+    """A file as the service wrote it before migrations existed: schedules without the columns
+    added since (last_run_id, next_nominal_at, note), tasks without history_cursor."""
+    path = tmp_path / "old.db"
+    _old_file(path, """
+        CREATE TABLE namespaces (name TEXT PRIMARY KEY, created_at, updated_at, tenant_id);
+        INSERT INTO namespaces VALUES ('default', 1.0, 1.0, NULL), ('billing', 1.0, 1.0, NULL);
+        CREATE TABLE schedules (id TEXT PRIMARY KEY, namespace, state, spec TEXT, action TEXT, next_run_at,
+                                created_at, updated_at, overlap_policy, tenant_id, last_run_at);
+        INSERT INTO schedules VALUES ('nightly', 'default', 'paused', '{"interval_seconds": 3600}',
+            '{"workflowType": "Nightly", "namespace": "default", "queue": "q", "args": []}', 4102444800.0, 1.0, 1.0, 'skip', NULL, NULL);
+    """ + OLD_TASKS)
     with LocalServer(db=str(path), port=0) as server:
         wire = Wire(server.address)
         assert {n["name"] for n in wire.get("/api/v1/namespaces")} >= {"default", "billing"}
@@ -126,17 +135,7 @@ def test_an_old_files_column_order_stays_with_that_file(tmp_path: Path) -> None:
     today's layout in the same process reads its own by position (the plan was once shared per
     statement across the process, and the new store's rows came back with columns swapped)."""
     path = tmp_path / "old.db"
-    old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE tasks (id TEXT PRIMARY KEY, namespace, queue, type, state, attempt, lease_timeout_seconds,
-                            created_at, updated_at, payload TEXT, tenant_id, agent_id, not_before, leased_until,
-                            result TEXT, error, run_id, wake_pending, fire_at, seq);
-        INSERT INTO tasks (id, namespace, queue, type, state, attempt, lease_timeout_seconds, created_at, updated_at,
-                           payload, wake_pending, seq)
-            VALUES ('t-1', 'default', 'q', 'job', 'queued', 1, 30, 1.0, 1.0, '{"n": 1}', 0, 1);
-    """)
-    old.commit()
-    old.close()
+    _old_file(path, OLD_TASKS)
     older, fresh = SQLiteStore(str(path)), SQLiteStore(":memory:")
     try:
         assert [(t.id, t.payload, t.seq) for t in older.list_tasks({"queue": "q"}, Page())] == [("t-1", {"n": 1}, 1)]
