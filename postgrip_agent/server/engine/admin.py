@@ -20,14 +20,14 @@ class Admin:
         self.store, self.clock = state.store, state.clock
 
     def list_namespaces(self) -> List[NamespaceRecord]:
-        with self.state.lock:
+        with self.state.serial:
             return self.store.list_namespaces()
 
     def create_namespace(self, req: wt.CreateNamespaceRequest) -> NamespaceRecord:
         name = req.name.strip()
         if not name or not all(c.isalnum() or c in "._-" for c in name):
             raise BadRequest("namespace name must be non-empty and use only letters, digits, '.', '_' or '-'")
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             if self.store.get_namespace(name) is not None:
                 raise AlreadyExists(f"namespace {name} already exists")
             now = self.clock.now()
@@ -36,7 +36,7 @@ class Admin:
             return record
 
     def ready_stats(self) -> Dict[str, int]:
-        with self.state.lock:
+        with self.state.serial:
             stats = {f"tasks_{state}": 0 for state in wt.TASK_STATES}
             stats.update({f"tasks_{k}": v for k, v in self.store.count_tasks_by_state().items()})
             stats.update({f"workflows_{state}": 0 for state in wt.WORKFLOW_STATES})
@@ -48,15 +48,15 @@ class Admin:
             stats["time_items_quarantined"] = self.time.quarantined
             stats["store_commits"] = self.store.commits
             stats["store_round_trips"] = self.store.round_trips
+        with self.state.lock:
             stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
-            return stats
+        return stats
 
     def long_polls_waiting(self) -> int:
         """Callers held in a long-poll on a run or a task right now (not agents' polls)."""
-        with self.state.lock:
-            return self.state.run_waiters.waiting + self.state.task_waiters.waiting
+        return self.state.run_waiters.waiting + self.state.task_waiters.waiting
 
     def compact(self, retention_seconds: int) -> Tuple[int, int]:
         limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             return self.store.compact(self.clock.now() - retention_seconds)

@@ -1,15 +1,18 @@
-"""The engine's shared state and plumbing: the lock, waiters, history and task-event writes.
+"""The engine's shared state and plumbing: serialisation, waiters, history and task-event writes.
 
-One lock serialises every operation, and each operation is one store transaction.
-Long-polls wait on condition variables that share that lock, so a poller wakes the
-moment a task is queued for its queue. Each concern of the engine (runs, activities, time,
-sessions, tasks) is an object of its own that holds this state; none inherits from another.
+Each operation is one store transaction. With SQLite one lock serialises the operations; with
+PostgreSQL the database does (row locks per run and task), so operations on different runs run
+at once, across threads and replicas. Long-polls wait on condition variables keyed by what they
+wait for, woken once a change commits, so a poller wakes the moment a task is queued for its
+queue. Each concern of the engine (runs, activities, time, sessions, tasks) is an object of its
+own that holds this state; none inherits from another.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -34,42 +37,94 @@ class _Poller:
         self.prefixes = prefixes
 
 
+class Watch:
+    """Interest in one key of :class:`_Waiters`: its condition, and a count of the key's changes,
+    so a caller that read the store before a change does not then sleep through it."""
+
+    __slots__ = ("cv", "watchers", "changes")
+
+    def __init__(self, cv: threading.Condition) -> None:
+        self.cv = cv
+        self.watchers = 0
+        self.changes = 0
+
+    def seen(self) -> int:
+        """The changes so far: take this before reading the store, and pass it to :meth:`wait`."""
+        with self.cv:
+            return self.changes
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Sleep until the key changes after ``seen`` (at once when it already has) or ``timeout``."""
+        with self.cv:
+            if self.changes == seen:
+                self.cv.wait(timeout)
+
+
 class _Waiters:
     """Condition variables keyed by run or task id, so a change wakes only its own waiters."""
 
-    def __init__(self, lock: threading.RLock, publish: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, lock: threading.RLock, defer: Callable[[Callable[[], None]], None],
+                 publish: Optional[Callable[[str], None]] = None) -> None:
         self.lock = lock
-        self._conditions: Dict[str, Tuple[threading.Condition, List[int]]] = {}
+        self._watches: Dict[str, Watch] = {}
+        #: wakes waiters here once the change is committed (at once outside a transaction)
+        self._defer = defer
         #: tells other service replicas (a store shared by several processes) of the change
         self._publish = publish
 
-    def wait(self, key: str, timeout: float) -> None:
-        entry = self._conditions.get(key)
-        if entry is None:
-            entry = self._conditions[key] = (threading.Condition(self.lock), [0])
-        entry[1][0] += 1
+    @contextlib.contextmanager
+    def watch(self, key: str) -> Iterator[Watch]:
+        """Be woken by changes of ``key`` while inside (register before reading the store)."""
+        with self.lock:
+            watch = self._watches.get(key)
+            if watch is None:
+                watch = self._watches[key] = Watch(threading.Condition(self.lock))
+            watch.watchers += 1
         try:
-            entry[0].wait(timeout)
+            yield watch
         finally:
-            entry[1][0] -= 1
-            if entry[1][0] == 0:
-                self._conditions.pop(key, None)
+            with self.lock:
+                watch.watchers -= 1
+                if watch.watchers == 0:
+                    self._watches.pop(key, None)
 
     def notify(self, key: str, *, remote: bool = False) -> None:
-        entry = self._conditions.get(key)
-        if entry is not None:
-            entry[0].notify_all()
+        """``key`` changed: wake its waiters here after the commit, and tell the other replicas."""
         if self._publish is not None and not remote:
             self._publish(key)
+        if remote:
+            self._wake(key)
+        else:
+            self._defer(lambda: self._wake(key))
+
+    def _wake(self, key: str) -> None:
+        with self.lock:
+            watch = self._watches.get(key)
+            if watch is not None:
+                watch.changes += 1
+                watch.cv.notify_all()
 
     def notify_everyone(self) -> None:
-        for condition, _ in self._conditions.values():
-            condition.notify_all()
+        with self.lock:
+            for watch in self._watches.values():
+                watch.changes += 1
+                watch.cv.notify_all()
 
     @property
     def waiting(self) -> int:
         """Callers waiting now, over all keys."""
-        return sum(count[0] for _, count in self._conditions.values())
+        with self.lock:
+            return sum(watch.watchers for watch in self._watches.values())
+
+
+class _NoLock:
+    """What a store with concurrent writers needs of the engine around a transaction: nothing."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
 
 def _payload(data: Any, cls: Any, what: str) -> Any:
@@ -85,8 +140,16 @@ def _payload(data: Any, cls: Any, what: str) -> Any:
 
 class EngineState:
     """What every part of the engine shares, passed to each (not inherited): the store, clock and
-    id source, the one lock, the waiters and pollers, the ticker's wake-up, and the helpers that
-    write history, task events and records and wake whoever waits for them."""
+    id source, the serialisation of operations, the waiters and pollers, the ticker's wake-up, and
+    the helpers that write history, task events and records and wake whoever waits for them.
+
+    Two locks, for two jobs. ``serial`` is what an operation holds around its store transaction:
+    with SQLite (one writer) it is the engine's own lock, so operations run one at a time; with a
+    store of concurrent writers (PostgreSQL) it is nothing, and the database serialises what must
+    be serial (each transaction locks the runs and tasks it reads by key; see the store). ``lock``
+    guards only what lives in memory (waiters, pollers, the ticker's next wake-up) and is never
+    held across a database round trip. Waiters are woken after the change commits.
+    """
 
     def __init__(
         self,
@@ -101,71 +164,171 @@ class EngineState:
         self.new_id: Callable[[], str] = new_id or (lambda: str(uuid.uuid4()))
         self.auth_token = auth_token
         self.lock = threading.RLock()
+        self.serial: Any = _NoLock() if store.concurrent_writers else self.lock
+        #: per thread: the wake-ups the open operation makes once it commits, and held task wake-ups
+        self._local = threading.local()
         #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches
         self.pollers: Dict[Tuple[str, str], List[_Poller]] = {}
-        #: while not None, tasks that became available are collected here instead of waking a
-        #: poller (an operation that may lease one of them itself wakes pollers for the rest)
-        self.held_wakeups: Optional[List[TaskRecord]] = None
+        #: per (namespace, queue): how many times a task became available there (a poller that
+        #: looked before the latest one looks again instead of sleeping)
+        self.queue_changes: Dict[Tuple[str, str], int] = {}
         publish = store.publish
         # keyed by run id: state or history changed; by task id: state changed or event written
-        self.run_waiters = _Waiters(self.lock, lambda key: publish("run", key))
-        self.task_waiters = _Waiters(self.lock, lambda key: publish("task", key))
+        self.run_waiters = _Waiters(self.lock, self.defer, lambda key: publish("run", key))
+        self.task_waiters = _Waiters(self.lock, self.defer, lambda key: publish("task", key))
         self.ticker_wake = threading.Event()
         self.ticker_next: Optional[float] = None
+        #: the earliest deadline operations added since the ticker last looked (None: none)
+        self.deadlines_added: Optional[float] = None
         self.stopping = False
         self.clock.subscribe(self.ticker_wake)
         self.on_tick: List[Callable[[float], None]] = []
-        with self.lock, self.store.transaction():
+        with self.operation():
             if self.store.get_namespace("default") is None:
                 now = self.clock.now()
                 self.store.insert_namespace(NamespaceRecord("default", now, now))
         self.store.subscribe(self._changed_elsewhere)
 
+    # ------------------------------------------------------------------ operations
+
+    @contextlib.contextmanager
+    def operation(self) -> Iterator[None]:
+        """One store transaction under ``serial``: what every write runs under. Waiters are woken
+        once the outermost operation commits (not at all when it rolls back)."""
+        with self.serial:
+            local = self._local
+            outermost = getattr(local, "effects", None) is None
+            if outermost:
+                local.effects = []
+            try:
+                with self.store.transaction():
+                    yield
+            except BaseException:
+                if outermost:
+                    local.effects = None
+                raise
+            if outermost:
+                effects, local.effects = local.effects, None
+                if effects:
+                    with self.lock:
+                        for effect in effects:
+                            effect()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """``serial`` alone: a read that needs no transaction of its own."""
+        with self.serial:
+            yield
+
+    def defer(self, effect: Callable[[], None]) -> None:
+        """Run ``effect`` (under ``lock``) once the open operation commits; at once outside one."""
+        effects = getattr(self._local, "effects", None)
+        if effects is not None:
+            effects.append(effect)
+        else:
+            with self.lock:
+                effect()
+
+    @contextlib.contextmanager
+    def holding_wakeups(self) -> Iterator[List[TaskRecord]]:
+        """Inside: tasks that become available are collected in the list yielded instead of waking
+        a poller (an operation that may lease one of them itself wakes pollers for the rest)."""
+        held: List[TaskRecord] = []
+        self._local.held = held
+        try:
+            yield held
+        finally:
+            self._local.held = None
+
+    # ------------------------------------------------------------------ waiting
+
+    def wait_for(self, waiters: _Waiters, read: Callable[[], Tuple[Any, str, bool]], deadline: float) -> Any:
+        """Long-poll: ``read()`` gives (value, key to watch, done); read until done, the service
+        stops or ``deadline`` (a ``time.monotonic()``) passes, sleeping between changes of the key."""
+        with self.serial:
+            value, key, done = read()
+        while not done and deadline > time.monotonic() and not self.stopping:
+            with waiters.watch(key) as watch:
+                while True:
+                    seen = watch.seen()
+                    with self.serial:
+                        value, now_key, done = read()
+                    remaining = deadline - time.monotonic()
+                    if done or remaining <= 0 or self.stopping or now_key != key:
+                        break
+                    watch.wait(seen, remaining)
+            key = now_key
+        return value
+
     def _changed_elsewhere(self, kind: str, key: str) -> None:
         """Another replica changed something waiters here may be waiting for."""
-        with self.lock:
-            if kind == "run":
-                self.run_waiters.notify(key, remote=True)
-            elif kind == "task":
-                self.task_waiters.notify(key, remote=True)
-            elif kind == "available":
-                namespace, queue, task_type = key.split("\x1f", 2)
-                self.wake_poller(namespace, queue, task_type)
+        if kind == "run":
+            self.run_waiters.notify(key, remote=True)
+        elif kind == "task":
+            self.task_waiters.notify(key, remote=True)
+        elif kind == "available":
+            namespace, queue, task_type = key.split("\x1f", 2)
+            with self.lock:
+                self._available(namespace, queue, task_type)
 
-    def wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float) -> None:
-        """Wait (engine lock held) until a matching task may be available, or ``timeout``."""
-        poller = _Poller(threading.Condition(self.lock), tuple(prefixes))
-        waiting = self.pollers.setdefault((namespace, queue), [])
-        waiting.append(poller)
-        try:
-            poller.cv.wait(timeout)
-        finally:
-            if poller in waiting:
-                waiting.remove(poller)
+    def queue_seen(self, namespace: str, queue: str) -> int:
+        """How many times a task became available on the queue: take it before looking for one."""
+        with self.lock:
+            return self.queue_changes.get((namespace, queue), 0)
+
+    def wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float, seen: int) -> None:
+        """Wait until a matching task may be available on the queue (at once when one became
+        available since ``seen``), or ``timeout``."""
+        with self.lock:
+            if self.queue_changes.get((namespace, queue), 0) != seen:
+                return
+            poller = _Poller(threading.Condition(self.lock), tuple(prefixes))
+            waiting = self.pollers.setdefault((namespace, queue), [])
+            waiting.append(poller)
+            try:
+                poller.cv.wait(timeout)
+            finally:
+                if poller in waiting:
+                    waiting.remove(poller)
+                if not waiting:
+                    self.pollers.pop((namespace, queue), None)
 
     def task_available(self, task: TaskRecord) -> None:
         """Wake the longest-waiting poller whose task types match, and only that one (here, and
-        on another replica when none here takes it)."""
-        if self.held_wakeups is not None:
-            self.held_wakeups.append(task)
+        on another replica when none here would take it), once the task is committed."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held.append(task)
             return
-        if not self.wake_poller(task.namespace, task.queue, task.type):
-            self.store.publish("available", f"{task.namespace}\x1f{task.queue}\x1f{task.type}")
+        namespace, queue, task_type = task.namespace, task.queue, task.type
+        with self.lock:
+            here = self._poller_for(namespace, queue, task_type) is not None
+        if not here:
+            self.store.publish("available", f"{namespace}\x1f{queue}\x1f{task_type}")
+        self.defer(lambda: self._available(namespace, queue, task_type))
 
-    def wake_poller(self, namespace: str, queue: str, task_type: str) -> bool:
+    def _poller_for(self, namespace: str, queue: str, task_type: str) -> Optional[_Poller]:
         for poller in self.pollers.get((namespace, queue), []):
             if not poller.prefixes or task_type.startswith(poller.prefixes):
-                self.pollers[(namespace, queue)].remove(poller)
-                poller.cv.notify()
-                return True
-        return False
+                return poller
+        return None
+
+    def _available(self, namespace: str, queue: str, task_type: str) -> None:
+        """(``lock`` held) A task became available: pollers looking now look again; wake one waiting."""
+        self.queue_changes[(namespace, queue)] = self.queue_changes.get((namespace, queue), 0) + 1
+        poller = self._poller_for(namespace, queue, task_type)
+        if poller is not None:
+            self.pollers[(namespace, queue)].remove(poller)
+            poller.cv.notify()
 
     def wake_all_pollers(self) -> None:
         """Every waiting poller looks again (time made tasks available, or the service stops)."""
-        for waiting in self.pollers.values():
-            for poller in waiting:
-                poller.cv.notify()
-            waiting.clear()
+        with self.lock:
+            for key, waiting in self.pollers.items():
+                self.queue_changes[key] = self.queue_changes.get(key, 0) + 1
+                for poller in waiting:
+                    poller.cv.notify()
+                waiting.clear()
 
     def check_fence(self, fence: Fence) -> None:
         """A write that names its lease is applied only while that lease is the task's current one."""
@@ -179,20 +342,15 @@ class EngineState:
             state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
             raise StaleLease(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
 
-    @contextlib.contextmanager
-    def operation(self) -> Iterator[None]:
-        """The engine lock and one store transaction: what every operation runs under."""
-        with self.lock, self.store.transaction():
-            yield
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """The engine lock alone (a read that needs no transaction of its own)."""
-        with self.lock:
-            yield
-
     def deadline_added(self, when: Optional[float]) -> None:
-        if when is not None and (self.ticker_next is None or when < self.ticker_next):
+        """Something falls due at ``when``: have the ticker wake for it (once committed)."""
+        if when is not None:
+            self.defer(lambda: self._deadline(when))
+
+    def _deadline(self, when: float) -> None:
+        if self.deadlines_added is None or when < self.deadlines_added:
+            self.deadlines_added = when
+        if self.ticker_next is None or when < self.ticker_next:
             self.ticker_next = when
             self.ticker_wake.set()
 

@@ -44,6 +44,7 @@ class Runs:
                     found = self.store.get_task(existing[0].task_id)
                     assert found is not None
                     return found
+        self.store.lock_name("workflow", f"{task.namespace}\x1f{workflow_id}")  # one start of an id at a time
         latest = self.store.latest_run(workflow_id, task.namespace)
         if latest is not None:
             self._check_reuse(latest, payload.workflow_id_reuse_policy, continued_from)
@@ -258,38 +259,32 @@ class Runs:
 
     def get_workflow(self, workflow_id: str, wait_seconds: float = 0) -> RunRecord:
         """The run; with ``wait_seconds``, once it is no longer running (or time is up)."""
-        deadline = time.monotonic() + wait_seconds
-        with self.state.lock:
-            while True:
-                run = self.state.find_run(workflow_id)
-                remaining = deadline - time.monotonic()
-                if run.state != "running" or remaining <= 0 or self.state.stopping:
-                    return run
-                self.state.run_waiters.wait(run.run_id, remaining)
+        def read() -> Tuple[RunRecord, str, bool]:
+            run = self.state.find_run(workflow_id)
+            return run, run.run_id, run.state != "running"
+
+        return self.state.wait_for(self.state.run_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
     def history(self, workflow_id: str, after: int = 0, wait_seconds: float = 0) -> List[HistoryRecord]:
-        deadline = time.monotonic() + wait_seconds
-        with self.state.lock:
-            while True:
-                run = self.state.find_run(workflow_id)
-                events = self.store.history(run.run_id, after)
-                remaining = deadline - time.monotonic()
-                if events or remaining <= 0 or run.state != "running" or self.state.stopping:
-                    return events
-                self.state.run_waiters.wait(run.run_id, remaining)
+        def read() -> Tuple[List[HistoryRecord], str, bool]:
+            run = self.state.find_run(workflow_id)
+            events = self.store.history(run.run_id, after)
+            return events, run.run_id, bool(events) or run.state != "running"
+
+        return self.state.wait_for(self.state.run_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
     def list_workflows(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
-        with self.state.lock:
+        with self.state.serial:
             return self.store.list_runs(filters, page)
 
     def count_workflows(self, filters: Dict[str, Any]) -> int:
-        with self.state.lock:
+        with self.state.serial:
             return self.store.count_runs(filters)
 
     def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Fence = None) -> HistoryRecord:
         if not req.name.strip():
             raise BadRequest("signal name must not be empty")
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             self.state.check_fence(fence)
             run = self.state.running_run(workflow_id, f"signal {req.name!r} to")
             return self.signal_run(run, req, self.clock.now())
@@ -300,7 +295,7 @@ class Runs:
         return event
 
     def cancel(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             run = self.state.running_run(workflow_id, "cancel")
             return self._request_cancel(run, reason or "workflow cancellation requested", self.clock.now())
 
@@ -335,7 +330,7 @@ class Runs:
         return event
 
     def terminate(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             run = self.state.running_run(workflow_id, "terminate")
             reason = reason or "terminated by request"
             return self.close_run(

@@ -95,6 +95,7 @@ class ScheduleService:
             schedule_id = body.id or self.engine.new_id()
             if not schedule_id.strip():
                 raise BadRequest("id must not be empty")
+            self.store.lock_name("schedule", schedule_id)  # two creating one id at once: the second sees the first
             existing = self.store.get_schedule(schedule_id)
             if existing is not None and existing.state != "deleted":
                 raise AlreadyExists(f"schedule {schedule_id} already exists")

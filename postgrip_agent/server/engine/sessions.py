@@ -28,7 +28,7 @@ class Sessions:
         """Rotate an agent session. A refresh token works once: presenting a rotated one again
         (a stolen copy, or a replay) revokes its whole family."""
         revoked: Optional[str] = None
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             now = self.clock.now()
             family = self.state.new_id()
             agent_id, namespace = f"local-agent-{family[:8]}", None
@@ -68,34 +68,34 @@ class Sessions:
 
         The answer is recorded in the write's own transaction, so either both happened or neither."""
         kept: Optional[ServiceError] = None
-        with self.state.lock:
-            with self.store.transaction():
-                saved = self.store.get_idempotent(key)
-                if saved is not None and request_digest and saved.request_digest and saved.request_digest != request_digest:
-                    raise KeyReused(f"Idempotency-Key {shown_key or key!r} was already used for a different request "
-                                    "(another body or query); a retry must repeat the request exactly, and a new "
-                                    "request needs a new key")
-                if saved is not None:
-                    if saved.status >= 400:
-                        replayed = ServiceError(str((saved.body or {}).get("error")))
-                        replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
-                        raise replayed
-                    return saved.status, saved.body, {"Idempotency-Replayed": "true"}
-                try:
-                    status, body, headers = work()
-                except ServiceError as err:
-                    if not err.keep_changes:
-                        raise  # nothing happened: roll back, and let a retry run again
-                    kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
-                if 200 <= status < 300 or kept is not None:
-                    self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body, request_digest))
-            if kept is not None:
-                raise kept
-            return status, body, headers
+        with self.state.operation():
+            self.store.lock_name("idempotency", key)
+            saved = self.store.get_idempotent(key)
+            if saved is not None and request_digest and saved.request_digest and saved.request_digest != request_digest:
+                raise KeyReused(f"Idempotency-Key {shown_key or key!r} was already used for a different request "
+                                "(another body or query); a retry must repeat the request exactly, and a new "
+                                "request needs a new key")
+            if saved is not None:
+                if saved.status >= 400:
+                    replayed = ServiceError(str((saved.body or {}).get("error")))
+                    replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
+                    raise replayed
+                return saved.status, saved.body, {"Idempotency-Replayed": "true"}
+            try:
+                status, body, headers = work()
+            except ServiceError as err:
+                if not err.keep_changes:
+                    raise  # nothing happened: roll back, and let a retry run again
+                kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
+            if 200 <= status < 300 or kept is not None:
+                self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body, request_digest))
+        if kept is not None:
+            raise kept
+        return status, body, headers
 
     def session(self, token: str) -> Optional[SessionRecord]:
         """The agent session of a valid access token (None when it is not one)."""
-        with self.state.lock:
+        with self.state.serial:
             session = self.store.get_session(token)
             if session is None or session.kind != "access" or session.expires_at <= self.clock.now():
                 return None
@@ -105,7 +105,7 @@ class Sessions:
         """An agent session acts in one namespace: the first it names binds its family to it (the
         tokens it refreshes into inherit it); any other is refused (403)."""
         if session.namespace is None:
-            with self.state.lock, self.store.transaction():
+            with self.state.operation():
                 current = self.store.get_session(session.token)
                 if current is not None and current.namespace is None:
                     self.store.bind_session_family(session.family_id, namespace)

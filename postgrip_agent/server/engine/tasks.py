@@ -1,8 +1,8 @@
 """The service's state machine: what each call does to tasks, workflow runs and history.
 
-One lock serialises every operation, and each operation is one store transaction.
-Long-polls wait on condition variables that share that lock, so a poller wakes the
-moment a task is queued for its queue. Time belongs to the ticker thread (timers,
+Each operation is one store transaction (serialised as :mod:`.core` describes). Long-polls
+wait on condition variables woken once a change commits, so a poller wakes the moment a task
+is queued for its queue. Time belongs to the ticker thread (timers,
 ``not_before``, lease expiry, run timeouts, schedules), which reads an injected clock.
 """
 
@@ -82,7 +82,7 @@ class Engine:
         limits.check_int("lease_timeout_seconds", req.lease_timeout_seconds, 0, limits.MAX_LEASE_SECONDS)
         namespace = req.namespace or "default"
         queue = req.queue or "default"
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             self.state.check_fence(fence)
             if fence is None and (task_type.startswith("activity:") or task_type == "timer"):
                 self._check_command_lease(req.payload, caller, task_type)
@@ -118,37 +118,30 @@ class Engine:
             return task
 
     def get_task(self, task_id: str) -> TaskRecord:
-        with self.state.lock:
+        with self.state.serial:
             return self.state.task(task_id)
 
     def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
-        with self.state.lock:
+        with self.state.serial:
             return self.store.list_tasks(filters, page)
 
     def task_events(self, task_id: str, after: int = 0, wait_seconds: float = 0) -> List[TaskEventRecord]:
-        deadline = time.monotonic() + wait_seconds
-        with self.state.lock:
+        with self.state.serial:
             self.state.task(task_id)
-            while True:
-                events = self.store.task_events(task_id, after)
-                remaining = deadline - time.monotonic()
-                if events or remaining <= 0 or self.state.stopping:
-                    return events
-                task = self.state.task(task_id)
-                if task.state in wt.TERMINAL_TASK_STATES:
-                    return events
-                self.state.task_waiters.wait(task_id, remaining)
+
+        def read() -> Tuple[List[TaskEventRecord], str, bool]:
+            events = self.store.task_events(task_id, after)
+            return events, task_id, bool(events) or self.state.task(task_id).state in wt.TERMINAL_TASK_STATES
+
+        return self.state.wait_for(self.state.task_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
     def wait_task(self, task_id: str, wait_seconds: float) -> TaskRecord:
         """The task, once it is terminal or ``wait_seconds`` have passed."""
-        deadline = time.monotonic() + wait_seconds
-        with self.state.lock:
-            while True:
-                task = self.state.task(task_id)
-                remaining = deadline - time.monotonic()
-                if task.state in wt.TERMINAL_TASK_STATES or remaining <= 0 or self.state.stopping:
-                    return task
-                self.state.task_waiters.wait(task_id, remaining)
+        def read() -> Tuple[TaskRecord, str, bool]:
+            task = self.state.task(task_id)
+            return task, task_id, task.state in wt.TERMINAL_TASK_STATES
+
+        return self.state.wait_for(self.state.task_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
 
     def _check_command_lease(self, payload: Any, caller: Optional[str], task_type: str) -> None:
@@ -277,28 +270,29 @@ class Engine:
         """Lease the next task, waiting up to ``wait_seconds`` for one. A caller that hung up
         while waiting gets nothing, so no task is leased to a connection nobody reads."""
         deadline = time.monotonic() + wait_seconds
-        with self.state.lock:
-            while True:
-                now = self.clock.now()
+        while True:
+            seen = self.state.queue_seen(namespace, queue)
+            now = self.clock.now()
+            with self.state.serial:
                 task = self.store.next_available_task(namespace, queue, type_prefixes, now)
-                if task is not None:
-                    if not caller_alive():
-                        self.state.task_available(task)  # pass the wake-up on to another poller
-                        return None
-                    with self.store.transaction():
-                        # Read outside the write lock: another replica may have leased it since.
-                        current = self.store.get_task(task.id)
-                        still_free = current is not None and current.state == "queued" and (
-                            current.not_before is None or current.not_before <= now)
-                        if current is not None and still_free:
-                            self._lease(current, agent_id, now)
-                    if current is not None and still_free:
-                        return current
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.state.stopping:
+            if task is not None:
+                if not caller_alive():
+                    self.state.task_available(task)  # pass the wake-up on to another poller
                     return None
-                self.state.wait_for_task(namespace, queue, type_prefixes, remaining)
+                with self.state.operation():
+                    # Read again in the transaction (locking it): another poller may have leased it since.
+                    current = self.store.get_task(task.id)
+                    still_free = current is not None and current.state == "queued" and (
+                        current.not_before is None or current.not_before <= now)
+                    if current is not None and still_free:
+                        self._lease(current, agent_id, now)
+                if current is not None and still_free:
+                    return current
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.state.stopping:
+                return None
+            self.state.wait_for_task(namespace, queue, type_prefixes, remaining, seen)
 
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
         task.state = "leased"
@@ -343,7 +337,7 @@ class Engine:
         return task
 
     def heartbeat(self, task_id: str, agent_id: Optional[str], req: wt.HeartbeatTaskRequest, fence: Fence = None) -> TaskRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             if task.cancel_requested:
                 raise Conflict(f"task {task_id} is terminal: cancellation requested")
@@ -364,7 +358,7 @@ class Engine:
             return task
 
     def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None) -> TaskEventRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             return self.state.task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
 
@@ -372,7 +366,7 @@ class Engine:
               cursor: Optional[int] = None) -> TaskRecord:
         """Park a workflow task until something happens to its run. ``cursor``: the last history
         seq the agent applied (the history-tail extensions send what follows it), None if unknown."""
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             now = self.clock.now()
             task.leased_until = task.lease_token = None
@@ -390,7 +384,7 @@ class Engine:
         """Extension ``lease-release``: the agent holding the lease gives the task back (it is
         shutting down and will not finish it). The task is queued again at once, as the same
         attempt (nothing failed), for any agent; what the old holder still writes is refused."""
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             if task.state != "leased":
                 raise Conflict(f"task {task_id} is not leased (state {task.state}): nothing to release")
@@ -414,7 +408,7 @@ class Engine:
 
         ``eager`` = (queue, task-type prefixes, how many): lease that many of the activities just
         scheduled on that queue to the same agent at once (it has free slots for them)."""
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             self._writable_task(task_id, agent_id, fence)
             scheduled = []
             for index, command in enumerate(commands):
@@ -441,13 +435,9 @@ class Engine:
                           queue: str, prefixes: Sequence[str]) -> Tuple[TaskRecord, Optional[TaskRecord]]:
         """Complete a task and, in the same transaction, lease the workflow task it woke to the same
         agent (when it is queued on ``queue`` with a type in ``prefixes``); no poller is woken for it."""
-        with self.state.lock, self.store.transaction():
-            held: List[TaskRecord] = []
-            self.state.held_wakeups = held
-            try:
+        with self.state.operation():
+            with self.state.holding_wakeups() as held:
                 task = self.complete(task_id, agent_id, result, fence)
-            finally:
-                self.state.held_wakeups = None
             claimed: Optional[TaskRecord] = None
             run = self.state.open_run(task.run_id) if agent_id and task.type.startswith("activity:") else None
             following = self.store.get_task(run.task_id) if run is not None else None
@@ -467,7 +457,7 @@ class Engine:
         the tail is at most MAX_TAIL_EVENTS long; else None (the agent reads the history itself)."""
         if not task.type.startswith("workflow:") or task.history_cursor is None or not task.run_id:
             return None
-        with self.state.lock:
+        with self.state.serial:
             events = self.store.history(task.run_id, task.history_cursor, MAX_TAIL_EVENTS + 1)
         return None if len(events) > MAX_TAIL_EVENTS else (task.history_cursor, events)
 
@@ -484,7 +474,7 @@ class Engine:
         return self._leased_task(task_id, agent_id)
 
     def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence = None) -> TaskRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             in_workflow = task.state == "blocked"
             now = self.clock.now()
@@ -510,7 +500,7 @@ class Engine:
             return task
 
     def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest, fence: Fence = None) -> TaskRecord:
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             now = self.clock.now()
             result_json = wt.to_json(req.result) if req.result is not None else None
@@ -531,7 +521,7 @@ class Engine:
             raise BadRequest(f"workflowId {req.workflow_id!r} in the body differs from {workflow_id!r} in the path")
         if not req.signal.name.strip():
             raise BadRequest("signal name must not be empty")
-        with self.state.lock, self.store.transaction():
+        with self.state.operation():
             namespace = req.namespace or "default"
             run = self.store.latest_run(workflow_id, namespace)
             if run is None or run.state != "running":

@@ -61,7 +61,7 @@ class Timekeeping:
         if failure is not None and failure[1] > time.monotonic():
             return
         try:
-            with self.state.lock, self.store.transaction():
+            with self.state.operation():
                 work()
         except Exception as err:
             count, streak = (failure[0], failure[2]) if failure else (0, 0)
@@ -80,7 +80,7 @@ class Timekeeping:
                 return
             log.error("%s failed %d times; quarantining it: %s", key, count, reason, exc_info=True)
             try:
-                with self.state.lock, self.store.transaction():
+                with self.state.operation():
                     quarantine(f"quarantined after {count} failures: {reason}")
                 self.quarantined += 1
                 self.item_failures.pop(key, None)
@@ -160,6 +160,8 @@ class Timekeeping:
         self._tick_started = time.monotonic()
         now = self.clock.now()
         with self.state.lock:
+            self.state.deadlines_added = None  # from here on, what operations add is kept for the wait below
+        with self.state.serial:
             timers = [t.id for t in self.store.due_timers(now)]
             leases = [t.id for t in self.store.expired_leases(now)]
             runs = [r.run_id for r in self.store.timed_out_runs(now)]
@@ -180,13 +182,16 @@ class Timekeeping:
         if time.monotonic() - self._last_purge >= PURGE_EVERY:
             self._last_purge = time.monotonic()
             self.run_item("idempotency purge", lambda: self.store.purge_idempotent(now - IDEMPOTENCY_TTL), lambda why: None)
-        with self.state.lock:
+        with self.state.serial:
             # tasks whose backoff (not_before) ended since the last tick are available now: wake
             # a poller for each (here, or on another replica), not every poller
             since = self.last_tick_at if self.last_tick_at is not None else float("-inf")
             for task in self.store.released_tasks(since, now) if now > since else ():
                 self.state.task_available(task)
-            self.state.ticker_next = self._next_wake(now)
+            upcoming = self._next_wake(now)
+        with self.state.lock:  # a deadline an operation committed meanwhile may be earlier than what was read
+            added = self.state.deadlines_added
+            self.state.ticker_next = added if upcoming is None or (added is not None and added < upcoming) else upcoming
         self.last_tick_at = now
         self.last_tick_monotonic = time.monotonic()
         self._tick_started = None
@@ -246,7 +251,7 @@ class Timekeeping:
         """For time-skipping tests: the moment the next timer, retry, deadline or schedule fire falls
         due, when nothing can happen before it (no task held by an agent or waiting for one);
         None while work is runnable or nothing is due at all."""
-        with self.state.lock:
+        with self.state.serial:
             now = self.clock.now()
             if self.store.has_runnable_work(now):
                 return None
@@ -255,11 +260,11 @@ class Timekeeping:
 
     def activity_running(self) -> bool:
         """Whether an agent holds an activity task now (time-skipping tests let time run then)."""
-        with self.state.lock:
+        with self.state.serial:
             leased = self.store.list_tasks({"state": "leased"}, Page(limit=1000))
         return any(task.type.startswith("activity:") for task in leased)
 
     def next_due(self) -> Optional[float]:
         """The moment the next timer, lease, timeout, retry or run deadline falls due (None: nothing)."""
-        with self.state.lock:
+        with self.state.serial:
             return self.store.next_deadline(self.clock.now())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import re
 import threading
-from typing import Any, Callable, Dict, List, Optional, Pattern, Tuple
+import time
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Pattern, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ... import types as wt
@@ -29,6 +31,8 @@ LEASE_HEADER = "x-postgrip-lease"
 #: the token of the lease a poll granted (in the poll's answer)
 LEASE_TOKEN_HEADER = "X-PostGrip-Lease-Token"
 MAX_IDEMPOTENCY_KEY = 200
+#: how many times a request whose transaction lost a race (a deadlock between two replicas) runs
+RACE_ATTEMPTS = 5
 
 # Which credentials an operation accepts (the contract's security requirements).
 PUBLIC, MANAGEMENT, EITHER, AGENT = "public", "management", "either", "agent"
@@ -164,16 +168,27 @@ class Api:
         query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
             self.requests_served += 1
-        try:
-            return self._routed(method, path, query, headers, body, caller_alive)
-        except ServiceError:
-            raise
-        except Exception as err:
-            if not self.engine.store.transient(err):
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                return self._routed(method, path, query, headers, body, caller_alive)
+            except ServiceError:
                 raise
-            log.warning("%s %s: the store is unavailable: %s: %s", method, path[:200], type(err).__name__,
-                        " ".join(str(err).split())[:300])
-            raise Unavailable("the service's database is unavailable for now; try again") from err
+            except Exception as err:
+                if attempt < RACE_ATTEMPTS and self.engine.store.retryable(err):
+                    # its transaction lost a race with another (a deadlock) and changed nothing: again
+                    log.debug("%s %s lost a race (%s); running it again", method, path[:200], type(err).__name__)
+                    time.sleep(random.uniform(0, 0.002 * attempt))  # apart from its rival, which may retry too
+                    continue
+                self._unavailable(method, path, err)
+        raise AssertionError("unreachable")
+
+    def _unavailable(self, method: str, path: str, err: Exception) -> NoReturn:
+        """A request failed on the store: 503 when the database is away for a while, else the error."""
+        if not self.engine.store.transient(err):
+            raise err
+        log.warning("%s %s: the store is unavailable: %s: %s", method, path[:200], type(err).__name__,
+                    " ".join(str(err).split())[:300])
+        raise Unavailable("the service's database is unavailable for now; try again") from err
 
     def _routed(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
                 caller_alive: Callable[[], bool]) -> Response:

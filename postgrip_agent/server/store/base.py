@@ -206,6 +206,21 @@ class Store(abc.ABC):
     #: carry several statements, as BEGIN with its lock, or the notifications with COMMIT)
     round_trips: int = 0
 
+    #: several write transactions of this store may run at once (PostgreSQL, shared by replicas):
+    #: the engine then holds no lock of its own across a transaction, and the store serialises what
+    #: must be serial (row locks on the runs and tasks a transaction reads by key, named locks)
+    concurrent_writers: bool = False
+
+    def lock_name(self, kind: str, key: str) -> None:
+        """Inside a transaction: hold a lock on ``kind``/``key`` until it ends, so two transactions
+        that create the same thing (a workflow id's run, an idempotency key's record) run one after
+        the other. A store with a single writer needs none."""
+
+    def retryable(self, error: BaseException) -> bool:
+        """True when ``error`` says a transaction lost a race with another (a deadlock, a
+        serialization failure) and rolled back: the whole request may run again at once."""
+        return False
+
     def publish(self, kind: str, key: str) -> None:
         """Tell other service replicas on the same database that ``kind``/``key`` changed (once
         the transaction commits). A store that only one process uses has no one to tell."""

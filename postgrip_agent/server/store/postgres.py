@@ -2,13 +2,17 @@
 over one database.
 
 - Connections come from a psycopg 3 pool; a transaction holds one connection until it ends.
-- Every write transaction first takes one transaction-scoped advisory lock of its schema, so the
-  engine's read-modify-write operations stay serial across replicas exactly as they are within
-  one (services on other schemas of the database take other keys); the schema is created and
-  migrated under a lock of its own, so replicas may start together;
-  polls lease with ``FOR UPDATE SKIP LOCKED``; time-driven work re-reads its item inside its
-  own transaction, so a timer, lease expiry or run timeout is handled once however many
-  replicas see it due.
+- Transactions run at once, in this process and across replicas: there is no lock of the whole
+  service. What must be serial is serial per run: a transaction locks each run it reads by key
+  or by workflow id, and each task it reads, the task's run first (one statement takes both), so
+  two writes of one run take turns and writes of different runs do not wait for each other. What
+  must happen once takes a lock on its name (a workflow id's start, an idempotency key, a
+  schedule id). Rarely two transactions still lock the same rows in opposite orders (a parent
+  and its child closing together): PostgreSQL ends one with a deadlock error, and the service
+  runs that request again (``retryable``). Time-driven work re-reads its item inside its own
+  transaction (locking it), so a timer, lease expiry or run timeout is handled once however many
+  replicas see it due. The schema is created and migrated under an advisory lock of its own, so
+  replicas may start together.
 - What a transaction changed that waiters elsewhere must hear of is sent with ``NOTIFY`` on
   commit; a listener thread per replica hands it to the engine (``subscribe``).
 
@@ -29,6 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
+from .base import NamespaceRecord, RunRecord, TaskRecord
 from .dialect import POSTGRES, JsonValue
 from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration, newest_known, pending
 from .sql import SQLStore
@@ -52,6 +57,8 @@ _TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
 #: the tables whose rows a transaction reads by key again and again (from memory after the first)
 _READ_AGAIN = frozenset({"tasks", "runs"})
+#: SQLSTATEs of a transaction that lost a race and rolled back: serialization failure, deadlock
+_RACES = ("40001", "40P01")
 _SERIAL = SERIAL_TABLES
 
 
@@ -107,6 +114,19 @@ def _insert_sql(table: str, upsert: bool) -> Tuple[Tuple[str, ...], str]:
 
 
 @functools.lru_cache(maxsize=None)
+def _task_and_run_sql() -> Tuple[int, str]:
+    """(how many task columns, the statement) that locks a task's run, then the task, and reads
+    both: the order every transaction locks them in."""
+    task_columns = [f.name for f in attrs.fields(TaskRecord)]
+    run_columns = [f.name for f in attrs.fields(RunRecord)]
+    return len(task_columns), (
+        f"WITH r AS MATERIALIZED (SELECT {', '.join(run_columns)} FROM runs "
+        "WHERE run_id = (SELECT run_id FROM tasks WHERE id = %s) FOR UPDATE) "
+        f"SELECT {', '.join('t.' + c for c in task_columns)}, {', '.join('r.' + c for c in run_columns)} "
+        "FROM tasks t LEFT JOIN r ON r.run_id = t.run_id WHERE t.id = %s FOR UPDATE OF t")
+
+
+@functools.lru_cache(maxsize=None)
 def _update_sql(table: str) -> Tuple[Tuple[str, ...], str]:
     """The columns and statement of an update of one row of ``table`` by its key, built once."""
     cls, key = TABLES[table]
@@ -119,6 +139,7 @@ class PostgresStore(SQLStore):
     schema (created when missing), so several services or test runs can share one database."""
 
     dialect = POSTGRES
+    concurrent_writers = True
 
     def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
         try:
@@ -139,8 +160,8 @@ class PostgresStore(SQLStore):
         self._listeners: List[Callable[[str, str], None]] = []
         self._closing = threading.Event()
         self._listen_thread: Optional[threading.Thread] = None
-        #: what every write transaction of this schema's service takes; what its migrations take
-        self._write_lock, self._migration_lock = lock_key("write", self.schema), lock_key("migrate", self.schema)
+        #: what its migrations take
+        self._migration_lock = lock_key("migrate", self.schema)
         try:
             with psycopg.connect(self.url, autocommit=True, connect_timeout=int(connect_timeout)):
                 pass  # reachable, and lets us in: the schema is created under the migration lock
@@ -161,6 +182,22 @@ class PostgresStore(SQLStore):
             # no SQLSTATE: the connection broke or the pool had none to give (PoolTimeout)
             return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
         return False
+
+    def retryable(self, error: BaseException) -> bool:
+        return isinstance(error, self._psycopg.Error) and getattr(error, "sqlstate", None) in _RACES
+
+    def lock_name(self, kind: str, key: str) -> None:
+        if getattr(self._local, "conn", None) is not None:
+            self._execute("SELECT pg_advisory_xact_lock(?)", (lock_key(f"{kind}:{key}", self.schema),))
+
+    def _locking(self) -> str:
+        return " FOR UPDATE" if getattr(self._local, "conn", None) is not None else ""
+
+    def insert_namespace(self, record: NamespaceRecord) -> None:
+        # two transactions may create one namespace at once (a first start in it on two replicas):
+        # the second finds it made
+        self._execute("INSERT INTO namespaces (name, created_at, updated_at, tenant_id) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT (name) DO NOTHING", (record.name, record.created_at, record.updated_at, record.tenant_id))
 
     def _configure(self, conn: Any) -> None:
         """Each pooled session: the store's schema, and the bounds on its waits (one round trip)."""
@@ -191,13 +228,13 @@ class PostgresStore(SQLStore):
         with self._pool.connection() as conn:
             self._local.conn, self._local.depth, self._local.notes = conn, 1, set()
             #: the tasks and runs this transaction read or wrote, by key: read again, they come from
-            #: here (every write of them goes through ``_insert``/``_update``, and every write
-            #: transaction of the schema holds its write lock, so no one else changes them meanwhile)
+            #: here (every write of them goes through ``_insert``/``_update``, and the transaction
+            #: holds a lock on each row it read, so no one else changes them meanwhile)
             self._local.rows = {}
             try:
-                # One round trip opens the transaction and takes the write lock; one sends the
-                # notifications and commits (statements without parameters may share a call).
-                self._send(conn, f"BEGIN; SELECT pg_advisory_xact_lock({self._write_lock})")
+                # One round trip opens the transaction; one sends the notifications and commits
+                # (statements without parameters may share a call).
+                self._send(conn, "BEGIN")
                 try:
                     yield
                 except BaseException:
@@ -323,8 +360,24 @@ class PostgresStore(SQLStore):
         if rows is None or table not in _READ_AGAIN:
             return super()._by_key(table, key)
         if (table, key) not in rows:
-            rows[(table, key)] = super()._by_key(table, key)
-        return copy.deepcopy(rows[(table, key)])  # the caller may change its copy, and not save it
+            if table == "tasks":
+                self._lock_task_and_run(key, rows)
+            else:
+                rows[(table, key)] = self._one(RunRecord, "SELECT * FROM runs WHERE run_id = ? FOR UPDATE", (key,))
+        return copy.deepcopy(rows[(table, key)])
+
+    def _lock_task_and_run(self, task_id: str, rows: Dict[Any, Any]) -> None:
+        """Lock and read a task and its run, the run first (as every transaction locks them)."""
+        split, sql = _task_and_run_sql()
+        with self._conn() as conn:
+            found = self._send(conn, sql, (task_id, task_id)).fetchone()
+        if found is None:
+            rows[("tasks", task_id)] = None
+            return
+        task = TaskRecord(*found[:split])
+        rows[("tasks", task_id)] = task
+        if task.run_id and found[split] is not None and ("runs", task.run_id) not in rows:
+            rows[("runs", task.run_id)] = RunRecord(*found[split:])  # the caller may change its copy, and not save it
 
     def _bulk_deleted(self) -> None:
         rows = getattr(self._local, "rows", None)

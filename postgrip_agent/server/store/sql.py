@@ -63,6 +63,11 @@ class SQLStore(Store):
     def _update(self, table: str, record: Any) -> None:
         """Write every column of ``record`` to the row with its key."""
 
+    def _locking(self) -> str:
+        """What a SELECT of rows the transaction may change ends with: a store of concurrent
+        writers locks them (`` FOR UPDATE``) inside a transaction; a single writer needs nothing."""
+        return ""
+
     def _by_key(self, table: str, key: Any) -> Optional[Any]:
         """The record of ``table`` with this primary key."""
         cls, column = RECORD_TABLES[table]
@@ -118,7 +123,7 @@ class SQLStore(Store):
 
     def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
         return self._all(TaskRecord, "SELECT * FROM tasks WHERE run_id = ? AND state IN ('queued', 'leased', 'blocked') "
-                                     "ORDER BY seq", (run_id,))
+                                     "ORDER BY seq" + self._locking(), (run_id,))
 
     def due_timers(self, now: float) -> List[TaskRecord]:
         return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL AND fire_at <= ? "
@@ -167,13 +172,14 @@ class SQLStore(Store):
 
     def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
         if namespace is None:
-            return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? ORDER BY seq DESC LIMIT 1", (workflow_id,))
-        return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? AND namespace = ? ORDER BY seq DESC LIMIT 1",
-                         (workflow_id, namespace))
+            return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? ORDER BY seq DESC LIMIT 1" + self._locking(),
+                             (workflow_id,))
+        return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? AND namespace = ? ORDER BY seq DESC LIMIT 1"
+                         + self._locking(), (workflow_id, namespace))
 
     def running_children(self, run_id: str) -> List[RunRecord]:
-        return self._all(RunRecord, "SELECT * FROM runs WHERE parent_run_id = ? AND state = 'running' ORDER BY seq",
-                         (run_id,))
+        return self._all(RunRecord, "SELECT * FROM runs WHERE parent_run_id = ? AND state = 'running' ORDER BY seq"
+                         + self._locking(), (run_id,))
 
     def timed_out_runs(self, now: float) -> List[RunRecord]:
         return self._all(RunRecord, "SELECT * FROM runs WHERE state = 'running' AND deadline IS NOT NULL "
@@ -214,7 +220,7 @@ class SQLStore(Store):
         self._insert("sessions", record, upsert=True)
 
     def get_session(self, token: str) -> Optional[SessionRecord]:
-        return self._one(SessionRecord, "SELECT * FROM sessions WHERE token = ?", (token,))
+        return self._one(SessionRecord, "SELECT * FROM sessions WHERE token = ?" + self._locking(), (token,))
 
     def delete_session(self, token: str) -> None:
         self._execute("DELETE FROM sessions WHERE token = ?", (token,))
@@ -242,7 +248,7 @@ class SQLStore(Store):
         self._insert("schedules", record, upsert=True)
 
     def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]:
-        return self._one(ScheduleRecord, "SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        return self._one(ScheduleRecord, "SELECT * FROM schedules WHERE id = ?" + self._locking(), (schedule_id,))
 
     def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
         where, params = self._where(filters)
