@@ -153,8 +153,12 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
     with store.transaction():
         store.put_idempotent(IdempotentRecord("key-1", 60.0, 201, {"ok": False}))
     assert store.get_idempotent("key-1").status == 201  # type: ignore[union-attr]
+    with store.transaction():  # adding keeps the first answer of a key
+        assert store.add_idempotent(IdempotentRecord("key-2", 70.0, 202, {"first": True})) is True
+        assert store.add_idempotent(IdempotentRecord("key-2", 71.0, 500, {"first": False})) is False
+    assert store.get_idempotent("key-2").body == {"first": True}  # type: ignore[union-attr]
     with store.transaction():
-        assert store.purge_idempotent(100.0) == 1
+        assert store.purge_idempotent(100.0) == 2
 
     assert store.get_schedule("s1").spec == {"interval_seconds": 60}  # type: ignore[union-attr]
     assert [s.id for s in store.list_schedules({"state": "active"}, Page(order_by="next_run_at"))] == ["s1"]

@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ... import types as wt
 from .clock import Clock
@@ -181,6 +181,8 @@ class EngineState:
         #: the earliest deadline operations added since the ticker last looked (None: none)
         self.deadlines_added: Optional[float] = None
         self.stopping = False
+        #: namespaces read back from the store (so known to exist for good)
+        self.namespaces_seen: Set[str] = set()
         self.clock.subscribe(self.ticker_wake)
         self.on_tick: List[Callable[[float], None]] = []
         with self.operation():
@@ -355,8 +357,14 @@ class EngineState:
             self.ticker_wake.set()
 
     def ensure_namespace(self, name: str, now: float) -> None:
+        """Create the namespace unless it exists (one read the first time; namespaces are never
+        deleted, so one seen committed stays known)."""
+        if name in self.namespaces_seen:
+            return
         if self.store.get_namespace(name) is None:
             self.store.insert_namespace(NamespaceRecord(name, now, now))
+        else:
+            self.namespaces_seen.add(name)
 
     def task(self, task_id: str) -> TaskRecord:
         task = self.store.get_task(task_id)

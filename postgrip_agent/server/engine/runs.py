@@ -58,7 +58,6 @@ class Runs:
         run_id = self.state.new_id()
         raw.update(workflowType=workflow_type, workflowId=workflow_id, runId=run_id, namespace=task.namespace)
         task.payload = raw
-        self.store.insert_task(task)
         run = RunRecord(
             run_id=run_id,
             id=workflow_id,
@@ -96,9 +95,10 @@ class Runs:
         return task
 
     def _insert_run(self, run: RunRecord, task: TaskRecord, now: float, args: List[Any]) -> None:
+        """Insert the run and its first workflow task (new: not inserted yet)."""
         task.run_id = run.run_id
         task.history_cursor = 0  # an agent has seen none of the new run's history
-        self.store.update_task(task)
+        self.store.insert_task(task)
         self.store.insert_run(run)
         self.state.deadline_added(run.deadline)
         self.state.record(
@@ -194,7 +194,6 @@ class Runs:
             deadline=now + run.run_timeout_ms / 1000.0 if run.run_timeout_ms else None,
         )
         new_task.payload["runId"] = new_run.run_id
-        self.store.insert_task(new_task)
         self.state.deadline_added(new_task.not_before)
         self._insert_run(new_run, new_task, now, started.attributes.get("args") or [])
         return new_run.run_id

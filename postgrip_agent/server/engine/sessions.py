@@ -66,29 +66,32 @@ class Sessions:
         """Run a write once per key: a retry gets the first successful answer, with no second effect.
         The same key with another request (``request_digest`` differs) is refused with 422.
 
-        The answer is recorded in the write's own transaction, so either both happened or neither."""
+        The answer is recorded in the write's own transaction, so either both happened or neither.
+        The write runs first and its answer is added last (one statement): when the key has an
+        answer already (a retry of a write that was applied; with concurrent writers, the same
+        request sent twice at once waits here for the first), the write is rolled back and the
+        first answer replayed. A write that fails is replayed from the record too, when there is one
+        (a retry of a completion finds its task finished, a retry of a start its workflow running)."""
         kept: Optional[ServiceError] = None
-        with self.state.operation():
-            self.store.lock_name("idempotency", key)
-            saved = self.store.get_idempotent(key)
-            if saved is not None and request_digest and saved.request_digest and saved.request_digest != request_digest:
-                raise KeyReused(f"Idempotency-Key {shown_key or key!r} was already used for a different request "
-                                "(another body or query); a retry must repeat the request exactly, and a new "
-                                "request needs a new key")
-            if saved is not None:
-                if saved.status >= 400:
-                    replayed = ServiceError(str((saved.body or {}).get("error")))
-                    replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
-                    raise replayed
-                return saved.status, saved.body, {"Idempotency-Replayed": "true"}
-            try:
-                status, body, headers = work()
-            except ServiceError as err:
-                if not err.keep_changes:
-                    raise  # nothing happened: roll back, and let a retry run again
-                kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
-            if 200 <= status < 300 or kept is not None:
-                self.store.put_idempotent(IdempotentRecord(key, self.clock.now(), status, body, request_digest))
+        try:
+            with self.state.operation():
+                try:
+                    status, body, headers = work()
+                except ServiceError as err:
+                    if not err.keep_changes:
+                        raise  # nothing happened: roll back, and let a retry run again
+                    kept, status, body, headers = err, err.status, {"error": err.message, "code": err.code}, {}
+                if 200 <= status < 300 or kept is not None:
+                    if not self.store.add_idempotent(IdempotentRecord(key, self.clock.now(), status, body, request_digest)):
+                        raise _Answered()  # undo this run of the write; the first answer stands
+        except (ServiceError, _Answered) as err:
+            with self.state.serial:
+                saved = self.store.get_idempotent(key)
+            if saved is None:
+                if isinstance(err, _Answered):  # purged in between (it had expired): the write may run again
+                    return self.idempotent(key, work, request_digest=request_digest, shown_key=shown_key)
+                raise
+            return _replay(saved, request_digest, shown_key or key)
         if kept is not None:
             raise kept
         return status, body, headers
@@ -117,6 +120,23 @@ class Sessions:
         if session.namespace != namespace:
             raise Forbidden(f"this agent session acts in namespace {session.namespace!r}, not {namespace!r}; "
                             f"enrol another session for namespace {namespace!r}")
+
+
+class _Answered(Exception):
+    """The idempotency key of a write already has an answer (raised to roll the write back)."""
+
+
+def _replay(saved: IdempotentRecord, request_digest: Optional[str], shown_key: str) -> Tuple[int, Any, Dict[str, str]]:
+    """The first answer to a key, for a retry of the same request; 422 for another request."""
+    if request_digest and saved.request_digest and saved.request_digest != request_digest:
+        raise KeyReused(f"Idempotency-Key {shown_key!r} was already used for a different request "
+                        "(another body or query); a retry must repeat the request exactly, and a new "
+                        "request needs a new key")
+    if saved.status >= 400:
+        replayed = ServiceError(str((saved.body or {}).get("error")))
+        replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))
+        raise replayed
+    return saved.status, saved.body, {"Idempotency-Replayed": "true"}
 
 
 def same_secret(given: str, expected: str) -> bool:

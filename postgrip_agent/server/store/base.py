@@ -362,6 +362,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def put_idempotent(self, record: IdempotentRecord) -> None: ...
 
+    def add_idempotent(self, record: IdempotentRecord) -> bool:
+        """Record an answer unless its key has one already; False then (the record stays as it
+        was). With concurrent writers, a transaction adding a key another open transaction added
+        waits for that one to end."""
+        if self.get_idempotent(record.key) is not None:
+            return False
+        self.put_idempotent(record)
+        return True
+
     @abc.abstractmethod
     def purge_idempotent(self, before: float) -> int:
         """Forget answers recorded before ``before``; return how many."""

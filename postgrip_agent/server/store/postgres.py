@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
-from .base import NamespaceRecord, RunRecord, TaskRecord
+from .base import IdempotentRecord, NamespaceRecord, RunRecord, TaskRecord
 from .dialect import POSTGRES, JsonValue
 from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration, newest_known, pending
 from .sql import SQLStore
@@ -193,6 +193,12 @@ class PostgresStore(SQLStore):
     def _locking(self) -> str:
         return " FOR UPDATE" if getattr(self._local, "conn", None) is not None else ""
 
+    def add_idempotent(self, record: IdempotentRecord) -> bool:
+        names, sql = _insert_sql("idempotency", False)
+        with self._conn() as conn:
+            cursor = self._send(conn, sql + " ON CONFLICT (key) DO NOTHING", self._values(record, names))
+        return bool(cursor.rowcount)
+
     def insert_namespace(self, record: NamespaceRecord) -> None:
         # two transactions may create one namespace at once (a first start in it on two replicas):
         # the second finds it made
@@ -226,7 +232,7 @@ class PostgresStore(SQLStore):
                 self._local.depth -= 1
             return
         with self._pool.connection() as conn:
-            self._local.conn, self._local.depth, self._local.notes = conn, 1, set()
+            self._local.conn, self._local.depth, self._local.notes, self._local.pending = conn, 1, set(), {}
             #: the tasks and runs this transaction read or wrote, by key: read again, they come from
             #: here (every write of them goes through ``_insert``/``_update``, and the transaction
             #: holds a lock on each row it read, so no one else changes them meanwhile)
@@ -254,6 +260,7 @@ class PostgresStore(SQLStore):
                 self._local.conn = None
                 self._local.notes = set()
                 self._local.rows = None
+                self._local.pending = None
 
     @staticmethod
     def _rollback(conn: Any) -> None:
@@ -382,16 +389,35 @@ class PostgresStore(SQLStore):
     def _bulk_deleted(self) -> None:
         rows = getattr(self._local, "rows", None)
         if rows is not None:
+            if self._local.pending:
+                self._write_pending(self._local.conn)
             rows.clear()
 
     def _update(self, table: str, record: Any) -> None:
+        key = getattr(record, TABLES[table][1])
+        if getattr(self._local, "rows", None) is not None and table in _READ_AGAIN:
+            # written before the transaction next reads or commits (an INSERT reads nothing, so
+            # goes first): a row saved several times in one transaction is one UPDATE
+            self._remember(table, record)
+            self._local.pending[(table, key)] = None
+            return
         names, sql = _update_sql(table)
         with self._conn() as conn:
-            self._send(conn, sql, self._values(record, names) + [getattr(record, TABLES[table][1])])
+            self._send(conn, sql, self._values(record, names) + [key])
         self._remember(table, record)
 
+    def _write_pending(self, conn: Any) -> None:
+        """Write the rows whose updates are held back (as they are now in ``rows``), in order."""
+        pending, self._local.pending = self._local.pending, {}
+        for table, key in pending:
+            names, sql = _update_sql(table)
+            self._send(conn, sql, self._values(self._local.rows[(table, key)], names) + [key])
+
     def _send(self, conn: Any, sql: str, params: Optional[Sequence[Any]] = None) -> Any:
-        """One round trip to the database (counted in ``round_trips``)."""
+        """One round trip to the database (counted in ``round_trips``); anything but an INSERT goes
+        after the updates held back."""
+        if getattr(self._local, "pending", None) and conn is self._local.conn and not sql.startswith("INSERT"):
+            self._write_pending(conn)
         with self._count_lock:
             self.round_trips += 1
         return conn.execute(sql) if params is None else conn.execute(sql, params)
