@@ -1,24 +1,31 @@
-"""The service on SQLite, on PostgreSQL with one replica and with two, measured in one run.
+"""The service on SQLite, on PostgreSQL with one replica and with two, and DBOS Transact on the same
+PostgreSQL, measured interleaved in one run.
 
     POSTGRIP_BENCH_POSTGRES=postgresql://postgres@127.0.0.1:5432/test python benchmarks/replicas.py [--workflows 500] [--reps 3]
 
 Each replica is its own process (``python -m postgrip_agent.server``); two agents in this
 process poll them (each given every address, in a different order), and a client starts
-``--workflows`` one-activity workflows at once through them. Printed per store, medians of
-``--reps`` interleaved runs:
+``--workflows`` one-activity workflows at once through them (16 threads), over HTTP as a
+user's process would. DBOS runs in its own venv and process (``benchmarks/dbos_postgres.py``),
+configured with only its database URL, on a database of its own on the same server, its workflow
+one step. Printed per contender, medians of ``--reps`` interleaved runs:
 
-- workflows/s from the first start to the last result;
-- write transactions committed per workflow (the replicas' ``store_commits`` from ``/readyz``), and
-  calls into the database per workflow (``store_round_trips``);
+- p50/p95 of one workflow at a time (start to result; ``--latency`` of them);
+- workflows/s from the first start to the last result, and the ratio to DBOS;
+- statements, commits and round trips per workflow (ours from the replicas' ``/readyz``
+  stats; DBOS's statements and commits counted on SQLAlchemy's engine events);
+- ``synchronous_commit``, ``fsync`` and the isolation level, read back from each side's connections;
 - wake latency: a long-poll waiting on one replica, from another's enqueue request being sent
   to the poll's answer (and, as the peer, the same with poll and enqueue on one replica).
 
-Each PostgreSQL run uses a schema of its own, dropped afterwards. Prints; asserts nothing.
+Each PostgreSQL run uses a schema (DBOS: a database) of its own, dropped afterwards. Prints;
+asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -31,11 +38,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Dict, Iterator, List, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from postgrip_agent import Agent, Client, activity, workflow
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare_dbos import dbos_python  # noqa: E402
 
 PG = os.environ.get("POSTGRIP_BENCH_POSTGRES") or os.environ.get("POSTGRIP_TEST_POSTGRES") or \
     "postgresql://postgres@127.0.0.1:5432/test"
@@ -94,18 +107,25 @@ def _replicas(store: str) -> Iterator[List[str]]:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _stats(addresses: List[str]) -> Tuple[int, int]:
-    """Write transactions committed and round trips to the database, over the replicas."""
+def _stats(addresses: List[str]) -> Tuple[int, int, int]:
+    """Write transactions committed, round trips to the database and statements, over the replicas."""
     stats = [requests.get(a + "/readyz", timeout=30).json()["stats"] for a in addresses]
-    return sum(int(s["store_commits"]) for s in stats), sum(int(s.get("store_round_trips", 0)) for s in stats)
+    return (sum(int(s["store_commits"]) for s in stats), sum(int(s.get("store_round_trips", 0)) for s in stats),
+            sum(int(s.get("store_statements", 0)) for s in stats))
 
 
-def _throughput(addresses: List[str], total: int) -> Dict[str, float]:
+def _throughput(addresses: List[str], total: int, latency: int) -> Dict[str, float]:
     order = [addresses, addresses[::-1]]
     clients = [Client.connect(list(o)) for o in order]
     agents = [Agent(c, task_queue="bench", workflows=[One], activities=[echo]).start() for c in clients]
     try:
         clients[0].execute_workflow(One, -1, task_queue="bench")  # warm up
+        one_at_a_time = []
+        for i in range(latency):
+            started = time.perf_counter()
+            assert clients[0].execute_workflow(One, i, task_queue="bench") == i
+            one_at_a_time.append((time.perf_counter() - started) * 1000)
+        one_at_a_time.sort()
         before = _stats(addresses)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
@@ -115,7 +135,8 @@ def _throughput(addresses: List[str], total: int) -> Dict[str, float]:
         assert results == list(range(total))
         after = _stats(addresses)
         return {"workflows_s": total / elapsed, "commits_per_wf": (after[0] - before[0]) / total,
-                "round_trips_per_wf": (after[1] - before[1]) / total}
+                "round_trips_per_wf": (after[1] - before[1]) / total, "statements_per_wf": (after[2] - before[2]) / total,
+                "p50_ms": statistics.median(one_at_a_time), "p95_ms": one_at_a_time[int(len(one_at_a_time) * 0.95)]}
     finally:
         for agent in agents:
             agent.shutdown(timeout=30)
@@ -152,36 +173,80 @@ def _until_waiting(address: str, queue: str) -> None:
             raise RuntimeError("the poll never waited")
 
 
+def _dbos(workflows: int, latency: int) -> Dict[str, Any]:
+    """DBOS Transact on the same PostgreSQL server, in its own venv and process (a database of its own)."""
+    url = f"{urlunsplit(urlsplit(PG)._replace(query=''))}_dbos_{uuid.uuid4().hex[:8]}"
+    done = subprocess.run([dbos_python(), str(HERE / "dbos_postgres.py"), url, "--workflows", str(workflows),
+                           "--latency", str(latency)], capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"the DBOS run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _our_settings() -> Dict[str, str]:
+    """Read back from a connection configured as each replica configures its own."""
+    from postgrip_agent.server.store import PostgresStore
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    store = PostgresStore(f"{PG}{'&' if '?' in PG else '?'}schema={schema}")
+    try:
+        return store.settings()
+    finally:
+        store.close()
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--latency", type=int, default=100, help="workflows run one at a time for p50/p95")
     parser.add_argument("--wake-samples", type=int, default=50)
+    parser.add_argument("--no-dbos", action="store_true", help="leave DBOS out")
     parser.add_argument("--json", action="store_true", help="also print the medians as one JSON line (for benchmarks/ab.py)")
     args = parser.parse_args()
-    stores = ["sqlite", "postgres-1", "postgres-2"]
-    runs: Dict[str, List[Dict[str, float]]] = {s: [] for s in stores}
+    stores = ["sqlite", "postgres-1", "postgres-2"] + ([] if args.no_dbos else ["dbos-postgres"])
+    runs: Dict[str, List[Dict[str, Any]]] = {s: [] for s in stores}
     wake: Dict[str, List[float]] = {"same replica": [], "across replicas": []}
     for rep in range(args.reps):
         for store in stores:
-            with _replicas(store) as addresses:
-                runs[store].append(_throughput(addresses, args.workflows))
-                if store == "postgres-2":
-                    wake["same replica"] += _wake(addresses[0], addresses[0], args.wake_samples)
-                    wake["across replicas"] += _wake(addresses[0], addresses[1], args.wake_samples)
+            if store == "dbos-postgres":
+                runs[store].append(_dbos(args.workflows, args.latency))
+            else:
+                with _replicas(store) as addresses:
+                    runs[store].append(_throughput(addresses, args.workflows, args.latency))
+                    if store == "postgres-2":
+                        wake["same replica"] += _wake(addresses[0], addresses[0], args.wake_samples)
+                        wake["across replicas"] += _wake(addresses[0], addresses[1], args.wake_samples)
             print(f"rep {rep + 1} {store}: {runs[store][-1]}", file=sys.stderr)
-    print(f"{args.workflows} one-activity workflows started at once; medians of {args.reps} runs")
-    print(f"{'store':<12} {'workflows/s':>12} {'vs sqlite':>10} {'commits/wf':>11} {'round trips/wf':>15}")
-    base = statistics.median(r["workflows_s"] for r in runs["sqlite"])
-    for store in stores:
-        wfs = statistics.median(r["workflows_s"] for r in runs[store])
-        commits = statistics.median(r["commits_per_wf"] for r in runs[store])
-        trips = statistics.median(r["round_trips_per_wf"] for r in runs[store])
-        print(f"{store:<12} {wfs:>12.1f} {wfs / base:>9.2f}x {commits:>11.1f} {trips:>15.1f}")
-    if args.json:
-        import json
+    print(f"PostgreSQL as read back: ours {_our_settings()}")
+    if not args.no_dbos:
+        print(f"PostgreSQL as read back: DBOS {runs['dbos-postgres'][0]['settings']}")
+    print(f"{args.workflows} one-activity workflows started at once (16 threads); latency: {args.latency} run one at "
+          f"a time; medians of {args.reps} interleaved runs")
+    print(f"{'store':<14} {'p50 ms':>7} {'p95 ms':>7} {'workflows/s':>12} {'vs DBOS':>8} {'statements/wf':>14} "
+          f"{'commits/wf':>11} {'round trips/wf':>15}")
+    peer = statistics.median(r["workflows_s"] for r in runs["dbos-postgres"]) if not args.no_dbos else None
 
-        print(json.dumps({f"{store} {figure}": statistics.median(r[key] for r in runs[store]) for store in stores
+    def median(store: str, key: str) -> float:
+        return statistics.median(r.get(key, float("nan")) for r in runs[store])
+
+    for store in stores:
+        wfs = median(store, "workflows_s")
+        versus = f"{wfs / peer:>7.2f}x" if peer else f"{'-':>8}"
+        print(f"{store:<14} {median(store, 'p50_ms'):>7.1f} {median(store, 'p95_ms'):>7.1f} {wfs:>12.1f} {versus} "
+              f"{median(store, 'statements_per_wf'):>14.1f} {median(store, 'commits_per_wf'):>11.1f} "
+              f"{median(store, 'round_trips_per_wf'):>15.1f}")
+    if peer:
+        p50 = median("dbos-postgres", "p50_ms")
+        for store in ("postgres-1", "postgres-2"):
+            print(f"{store} vs DBOS on PostgreSQL: p50 {median(store, 'p50_ms') / p50:.2f}x, "
+                  f"throughput {median(store, 'workflows_s') / peer:.2f}x")
+    if args.json:
+        print(json.dumps({f"{store} {figure}": median(store, key) for store in stores
                           for figure, key in (("workflows/s", "workflows_s"), ("round trips/wf", "round_trips_per_wf"))}))
     print("long-poll wake latency (ms, enqueue sent -> poll answered)")
     for name, samples in wake.items():

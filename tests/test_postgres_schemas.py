@@ -86,3 +86,39 @@ def test_services_on_two_schemas_do_not_wait_for_each_other(pg: str) -> None:
         one.close()
         two.close()
         _drop(schemas)
+
+
+def test_every_change_of_a_transaction_reaches_the_other_replicas(pg: str) -> None:
+    """A transaction's changes travel as few notifications (a line each), split under PostgreSQL's
+    payload limit: a replica hears each one, and not its own."""
+    from postgrip_agent.server.store import PostgresStore
+
+    sender, listener = PostgresStore(pg), PostgresStore(pg)
+    heard: List[Any] = []
+    own: List[Any] = []
+    try:
+        listener.subscribe(lambda kind, key: heard.append((kind, key)))
+        sender.subscribe(lambda kind, key: own.append((kind, key)))
+        deadline = time.monotonic() + 10
+        while not heard:  # until the listener listens (its thread connects on its own)
+            assert time.monotonic() < deadline, "the listener never heard a probe"
+            sender.publish("probe", "-")
+            time.sleep(0.05)
+        heard.clear()
+        # about 16 kB of short notes, and long ones of two-byte characters (a payload is limited in bytes)
+        keys = [f"{uuid.uuid4()}" for _ in range(400)] + [f"{i}" + "é" * 1500 for i in range(6)]
+        with sender.transaction():
+            for key in keys:
+                sender.publish("run", key)
+            sender.publish("available", "default\x1fq\x1fjob")
+        deadline = time.monotonic() + 10
+        changes = heard
+        while len(changes) < len(keys) + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            changes = [change for change in heard if change[0] != "probe"]  # a late probe is no change
+        assert sorted(changes) == sorted([("run", key) for key in keys] + [("available", "default\x1fq\x1fjob")])
+        assert own == []
+        assert sender.statements - sender.round_trips >= 2  # the notifications shared the commit's round trip
+    finally:
+        sender.close()
+        listener.close()

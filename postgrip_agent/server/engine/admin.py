@@ -48,6 +48,7 @@ class Admin:
             stats["time_items_quarantined"] = self.time.quarantined
             stats["store_commits"] = self.store.commits
             stats["store_round_trips"] = self.store.round_trips
+            stats["store_statements"] = self.store.statements
         with self.state.lock:
             stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
         return stats

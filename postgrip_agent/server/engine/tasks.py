@@ -286,6 +286,7 @@ class Engine:
                         current.not_before is None or current.not_before <= now)
                     if current is not None and still_free:
                         self._lease(current, agent_id, now)
+                        self.store.commit_lazily()  # lost in a database crash, the task is leased again
                 if current is not None and still_free:
                     return current
                 continue

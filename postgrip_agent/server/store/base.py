@@ -205,6 +205,8 @@ class Store(abc.ABC):
     #: calls this store made into its database since it opened (PostgreSQL: round trips, which may
     #: carry several statements, as BEGIN with its lock, or the notifications with COMMIT)
     round_trips: int = 0
+    #: SQL statements this store sent (several may share a round trip)
+    statements: int = 0
 
     #: several write transactions of this store may run at once (PostgreSQL, shared by replicas):
     #: the engine then holds no lock of its own across a transaction, and the store serialises what
@@ -215,6 +217,11 @@ class Store(abc.ABC):
         """Inside a transaction: hold a lock on ``kind``/``key`` until it ends, so two transactions
         that create the same thing (a workflow id's run, an idempotency key's record) run one after
         the other. A store with a single writer needs none."""
+
+    def commit_lazily(self) -> None:
+        """Inside a transaction whose loss in a crash of the database is harmless (a lease: lost,
+        its task is queued again and its agent's writes are refused as stale): commit it without
+        waiting for the disk. A later durable commit makes it durable too (commits stay in order)."""
 
     def retryable(self, error: BaseException) -> bool:
         """True when ``error`` says a transaction lost a race with another (a deadlock, a

@@ -14,7 +14,8 @@ over one database.
   replicas see it due. The schema is created and migrated under an advisory lock of its own, so
   replicas may start together.
 - What a transaction changed that waiters elsewhere must hear of is sent with ``NOTIFY`` on
-  commit; a listener thread per replica hands it to the engine (``subscribe``).
+  commit, one notification per transaction (a line per change); a listener thread per replica
+  hands each change to the engine (``subscribe``).
 
 Install the driver with ``pip install 'postgrip-agent-sync[postgres]'``.
 """
@@ -57,6 +58,8 @@ _TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
 #: the tables whose rows a transaction reads by key again and again (from memory after the first)
 _READ_AGAIN = frozenset({"tasks", "runs"})
+#: how many bytes one notification's payload grows to (PostgreSQL refuses 8000 and more)
+_PAYLOAD_LIMIT = 7000
 #: SQLSTATEs of a transaction that lost a race and rolled back: serialization failure, deadlock
 _RACES = ("40001", "40P01")
 _SERIAL = SERIAL_TABLES
@@ -183,8 +186,19 @@ class PostgresStore(SQLStore):
             return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
         return False
 
+    def settings(self) -> Dict[str, str]:
+        """What its sessions run with, read back from one of them: ``synchronous_commit``,
+        ``fsync``, ``transaction_isolation`` and the bounds on waits."""
+        names = ("synchronous_commit", "fsync", "transaction_isolation", *SESSION_BOUNDS)
+        with self._pool.connection() as conn:
+            return {name: str(conn.execute(f"SHOW {name}").fetchone()[0]) for name in names}
+
     def retryable(self, error: BaseException) -> bool:
         return isinstance(error, self._psycopg.Error) and getattr(error, "sqlstate", None) in _RACES
+
+    def commit_lazily(self) -> None:
+        if getattr(self._local, "conn", None) is not None:
+            self._local.lazy = True
 
     def lock_name(self, kind: str, key: str) -> None:
         if getattr(self._local, "conn", None) is not None:
@@ -233,6 +247,7 @@ class PostgresStore(SQLStore):
             return
         with self._pool.connection() as conn:
             self._local.conn, self._local.depth, self._local.notes, self._local.pending = conn, 1, set(), {}
+            self._local.lazy = False
             #: the tasks and runs this transaction read or wrote, by key: read again, they come from
             #: here (every write of them goes through ``_insert``/``_update``, and the transaction
             #: holds a lock on each row it read, so no one else changes them meanwhile)
@@ -246,9 +261,10 @@ class PostgresStore(SQLStore):
                 except BaseException:
                     self._rollback(conn)
                     raise
-                notify = "".join(
-                    f"SELECT pg_notify('{CHANNEL}', {self._literal(f'{self.replica_id} {note}').as_string(conn)}); "
-                    for note in sorted(self._local.notes))
+                notify = "".join(f"SELECT pg_notify('{CHANNEL}', {self._literal(payload).as_string(conn)}); "
+                                 for payload in self._payloads(sorted(self._local.notes)))
+                if self._local.lazy:  # this transaction's loss in a crash is harmless: do not wait for the WAL flush
+                    notify = "SET LOCAL synchronous_commit TO OFF; " + notify
                 try:
                     self._send(conn, notify + "COMMIT")
                 except BaseException:
@@ -301,16 +317,34 @@ class PostgresStore(SQLStore):
                 log.warning("listening for other replicas failed; retrying in 1 s", exc_info=True)
                 self._closing.wait(1.0)
 
+    def _payloads(self, notes: Sequence[str]) -> Iterator[str]:
+        """The notifications of one transaction, as few as fit: ``<replica> <note>``, then one more
+        ``<note>`` per line (a payload stays under PostgreSQL's limit of 8000 bytes)."""
+        payload, size = "", 0
+        for note in notes:
+            grows = len(note.encode()) + 1
+            if payload and size + grows > _PAYLOAD_LIMIT:
+                yield payload
+                payload = ""
+            if payload:
+                payload, size = f"{payload}\n{note}", size + grows
+            else:
+                payload = f"{self.replica_id} {note}"
+                size = len(payload.encode())
+        if payload:
+            yield payload
+
     def _deliver(self, payload: str) -> None:
         sender, _, rest = payload.partition(" ")
         if sender == self.replica_id:
             return
-        kind, _, key = rest.partition(" ")
-        for listener in self._listeners:
-            try:
-                listener(kind, key)
-            except Exception:
-                log.exception("a listener failed on %r", payload)
+        for note in rest.split("\n"):
+            kind, _, key = note.partition(" ")
+            for listener in self._listeners:
+                try:
+                    listener(kind, key)
+                except Exception:
+                    log.exception("a listener failed on %r", note)
 
     def close(self) -> None:
         self._closing.set()
@@ -420,6 +454,7 @@ class PostgresStore(SQLStore):
             self._write_pending(conn)
         with self._count_lock:
             self.round_trips += 1
+            self.statements += sql.count("; ") + 1 if params is None else 1
         return conn.execute(sql) if params is None else conn.execute(sql, params)
 
     def _params(self, params: Sequence[Any]) -> List[Any]:

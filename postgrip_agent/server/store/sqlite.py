@@ -222,6 +222,7 @@ class SQLiteStore(SQLStore):
     def _send(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement (counted in ``round_trips``); called with the store's lock held."""
         self.round_trips += 1
+        self.statements += 1
         return self._db.execute(sql, params)
 
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
