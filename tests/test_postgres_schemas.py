@@ -88,6 +88,31 @@ def test_services_on_two_schemas_do_not_wait_for_each_other(pg: str) -> None:
         _drop(schemas)
 
 
+def test_a_replica_alone_sends_no_notifications_until_another_says_hello(pg: str) -> None:
+    from postgrip_agent.server.store import PostgresStore
+
+    alone = PostgresStore(pg, alone_grace=0)
+    newcomer = None
+    try:
+        alone.subscribe(lambda kind, key: None)
+        with alone.transaction():
+            alone.publish("run", "r-1")
+        assert alone.statements == alone.round_trips  # BEGIN, COMMIT: no pg_notify beside it
+        heard: List[Any] = []
+        newcomer = PostgresStore(pg, alone_grace=0)
+        newcomer.subscribe(lambda kind, key: heard.append((kind, key)))  # says hello on listening
+        deadline = time.monotonic() + 10
+        while ("run", "r-2") not in heard:
+            assert time.monotonic() < deadline, "the first replica never published once another said hello"
+            with alone.transaction():
+                alone.publish("run", "r-2")
+            time.sleep(0.02)
+    finally:
+        alone.close()
+        if newcomer is not None:
+            newcomer.close()
+
+
 def test_every_change_of_a_transaction_reaches_the_other_replicas(pg: str) -> None:
     """A transaction's changes travel as few notifications (a line each), split under PostgreSQL's
     payload limit: a replica hears each one, and not its own."""

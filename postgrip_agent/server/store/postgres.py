@@ -14,8 +14,9 @@ over one database.
   replicas see it due. The schema is created and migrated under an advisory lock of its own, so
   replicas may start together.
 - What a transaction changed that waiters elsewhere must hear of is sent with ``NOTIFY`` on
-  commit, one notification per transaction (a line per change); a listener thread per replica
-  hands each change to the engine (``subscribe``).
+  commit, one notification per transaction (a line per change), on a channel of the schema; a
+  listener thread per replica hands each change to the engine (``subscribe``). A replica that
+  has heard of no other sends none (see ``_listen``).
 
 Install the driver with ``pip install 'postgrip-agent-sync[postgres]'``.
 """
@@ -27,6 +28,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
@@ -58,6 +60,8 @@ _TRANSIENT_STATES = ("08", "40", "53", "55P03", "57", "25006", "58")
 TABLES = RECORD_TABLES
 #: the tables whose rows a transaction reads by key again and again (from memory after the first)
 _READ_AGAIN = frozenset({"tasks", "runs"})
+#: seconds a replica publishes its changes after it starts, before it has heard of other replicas
+ALONE_GRACE = 3.0
 #: how many bytes one notification's payload grows to (PostgreSQL refuses 8000 and more)
 _PAYLOAD_LIMIT = 7000
 #: SQLSTATEs of a transaction that lost a race and rolled back: serialization failure, deadlock
@@ -144,7 +148,8 @@ class PostgresStore(SQLStore):
     dialect = POSTGRES
     concurrent_writers = True
 
-    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0,
+                 alone_grace: float = ALONE_GRACE) -> None:
         try:
             import psycopg
             from psycopg.sql import Literal
@@ -165,6 +170,12 @@ class PostgresStore(SQLStore):
         self._listen_thread: Optional[threading.Thread] = None
         #: what its migrations take
         self._migration_lock = lock_key("migrate", self.schema)
+        #: where the replicas of this schema's service tell each other of changes
+        self._channel = CHANNEL if not self.schema else f"{CHANNEL}_{hashlib.sha256(self.schema.encode()).hexdigest()[:16]}"
+        #: another replica has been heard of (so changes are published); before ``_alone_after``
+        #: they are published regardless
+        self._others = False
+        self._alone_after = time.monotonic() + alone_grace
         try:
             with psycopg.connect(self.url, autocommit=True, connect_timeout=int(connect_timeout)):
                 pass  # reachable, and lets us in: the schema is created under the migration lock
@@ -261,7 +272,7 @@ class PostgresStore(SQLStore):
                 except BaseException:
                     self._rollback(conn)
                     raise
-                notify = "".join(f"SELECT pg_notify('{CHANNEL}', {self._literal(payload).as_string(conn)}); "
+                notify = "".join(f"SELECT pg_notify('{self._channel}', {self._literal(payload).as_string(conn)}); "
                                  for payload in self._payloads(sorted(self._local.notes)))
                 if self._local.lazy:  # this transaction's loss in a crash is harmless: do not wait for the WAL flush
                     notify = "SET LOCAL synchronous_commit TO OFF; " + notify
@@ -286,13 +297,19 @@ class PostgresStore(SQLStore):
             log.debug("rollback failed", exc_info=True)
 
     def publish(self, kind: str, key: str) -> None:
-        """Tell the other replicas, when this transaction commits, that ``kind``/``key`` changed."""
+        """Tell the other replicas, when this transaction commits, that ``kind``/``key`` changed
+        (nothing while no other replica has been heard of: see ``_listen``)."""
+        if not self._others and time.monotonic() >= self._alone_after:
+            return
         notes = getattr(self._local, "notes", None)
         if getattr(self._local, "conn", None) is not None and notes is not None:
             notes.add(f"{kind} {key}")
         else:
-            with self._pool.connection() as conn:
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica_id} {kind} {key}"))
+            self._notify(f"{self.replica_id} {kind} {key}")
+
+    def _notify(self, payload: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload))
 
     def subscribe(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(kind, key)`` for what other replicas publish (on a thread of the store's)."""
@@ -302,10 +319,17 @@ class PostgresStore(SQLStore):
             self._listen_thread.start()
 
     def _listen(self) -> None:
+        """Hand what other replicas publish to the listeners. A replica publishes nothing while it
+        has heard of no other (one replica alone spends nothing on notifications): each replica
+        says ``hello`` when it starts listening, a replica that hears it answers ``here``, and a
+        replica that hears anything from another publishes from then on. Until its first
+        ``ALONE_GRACE`` seconds have passed a replica publishes regardless, while it may not
+        have heard the others' answers yet."""
         while not self._closing.is_set():
             try:
                 with self._psycopg.connect(self.url, autocommit=True, **self._keepalives) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self._channel}")
+                    self._notify(f"{self.replica_id} hello -")
                     while not self._closing.is_set():
                         for note in conn.notifies(timeout=5.0):
                             if self._closing.is_set():  # close() sends one note to end the wait at once
@@ -338,8 +362,13 @@ class PostgresStore(SQLStore):
         sender, _, rest = payload.partition(" ")
         if sender == self.replica_id:
             return
+        self._others = True
         for note in rest.split("\n"):
             kind, _, key = note.partition(" ")
+            if kind in ("hello", "here", "closing"):
+                if kind == "hello":
+                    self._notify(f"{self.replica_id} here -")
+                continue
             for listener in self._listeners:
                 try:
                     listener(kind, key)
@@ -351,7 +380,7 @@ class PostgresStore(SQLStore):
         if self._listen_thread is not None:
             try:
                 with self._pool.connection() as conn:
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.replica_id} closing -"))
+                    conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{self.replica_id} closing -"))
             except Exception:  # the database is gone: the listener ends on its own timeout
                 log.debug("could not wake the listener", exc_info=True)
             self._listen_thread.join(timeout=10)
