@@ -118,3 +118,14 @@ def test_a_result_waiter_racing_the_close_is_woken(server: LocalServer, wire: Wi
         assert not waiter.is_alive(), f"round {i}: the waiter slept through the close it raced"
         wait_for(lambda: bool(answers))
         assert answers[0]["state"] == "succeeded"
+
+
+def test_one_namespace_or_schedule_created_at_once_is_created_once(server: LocalServer) -> None:
+    def create(path: str, body: Dict[str, Any]) -> Any:
+        return lambda _: requests.post(f"{server.address}{path}", json=body, timeout=30).status_code
+
+    namespaces = _together(AT_ONCE, create("/api/v1/namespaces", {"name": "team-x"}))
+    assert sorted(namespaces)[0] in (200, 201) and sorted(namespaces)[1:] == [409] * (AT_ONCE - 1)
+    schedules = _together(AT_ONCE, create("/api/v1/schedules", {
+        "id": "nightly", "spec": {"cron": "0 3 * * *"}, "action": {"workflowType": "W"}}))
+    assert sorted(schedules) == [202] + [409] * (AT_ONCE - 1)

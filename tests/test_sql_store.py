@@ -122,6 +122,8 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
         store.update_run(run)
     assert store.get_run("r1").memo == {"note": "x"}  # type: ignore[union-attr]
     assert store.latest_run("wf-1").run_id == "r2"  # type: ignore[union-attr]
+    assert store.find_run("wf-1").run_id == "r2" and store.find_run("r1").run_id == "r1"  # type: ignore[union-attr]
+    assert store.find_run("no-such-run") is None
     assert store.latest_run("wf-1", "default").run_id == "r2" and store.latest_run("wf-1", "team-a") is None  # type: ignore[union-attr]
     assert _ids(store.running_children("r1")) == ["child"]
     assert [r.run_id for r in store.timed_out_runs(150.0)] == ["r1"]
@@ -167,6 +169,51 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
     with store.transaction():
         assert store.compact(50.0) == (1, 1)  # the finished free task; the finished run r2 (and its history)
     assert store.get_run("r2") is None and store.get_task("t-done") is None and store.get_run("r1") is not None
+
+
+def test_counts_follow_every_change_of_the_runs(db: str) -> None:
+    """Counts by namespace, queue, type and state are kept by the database (a trigger), and agree
+    with a scan of the runs after inserts, state changes, moves and deletions."""
+    opened = open_store(db)
+    assert isinstance(opened, SQLStore)
+    filters = [{}, {"namespace": "default"}, {"namespace": "other"}, {"state": "running"}, {"state": "succeeded"},
+               {"state__not": "running"}, {"namespace": "default", "type": "Wf", "state": "failed"}, {"queue": "q2"},
+               {"type": "Other"}]
+
+    def agrees() -> None:
+        runs = opened.list_runs({}, Page(limit=1000))
+        for where in filters:
+            scanned = [r for r in runs if all(
+                (r.state != value) if key == "state__not" else (getattr(r, key) == value) for key, value in where.items())]
+            assert opened.count_runs(where) == len(scanned), where
+        by_state: dict = {}
+        for r in runs:
+            by_state[r.state] = by_state.get(r.state, 0) + 1
+        assert opened.count_runs_by_state() == by_state
+
+    try:
+        with opened.transaction():
+            for i in range(30):
+                opened.insert_run(_run(f"c{i}", f"w{i}", namespace="other" if i % 5 == 0 else "default",
+                                       queue="q2" if i % 3 == 0 else "q", type="Other" if i % 7 == 0 else "Wf"))
+        agrees()
+        with opened.transaction():
+            for i in range(0, 30, 2):
+                run = opened.get_run(f"c{i}")
+                assert run is not None
+                run.state, run.updated_at = ("succeeded" if i % 4 else "failed"), 10.0
+                opened.update_run(run)
+            moved = opened.get_run("c3")
+            assert moved is not None
+            moved.queue, moved.agent_id = "q2", "agent-1"  # a move between counts, and a change no count sees
+            opened.update_run(moved)
+        agrees()
+        with opened.transaction():
+            opened.compact(50.0)  # deletes the finished runs
+        agrees()
+        assert opened.count_runs({"state": "running"}) == 15
+    finally:
+        opened.close()
 
 
 def test_the_test_above_calls_every_query_of_the_sql_store() -> None:

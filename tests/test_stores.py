@@ -19,7 +19,7 @@ import requests
 from postgrip_agent import Agent, Client, activity, workflow
 from postgrip_agent.server import LocalServer, ManualClock, open_store
 from postgrip_agent.server.store.migrations import RECORD_TABLES
-from postgrip_agent.server.store import Page, PostgresStore, SQLiteStore, TaskRecord
+from postgrip_agent.server.store import Page, PostgresStore, RunRecord, SQLiteStore, TaskRecord
 
 from .conftest import Wire, postgres_db, wait_for
 
@@ -62,16 +62,16 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
     target = _sqlite_or_postgres(db, tmp_path)
     store = open_store(target)
     try:
-        assert _versions(store) == [1, 2, 3, 4] and store.schema_version == 4  # type: ignore[attr-defined]
+        assert _versions(store) == [1, 2, 3, 4, 5] and store.schema_version == 5  # type: ignore[attr-defined]
         for table, (record, _) in RECORD_TABLES.items():
             assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
         assert {"runs_ns_created", "runs_ns_updated", "runs_ns_state_created", "runs_ns_type_created",
-                "tasks_ns_created"} <= _indexes(store)
+                "tasks_ns_created", "run_counts_key"} <= _indexes(store)
     finally:
         store.close()
     again = open_store(target)  # opening again applies nothing twice
     try:
-        assert _versions(again) == [1, 2, 3, 4]
+        assert _versions(again) == [1, 2, 3, 4, 5]
     finally:
         again.close()
 
@@ -126,7 +126,7 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert schedule["state"] == "paused" and schedule["action"]["workflowType"] == "Nightly"
         task = wire.poll(queue="q")
         assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
-        assert _versions(server.store) == [1, 2, 3, 4]
+        assert _versions(server.store) == [1, 2, 3, 4, 5]
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
 
 
@@ -299,3 +299,34 @@ def test_pollers_on_two_replicas_never_lease_the_same_task(shared_postgres: str)
         counts = Counter(leased)
         assert set(counts) == ids
         assert [task for task, count in counts.items() if count > 1] == []
+
+
+def test_runs_stored_before_counts_were_kept_are_counted_after_the_upgrade(db: str, tmp_path: Path) -> None:
+    """Migration 5 counts the runs already stored (a store upgraded from version 4)."""
+    target = _sqlite_or_postgres(db, tmp_path)
+    store = open_store(target)
+    try:
+        with store.transaction():
+            for i in range(12):
+                store.insert_run(RunRecord(run_id=f"old-{i}", id=f"w-{i}", namespace="default", type="Wf", queue="q",
+                                           task_id=f"t-{i}", state="running" if i % 3 else "succeeded",
+                                           created_at=1.0, updated_at=1.0))
+        undo = ["DELETE FROM schema_migrations WHERE version = 5", "DROP TABLE run_counts"]
+        if isinstance(store, PostgresStore):
+            with store._conn() as conn:  # back to version 4, as a store of the previous release
+                for statement in ["DROP TRIGGER run_counts_follow ON runs"] + undo:
+                    conn.execute(statement)
+        else:
+            for statement in ["DROP TRIGGER run_counts_insert", "DROP TRIGGER run_counts_update",
+                              "DROP TRIGGER run_counts_delete"] + undo:
+                store._db.execute(statement)
+            store._db.commit()
+    finally:
+        store.close()
+    upgraded = open_store(target)
+    try:
+        assert _versions(upgraded) == [1, 2, 3, 4, 5]
+        assert upgraded.count_runs({}) == 12
+        assert upgraded.count_runs({"state": "running"}) == 8 and upgraded.count_runs_by_state() == {"running": 8, "succeeded": 4}
+    finally:
+        upgraded.close()

@@ -28,6 +28,7 @@ class Admin:
         if not name or not all(c.isalnum() or c in "._-" for c in name):
             raise BadRequest("namespace name must be non-empty and use only letters, digits, '.', '_' or '-'")
         with self.state.operation():
+            self.store.lock_name("namespace", name)  # two creating one name at once: the second is refused
             if self.store.get_namespace(name) is not None:
                 raise AlreadyExists(f"namespace {name} already exists")
             now = self.clock.now()

@@ -374,7 +374,7 @@ class EngineState:
 
     def find_run(self, workflow_id: str) -> RunRecord:
         """A run by run id, else the latest run of a workflow id."""
-        run = self.store.get_run(workflow_id) or self.store.latest_run(workflow_id)
+        run = self.store.find_run(workflow_id)
         if run is None:
             raise NotFound(f"workflow {workflow_id} not found")
         return run

@@ -314,6 +314,10 @@ class Store(abc.ABC):
     def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]: ...
 
     @abc.abstractmethod
+    def find_run(self, run_or_workflow_id: str) -> Optional[RunRecord]:
+        """The run with this run id, else the latest run of this workflow id (one query)."""
+
+    @abc.abstractmethod
     def running_children(self, run_id: str) -> List[RunRecord]: ...
 
     @abc.abstractmethod

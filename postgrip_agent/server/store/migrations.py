@@ -139,12 +139,55 @@ _SQLITE_1: Tuple[str, ...] = (
 )
 
 
+#: migration 5: counts of runs kept by the database itself, per namespace, queue, type and state
+#: (and, on PostgreSQL, per shard of the run id, so concurrent writes seldom share a row): a count
+#: by those filters sums a few rows instead of scanning every run
+_COUNT_COLUMNS = "namespace TEXT NOT NULL, queue TEXT NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL"
+_RUN_COUNTS_TABLE = f"CREATE TABLE IF NOT EXISTS run_counts ({_COUNT_COLUMNS}, shard INTEGER NOT NULL, n BIGINT NOT NULL)"
+_RUN_COUNTS_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS run_counts_key ON run_counts(namespace, state, type, queue, shard)"
+_RUN_COUNTS_FILL = ("INSERT INTO run_counts (namespace, queue, type, state, shard, n) SELECT COALESCE(namespace, ''), "
+                    "COALESCE(queue, ''), COALESCE(type, ''), COALESCE(state, ''), 0, COUNT(*) FROM runs "
+                    "GROUP BY 1, 2, 3, 4")
+COUNT_SHARDS = 16
+
+
+def _count_change(row: str, delta: str, shard: str) -> str:
+    """Add ``delta`` to the count of ``row`` (OLD or NEW)'s namespace, queue, type and state."""
+    return (f"INSERT INTO run_counts (namespace, queue, type, state, shard, n) VALUES (COALESCE({row}.namespace, ''), "
+            f"COALESCE({row}.queue, ''), COALESCE({row}.type, ''), COALESCE({row}.state, ''), {shard}, {delta}) "
+            f"ON CONFLICT (namespace, state, type, queue, shard) DO UPDATE SET n = run_counts.n + ({delta})")
+
+
+_PG_SHARD = f"abs(hashtext({{row}}.run_id)) % {COUNT_SHARDS}"
+_PG_RUN_COUNTS = (
+    _RUN_COUNTS_TABLE, _RUN_COUNTS_KEY, _RUN_COUNTS_FILL,
+    "CREATE OR REPLACE FUNCTION run_counts_follow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'UPDATE' AND OLD.state IS NOT DISTINCT FROM NEW.state AND OLD.type IS NOT DISTINCT FROM NEW.type "
+    "AND OLD.queue IS NOT DISTINCT FROM NEW.queue AND OLD.namespace IS NOT DISTINCT FROM NEW.namespace THEN RETURN NULL; END IF; "
+    f"IF TG_OP <> 'INSERT' THEN {_count_change('OLD', '-1', _PG_SHARD.format(row='OLD'))}; END IF; "
+    f"IF TG_OP <> 'DELETE' THEN {_count_change('NEW', '1', _PG_SHARD.format(row='NEW'))}; END IF; "
+    "RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS run_counts_follow ON runs",
+    "CREATE TRIGGER run_counts_follow AFTER INSERT OR UPDATE OR DELETE ON runs FOR EACH ROW EXECUTE FUNCTION run_counts_follow()",
+)
+_SQLITE_CHANGED = ("OLD.state IS NOT NEW.state OR OLD.type IS NOT NEW.type OR OLD.queue IS NOT NEW.queue "
+                   "OR OLD.namespace IS NOT NEW.namespace")
+_SQLITE_RUN_COUNTS = (
+    _RUN_COUNTS_TABLE, _RUN_COUNTS_KEY, _RUN_COUNTS_FILL,
+    f"CREATE TRIGGER IF NOT EXISTS run_counts_insert AFTER INSERT ON runs BEGIN {_count_change('NEW', '1', '0')}; END",
+    f"CREATE TRIGGER IF NOT EXISTS run_counts_update AFTER UPDATE ON runs WHEN {_SQLITE_CHANGED} BEGIN "
+    f"{_count_change('OLD', '-1', '0')}; {_count_change('NEW', '1', '0')}; END",
+    f"CREATE TRIGGER IF NOT EXISTS run_counts_delete AFTER DELETE ON runs BEGIN {_count_change('OLD', '-1', '0')}; END",
+)
+
+
 POSTGRES_MIGRATIONS: List[Migration] = [
     Migration(1, "tables and indexes", _POSTGRES_1 + tuple(INDEXES)),
     Migration(2, "idempotency keys remember the request they answered",
               ("ALTER TABLE idempotency ADD COLUMN IF NOT EXISTS request_digest TEXT",)),
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS namespace TEXT",)),
     Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
+    Migration(5, "counts of runs kept by a trigger", _PG_RUN_COUNTS),
 ]
 
 SQLITE_MIGRATIONS: List[Migration] = [
@@ -153,6 +196,7 @@ SQLITE_MIGRATIONS: List[Migration] = [
               ("ALTER TABLE idempotency ADD COLUMN request_digest TEXT",)),
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN namespace TEXT",)),
     Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
+    Migration(5, "counts of runs kept by a trigger", _SQLITE_RUN_COUNTS),
 ]
 
 

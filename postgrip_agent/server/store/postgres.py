@@ -436,6 +436,15 @@ class PostgresStore(SQLStore):
                 rows[(table, key)] = self._one(RunRecord, "SELECT * FROM runs WHERE run_id = ? FOR UPDATE", (key,))
         return copy.deepcopy(rows[(table, key)])
 
+    def find_run(self, run_or_workflow_id: str) -> Optional[RunRecord]:
+        rows = getattr(self._local, "rows", None)
+        if rows is not None and rows.get(("runs", run_or_workflow_id)) is not None:
+            return copy.deepcopy(rows[("runs", run_or_workflow_id)])  # type: ignore[no-any-return]
+        found = super().find_run(run_or_workflow_id)
+        if found is not None and rows is not None and ("runs", found.run_id) not in rows:
+            self._remember("runs", found)  # locked by the query: read again, it comes from memory
+        return found
+
     def _lock_task_and_run(self, task_id: str, rows: Dict[Any, Any]) -> None:
         """Lock and read a task and its run, the run first (as every transaction locks them)."""
         split, sql = _task_and_run_sql()
