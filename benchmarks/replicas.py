@@ -52,6 +52,32 @@ from compare_dbos import dbos_python  # noqa: E402
 
 PG = os.environ.get("POSTGRIP_BENCH_POSTGRES") or os.environ.get("POSTGRIP_TEST_POSTGRES") or \
     "postgresql://postgres@127.0.0.1:5432/test"
+#: the URL the contenders use: PG, or PG through the delay proxy (``--delay-ms``)
+SERVED = [PG]
+#: each replica's pool of connections (``--pool-size``; 0: the store's default)
+POOL = [0]
+
+
+@contextmanager
+def _delayed(delay_ms: float) -> Iterator[None]:
+    """Put a TCP proxy adding ``delay_ms`` each way between the contenders and PostgreSQL."""
+    if delay_ms <= 0:
+        yield
+        return
+    target = urlsplit(PG)
+    proxy = subprocess.Popen([sys.executable, str(HERE / "delay_proxy.py"), "--target",
+                              f"{target.hostname or '127.0.0.1'}:{target.port or 5432}", "--delay-ms", str(delay_ms)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert proxy.stdout is not None
+        address = proxy.stdout.readline().split()[-1]
+        netloc = target.netloc.rsplit("@", 1)
+        SERVED[0] = urlunsplit(target._replace(netloc=(netloc[0] + "@" if len(netloc) == 2 else "") + address))
+        yield
+    finally:
+        SERVED[0] = PG
+        proxy.kill()
+        proxy.wait()
 
 
 @activity.defn(name="bench_echo")
@@ -88,7 +114,8 @@ def _replicas(store: str) -> Iterator[List[str]]:
     if store == "sqlite":
         dbs = [tempfile.mkdtemp(prefix="postgrip-replicas-") + "/bench.db"]
     else:
-        dbs = [f"{PG}{'&' if '?' in PG else '?'}schema={schema}"] * (2 if store == "postgres-2" else 1)
+        pool = f"&pool_size={POOL[0]}" if POOL[0] else ""
+        dbs = [f"{SERVED[0]}{'&' if '?' in SERVED[0] else '?'}schema={schema}{pool}"] * (2 if store == "postgres-2" else 1)
     procs: List["subprocess.Popen[str]"] = []
     try:
         first = _replica(dbs[0])  # the first creates the schema; the second finds it migrated
@@ -175,7 +202,7 @@ def _until_waiting(address: str, queue: str) -> None:
 
 def _dbos(workflows: int, latency: int) -> Dict[str, Any]:
     """DBOS Transact on the same PostgreSQL server, in its own venv and process (a database of its own)."""
-    url = f"{urlunsplit(urlsplit(PG)._replace(query=''))}_dbos_{uuid.uuid4().hex[:8]}"
+    url = f"{urlunsplit(urlsplit(SERVED[0])._replace(query=''))}_dbos_{uuid.uuid4().hex[:8]}"
     done = subprocess.run([dbos_python(), str(HERE / "dbos_postgres.py"), url, "--workflows", str(workflows),
                            "--latency", str(latency)], capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
@@ -206,11 +233,25 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=100, help="workflows run one at a time for p50/p95")
     parser.add_argument("--wake-samples", type=int, default=50)
     parser.add_argument("--no-dbos", action="store_true", help="leave DBOS out")
+    parser.add_argument("--delay-ms", type=float, default=0.0,
+                        help="add this delay each way between the contenders and PostgreSQL (a TCP proxy), as a "
+                             "database on another host; SQLite is left out then")
+    parser.add_argument("--pool-size", type=int, default=0, help="each replica's connections at most (default: the store's)")
     parser.add_argument("--json", action="store_true", help="also print the medians as one JSON line (for benchmarks/ab.py)")
     args = parser.parse_args()
-    stores = ["sqlite", "postgres-1", "postgres-2"] + ([] if args.no_dbos else ["dbos-postgres"])
+    POOL[0] = args.pool_size
+    stores = ([] if args.delay_ms else ["sqlite"]) + ["postgres-1", "postgres-2"] + ([] if args.no_dbos else ["dbos-postgres"])
     runs: Dict[str, List[Dict[str, Any]]] = {s: [] for s in stores}
     wake: Dict[str, List[float]] = {"same replica": [], "across replicas": []}
+    with _delayed(args.delay_ms):
+        _measure(args, stores, runs, wake)
+    if args.delay_ms:
+        print(f"PostgreSQL reached through a proxy adding {args.delay_ms:g} ms each way")
+    _report(args, stores, runs, wake)
+
+
+def _measure(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]],
+             wake: Dict[str, List[float]]) -> None:
     for rep in range(args.reps):
         for store in stores:
             if store == "dbos-postgres":
@@ -222,6 +263,10 @@ def main() -> None:
                         wake["same replica"] += _wake(addresses[0], addresses[0], args.wake_samples)
                         wake["across replicas"] += _wake(addresses[0], addresses[1], args.wake_samples)
             print(f"rep {rep + 1} {store}: {runs[store][-1]}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]],
+            wake: Dict[str, List[float]]) -> None:
     print(f"PostgreSQL as read back: ours {_our_settings()}")
     if not args.no_dbos:
         print(f"PostgreSQL as read back: DBOS {runs['dbos-postgres'][0]['settings']}")
@@ -250,6 +295,8 @@ def main() -> None:
                           for figure, key in (("workflows/s", "workflows_s"), ("round trips/wf", "round_trips_per_wf"))}))
     print("long-poll wake latency (ms, enqueue sent -> poll answered)")
     for name, samples in wake.items():
+        if not samples:
+            continue
         samples.sort()
         print(f"  {name:<16} p50 {samples[len(samples) // 2]:6.1f}  p95 {samples[int(len(samples) * 0.95)]:6.1f}  "
               f"max {samples[-1]:6.1f}  (n={len(samples)})")

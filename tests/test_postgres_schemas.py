@@ -147,3 +147,15 @@ def test_every_change_of_a_transaction_reaches_the_other_replicas(pg: str) -> No
     finally:
         sender.close()
         listener.close()
+
+
+def test_the_pool_size_is_set_in_the_url(pg: str) -> None:
+    from postgrip_agent.server.store import PostgresStore
+
+    store = PostgresStore(f"{pg}&pool_size=3")
+    try:
+        assert store._pool.max_size == 3 and "pool_size" not in store.url
+    finally:
+        store.close()
+    with pytest.raises(ValueError, match=r"pool_size='many' in the PostgreSQL URL: give a whole number"):
+        PostgresStore(f"{pg}&pool_size=many")

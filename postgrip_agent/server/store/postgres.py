@@ -52,6 +52,8 @@ def lock_key(purpose: str, schema: Optional[str]) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 CHANNEL = "postgrip_agent"
+#: URL parameters the store reads itself (libpq never sees them)
+_OUR_PARAMETERS = ("schema", "pool_size")
 #: SQLSTATE classes of a database unavailable for a while: 08 connection exception, 40 transaction
 #: rollback (serialization failure, deadlock), 53 insufficient resources, 55P03 lock not available,
 #: 57 operator intervention (terminated, shutting down, query canceled by a timeout), 25006 read-only
@@ -100,13 +102,24 @@ def is_postgres_url(db: str) -> bool:
 
 def split_schema(url: str) -> Tuple[str, Optional[str]]:
     """``postgresql://...?schema=name`` -> (the url without it, name): the schema the store's tables live in."""
+    rest, ours = _split_ours(url)
+    return rest, ours.get("schema")
+
+
+def _split_ours(url: str) -> Tuple[str, Dict[str, str]]:
+    """The URL without the parameters that are the store's, not libpq's (``schema``,
+    ``pool_size``), and those parameters."""
     parts = urlsplit(url)
     # The other parameters go to libpq exactly as written (re-encoding them would turn an
     # ``options=-c%20x%3Dy`` into ``-c+x=y``, which libpq does not read as a space).
     pieces = [piece for piece in parts.query.split("&") if piece]
-    schemas = [unquote(piece.partition("=")[2]) for piece in pieces if piece.partition("=")[0] == "schema"]
-    rest = "&".join(piece for piece in pieces if piece.partition("=")[0] != "schema")
-    return urlunsplit(parts._replace(query=rest)), (schemas[0] if schemas else None)
+    ours: Dict[str, str] = {}
+    for piece in pieces:
+        name, _, value = piece.partition("=")
+        if name in _OUR_PARAMETERS:
+            ours.setdefault(name, unquote(value))
+    rest = "&".join(piece for piece in pieces if piece.partition("=")[0] not in _OUR_PARAMETERS)
+    return urlunsplit(parts._replace(query=rest)), ours
 
 
 @functools.lru_cache(maxsize=None)
@@ -143,7 +156,9 @@ def _update_sql(table: str) -> Tuple[Tuple[str, ...], str]:
 
 class PostgresStore(SQLStore):
     """Records in PostgreSQL. ``url`` is a libpq URL; ``?schema=NAME`` keeps the tables in that
-    schema (created when missing), so several services or test runs can share one database."""
+    schema (created when missing), so several services or test runs can share one database;
+    ``?pool_size=N`` sets how many connections the replica keeps at most (``pool_size``, 8 by
+    default: concurrent transactions beyond it wait for one)."""
 
     dialect = POSTGRES
     concurrent_writers = True
@@ -159,7 +174,13 @@ class PostgresStore(SQLStore):
             raise missing_driver() from None
         self._psycopg, self._literal = psycopg, Literal
         self._json, self._jsonb = Json, Jsonb
-        self.url, self.schema = split_schema(url)
+        self.url, ours = _split_ours(url)
+        self.schema = ours.get("schema")
+        if "pool_size" in ours:
+            if not ours["pool_size"].isdigit() or int(ours["pool_size"]) < 1:
+                raise ValueError(f"pool_size={ours['pool_size']!r} in the PostgreSQL URL: give a whole number of "
+                                 "connections, at least 1 (e.g. ?pool_size=16)")
+            pool_size = int(ours["pool_size"])
         if self.schema is not None and not self.schema.replace("_", "").isalnum():
             raise ValueError(f"schema name {self.schema!r}: use letters, digits and underscores")
         self.replica_id = uuid.uuid4().hex
