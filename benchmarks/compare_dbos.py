@@ -132,19 +132,15 @@ def dbos_worker(wal: bool, quick: bool) -> Dict[str, Any]:
 
     from dbos import DBOS
 
+    from _dbos_peer import one_step
+
     path = tempfile.mkdtemp(prefix="bench-dbos-") + "/dbos.sqlite"
     if wal:
         with sqlite3.connect(path) as db:
             db.execute("PRAGMA journal_mode=WAL")
     DBOS(config={"name": "bench", "system_database_url": f"sqlite:///{path}", "log_level": "ERROR"})
 
-    @DBOS.step()
-    def echo(value: int) -> int:
-        return value
-
-    @DBOS.workflow()
-    def one(value: int) -> int:
-        return echo(value)
+    echo, one = one_step(DBOS)
 
     @DBOS.workflow()
     def steps(n: int) -> int:

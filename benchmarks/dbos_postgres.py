@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from dbos import DBOS
+
+from _dbos_peer import one_step
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -79,14 +81,7 @@ def main() -> None:
 
     DBOS(config={"name": "bench", "system_database_url": args.url, "log_level": "ERROR"})
 
-    @DBOS.step()
-    def echo(value: int) -> int:
-        return value
-
-    @DBOS.workflow()
-    def one(value: int) -> int:
-        return echo(value)
-
+    _, one = one_step(DBOS)
     DBOS.launch()
     try:
         one(-1)  # warm up
