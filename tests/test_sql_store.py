@@ -216,6 +216,20 @@ def test_counts_follow_every_change_of_the_runs(db: str) -> None:
         opened.close()
 
 
+def test_only_transactions_that_change_a_row_count_as_commits(db: str) -> None:
+    opened = open_store(db)
+    try:
+        before = opened.commits
+        with opened.transaction():
+            opened.get_run("nothing-here")  # a transaction that only reads (a poll that lost its task)
+        assert opened.commits == before
+        with opened.transaction():
+            opened.insert_run(_run("counted", "w-counted"))
+        assert opened.commits == before + 1
+    finally:
+        opened.close()
+
+
 def test_the_test_above_calls_every_query_of_the_sql_store() -> None:
     if not CALLED:
         pytest.skip("runs after the test above")

@@ -200,10 +200,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
-    #: write transactions this store committed (``transaction()`` blocks, outermost only)
+    #: write transactions this store committed (outermost ``transaction()`` blocks that changed a
+    #: row: one that only read, such as a poll that lost its task to another, is not counted)
     commits: int = 0
     #: calls this store made into its database since it opened (PostgreSQL: round trips, which may
-    #: carry several statements, as BEGIN with its lock, or the notifications with COMMIT)
+    #: carry several statements, as the notifications with COMMIT)
     round_trips: int = 0
     #: SQL statements this store sent (several may share a round trip)
     statements: int = 0

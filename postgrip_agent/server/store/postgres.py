@@ -39,7 +39,7 @@ import attrs
 from .base import IdempotentRecord, NamespaceRecord, RunRecord, TaskRecord
 from .dialect import POSTGRES, JsonValue
 from .migrations import JSON_FIELDS, POSTGRES_MIGRATIONS, RECORD_TABLES, SERIAL_TABLES, Migration, newest_known, pending
-from .sql import SQLStore
+from .sql import WRITES, SQLStore
 
 log = logging.getLogger("postgrip_agent.server.postgres")
 
@@ -279,7 +279,7 @@ class PostgresStore(SQLStore):
             return
         with self._pool.connection() as conn:
             self._local.conn, self._local.depth, self._local.notes, self._local.pending = conn, 1, set(), {}
-            self._local.lazy = False
+            self._local.lazy = self._local.wrote = False
             #: the tasks and runs this transaction read or wrote, by key: read again, they come from
             #: here (every write of them goes through ``_insert``/``_update``, and the transaction
             #: holds a lock on each row it read, so no one else changes them meanwhile)
@@ -303,7 +303,7 @@ class PostgresStore(SQLStore):
                     self._rollback(conn)
                     raise
                 with self._count_lock:
-                    self.commits += 1
+                    self.commits += 1 if self._local.wrote else 0
             finally:
                 self._local.conn = None
                 self._local.notes = set()
@@ -511,6 +511,8 @@ class PostgresStore(SQLStore):
         after the updates held back."""
         if getattr(self._local, "pending", None) and conn is self._local.conn and not sql.startswith("INSERT"):
             self._write_pending(conn)
+        if sql.startswith(WRITES) and conn is getattr(self._local, "conn", None):
+            self._local.wrote = True
         with self._count_lock:
             self.round_trips += 1
             self.statements += sql.count("; ") + 1 if params is None else 1

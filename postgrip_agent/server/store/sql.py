@@ -34,6 +34,8 @@ _CHUNK = 500
 _TASK_ORDER = {"created_at", "updated_at", "seq"}
 _RUN_ORDER = {"created_at", "updated_at", "seq", "id", "type"}
 _SCHEDULE_ORDER = {"created_at", "updated_at", "next_run_at", "id"}
+#: how the statements that change rows begin (a transaction that sent none is not counted as a commit)
+WRITES = ("INSERT", "UPDATE", "DELETE")
 #: the filters a count of runs answers from ``run_counts`` (any other scans the runs)
 _COUNTED = {"namespace", "queue", "type", "state", "state__not"}
 

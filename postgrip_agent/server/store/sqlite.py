@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, T
 
 from .dialect import SQLITE
 from .migrations import RECORD_TABLES, SQLITE_MIGRATIONS, Migration, columns_of, newest_known, pending, table_of
-from .sql import SQLStore
+from .sql import WRITES, SQLStore
 from .sqlite_codec import Marks, build_by_name, codec
 
 R = TypeVar("R")
@@ -49,6 +49,7 @@ class SQLiteStore(SQLStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._depth = 0
+        self._wrote = False  # the open transaction changed a row
         self._lock = threading.RLock()
         #: per SELECT statement, whether its columns come in the record's own order (else their names:
         #: a file written by an older version orders them its own way), for this file only
@@ -153,7 +154,7 @@ class SQLiteStore(SQLStore):
                     self._depth -= 1
                 return
             self._send("BEGIN IMMEDIATE")
-            self._depth = 1
+            self._depth, self._wrote = 1, False
             try:
                 self._drop_rows_if_stale()
                 yield
@@ -164,7 +165,7 @@ class SQLiteStore(SQLStore):
                 raise
             else:
                 self._send("COMMIT")
-                self.commits += 1
+                self.commits += 1 if self._wrote else 0
             finally:
                 self._depth = 0
 
@@ -223,6 +224,8 @@ class SQLiteStore(SQLStore):
         """One statement (counted in ``round_trips``); called with the store's lock held."""
         self.round_trips += 1
         self.statements += 1
+        if sql.startswith(WRITES):
+            self._wrote = True
         return self._db.execute(sql, params)
 
     def _all(self, cls: Type[R], sql: str, params: Sequence[Any] = ()) -> List[R]:
