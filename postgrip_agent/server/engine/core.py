@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ... import types as wt
 from .clock import Clock
@@ -117,16 +117,6 @@ class _Waiters:
             return sum(watch.watchers for watch in self._watches.values())
 
 
-class _NoLock:
-    """What a store with concurrent writers needs of the engine around a transaction: nothing."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 def _payload(data: Any, cls: Any, what: str) -> Any:
     if data is None:
         data = {}
@@ -164,7 +154,8 @@ class EngineState:
         self.new_id: Callable[[], str] = new_id or (lambda: str(uuid.uuid4()))
         self.auth_token = auth_token
         self.lock = threading.RLock()
-        self.serial: Any = _NoLock() if store.concurrent_writers else self.lock
+        #: a store of concurrent writers needs nothing of the engine around a transaction
+        self.serial: ContextManager[Any] = contextlib.nullcontext() if store.concurrent_writers else self.lock
         #: per thread: the wake-ups the open operation makes once it commits, and held task wake-ups
         self._local = threading.local()
         #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches

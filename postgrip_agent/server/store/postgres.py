@@ -100,12 +100,6 @@ def is_postgres_url(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def split_schema(url: str) -> Tuple[str, Optional[str]]:
-    """``postgresql://...?schema=name`` -> (the url without it, name): the schema the store's tables live in."""
-    rest, ours = _split_ours(url)
-    return rest, ours.get("schema")
-
-
 def _split_ours(url: str) -> Tuple[str, Dict[str, str]]:
     """The URL without the parameters that are the store's, not libpq's (``schema``,
     ``pool_size``), and those parameters."""
