@@ -21,7 +21,7 @@ from typing import List, Optional, Type
 from .engine import Clock, Engine, ManualClock, ScheduleService
 from .http import Api, HttpServer, InProcessAdapter, make_http_server
 from .http.schedules import schedule_routes
-from .store import SQLiteStore, Store, is_postgres_url, safe_url
+from .store import SQLiteStore, Store, check_synchronous, is_postgres_url, safe_url
 
 log = logging.getLogger("postgrip_agent.server")
 
@@ -38,15 +38,17 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def open_store(db: str) -> Store:
+def open_store(db: str, *, sqlite_synchronous: str = "full") -> Store:
     """The store ``db`` names: a ``postgresql://`` (or ``postgres://``) URL opens the PostgreSQL
     store (``pip install 'postgrip-agent-sync[postgres]'``; ``?schema=NAME`` picks a schema); a
-    path, or ``:memory:``, a SQLite file."""
+    path, or ``:memory:``, a SQLite file, committing with ``sqlite_synchronous`` ("full", the
+    default, or "normal": see :class:`SQLiteStore`)."""
+    check_synchronous(sqlite_synchronous)
     if is_postgres_url(db):
         from .store import PostgresStore
 
         return PostgresStore(db)
-    return SQLiteStore(db)
+    return SQLiteStore(db, synchronous=sqlite_synchronous)
 
 
 class LocalServer:
@@ -67,6 +69,7 @@ class LocalServer:
         tick_lag_limit: float = 30.0,
         round_trip_extensions: bool = True,
         insecure: bool = False,
+        sqlite_synchronous: str = "full",
     ) -> None:
         """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see :func:`open_store`).
         ``max_connections`` caps open connections (and is kept below the fd limit); idle
@@ -76,6 +79,11 @@ class LocalServer:
         and long-polls), as a foreign PostGrip service would: tests use it to keep the SDK's
         fallback paths honest.
 
+        ``sqlite_synchronous`` ("full", the default, or "normal") is how a SQLite file commits:
+        with "full" every change the service acknowledged survives a power loss; with "normal"
+        it survives the process crashing, but a power loss may undo the last ones (see
+        :class:`SQLiteStore`). PostgreSQL follows its own ``synchronous_commit``.
+
         Listening on an address other than loopback without ``auth_token`` would serve anyone who
         can reach it: it is refused (``ValueError``) unless ``insecure=True`` says that is meant."""
         if auth_token is None and not insecure and not _loopback(host):
@@ -84,7 +92,7 @@ class LocalServer:
                              "insecure=True (--insecure) if the network itself is trusted")
         self.db = db
         self.clock = clock or Clock()
-        self.store = store or open_store(db)
+        self.store = store or open_store(db, sqlite_synchronous=sqlite_synchronous)
         try:
             self._build(auth_token, round_trip_extensions, tick_lag_limit, host, port, max_connections,
                         idle_timeout, header_timeout)

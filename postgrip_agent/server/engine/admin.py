@@ -50,6 +50,7 @@ class Admin:
             stats["store_commits"] = self.store.commits
             stats["store_round_trips"] = self.store.round_trips
             stats["store_statements"] = self.store.statements
+            stats.update(self.store.durability())
         with self.state.lock:
             stats["agent_polls_waiting"] = sum(len(waiting) for waiting in self.state.pollers.values())
         return stats

@@ -19,10 +19,10 @@ from .base import (
     contains_pattern,
 )
 from .postgres import PostgresStore, is_postgres_url, safe_url
-from .sqlite import SQLiteStore
+from .sqlite import SQLiteStore, check_synchronous
 
 __all__ = [
     "HistoryRecord", "IdempotentRecord", "NamespaceRecord", "Page", "RunRecord", "ScheduleRecord", "SessionRecord",
-    "Store", "TaskEventRecord", "TaskRecord", "contains_pattern", "PostgresStore", "SQLiteStore", "is_postgres_url",
+    "Store", "TaskEventRecord", "TaskRecord", "contains_pattern", "PostgresStore", "SQLiteStore", "check_synchronous", "is_postgres_url",
     "safe_url",
 ]

@@ -214,6 +214,12 @@ class Store(abc.ABC):
     #: must be serial (row locks on the runs and tasks a transaction reads by key, named locks)
     concurrent_writers: bool = False
 
+    def durability(self) -> Dict[str, int]:
+        """How durably this store commits, read back from its own connection, as ``/readyz``
+        stats (integers): SQLite's ``store_sqlite_synchronous`` (2 FULL, 1 NORMAL). Empty when
+        the database decides for itself (PostgreSQL: ``synchronous_commit`` is the server's)."""
+        return {}
+
     def lock_name(self, kind: str, key: str) -> None:
         """Inside a transaction: hold a lock on ``kind``/``key`` until it ends, so two transactions
         that create the same thing (a workflow id's run, an idempotency key's record) run one after

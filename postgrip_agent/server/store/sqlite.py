@@ -36,17 +36,35 @@ _TRANSIENT_MESSAGES = ("locked", "busy", "disk i/o error", "disk is full", "unab
                        "out of memory")
 
 
+#: the ``synchronous`` settings a store may commit with, and PRAGMA synchronous's number for each
+SYNCHRONOUS = {"full": 2, "normal": 1}
+
+
+def check_synchronous(synchronous: str) -> str:
+    """``synchronous`` in lower case, or ValueError naming the choices."""
+    if not isinstance(synchronous, str) or synchronous.lower() not in SYNCHRONOUS:
+        raise ValueError(f"sqlite synchronous must be 'full' (the default: every acknowledged commit survives a power "
+                         f"loss) or 'normal' (faster; a power loss may undo the last commits), not {synchronous!r}")
+    return synchronous.lower()
+
+
 class SQLiteStore(SQLStore):
+    """``synchronous="full"`` (the default) syncs the write-ahead log to disk on every commit,
+    so a change the service acknowledged survives a power loss or an operating-system crash.
+    ``"normal"`` syncs only at checkpoints: every commit still survives the process crashing
+    (SIGKILL, an exception), but a power loss may undo the last transactions acknowledged
+    before it."""
+
     dialect = SQLITE
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, synchronous: str = "full") -> None:
         self.path = path
+        self.synchronous = check_synchronous(synchronous)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode keeps every committed transaction across a process crash.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._depth = 0
         self._wrote = False  # the open transaction changed a row
@@ -172,6 +190,10 @@ class SQLiteStore(SQLStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def durability(self) -> Dict[str, int]:
+        with self._lock:
+            return {"store_sqlite_synchronous": int(self._send("PRAGMA synchronous").fetchone()[0])}
 
     def _records(self, cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
         own = codec(cls)
