@@ -216,7 +216,8 @@ class Store(abc.ABC):
 
     def durability(self) -> Dict[str, int]:
         """How durably this store commits, read back from its own connection, as ``/readyz``
-        stats (integers): SQLite's ``store_sqlite_synchronous`` (2 FULL, 1 NORMAL). Empty when
+        stats (integers): SQLite's ``store_sqlite_synchronous`` (2 FULL, 1 NORMAL) and
+        ``store_sqlite_wal`` (1 in WAL mode: a file; 0 for ``:memory:``). Empty when
         the database decides for itself (PostgreSQL: ``synchronous_commit`` is the server's)."""
         return {}
 

@@ -193,7 +193,9 @@ class SQLiteStore(SQLStore):
 
     def durability(self) -> Dict[str, int]:
         with self._lock:
-            return {"store_sqlite_synchronous": int(self._send("PRAGMA synchronous").fetchone()[0])}
+            wal = str(self._send("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+            return {"store_sqlite_synchronous": int(self._send("PRAGMA synchronous").fetchone()[0]),
+                    "store_sqlite_wal": int(wal)}
 
     def _records(self, cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
         own = codec(cls)
