@@ -122,3 +122,41 @@ def test_a_new_task_wakes_the_waiting_poller_whose_types_match(wire: Wire, serve
     assert task is not None and task["type"] == "workflow:Woken" and took < 1.0
     activities.join(timeout=5)
     assert got["activity-poller"][0] is None
+
+
+
+def test_a_poller_that_waits_again_at_once_is_still_woken(server: LocalServer) -> None:
+    """Two pollers are woken together; one finds nothing and waits again at once (as a poll whose
+    task was taken by another does), before the other has left the queue's wait list. Its new
+    wait must still be reachable: a later task wakes it, not the end of its long-poll."""
+    state = server.engine.state
+    namespace, queue, task_type = "default", "rewait", "workflow:Churn"
+
+    def wake() -> None:
+        with state.lock:
+            state._available(namespace, queue, task_type)
+
+    for _ in range(100):
+        first_done, again_done, other_done = threading.Event(), threading.Event(), threading.Event()
+
+        def again() -> None:
+            state.wait_for_task(namespace, queue, ("workflow:",), 30, state.queue_seen(namespace, queue))
+            first_done.set()
+            state.wait_for_task(namespace, queue, ("workflow:",), 30, state.queue_seen(namespace, queue))
+            again_done.set()
+
+        def other() -> None:
+            state.wait_for_task(namespace, queue, ("workflow:",), 30, state.queue_seen(namespace, queue))
+            other_done.set()
+
+        threads = [threading.Thread(target=again, daemon=True), threading.Thread(target=other, daemon=True)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(state.pollers.get((namespace, queue), [])) == 2)
+        with state.lock:  # both woken at once: they leave the wait list in whichever order they run
+            wake()
+            wake()
+        assert first_done.wait(5) and other_done.wait(5)
+        wait_for(lambda: (wake(), again_done.is_set())[1], timeout=2.0)  # a lost waiter sleeps 30 s
+        for thread in threads:
+            thread.join(5)

@@ -283,8 +283,11 @@ class EngineState:
             finally:
                 if poller in waiting:
                     waiting.remove(poller)
-                if not waiting:
-                    self.pollers.pop((namespace, queue), None)
+                # Drop the queue's list only if it is still this one: woken, this poller's list may
+                # have been dropped and replaced by a new one other pollers now wait in (dropping
+                # that would hide them from every wake-up until their polls time out).
+                if not waiting and self.pollers.get((namespace, queue)) is waiting:
+                    del self.pollers[(namespace, queue)]
 
     def task_available(self, task: TaskRecord) -> None:
         """Wake the longest-waiting poller whose task types match, and only that one (here, and
