@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import typing
 from datetime import timedelta
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import types as wt
+from .converter import DEFAULT, DataConverter
 
 _UNSET: Any = object()
 
@@ -17,19 +17,19 @@ _UNSET: Any = object()
 UI_MEMO_KEY = "postgrip.ui"
 
 
-def encode_value(value: Any, what: str) -> Any:
-    """JSON-ready data for ``value`` (attrs classes and dataclasses are unstructured)."""
-    data = wt.to_json(value)
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{what} cannot be serialized to JSON: {err}; pass JSON-compatible values "
-                        "(dict, list, str, int, float, bool, None, or attrs/dataclass objects)") from None
-    return data
+def encode_value(value: Any, what: str, converter: DataConverter = DEFAULT) -> Any:
+    """The wire's JSON for ``value`` through ``converter`` (plain JSON forms, then its codecs)."""
+    return converter.encode(value, what)
 
 
-def encode_args(args: Sequence[Any], what: str = "argument") -> List[Any]:
-    return [encode_value(arg, f"{what} {i}") for i, arg in enumerate(args)]
+def encode_args(args: Sequence[Any], what: str = "argument", converter: DataConverter = DEFAULT) -> List[Any]:
+    return [converter.encode(arg, f"{what} {i}") for i, arg in enumerate(args)]
+
+
+def plain_value(value: Any, what: str) -> Any:
+    """JSON for a value the service itself reads (search attributes, task payloads): typed
+    values in their plain forms, never through codecs."""
+    return DEFAULT.encode(value, what)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -44,32 +44,21 @@ def _parameter_types(fn: Callable[..., Any]) -> Tuple[Optional[Any], ...]:
     return tuple(hints.get(p.name) for p in params)
 
 
-def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str) -> List[Any]:
-    """Structure JSON arguments into the types ``fn`` declares (attrs classes, dataclasses, ...)."""
+def decode_args(fn: Callable[..., Any], args: Sequence[Any], what: str, converter: DataConverter = DEFAULT) -> List[Any]:
+    """Arguments from the wire as the types ``fn`` declares (dataclasses, dates, pydantic models...);
+    a PayloadConversionError names the argument and the field that does not fit."""
     types_ = _parameter_types(getattr(fn, "__func__", fn))
     offset = 1 if inspect.ismethod(fn) else 0
     out = list(args)
     for i, value in enumerate(out):
         hint = types_[i + offset] if i + offset < len(types_) else None
-        if hint is None or hint is Any or value is None or _plain(hint, value):
-            continue
-        try:
-            out[i] = wt.structure_as(value, hint)
-        except Exception as err:
-            raise TypeError(f"{what}: argument {i} does not fit {getattr(hint, '__name__', hint)}: "
-                            f"{wt.describe_structure_error(err)}") from None
+        out[i] = converter.decode(value, hint, f"{what}: argument {i}")
     return out
 
 
-def _plain(hint: Any, value: Any) -> bool:
-    """True when the value already is what the hint asks for (skip the converter)."""
-    return isinstance(hint, type) and isinstance(value, hint)
-
-
-def decode_value(value: Any, result_type: Optional[Any]) -> Any:
-    if result_type is None or result_type is Any or value is None:
-        return value
-    return wt.structure_as(value, result_type)
+def decode_value(value: Any, result_type: Optional[Any], converter: DataConverter = DEFAULT, what: str = "result") -> Any:
+    """A value from the wire as ``result_type`` (as plain JSON when None)."""
+    return converter.decode(value, result_type, what)
 
 
 def duration_ms(value: Any, what: str) -> Optional[int]:
@@ -164,9 +153,13 @@ def lease_seconds(value: Any, what: str) -> Optional[int]:
     return None if lease_ms is None else max(1, lease_ms // 1000)
 
 
-def memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
-    """A run's memo, with the console's ``ui`` metadata under its key."""
-    memo_json = dict(encode_value(dict(memo), "memo")) if memo else {}
+def memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]],
+              converter: DataConverter = DEFAULT) -> Optional[Dict[str, Any]]:
+    """A run's memo (each value through ``converter``), with the console's ``ui`` metadata, in
+    plain JSON the console reads, under its key."""
+    if memo is not None and not isinstance(memo, Mapping):
+        raise TypeError(f"memo must be a mapping of names to values, not {type(memo).__name__}")
+    memo_json = {str(k): converter.encode(v, f"memo {k!r}") for k, v in memo.items()} if memo else {}
     shown = ui_memo(ui) if ui else None
     if shown:
         memo_json[UI_MEMO_KEY] = shown

@@ -24,6 +24,7 @@ from requests.structures import CaseInsensitiveDict
 
 from ._version import __version__
 from ._transport import LeanHTTPAdapter
+from .converter import DEFAULT as DEFAULT_CONVERTER, DataConverter
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -166,8 +167,13 @@ class Connection:
         agent_host: Optional[str] = None,
         agent_namespace: Optional[str] = None,
         agent_queue: Optional[str] = None,
+        data_converter: Optional[DataConverter] = None,
     ) -> None:
-        """The async SDK's keywords are accepted too: ``auth_token`` (for ``token``),
+        """``data_converter`` turns values into the wire's JSON and back (typed values, codecs
+        such as encryption: see :mod:`postgrip_agent.converter`); every client and Agent on this
+        connection uses it.
+
+        The async SDK's keywords are accepted too: ``auth_token`` (for ``token``),
         ``agent_signing_private_key`` (for ``signing_private_key``), and the defaults of an Agent
         built on this connection: ``agent_id``/``worker_id`` (its identity), ``agent_name``,
         ``agent_host``, ``agent_namespace`` and ``agent_queue`` (its namespace and task queue)."""
@@ -194,6 +200,10 @@ class Connection:
             raise ValueError("timeout must be a positive number of seconds")
         self.timeout = float(timeout)
         self.retry = retry or RetryOptions()
+        if data_converter is not None and not isinstance(data_converter, DataConverter):
+            raise TypeError(f"data_converter must be a postgrip_agent.converter.DataConverter, not {type(data_converter).__name__}")
+        #: how values become the wire's JSON and come back (plain JSON forms, then codecs)
+        self.data_converter: DataConverter = data_converter or DEFAULT_CONVERTER
         token = either("token", token, "auth_token", auth_token)
         signing_private_key = either("signing_private_key", signing_private_key, "agent_signing_private_key",
                                      agent_signing_private_key)

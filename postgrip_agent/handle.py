@@ -154,7 +154,8 @@ class WorkflowHandle(Generic[R]):
                 lambda: TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s"),
             )
             if run.state == "succeeded":
-                return decode_value(run.result.value if run.result else None, self._result_type)  # type: ignore[no-any-return]
+                return decode_value(run.result.value if run.result else None, self._result_type,  # type: ignore[no-any-return]
+                                    self._conn.data_converter, f"workflow {self._id} result")
             next_run = self._next_run(run) if follow_runs and (run.state == "continued_as_new" or run.retry) else None
             if next_run and next_run != run.run_id:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -278,7 +279,8 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", signal, "signal", "signal")
         signal_name = name_of(target, "signal")
         what = f"signal {signal_name!r}"
-        body = {"name": signal_name, "args": encode_args(_call_args(arg_list, args, what), f"{what} argument")}
+        body = {"name": signal_name, "args": encode_args(_call_args(arg_list, args, what), f"{what} argument",
+                                                     self._conn.data_converter)}
         self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False, timeout=rpc_timeout)
 
     def signal_sync(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET) -> None:
@@ -294,7 +296,7 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", query, "query", "query")
         query_name = name_of(target, "query")
         what = f"query {query_name!r}"
-        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument")
+        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument", self._conn.data_converter)
         info = self._info()
         payload = {"workflowId": self._id, "workflowType": info.type, "queryName": query_name, "args": encoded}
         if self._run_id:
@@ -305,7 +307,8 @@ class WorkflowHandle(Generic[R]):
             failure = done.result.failure if done.result else None
             cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
             raise WorkflowQueryFailedError(f"query {query_name!r} on workflow {self._id} failed: {cause.message}", cause)
-        return decode_value(done.result.value if done.result else None, result_type or handler_result_type(target))
+        return decode_value(done.result.value if done.result else None, result_type or handler_result_type(target),
+                            self._conn.data_converter, f"{what} result")
 
     def start_update(
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
@@ -315,7 +318,7 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", update, "update", "update")
         update_name = name_of(target, "update")
         what = f"update {update_name!r}"
-        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument")
+        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument", self._conn.data_converter)
         update_id = id or str(uuid.uuid4())
         info = self._info()
         payload = {"workflowId": self._id, "workflowType": info.type, "updateName": update_name, "args": encoded,
@@ -430,7 +433,8 @@ class WorkflowUpdateHandle(Generic[R]):
             raise WorkflowUpdateFailedError(
                 f"update {self.name or self.id!r} on workflow {self.workflow_id} failed: {cause.message}", cause
             )
-        return decode_value(done.result.value if done.result else None, self.result_type)  # type: ignore[no-any-return]
+        return decode_value(done.result.value if done.result else None, self.result_type,  # type: ignore[no-any-return]
+                            self._conn.data_converter, "update result")
 
 
 def _one_of(value: Any, name: str, alias: Any, alias_name: str, kind: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 from . import _compat as compat
 from . import types as wt
 from ._compat import either
-from ._encoding import duration_ms, encode_args, encode_value, memo_json, name_of, retry_json
+from ._encoding import duration_ms, encode_args, memo_json, plain_value, name_of, retry_json
 from ._subclient import _check_id, _check_policy, _pages, _reason_body, _SubClient
 from .connection import quote_segment as _q
 from .workflow_client import WorkflowClient
@@ -73,9 +73,9 @@ class ScheduleClient(_SubClient):
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
             retry=wt.from_json(retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
-            memo=memo_json(memo, ui),
-            search_attributes=encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
-            args=encode_args(args, f"schedule {workflow_type} argument"),
+            memo=memo_json(memo, ui, self._conn.data_converter),
+            search_attributes=plain_value(dict(search_attributes), "search_attributes") if search_attributes else None,
+            args=encode_args(args, f"schedule {workflow_type} argument", self._conn.data_converter),
         )
         return self.create(wt.CreateScheduleRequest(
             id=schedule_id, namespace=namespace or self._namespace, spec=spec, action=action,

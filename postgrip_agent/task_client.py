@@ -8,7 +8,7 @@ from typing import Any, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import types as wt
 from ._compat import either
-from ._encoding import encode_value, lease_seconds
+from ._encoding import lease_seconds, plain_value
 from ._subclient import LONG_POLL, _check_id, _drop_none, _pages, _SubClient, long_poll
 from .connection import quote_segment as _q
 from .errors import TimeoutFailure
@@ -27,7 +27,7 @@ class TaskClient(_SubClient):
         lease_timeout = either("lease_timeout", lease_timeout, "lease_timeout_seconds", lease_timeout_seconds)
         request = wt.EnqueueTaskRequest(
             type=type, namespace=namespace or self._namespace, queue=queue or self._default_task_queue,
-            payload=encode_value(payload, "task payload"),
+            payload=plain_value(payload, "task payload"),
             lease_timeout_seconds=lease_seconds(lease_timeout, "lease_timeout"),
         )
         data = self._conn.request("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)

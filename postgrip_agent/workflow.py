@@ -34,7 +34,7 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
-from ._encoding import duration_ms, encode_args, encode_value, milestone_event, name_of, retry_json
+from ._encoding import duration_ms, encode_args, milestone_event, name_of, plain_value, retry_json, return_type_of
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
@@ -192,16 +192,20 @@ _NO_DEFAULT: Any = object()
 
 
 def memo() -> Dict[str, Any]:
-    """The run's memo, as given when it was started (Temporal's ``workflow.memo()``)."""
-    return dict(_instance("memo").history.started.attributes.get("memo") or {})
+    """The run's memo, as given when it was started (Temporal's ``workflow.memo()``), as plain
+    JSON (``memo_value(key, type_hint=...)`` gives one entry typed)."""
+    instance = _instance("memo")
+    raw = instance.history.started.attributes.get("memo") or {}
+    return {key: instance.converter.open(value, f"memo {key!r}") for key, value in raw.items()}
 
 
 def memo_value(key: str, default: Any = _NO_DEFAULT, *, type_hint: Any = None) -> Any:
     """One entry of the run's memo; without ``default``, a missing key raises KeyError (as in
-    Temporal). ``type_hint`` is accepted for Temporal's code; values come back as JSON gives them."""
+    Temporal). The value comes back as ``type_hint`` (a dataclass, a date...) when given, else as
+    plain JSON; a memo written through codecs is opened either way."""
     values = memo()
     if key in values:
-        return values[key]
+        return _instance("memo_value").converter.decode(values[key], type_hint, f"memo {key!r}")
     if default is _NO_DEFAULT:
         raise KeyError(f"the run's memo has no {key!r} (it has: {', '.join(sorted(values)) or 'nothing'})")
     return default
@@ -270,10 +274,14 @@ def execute_activity(
     schedule_to_close_timeout_ms: Optional[int] = None,
     cancellationType: Optional[str] = None,  # noqa: N803 - the async SDK's spelling
     args: Optional[Sequence[Any]] = None,
+    result_type: Optional[Any] = None,
 ) -> WorkflowFuture[Any]:
     """Schedule an activity (a function decorated with @activity.defn, or its name).
 
-    Its arguments come positionally or, as in Temporal, as ``args=[...]`` (not both).
+    Its arguments come positionally or, as in Temporal, as ``args=[...]`` (not both). Its
+    result comes back as the type the activity's return annotation names (a dataclass, a
+    ``date``, a pydantic model...), or ``result_type`` when given (as for an activity named by a
+    string); without either, as plain JSON.
     The async SDK's spellings are accepted too: ``retry`` (for ``retry_policy``),
     ``start_to_close_timeout_ms``/``schedule_to_close_timeout_ms`` (milliseconds) and
     ``cancellationType``; giving both spellings of one option is a TypeError.
@@ -317,7 +325,7 @@ def execute_activity(
         )
     retry_wire = retry_json(retry_policy)
     payload = {**instance.base_payload(), **wt.to_json(wt.ActivityInvocationPayload(
-        activity_type=name, attempt=1, args=encode_args(arguments, f"activity {name!r} argument"),
+        activity_type=name, attempt=1, args=encode_args(arguments, f"activity {name!r} argument", instance.converter),
         cancellation_type=cast(wt.CancellationType, cancellation_type), cancellation_scope="non_cancellable" if instance.shielded() else None,
         retry=wt.from_json(retry_wire, wt.RetryPolicy) if retry_wire else None,
         start_to_close_timeout_ms=start_ms, schedule_to_close_timeout_ms=schedule_ms, heartbeat_timeout_ms=heartbeat_ms,
@@ -332,7 +340,9 @@ def execute_activity(
         if cancellation_type != "wait_cancellation_completed":
             future.set_exception(error)
 
-    return instance.issue("activity", name, f"activity {name}", request, on_cancel)
+    future = instance.issue("activity", name, f"activity {name}", request, on_cancel)
+    future.result_type = result_type if result_type is not None else return_type_of(activity)
+    return future
 
 
 def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
@@ -360,8 +370,10 @@ def execute_child(
     workflow_run_timeout_ms: Optional[int] = None,
     lease_timeout_seconds: Optional[float] = None,
     leaseTimeoutSeconds: Optional[float] = None,  # noqa: N803
+    result_type: Optional[Any] = None,
 ) -> WorkflowFuture[Any]:
-    """Start a child workflow; the future resolves to its result.
+    """Start a child workflow; the future resolves to its result, as the type its run method
+    returns (or ``result_type``; plain JSON without either).
 
     The async SDK's spellings are accepted too (``args=``, ``workflow_id``/``workflowId`` for
     ``id``, ``taskQueue``, ``retry``, ``cancellationType``, ``workflow_run_timeout[_ms]``,
@@ -380,7 +392,8 @@ def execute_child(
         "namespace": instance.info.namespace, "workflowType": child_type, "workflowId": child_id,
         "parentWorkflowId": instance.info.workflow_id, "parentWorkflowRunId": instance.info.run_id,
         "parentWorkflowTaskId": instance.info.task_id,
-        "args": encode_args(list(args) if args is not None else positional, f"child workflow {child_type!r} argument"),
+        "args": encode_args(list(args) if args is not None else positional, f"child workflow {child_type!r} argument",
+                            instance.converter),
     }
     optional: Dict[str, Any] = {
         "parentCancellationType": cancellation_type, "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
@@ -402,7 +415,9 @@ def execute_child(
         if kind != "wait_cancellation_completed":
             future.set_exception(error)
 
-    return instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
+    future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
+    future.result_type = result_type if result_type is not None else return_type_of(workflow)
+    return future
 
 
 def workflow_name(workflow: Any) -> str:
@@ -529,7 +544,7 @@ def upsert_search_attributes(attributes: Dict[str, Any]) -> None:
     if not isinstance(attributes, dict) or not all(isinstance(k, str) and k for k in attributes):
         raise TypeError("upsert_search_attributes takes a dict of attribute names to JSON values")
     _patches.upsert_search_attributes(_instance("upsert_search_attributes"),
-                                      encode_value(attributes, "search attributes"))
+                                      plain_value(attributes, "search attributes"))
 
 
 def deprecate_patch(id: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from . import types as wt
 from ._encoding import (
-    duration_ms, encode_args, encode_value, lease_seconds, memo_json, name_of, retry_json, return_type_of,
+    duration_ms, encode_args, lease_seconds, plain_value, memo_json, name_of, retry_json, return_type_of,
 )
 from . import _compat as compat
 from ._compat import either
@@ -47,9 +47,9 @@ class WorkflowClient(_SubClient):
             "workflowIdReusePolicy": id_reuse_policy,
             "runTimeoutMs": duration_ms(run_timeout, "run_timeout") or None,
             "retry": retry_json(retry_policy),
-            "memo": memo_json(memo, ui),
-            "searchAttributes": encode_value(dict(search_attributes), "search_attributes") if search_attributes else None,
-            "args": encode_args(args, f"workflow {workflow_type} argument"),
+            "memo": memo_json(memo, ui, self._conn.data_converter),
+            "searchAttributes": plain_value(dict(search_attributes), "search_attributes") if search_attributes else None,
+            "args": encode_args(args, f"workflow {workflow_type} argument", self._conn.data_converter),
         })
 
     def start(
@@ -151,7 +151,8 @@ class WorkflowClient(_SubClient):
         signal_name = name_of(signal, "signal")
         body = {**payload, "namespace": namespace or self._namespace,
                 "queue": task_queue or self._default_task_queue,
-                "signal": {"name": signal_name, "args": encode_args(signal_args, f"signal {signal_name!r} argument")}}
+                "signal": {"name": signal_name, "args": encode_args(signal_args, f"signal {signal_name!r} argument",
+                                                                   self._conn.data_converter)}}
         data = self._conn.request("POST", f"/api/v1/workflows/{_q(id)}/signal-with-start", body=body, idempotent=False)
         response = wt.from_json(data, wt.SignalWithStartWorkflowResponse)
         run_id = response.workflow.run_id

@@ -7,6 +7,8 @@ import inspect
 from typing import Any, Callable, List
 
 from .._encoding import decode_args
+from ..converter import DEFAULT, DataConverter, PayloadConversionError
+from ..errors import ApplicationFailure
 
 
 def _init_takes_args(cls: type) -> bool:
@@ -39,11 +41,15 @@ def _check_arguments(fn: Callable[..., Any], args: List[Any]) -> None:
             raise
 
 
-def _call(fn: Callable[..., Any], args: List[Any], what: str) -> Any:
+def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataConverter = DEFAULT) -> Any:
     try:
         _check_arguments(fn, args)
     except TypeError as err:
         raise TypeError(f"{what} cannot take arguments {args!r}: {err}") from None
     except ValueError:
         pass  # builtins without a signature
-    return fn(*decode_args(fn, args, what))
+    try:
+        decoded = decode_args(fn, args, what, converter)
+    except PayloadConversionError as err:  # the same arguments would fail the same way again
+        raise ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True) from None
+    return fn(*decoded)

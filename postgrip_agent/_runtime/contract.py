@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
+from ..converter import DataConverter
 from .bodies import Body, Scope
 from .futures import WorkflowFuture
 from .history import History
@@ -22,6 +23,8 @@ class RunningWorkflow(Protocol):
     info: WorkflowInfo
     history: History
     now: datetime
+    #: how its arguments and results cross the wire (typed values, codecs)
+    converter: DataConverter
     #: a query or update answered from a replay: nothing may be changed
     query_mode: bool
     #: the seq of the event being applied, and of the last one an earlier activation applied

@@ -38,7 +38,7 @@ class WorkflowFuture(Generic[T]):
     it from an ``async def`` one; either way the scheduler resumes the body with the result."""
 
     __slots__ = ("_value", "_error", "_callbacks", "description", "scope", "on_cancel", "command", "shielded", "_hash",
-                 "_asyncio_future_blocking")
+                 "_asyncio_future_blocking", "result_type")
 
     def __init__(self, description: str = "") -> None:
         self._value: Any = _PENDING
@@ -55,6 +55,8 @@ class WorkflowFuture(Generic[T]):
         self._hash = next_hash(self)
         #: asyncio's marker: a task awaiting this future waits for it (set while it is awaited)
         self._asyncio_future_blocking = False
+        #: what an activity's or a child's result is decoded into (None: plain JSON)
+        self.result_type: Any = None
 
     def __hash__(self) -> int:
         return self._hash

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 
 from .calls import _call, _init_takes_args
+from ..converter import DEFAULT, DataConverter, PayloadConversionError
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, child_error
 from ..types import format_timestamp
 from .bodies import Body, Scope
@@ -60,8 +61,11 @@ class WorkflowInstance:
         query_mode: bool = False,
         live_after_seq: int = 0,
         args: Optional[List[Any]] = None,
+        converter: DataConverter = DEFAULT,
     ) -> None:
         self.target = target
+        #: how arguments and results cross the wire (typed values, codecs)
+        self.converter = converter
         self.info = info
         self.history = history
         self.query_mode = query_mode
@@ -227,7 +231,7 @@ class WorkflowInstance:
             handler = self._handler_for(kind, name)
             validator = self.validators.get(name) if kind == "update" else None
             if validator is not None:
-                _call(validator, args, f"{kind} {name!r} validator")
+                _call(validator, args, f"{kind} {name!r} validator", self.converter)
             body = self._spawn(handler, args, f"{kind} handler {name!r}")
             self._run_until_blocked()
             return body.outcome
@@ -238,7 +242,7 @@ class WorkflowInstance:
         if inspect.isclass(target):
             init_args = self.args if _init_takes_args(target) else []
             try:
-                self.instance = _call(target, init_args, f"workflow {self.info.workflow_type} __init__")
+                self.instance = _call(target, init_args, f"workflow {self.info.workflow_type} __init__", self.converter)
             except ContinueAsNew:
                 raise
             except Exception as err:  # a failing __init__ fails the run like a failing body
@@ -257,7 +261,7 @@ class WorkflowInstance:
 
     def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str) -> Body:
         try:
-            value = _call(fn, args, name)
+            value = _call(fn, args, name, self.converter)
         except ContinueAsNew:
             raise
         except BaseException as err:
@@ -332,7 +336,7 @@ class WorkflowInstance:
         kind = event.type
         attributes = event.attributes
         if kind == "ActivityTaskCompleted":
-            self._resolve(event, lambda f: f.set_result(attributes.get("result")))
+            self._resolve(event, lambda f: self._set_decoded(f, attributes.get("result")))
         elif kind == "ActivityTaskFailed":
             root = self.history.root_of(event.task_id or "")
             recorded = next((c for c in self.history.commands if c.task_id == root), None)
@@ -344,7 +348,7 @@ class WorkflowInstance:
         elif kind == "TimerFired":
             self._resolve(event, lambda f: f.set_result(None))
         elif kind == "ChildWorkflowExecutionCompleted":
-            self._resolve(event, lambda f: f.set_result(attributes.get("result")))
+            self._resolve(event, lambda f: self._set_decoded(f, attributes.get("result")))
         elif kind == "ChildWorkflowExecutionFailed":
             child = next((c for c in self.history.commands if c.task_id == event.task_id), None)
             failure = child_error(attributes, str(child.name) if child else "child")
@@ -372,6 +376,15 @@ class WorkflowInstance:
                 f"code did not schedule it: the code changed in a way that breaks replay of run {self.info.run_id}"
             )
         apply(entry[0])
+
+    def _set_decoded(self, future: WorkflowFuture[Any], value: Any) -> None:
+        """Resolve an activity's or a child's future with its result, as the type it declares."""
+        try:
+            decoded = self.converter.decode(value, future.result_type, f"{future.description} result")
+        except PayloadConversionError as err:
+            future.set_exception(ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True))
+            return
+        future.set_result(decoded)
 
     def _deliver_signal(self, name: str, args: List[Any]) -> None:
         handler = self.handlers.get(("signal", name))

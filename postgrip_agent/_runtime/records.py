@@ -51,7 +51,8 @@ class ContinueAsNew(BaseException):
         lease = either("lease_timeout_seconds", given.get("lease_timeout_seconds"), "leaseTimeoutSeconds",
                        given.get("leaseTimeoutSeconds"))
         self.workflow_type = workflow_type
-        self.next_args = encode_args(list(args), "continue_as_new argument")
+        self.next_values = list(args)
+        encode_args(self.next_values, "continue_as_new argument")  # a value that cannot be sent fails here, in the workflow
         self.options = given
         self.task_queue: Optional[str] = either("task_queue", given.get("task_queue"), "taskQueue", given.get("taskQueue"))
         self.run_timeout_ms = duration_ms(timeout, "run_timeout")

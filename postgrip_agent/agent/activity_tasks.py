@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional
 
 from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, use_context
-from ..errors import CancelledFailure, failure_info
+from ..converter import DEFAULT, DataConverter, PayloadConversionError
+from ..errors import ApplicationFailure, CancelledFailure, failure_info
 from .. import types as wt
 from ..types import parse_timestamp
 from .dispatch import LocalDispatch
@@ -46,9 +47,9 @@ def _when(value: Any) -> Any:
         return None
 
 
-def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
+def activity_info(task: Dict[str, Any], name: str, converter: DataConverter = DEFAULT) -> ActivityInfo:
     payload = task.get("payload") or {}
-    details = payload.get("heartbeatDetails")
+    details = converter.open(payload.get("heartbeatDetails"), f"activity {name} heartbeat details")
     timeouts = _timeouts(payload)
     return ActivityInfo(
         task_id=task["id"], activity_type=name, attempt=int(task.get("attempt") or payload.get("attempt") or 1),
@@ -61,6 +62,15 @@ def activity_info(task: Dict[str, Any], name: str) -> ActivityInfo:
     )
 
 
+def _converted(convert: Any, *args: Any) -> Any:
+    """``convert(*args)``; a value that does not convert fails the attempt for good (retrying
+    would convert it the same way), naming the value and the field."""
+    try:
+        return convert(*args)
+    except PayloadConversionError as err:
+        raise ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True) from None
+
+
 class ActivityTaskRunner:
     def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0,
                  handback: Optional[LocalDispatch] = None) -> None:
@@ -71,13 +81,15 @@ class ActivityTaskRunner:
         self.lease_seconds = lease_seconds
         #: the agent's workflow lane: a completion may bring back the workflow task it woke
         self.handback = handback
+        #: arguments, results and heartbeat details to and from the wire
+        self.converter = lane.connection.data_converter
 
     def run(self, task: Dict[str, Any]) -> None:
         payload = task.get("payload") or {}
         name = payload.get("activityType") or task["type"][len("activity:"):]
         target = self.activities.get(name)
         guard = ThreadGuard()
-        ctx = ActivityContext(activity_info(task, name), send_heartbeat=lambda details: self._heartbeat(ctx, details),
+        ctx = ActivityContext(activity_info(task, name, self.converter), send_heartbeat=lambda details: self._heartbeat(ctx, details),
                               send_event=lambda event: self._event(ctx, event))
         # the lease is renewed for as long as the attempt runs; its timeouts are the service's
         limit = ctx.info.start_to_close_timeout
@@ -113,12 +125,14 @@ class ActivityTaskRunner:
                 try:
                     guard.enter()
                     try:
-                        value = target(*decode_args(target, args, f"activity {ctx.info.activity_type}"))
+                        value = target(*_converted(decode_args, target, args, f"activity {ctx.info.activity_type}",
+                                                   self.converter))
                         if inspect.iscoroutine(value):
                             value = asyncio.run(value)
                     finally:
                         guard.leave()
-                    result = {"value": encode_value(value, f"activity {ctx.info.activity_type} result")}
+                    result = {"value": _converted(encode_value, value, f"activity {ctx.info.activity_type} result",
+                                                  self.converter)}
                 except BaseException as err:  # any failure of user code is reported, not raised
                     if not isinstance(err, Exception):
                         raise
@@ -160,7 +174,7 @@ class ActivityTaskRunner:
         if ctx.cancelled:
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {ctx.cancel_reason or 'its attempt ended'}")
         try:
-            self.lane.heartbeat(ctx.info.task_id, encode_value(details, "heartbeat details") if details is not None else None)
+            self.lane.heartbeat(ctx.info.task_id, self.converter.encode(details, "heartbeat details") if details is not None else None)
         except TaskGone as err:
             ctx.cancelled, ctx.cancel_reason = True, str(err)
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {err}") from err

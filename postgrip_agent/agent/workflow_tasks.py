@@ -8,7 +8,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from .._encoding import encode_value
+from .._encoding import encode_args, encode_value
 from .._runtime.history import History
 from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, WorkflowInstance
@@ -62,6 +62,8 @@ class WorkflowTaskRunner:
                  eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None,
                  default_start_to_close_ms: Optional[int] = None) -> None:
         self.lane = lane
+        #: how arguments and results cross the wire (typed values, codecs): the connection's
+        self.converter = lane.connection.data_converter
         self.default_start_to_close_ms = default_start_to_close_ms
         self.stopping = stopping or threading.Event()
         self.workflows = workflows
@@ -167,7 +169,8 @@ class WorkflowTaskRunner:
                 # replayed up to where the previous activation got (its commands, or the events it had
                 # applied when the service tells): log lines from before are not written again
                 live_after = history.last_command_seq if cursor is None else max(cursor, history.last_command_seq)
-                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=live_after)
+                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=live_after,
+                                                                 converter=self.converter)
                 instance.markers = self.lane._has("markers")
                 instance.default_start_to_close_ms = self.default_start_to_close_ms
                 outcome = instance.activate()
@@ -190,7 +193,7 @@ class WorkflowTaskRunner:
             error = outcome.exception()
             if error is None:
                 try:
-                    value = encode_value(outcome.result(), f"workflow {workflow_type} result")
+                    value = encode_value(outcome.result(), f"workflow {workflow_type} result", self.converter)
                 except TypeError as err:
                     self.lane.fail(task["id"], str(err), {"message": str(err), "type": "TypeError", "non_retryable": True})
                     return False
@@ -248,7 +251,7 @@ class WorkflowTaskRunner:
             try:
                 error = outcome.exception()
                 if error is None:
-                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result")},
+                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result", self.converter)},
                                        lease_of=workflow_task)
                 else:
                     self.lane.fail(update_task, str(error) or type(error).__name__, failure_info(error), lease_of=workflow_task)
@@ -272,7 +275,8 @@ class WorkflowTaskRunner:
         next_id = can.workflow_id or info.workflow_id
         payload: Dict[str, Any] = {
             "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": next_id,
-            "continuedFromWorkflowId": info.workflow_id, "args": can.next_args,
+            "continuedFromWorkflowId": info.workflow_id,
+            "args": encode_args(can.next_values, "continue_as_new argument", self.converter),
         }
         if can.run_timeout_ms:
             payload["runTimeoutMs"] = can.run_timeout_ms
@@ -325,7 +329,8 @@ class WorkflowTaskRunner:
             else:
                 history = History(self.lane.history(run_id))
                 info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
-                instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq)
+                instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq,
+                                            converter=self.converter)
                 try:
                     instance.activate()
                 except ContinueAsNew:
@@ -341,7 +346,7 @@ class WorkflowTaskRunner:
                     f"query handler {name!r} waited on a workflow future; query handlers must return without waiting",
                     type="HandlerBlocked", non_retryable=True,
                 )
-            value = encode_value(outcome.result(), f"{kind} {name!r} result")
+            value = encode_value(outcome.result(), f"{kind} {name!r} result", self.converter)
         except (TaskGone, *TRANSIENT):
             raise  # not the handler's failure: the task is dropped, or retried
         except BaseException as err:  # the handler rejected or failed: the caller gets the failure
