@@ -36,10 +36,9 @@ import zlib
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Type, TypeVar, Union, get_origin
 
-import attrs
 import cattrs
 
-from ._converter import _strict_scalar, describe_structure_error, to_json as _wire_to_json
+from ._converter import _configure, describe_structure_error
 
 T = TypeVar("T")
 
@@ -131,16 +130,17 @@ def _bytes_parser(kind: Any) -> Callable[[str], Any]:
 
 
 class PayloadConverter:
-    """Values to plain JSON and back by type hints, on a cattrs converter of its own.
+    """Values to plain JSON and back by type hints.
 
-    Add a type of your own with :meth:`register`; anything cattrs can handle (attrs classes,
-    dataclasses, generics, unions) works without it."""
+    Configured as the SDK's one cattrs converter is (``_converter._configure``: its strict
+    scalars and containers apply, a str where an int is due is a mistake, not a conversion), with
+    the plain forms above added. Add a type of your own with :meth:`register`; anything cattrs can handle (attrs
+    classes, dataclasses, generics) works without it."""
 
     def __init__(self) -> None:
-        converter = cattrs.Converter()
+        converter = cattrs.Converter(forbid_extra_keys=False)
+        _configure(converter)
         self._cattrs = converter
-        for kind in (int, str, bool, float):  # a str where an int is due is a mistake, not a conversion
-            converter.register_structure_hook(kind, _strict_scalar(kind))
         for moment in (datetime, date, time):
             converter.register_unstructure_hook(moment, lambda v: v.isoformat())
             converter.register_structure_hook(moment, _structure_time(moment))
@@ -165,8 +165,6 @@ class PayloadConverter:
         converter.register_structure_hook_func(_is_union, self._structure_union)
         converter.register_unstructure_hook_func(_is_pydantic_model, lambda model: model.model_dump(mode="json"))
         converter.register_structure_hook_func(_is_pydantic_model, lambda data, cls: cls.model_validate(data))
-        converter.register_unstructure_hook_func(  # our own wire types keep their wire names
-            lambda t: attrs.has(t) and getattr(t, "__module__", "").startswith("postgrip_agent."), _wire_to_json)
 
     def _structure_namedtuple(self, data: Any, cls: Any) -> Any:
         """A NamedTuple from its array (or object), its fields by their hints (string hints too)."""
@@ -387,7 +385,8 @@ def _describe(err: BaseException) -> str:
             return "; ".join(f"{'.'.join(map(str, e.get('loc', ()))) or 'value'}: {e.get('msg')}" for e in errors())
         except Exception:
             return str(err)
-    return describe_structure_error(err) if isinstance(err, Exception) else str(err)
+    text = describe_structure_error(err) if isinstance(err, Exception) else str(err)
+    return text.replace(" @ body.", " @ ").replace(" @ body", " @ value")  # the field's path inside the value
 
 
 #: the converter a Client uses unless given another (plain JSON, no codecs)

@@ -326,13 +326,18 @@ def failure_info(exc: BaseException) -> Dict[str, Any]:
 
 
 def _jsonable(values: List[Any]) -> List[Any]:
+    """Failure details in their plain JSON forms (dataclasses, dates...: see converter); what
+    has none travels as its repr, so a failure is always reported."""
     import json
+
+    from .converter import DEFAULT
 
     out = []
     for value in values:
         try:
-            json.dumps(value)
-            out.append(value)
+            data = DEFAULT.payload_converter.to_json(value)
+            json.dumps(data)
+            out.append(data)
         except (TypeError, ValueError):
             out.append(repr(value))
     return out
