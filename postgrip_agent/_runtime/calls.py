@@ -9,6 +9,7 @@ from typing import Any, Callable, List
 from .._encoding import decode_args
 from ..converter import DEFAULT, DataConverter, PayloadConversionError
 from ..errors import ApplicationFailure
+from .futures import WorkflowFuture
 
 
 def _init_takes_args(cls: type) -> bool:
@@ -53,3 +54,14 @@ def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataCon
     except PayloadConversionError as err:  # the same arguments would fail the same way again
         raise ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True) from None
     return fn(*decoded)
+
+
+def set_decoded(future: WorkflowFuture[Any], value: Any, converter: DataConverter) -> None:
+    """Resolve an activity's or a child's future with its result, as the type it declares; a
+    result that does not fit fails the future for good, naming the field."""
+    try:
+        decoded = converter.decode(value, future.result_type, f"{future.description} result")
+    except PayloadConversionError as err:
+        future.set_exception(ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True))
+        return
+    future.set_result(decoded)

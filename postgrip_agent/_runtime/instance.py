@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 
-from .calls import _call, _init_takes_args
-from ..converter import DEFAULT, DataConverter, PayloadConversionError
+from .calls import _call, _init_takes_args, set_decoded
+from ..converter import DEFAULT, DataConverter
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, child_error
 from ..types import format_timestamp
 from .bodies import Body, Scope
@@ -336,7 +336,7 @@ class WorkflowInstance:
         kind = event.type
         attributes = event.attributes
         if kind == "ActivityTaskCompleted":
-            self._resolve(event, lambda f: self._set_decoded(f, attributes.get("result")))
+            self._resolve(event, lambda f: set_decoded(f, attributes.get("result"), self.converter))
         elif kind == "ActivityTaskFailed":
             root = self.history.root_of(event.task_id or "")
             recorded = next((c for c in self.history.commands if c.task_id == root), None)
@@ -348,7 +348,7 @@ class WorkflowInstance:
         elif kind == "TimerFired":
             self._resolve(event, lambda f: f.set_result(None))
         elif kind == "ChildWorkflowExecutionCompleted":
-            self._resolve(event, lambda f: self._set_decoded(f, attributes.get("result")))
+            self._resolve(event, lambda f: set_decoded(f, attributes.get("result"), self.converter))
         elif kind == "ChildWorkflowExecutionFailed":
             child = next((c for c in self.history.commands if c.task_id == event.task_id), None)
             failure = child_error(attributes, str(child.name) if child else "child")
@@ -376,15 +376,6 @@ class WorkflowInstance:
                 f"code did not schedule it: the code changed in a way that breaks replay of run {self.info.run_id}"
             )
         apply(entry[0])
-
-    def _set_decoded(self, future: WorkflowFuture[Any], value: Any) -> None:
-        """Resolve an activity's or a child's future with its result, as the type it declares."""
-        try:
-            decoded = self.converter.decode(value, future.result_type, f"{future.description} result")
-        except PayloadConversionError as err:
-            future.set_exception(ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True))
-            return
-        future.set_result(decoded)
 
     def _deliver_signal(self, name: str, args: List[Any]) -> None:
         handler = self.handlers.get(("signal", name))
