@@ -4,6 +4,7 @@ keys rotate, a wrong or missing key fails with a clear error."""
 from __future__ import annotations
 
 import base64
+import json
 import dataclasses
 from pathlib import Path
 from typing import Any, Generator, Iterator
@@ -126,3 +127,31 @@ def test_bad_codec_settings_are_refused_with_the_fix() -> None:
         ZlibCodec(level=0)
     with pytest.raises(TypeError, match="data_converter must be a postgrip_agent.converter.DataConverter"):
         Client.connect("http://127.0.0.1:1", data_converter="aes", check_health=False)  # type: ignore[arg-type]
+
+
+KEYS_MODULE = '''
+from postgrip_agent.converter import DataConverter, EncryptionCodec, ZlibCodec
+
+converter = DataConverter(codecs=[ZlibCodec(), EncryptionCodec({"k1": bytes(range(32))}, "k1")])
+'''
+
+
+def test_the_cli_shows_an_encrypted_result_as_stored_unless_given_the_codec(tmp_path: Path) -> None:
+    from .test_cli import cli
+
+    (tmp_path / "payload_keys.py").write_text(KEYS_MODULE)
+    with LocalServer(db=str(tmp_path / "cli.db")) as server:
+        client = Client.connect(server.address, data_converter=_converter())
+        with Agent(client, task_queue="pay", workflows=[Payment], activities=[charge]):
+            client.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="cli-pay", task_queue="pay",
+                                    memo={"note": SECRET_MEMO}, timeout=30)
+        shown = cli("workflow", "watch", "cli-pay", "-o", "json", address=server.address, cwd=tmp_path)
+        assert SECRET_RESULT not in shown.stdout and ENVELOPE_KEY in shown.stdout, shown.stdout
+        assert "shown as stored" in shown.stderr and "encoded with zlib, aes256-gcm" in shown.stderr, shown.stderr
+        assert "--data-converter MODULE:NAME" in shown.stderr
+        opened = cli("workflow", "watch", "cli-pay", "-o", "json", "--data-converter", "payload_keys:converter",
+                     address=server.address, cwd=tmp_path)
+        assert json.loads(opened.stdout) == {"holder": "Ada", "number": SECRET_RESULT}
+        refused = cli("workflow", "watch", "cli-pay", "--data-converter", "payload_keys", address=server.address,
+                      cwd=tmp_path, check=2)
+        assert "give MODULE:NAME" in refused.stderr and "Traceback" not in refused.stderr

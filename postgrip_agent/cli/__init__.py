@@ -19,6 +19,7 @@ from typing import Any, List, Optional
 from .._version import __version__
 from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TransportError
 from . import _agent, _commands as c, _server
+from ._agent import load_converter
 from ._commands import UsageError
 from ._output import Output
 
@@ -37,6 +38,10 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--output", "-o", choices=("table", "json"), default=s, help="table (default) or json")
     common.add_argument("--log-level", default=s, help=f"logging level: {', '.join(LEVELS)} (default WARNING; "
                                                        "INFO for server and agent)")
+    common.add_argument("--data-converter", default=s, metavar="MODULE:NAME",
+                        help="a postgrip_agent.converter.DataConverter (or a function returning one) whose codecs "
+                             "open encrypted payloads, e.g. myapp.payloads:converter (env POSTGRIP_DATA_CONVERTER); "
+                             "without it, encoded values are shown as stored")
     common.add_argument("--debug", action="store_true", default=s, help="show the traceback of an error")
     return common
 
@@ -174,8 +179,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if getattr(args, "needs_client", True):
             from ..client import Client
 
+            spec = getattr(args, "data_converter", None) or os.environ.get("POSTGRIP_DATA_CONVERTER")
             client = Client.connect(address, token=getattr(args, "token", None),
-                                    namespace=getattr(args, "namespace", None) or "default")
+                                    namespace=getattr(args, "namespace", None) or "default",
+                                    data_converter=load_converter(spec) if spec else None)
         return int(args.run(client, args, out))
     except UsageError as err:
         return _fail(str(err), EXIT_USAGE, debug)

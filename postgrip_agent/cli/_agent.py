@@ -18,6 +18,7 @@ from typing import Any, List, Tuple
 from ..agent import Agent
 from ..agent.process import discover, leave_stuck_work
 from ..client import Client
+from ..converter import DataConverter
 from ._commands import UsageError
 from ._output import Output
 
@@ -41,6 +42,24 @@ def load(names: List[str]) -> Tuple[List[Any], List[Any]]:
         workflows += found[0]
         activities += found[1]
     return workflows, activities
+
+
+def load_converter(spec: str) -> DataConverter:
+    """The DataConverter ``MODULE:NAME`` names (a function named so is called for it)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"--data-converter {spec!r}: give MODULE:NAME, e.g. myapp.payloads:converter")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except Exception as err:
+        raise UsageError(f"--data-converter {spec!r} does not import: {type(err).__name__}: {err}") from err
+    converter = found() if callable(found) and not isinstance(found, DataConverter) else found
+    if not isinstance(converter, DataConverter):
+        raise UsageError(f"--data-converter {spec!r} is a {type(converter).__name__}, not a "
+                         "postgrip_agent.converter.DataConverter")
+    return converter
 
 
 def run(client: Client, args: argparse.Namespace, out: Output) -> int:

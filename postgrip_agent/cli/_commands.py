@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import types as wt
 from ..client import Client
+from ..connection import quote_segment
+from ..converter import PayloadConversionError
 from ..errors import TimeoutFailure, WorkflowFailureError
 from ._output import Output, progress_bar
 
@@ -80,7 +82,7 @@ def execute(client: Client, args: argparse.Namespace, out: Output) -> int:
     hint.daemon = True
     hint.start()
     try:
-        return _follow_to_result(handle, out, args.timeout)
+        return _follow_to_result(client, handle, out, args.timeout)
     finally:
         hint.cancel()
 
@@ -98,10 +100,10 @@ def _hint_if_not_picked_up(client: Client, task_id: str, args: argparse.Namespac
 
 
 def watch(client: Client, args: argparse.Namespace, out: Output) -> int:
-    return _follow_to_result(client.get_workflow_handle(args.workflow_id), out, args.timeout)
+    return _follow_to_result(client, client.get_workflow_handle(args.workflow_id), out, args.timeout)
 
 
-def _follow_to_result(handle: Any, out: Output, timeout: Optional[float]) -> int:
+def _follow_to_result(client: Client, handle: Any, out: Output, timeout: Optional[float]) -> int:
     """Milestones as a progress bar, activity output as lines, then the result (exit 1 if it failed)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     for event in handle.watch_events(timeout=timeout):
@@ -117,6 +119,12 @@ def _follow_to_result(handle: Any, out: Output, timeout: Optional[float]) -> int
     except TimeoutFailure:
         raise TimeoutFailure(f"workflow {handle.id} did not finish within {timeout:g} s; it goes on "
                              f"(postgrip-agent workflow watch {handle.id})") from None
+    except PayloadConversionError as err:  # encoded with codecs this command was not given: shown as stored
+        stored = client.connection.request("GET", f"/api/v1/workflows/{quote_segment(handle.id)}").get("result") or {}
+        print(f"postgrip-agent: the result is shown as stored: {err}; pass --data-converter MODULE:NAME to open it",
+              file=sys.stderr, flush=True)
+        out.value(stored.get("value"))
+        return 0
     except WorkflowFailureError as err:
         out.line(f"workflow {handle.id} {err.status}: {err.cause or err}")
         if out.json:
