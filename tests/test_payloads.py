@@ -260,3 +260,20 @@ def test_a_reference_client_receives_the_plain_json_of_a_dataclass_result(tmp_pa
                                   cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == PayloadConverter().to_json(BAG)
+
+
+@workflow.defn
+class BagLoop:
+    @workflow.run
+    def run(self, bag: Bag, rounds: int) -> Bag:
+        assert isinstance(bag, Bag)
+        if rounds > 0:
+            workflow.continue_as_new(bag, rounds - 1)
+        return bag
+
+
+def test_continue_as_new_carries_typed_arguments(server: LocalServer) -> None:
+    client = Client.connect(server)
+    with Agent(client, task_queue="loop", workflows=[BagLoop]):
+        result = client.execute_workflow(BagLoop, BAG, 2, id="bag-loop", task_queue="loop", timeout=30)
+    assert isinstance(result, Bag) and result == BAG
