@@ -162,7 +162,7 @@ def test_result_timeout_and_pinned_handles(env: Any, queue: str) -> None:
 def test_bad_input_is_rejected_before_sending(env: Any) -> None:
     client = env.client
     sent = client.connection.requests_sent
-    with pytest.raises(TypeError, match="argument 0 cannot be serialized"):
+    with pytest.raises(TypeError, match="argument 0 cannot be converted to JSON"):
         client.start_workflow("W", object())
     with pytest.raises(ValueError, match="workflow id"):
         client.start_workflow("W", id="")
