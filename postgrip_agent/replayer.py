@@ -17,6 +17,7 @@ from .history import WorkflowHistory
 from ._runtime.instance import WorkflowInstance
 from ._runtime.records import ContinueAsNew, WorkflowInfo, determinism_violation
 from .agent import registry
+from .converter import DEFAULT, DataConverter
 from .errors import ApplicationFailure
 
 #: the events a run's history ends with when the run is over
@@ -40,12 +41,17 @@ class ReplayResult:
 class Replayer:
     """Replays histories with the given workflows, as an Agent would, without a service."""
 
-    def __init__(self, *, workflows: Sequence[Any], strict: bool = False) -> None:
-        """``strict``: a replayed activity or child whose arguments differ from the ones history
+    def __init__(self, *, workflows: Sequence[Any], strict: bool = False,
+                 data_converter: Optional[DataConverter] = None) -> None:
+        """``data_converter``: the one the runs were written with (their codecs, to open encrypted
+        payloads; its payload converter, for types registered on it).
+
+        ``strict``: a replayed activity or child whose arguments differ from the ones history
         recorded (compared by a stable digest) is a DeterminismViolation too, so a test catches
         a reordering of like commands; by default it is logged as a warning, as the Agent does
         (changing arguments can be a deliberate deploy). Histories without arguments replay either way."""
         self.strict = strict
+        self.converter = data_converter or DEFAULT
         self.workflows = registry.workflows(workflows)
         if not self.workflows:
             raise ValueError("a Replayer needs at least one workflow")
@@ -80,7 +86,7 @@ class Replayer:
                 parent_workflow_id=started.attributes.get("parent_workflow_id"),
                 continued_from_run_id=started.attributes.get("continued_from_run_id"), start_time=started.created_at,
             )
-            instance = WorkflowInstance(target, info, parsed, live_after_seq=parsed.last_seq)
+            instance = WorkflowInstance(target, info, parsed, live_after_seq=parsed.last_seq, converter=self.converter)
             instance.strict_arguments = self.strict
             try:
                 try:
@@ -88,8 +94,9 @@ class Replayer:
                 finally:  # a mismatch inside the workflow code ends its body first: that one names the cause
                     main = instance.main
                     first = main.outcome.exception() if main is not None and main.outcome.done() else None
-                    if isinstance(first, ApplicationFailure) and first.type == "DeterminismViolation":
-                        raise first
+                    if isinstance(first, ApplicationFailure) and (first.type == "DeterminismViolation" or (
+                            first.type == "PayloadConversionError" and parsed.events[-1].type != "WorkflowExecutionFailed")):
+                        raise first  # a payload this replay cannot read, where the run itself went on
                 closing = parsed.events[-1].type
                 if closing in CLOSING_EVENTS and instance.new_commands:
                     extra = instance.new_commands[0]

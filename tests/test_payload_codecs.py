@@ -155,3 +155,17 @@ def test_the_cli_shows_an_encrypted_result_as_stored_unless_given_the_codec(tmp_
         refused = cli("workflow", "watch", "cli-pay", "--data-converter", "payload_keys", address=server.address,
                       cwd=tmp_path, check=2)
         assert "give MODULE:NAME" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_an_encrypted_history_replays_with_its_converter(tmp_path: Path) -> None:
+    from postgrip_agent.replayer import Replayer
+
+    with LocalServer(db=str(tmp_path / "replay.db")) as server:
+        client = Client.connect(server.address, data_converter=_converter())
+        with Agent(client, task_queue="pay", workflows=[Payment], activities=[charge]):
+            client.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="replayed", task_queue="pay",
+                                    memo={"note": SECRET_MEMO}, timeout=30)
+        history = client.get_workflow_handle("replayed").fetch_history()
+    assert Replayer(workflows=[Payment], data_converter=_converter()).replay_workflow(history).error is None
+    failed = Replayer(workflows=[Payment]).replay_workflow(history, raise_on_failure=False).error
+    assert failed is not None and "encoded with zlib, aes256-gcm" in str(failed), failed
