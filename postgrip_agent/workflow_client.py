@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import types as wt
 from ._encoding import (
@@ -27,6 +27,10 @@ def _arguments(positional: Sequence[Any], keyword: Optional[Sequence[Any]]) -> S
     if isinstance(keyword, (str, bytes)) or not isinstance(keyword, Sequence):
         raise TypeError(f"args must be a list of the workflow's arguments, not {type(keyword).__name__}")
     return keyword
+
+
+#: listings come newest first unless told otherwise (the service's own default is oldest first)
+NEWEST_FIRST = "-created_at"
 
 
 class WorkflowClient(_SubClient):
@@ -180,7 +184,8 @@ class WorkflowClient(_SubClient):
         offset: Optional[int] = None, agent_id: Optional[str] = None, q: Optional[str] = None,
         order: Optional[str] = None, status: Optional[str] = None,
     ) -> Iterator[wt.WorkflowExecution]:
-        """Runs matching the filters, newest first (``order_by`` changes it), page by page.
+        """Runs matching the filters, newest first (``order_by`` changes it: ``"created_at"`` for
+        oldest first), page by page.
         ``run_id`` picks one run; ``agent_id`` those an agent last held; ``limit`` stops after
         that many; ``page_token`` (a page's ``X-Next-Page-Token``, as the async SDK pages) or
         ``offset`` starts there. ``q`` and ``order`` are the async SDK's names of ``query`` and
@@ -191,7 +196,8 @@ class WorkflowClient(_SubClient):
         state, wanted = state_and_status(state, status)
         params = self._filters(query, workflow_id, workflow_type, state, task_queue, namespace, search_attributes, run_id,
                                agent_id)
-        params["order_by"] = either("order_by", order_by, "order", order)
+        # a page token carries its listing's order; else newest first
+        params["order_by"] = either("order_by", order_by, "order", order) or (None if page_token else NEWEST_FIRST)
         left = limit
         runs = _pages(self._conn, "/api/v1/workflows", params, page_size, limit=None if wanted else limit,
                       page_token=page_token, offset=offset)
@@ -204,6 +210,25 @@ class WorkflowClient(_SubClient):
                     return
                 left -= 1
             yield run
+
+    def list_page(
+        self, *, page_size: int = 50, page_token: Optional[str] = None, query: Optional[str] = None,
+        workflow_type: Optional[str] = None, state: Optional[str] = None, status: Optional[str] = None,
+        task_queue: Optional[str] = None, namespace: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None,
+    ) -> Tuple[List[wt.WorkflowExecution], Optional[str]]:
+        """One page of runs (newest first unless ``order_by`` says otherwise) and the token of the
+        next page (None after the last): what a paged view or ``workflow list --page-token`` shows.
+        A ``status`` the service cannot filter on is applied to the page, which may then be short."""
+        if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be an integer 1..1000, got {page_size!r}")
+        state, wanted = state_and_status(state, status)
+        params = self._filters(query, None, workflow_type, state, task_queue, namespace, search_attributes)
+        params.update(order_by=order_by or (None if page_token else NEWEST_FIRST), limit=page_size, page_token=page_token)
+        items, headers = self._conn.request_full("GET", "/api/v1/workflows", params=params)
+        runs = [wt.from_json(raw, wt.WorkflowExecution) for raw in items]
+        token = headers.get("X-Next-Page-Token") if items else None
+        return [r for r in runs if wanted is None or r.status == wanted], token or None
 
     def count(
         self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,

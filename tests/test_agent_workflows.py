@@ -177,7 +177,7 @@ def test_continue_as_new_chain_result_follows_to_the_last_run(env: Any, queue: s
         handle = env.client.start_workflow(Countdown, 3, id="countdown", task_queue=queue)
         assert handle.result(timeout=20) == "liftoff"
         runs = list(env.client.list_workflows(workflow_id="countdown"))
-        assert [r.state for r in runs] == ["continued_as_new"] * 3 + ["succeeded"]
+        assert [r.state for r in runs] == ["succeeded"] + ["continued_as_new"] * 3  # newest first
         with pytest.raises(WorkflowFailureError) as caught:
             handle.result(follow_runs=False, timeout=5)
         assert caught.value.status == "continued_as_new"

@@ -29,11 +29,15 @@ SCRIPT = Path(sys.executable).parent / "postgrip-agent"
 QUEUE = "cli"
 
 
+def command() -> List[str]:
+    """How to run the console script here."""
+    return [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "postgrip_agent.cli"]
+
+
 def cli(*args: str, address: Optional[str] = None, check: Optional[int] = 0, timeout: float = 60,
         cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-    command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "postgrip_agent.cli"]
     extra = ["--address", address] if address else []
-    done = subprocess.run([*command, *args, *extra], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    done = subprocess.run([*command(), *args, *extra], capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     if check is not None:
         assert done.returncode == check, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
@@ -179,7 +183,7 @@ def test_bad_input_is_one_line_with_its_exit_code(served: str, tmp_path: Path) -
     one_line_error(cli("workflow", "list", address="http://127.0.0.1:1", check=3), "127.0.0.1:1", "--address")
     one_line_error(cli("agent", "no_such_module_here", "-q", QUEUE, address=served, check=2, cwd=tmp_path),
                    "does not import")
-    unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "7", address=served, check=1)
+    unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "7", address=served, check=4)
     assert "no agent has taken this NoSuchWorkflow run" in unknown.stderr and "-q cli" in unknown.stderr
     one_line_error(unknown, "did not finish within 7")
     debug = cli("workflow", "start", "Shouter", "--arg", "{oops", "--debug", address=served, check=2)

@@ -275,9 +275,13 @@ def test_listings_take_the_async_sdks_paging_and_filters(env: Any, queue: str) -
     assert len(everything) == 5
     assert [w.id for w in workflows.list(task_queue=queue, limit=2)] == [w.id for w in everything[:2]]
     assert [w.id for w in workflows.list(task_queue=queue, offset=2, limit=2)] == [w.id for w in everything[2:4]]
-    _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2})
-    token = headers.get("X-Next-Page-Token")
+    _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2,
+                                                                                         "order_by": "-created_at"})
+    token = headers.get("X-Next-Page-Token")  # a token goes on in its listing's order (newest first here)
     assert token and [w.id for w in workflows.list(task_queue=queue, page_token=token, limit=2)] == [w.id for w in everything[2:4]]
+    _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2})
+    oldest_first = headers.get("X-Next-Page-Token")  # the service's own default order: oldest first
+    assert [w.id for w in workflows.list(task_queue=queue, page_token=oldest_first)] == [w.id for w in everything[2::-1]]
     one = everything[3]
     assert [w.id for w in workflows.list(run_id=one.run_id)] == [one.id] and workflows.count(run_id=one.run_id) == 1
     assert workflows.count(q=f"listed-{queue}-1") == 1 and len(list(workflows.list(q=f"listed-{queue}-", limit=10))) == 5

@@ -102,5 +102,5 @@ def test_agent_lane_writes_are_signed_with_ed25519() -> None:
 def test_list_workflows_iterates_over_pages(env: Any) -> None:
     ids = [env.client.start_workflow("W", id=f"paged-{i}").id for i in range(7)]
     sent = env.client.connection.requests_sent
-    assert [w.id for w in env.client.list_workflows(page_size=3)] == ids
+    assert [w.id for w in env.client.list_workflows(page_size=3)] == ids[::-1]  # newest first
     assert env.client.connection.requests_sent - sent == 3  # 3 + 3 + 1

@@ -17,13 +17,13 @@ import traceback
 from typing import Any, List, Optional
 
 from .._version import __version__
-from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TransportError
+from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TimeoutFailure, TransportError
 from . import _agent, _commands as c, _server
 from ._agent import load_converter
 from ._commands import UsageError
 from ._output import Output
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -83,8 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--task-queue", "-q")
         p.add_argument("--query", help="search attribute filter, e.g. 'customer=acme'")
         if name == "list":
-            p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+            p.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
+            p.add_argument("--page-token", metavar="TOKEN", help="start where a previous list stopped (it prints the token)")
+            p.add_argument("--all", action="store_true", help="every matching run, page by page (ignores --limit)")
         p.set_defaults(run=run)
+    p = sub.add_parser("result", help="a run's result as JSON, waiting for it to end (exit 1 if it failed)")
+    p.add_argument("workflow_id", metavar="ID")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop waiting after this long (exit 4)")
+    p.set_defaults(run=c.result)
     p = sub.add_parser("describe", help="a workflow's state, result and pending activities")
     p.add_argument("workflow_id", metavar="ID")
     p.set_defaults(run=c.describe)
@@ -184,6 +190,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                                     namespace=getattr(args, "namespace", None) or "default",
                                     data_converter=load_converter(spec) if spec else None)
         return int(args.run(client, args, out))
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return EXIT_OK
+    except TimeoutFailure as err:
+        return _fail(str(err), EXIT_TIMEOUT, debug)
     except UsageError as err:
         return _fail(str(err), EXIT_USAGE, debug)
     except TransportError as err:

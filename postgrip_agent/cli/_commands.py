@@ -118,13 +118,9 @@ def _follow_to_result(client: Client, handle: Any, out: Output, timeout: Optiona
         value = handle.result(timeout=None if deadline is None else max(0.1, deadline - time.monotonic()))
     except TimeoutFailure:
         raise TimeoutFailure(f"workflow {handle.id} did not finish within {timeout:g} s; it goes on "
-                             f"(postgrip-agent workflow watch {handle.id})") from None
-    except PayloadConversionError as err:  # encoded with codecs this command was not given: shown as stored
-        stored = client.connection.request("GET", f"/api/v1/workflows/{quote_segment(handle.id)}").get("result") or {}
-        print(f"postgrip-agent: the result is shown as stored: {err}; pass --data-converter MODULE:NAME to open it",
-              file=sys.stderr, flush=True)
-        out.value(stored.get("value"))
-        return 0
+                             f"(postgrip-agent workflow watch {handle.id}); exit 4") from None
+    except PayloadConversionError as err:
+        return _shown_as_stored(client, handle.id, out, err)
     except WorkflowFailureError as err:
         out.line(f"workflow {handle.id} {err.status}: {err.cause or err}")
         if out.json:
@@ -139,13 +135,49 @@ def _filters(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def list_workflows(client: Client, args: argparse.Namespace, out: Output) -> int:
-    rows = []
-    for run in client.workflow.list(**_filters(args), page_size=min(args.limit, 500)):
-        rows.append({"id": run.id, "type": run.type, "state": run.state, "status": run.status, "queue": run.queue,
-                     "run_id": run.run_id, "created": run.created_at})
-        if len(rows) >= args.limit:
+    """Newest first: ``--limit`` runs (a page), or ``--all``; the token to go on is printed on stderr."""
+    if not args.all and not 1 <= args.limit <= 1000:
+        raise UsageError(f"--limit must be 1..1000 (or --all for every run), got {args.limit}")
+    runs: List[wt.WorkflowExecution] = []
+    token = args.page_token
+    while True:
+        page, token = client.workflow.list_page(**_filters(args), page_size=500 if args.all else args.limit - len(runs),
+                                                page_token=token)
+        runs += page
+        if token is None or (not args.all and len(runs) >= args.limit):
             break
+    rows = [{"id": run.id, "type": run.type, "state": run.state, "status": run.status, "queue": run.queue,
+             "run_id": run.run_id, "created": run.created_at} for run in runs]
     out.table(["id", "type", "status", "queue", "run_id", "created"], rows)
+    if token is not None:
+        print(f"postgrip-agent: more runs: --page-token {token}", file=sys.stderr, flush=True)
+    return 0
+
+
+def result(client: Client, args: argparse.Namespace, out: Output) -> int:
+    """The run's result as JSON (exit 0), its failure (exit 1), or exit 4 when ``--timeout`` passes first."""
+    handle = client.get_workflow_handle(args.workflow_id)
+    try:
+        value = handle.result(timeout=args.timeout)
+    except TimeoutFailure:
+        raise TimeoutFailure(f"workflow {args.workflow_id} did not finish within {args.timeout:g} s; it goes on") from None
+    except PayloadConversionError as err:
+        return _shown_as_stored(client, args.workflow_id, out, err)
+    except WorkflowFailureError as err:
+        out.line(f"workflow {args.workflow_id} {err.status}: {err.cause or err}")
+        if out.json:
+            out.record({"workflow_id": args.workflow_id, "status": err.status, "error": str(err.cause or err)})
+        return 1
+    out.dump(value)
+    return 0
+
+
+def _shown_as_stored(client: Client, workflow_id: str, out: Output, err: Exception) -> int:
+    """A result encoded with codecs this command was not given: printed as stored, with a note."""
+    stored = client.connection.request("GET", f"/api/v1/workflows/{quote_segment(workflow_id)}").get("result") or {}
+    print(f"postgrip-agent: the result is shown as stored: {err}; pass --data-converter MODULE:NAME to open it",
+          file=sys.stderr, flush=True)
+    out.value(stored.get("value"))
     return 0
 
 

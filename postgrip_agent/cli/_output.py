@@ -38,6 +38,10 @@ class Output:
             shown = plain(value)
             print(shown if isinstance(shown, str) else json.dumps(shown, default=str), file=self.stream)
 
+    def dump(self, value: Any) -> None:
+        """A value as JSON, whatever the output mode (``workflow result``: for scripts and people alike)."""
+        self._dump(plain(value))
+
     def record(self, fields: Dict[str, Any]) -> None:
         """One object: ``key  value`` lines, or a JSON object."""
         if self.json:

@@ -86,7 +86,8 @@ def page_of(req: Request, orderable: Tuple[str, ...]) -> Page:
     """The page a listing asks for: ``limit``, ``order_by`` (``-`` or ``order=desc`` for descending),
     and where it starts: ``offset`` (the contract's), or ``page_token`` (a previous page's
     ``X-Next-Page-Token``: the position of its last item, so runs added or removed meanwhile never
-    shift the pages: no duplicate, no gap)."""
+    shift the pages: no duplicate, no gap). A page token asked for without an order continues in
+    the order it was issued in."""
     limit = req.int_arg("limit", 100, high=MAX_PAGE) or 100
     offset = req.int_arg("offset", 0)
     order_by = req.arg("order_by") or "created_at"
@@ -100,12 +101,14 @@ def page_of(req: Request, orderable: Tuple[str, ...]) -> Page:
     page = Page(limit=limit, offset=offset, order_by=order_by, descending=descending or order == "desc")
     token = req.arg("page_token")
     if token:
-        page.offset, page.after = _position(token, page)
+        named = req.arg("order_by") is not None or order is not None
+        page.offset, page.after = _position(token, page, None if named else orderable)
     return page
 
 
-def _position(token: str, page: Page) -> Tuple[int, Optional[Tuple[Any, Any]]]:
-    """The offset or keyset position a page token holds (a token of an older service holds an offset)."""
+def _position(token: str, page: Page, orderable: Optional[Tuple[str, ...]] = None) -> Tuple[int, Optional[Tuple[Any, Any]]]:
+    """The offset or keyset position a page token holds (a token of an older service holds an
+    offset). Given ``orderable`` (the request named no order), the page takes the token's order."""
     refused = BadRequest("page_token is not a token this service issued")
     try:
         held = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
@@ -121,7 +124,10 @@ def _position(token: str, page: Page) -> Tuple[int, Optional[Tuple[Any, Any]]]:
     after, order = held.get("after"), held.get("order")
     if not isinstance(after, list) or len(after) != 2 or any(isinstance(v, (list, dict)) for v in after):
         raise refused
-    if order != [page.order_by, page.descending]:
+    if orderable is not None and isinstance(order, list) and len(order) == 2 and order[0] in orderable \
+            and isinstance(order[1], bool):
+        page.order_by, page.descending = order[0], order[1]
+    elif order != [page.order_by, page.descending]:
         raise BadRequest("page_token belongs to a listing in another order: ask with the order_by of the first page")
     return 0, (after[0], after[1])
 
