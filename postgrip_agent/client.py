@@ -11,6 +11,7 @@ from ._subclient import _check_id
 from .connection import Connection, InProcessService, RetryOptions
 from .errors import TransportError
 from .handle import WorkflowHandle, WorkflowUpdateHandle
+from .inspection import TaskQueueDescription, describe_task_queue
 from .schedule_client import ScheduleClient
 from .task_client import TaskClient
 from .workflow_client import WorkflowClient
@@ -72,6 +73,14 @@ class Client:
     def health(self) -> wt.HealthResponse:
         """The service's liveness answer (``GET /healthz``)."""
         return wt.from_json(self.connection.request("GET", "/healthz", timeout=min(5.0, self.connection.timeout)), wt.HealthResponse)
+
+    def describe_task_queue(self, task_queue: str, *, namespace: Optional[str] = None) -> TaskQueueDescription:
+        """Which agents poll ``task_queue`` (their ids, the task types they take, when last seen)
+        and its backlog, as the local service learns them from polls (its ``task-queues``
+        extension; another service answers NotFoundError)."""
+        if not isinstance(task_queue, str) or not task_queue.strip():
+            raise ValueError("task_queue must be a non-empty string")
+        return describe_task_queue(self.connection.request, namespace or self.namespace, task_queue)
 
     def ready(self) -> wt.ReadyResponse:
         """The service's readiness answer with its statistics (``GET /readyz``)."""

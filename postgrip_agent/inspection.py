@@ -177,3 +177,45 @@ def state_and_status(state: Optional[str], status: Optional[str]) -> "tuple[Opti
     if state is not None and state != wire:
         raise ValueError(f"state {state!r} and status {status!r} disagree: give one")
     return wire, (status if wire == "failed" else None)
+
+
+@attrs.define
+class TaskQueuePoller:
+    """An agent that polls a queue: its id, the task types it takes (empty: every type), when last seen."""
+
+    agent_id: str
+    task_types: List[str]
+    last_seen: Optional[datetime]
+
+
+@attrs.define
+class TaskQueueDescription:
+    """A task queue as the service knows it from agents' polls: who polls it, and its backlog
+    (queued tasks per type)."""
+
+    namespace: str
+    queue: str
+    pollers: List[TaskQueuePoller]
+    backlog: Dict[str, int] = attrs.field(factory=dict)
+
+    def takes(self, task_type: str) -> List[TaskQueuePoller]:
+        """The pollers that take ``task_type`` (e.g. ``"workflow:Billing"``)."""
+        return [p for p in self.pollers if not p.task_types or task_type.startswith(tuple(p.task_types))]
+
+
+def describe_task_queue(request: Request, namespace: str, queue: str) -> TaskQueueDescription:
+    """``GET /api/v1/task-queues/{queue}`` (the service's ``task-queues`` extension)."""
+    from .errors import NotFoundError
+
+    try:
+        raw = request("GET", f"/api/v1/task-queues/{_q(queue)}", params={"namespace": namespace})
+    except NotFoundError as err:
+        raise NotFoundError("this service does not describe task queues (it lacks the local service's 'task-queues' "
+                            f"extension): {err.message}", status=err.status, code=err.code, method=err.method,
+                            url=err.url) from None
+    return TaskQueueDescription(
+        namespace=raw.get("namespace", namespace), queue=raw.get("queue", queue),
+        pollers=[TaskQueuePoller(p["agent_id"], list(p.get("task_types") or []), _when(p.get("last_seen")))
+                 for p in raw.get("pollers") or []],
+        backlog={str(k): int(v) for k, v in (raw.get("backlog") or {}).items()},
+    )

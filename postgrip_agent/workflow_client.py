@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -28,6 +29,11 @@ def _arguments(positional: Sequence[Any], keyword: Optional[Sequence[Any]]) -> S
         raise TypeError(f"args must be a list of the workflow's arguments, not {type(keyword).__name__}")
     return keyword
 
+
+log = logging.getLogger("postgrip_agent.client")
+
+#: the service's advice about a request that succeeded (our extension; other services send none)
+WARNING_HEADER = "X-PostGrip-Warning"
 
 #: listings come newest first unless told otherwise (the service's own default is oldest first)
 NEWEST_FIRST = "-created_at"
@@ -102,7 +108,9 @@ class WorkflowClient(_SubClient):
         )
         # A workflow start is safe to retry: the id is fixed, so a repeat can never create a second run.
         try:
-            data = self._conn.request("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)
+            data, headers = self._conn.request_full("POST", "/api/v1/tasks", body=wt.to_json(request), idempotent=False)
+            if headers.get(WARNING_HEADER):  # e.g. no agent polls for this workflow type: the run would wait
+                log.warning("workflow %s started: %s", payload["workflowId"], headers[WARNING_HEADER])
         except TransportError as err:
             if not err.reached_server:
                 raise

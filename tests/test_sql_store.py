@@ -18,6 +18,7 @@ from postgrip_agent.server.store import (
     IdempotentRecord,
     NamespaceRecord,
     Page,
+    PollerRecord,
     RunRecord,
     ScheduleRecord,
     SessionRecord,
@@ -90,6 +91,20 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
 
     assert [n.name for n in store.list_namespaces()] == ["team-a"]  # the engine, not the store, makes "default"
     assert store.get_namespace("team-a") is not None and store.get_namespace("nope") is None
+    assert store.queued_by_type("default", "q") == {"activity:work": 3, "workflow:Wf": 1, "timer": 1}
+    assert store.queued_by_type("default", "empty") == {}
+
+    with store.transaction():
+        store.note_poller(PollerRecord("default", "q", "agent-1", ["workflow:Wf"], 100.0))
+        store.note_poller(PollerRecord("default", "q", "agent-1", ["activity:", "workflow:Wf"], 101.0))  # replaces
+        store.note_poller(PollerRecord("default", "r", "agent-2", [], 102.0))
+        store.note_poller(PollerRecord("team-a", "q", "agent-3", [], 103.0))
+    assert store.queue_pollers("default") == [PollerRecord("default", "q", "agent-1", ["activity:", "workflow:Wf"], 101.0),
+                                              PollerRecord("default", "r", "agent-2", [], 102.0)]
+    assert [p.agent_id for p in store.queue_pollers("default", "r")] == ["agent-2"]
+    with store.transaction():  # a week later, pollers not seen since are forgotten
+        store.note_poller(PollerRecord("default", "q", "agent-1", [], 200.0 + 7 * 24 * 3600))
+    assert [p.agent_id for p in store.queue_pollers("default")] == ["agent-1"] and store.queue_pollers("team-a") == []
 
     leased = store.get_task("t-leased")
     assert leased is not None and leased.leased_until == 150.0 and store.get_task("nope") is None

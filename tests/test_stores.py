@@ -62,7 +62,7 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
     target = _sqlite_or_postgres(db, tmp_path)
     store = open_store(target)
     try:
-        assert _versions(store) == [1, 2, 3, 4, 5] and store.schema_version == 5  # type: ignore[attr-defined]
+        assert _versions(store) == [1, 2, 3, 4, 5, 6] and store.schema_version == 6  # type: ignore[attr-defined]
         for table, (record, _) in RECORD_TABLES.items():
             assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
         assert {"runs_ns_created", "runs_ns_updated", "runs_ns_state_created", "runs_ns_type_created",
@@ -71,7 +71,7 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
         store.close()
     again = open_store(target)  # opening again applies nothing twice
     try:
-        assert _versions(again) == [1, 2, 3, 4, 5]
+        assert _versions(again) == [1, 2, 3, 4, 5, 6]
     finally:
         again.close()
 
@@ -126,7 +126,7 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
         assert schedule["state"] == "paused" and schedule["action"]["workflowType"] == "Nightly"
         task = wire.poll(queue="q")
         assert task is not None and task["id"] == "t-1" and task["payload"] == {"n": 1}
-        assert _versions(server.store) == [1, 2, 3, 4, 5]
+        assert _versions(server.store) == [1, 2, 3, 4, 5, 6]
         assert {"last_run_id", "next_nominal_at", "note"} <= _columns(server.store, "schedules")
 
 
@@ -325,7 +325,7 @@ def test_runs_stored_before_counts_were_kept_are_counted_after_the_upgrade(db: s
         store.close()
     upgraded = open_store(target)
     try:
-        assert _versions(upgraded) == [1, 2, 3, 4, 5]
+        assert _versions(upgraded) == [1, 2, 3, 4, 5, 6]
         assert upgraded.count_runs({}) == 12
         assert upgraded.count_runs({"state": "running"}) == 8 and upgraded.count_runs_by_state() == {"running": 8, "succeeded": 4}
     finally:

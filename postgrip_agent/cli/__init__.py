@@ -150,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("describe", help="a task, whole")
     p.add_argument("task_id", metavar="ID")
     p.set_defaults(run=c.task_describe)
+
+    queues = commands.add_parser("task-queue", help="which agents poll which queues").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    sub = _Sub(queues, common)
+    p = sub.add_parser("describe", help="the agents polling a queue (types, last seen) and its backlog")
+    p.add_argument("queue", metavar="QUEUE")
+    p.set_defaults(run=c.task_queue_describe)
+    p = sub.add_parser("list", help="the namespace's queues with the agents polling them")
+    p.set_defaults(run=c.task_queue_list)
     return parser
 
 

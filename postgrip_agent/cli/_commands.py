@@ -299,3 +299,35 @@ def task_list(client: Client, args: argparse.Namespace, out: Output) -> int:
 def task_describe(client: Client, args: argparse.Namespace, out: Output) -> int:
     out.record(wt.to_json(client.task.get(args.task_id)))
     return 0
+
+
+def task_queue_describe(client: Client, args: argparse.Namespace, out: Output) -> int:
+    """The agents polling a queue and its backlog: who would take a run started there."""
+    queue = client.describe_task_queue(args.queue)
+    if out.json:
+        out.record(_queue_json(queue))
+        return 0
+    out.table(["agent_id", "task_types", "last_seen"],
+              [{"agent_id": p.agent_id, "task_types": ", ".join(p.task_types) or "(every type)", "last_seen": p.last_seen}
+               for p in queue.pollers])
+    backlog = ", ".join(f"{kind} {count}" for kind, count in sorted(queue.backlog.items())) or "empty"
+    out.line(f"backlog: {backlog}")
+    if not queue.pollers:
+        print(f"postgrip-agent: no agent has polled queue {args.queue!r}; start one with "
+              f"postgrip-agent agent MODULE -q {args.queue}", file=sys.stderr, flush=True)
+    return 0
+
+
+def task_queue_list(client: Client, args: argparse.Namespace, out: Output) -> int:
+    raw = client.connection.request("GET", "/api/v1/task-queues", params={"namespace": client.namespace})
+    out.table(["queue", "agents", "task_types"],
+              [{"queue": q["queue"], "agents": len(q["pollers"]),
+                "task_types": ", ".join(sorted({t for p in q["pollers"] for t in p["task_types"]})) or "(every type)"}
+               for q in raw])
+    return 0
+
+
+def _queue_json(queue: Any) -> Dict[str, Any]:
+    return {"namespace": queue.namespace, "queue": queue.queue, "backlog": queue.backlog,
+            "pollers": [{"agent_id": p.agent_id, "task_types": p.task_types,
+                         "last_seen": p.last_seen.isoformat() if p.last_seen else None} for p in queue.pollers]}

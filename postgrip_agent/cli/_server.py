@@ -45,7 +45,8 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     existed = [p for p in (args.db, args.db + "-wal", args.db + "-shm") if os.path.exists(p)]
     try:
         server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token,
-                             insecure=args.insecure, sqlite_synchronous=args.sqlite_synchronous)
+                             insecure=args.insecure, sqlite_synchronous=args.sqlite_synchronous,
+                             unpolled_warning_after=args.unpolled_warning_after)
         server.start()
     except ValueError as err:  # refused before anything was created (a public address without a token, ...)
         raise UsageError(str(err)) from err
@@ -93,6 +94,9 @@ def add_parser(commands: Any) -> None:
                         help="how a SQLite --db commits: full (default) syncs every commit to disk, so what the "
                              "service acknowledged survives a power loss; normal syncs at checkpoints only, faster, "
                              "and a power loss may undo the last commits (a process crash loses nothing either way)")
+    parser.add_argument("--unpolled-warning-after", type=float, default=300.0, metavar="SECONDS",
+                        help="warn the caller who starts a run of a workflow type no agent has polled its queue for "
+                             "within this long (default 300; 0: never)")
     parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
     parser.add_argument("--insecure", action="store_true",
                         help="allow a non-loopback --host without --auth-token (only on a network you trust)")

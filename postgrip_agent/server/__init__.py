@@ -70,6 +70,7 @@ class LocalServer:
         round_trip_extensions: bool = True,
         insecure: bool = False,
         sqlite_synchronous: str = "full",
+        unpolled_warning_after: float = 300.0,
     ) -> None:
         """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see :func:`open_store`).
         ``max_connections`` caps open connections (and is kept below the fd limit); idle
@@ -78,6 +79,10 @@ class LocalServer:
         ``round_trip_extensions=False`` serves only the contract (plus fencing, idempotency keys
         and long-polls), as a foreign PostGrip service would: tests use it to keep the SDK's
         fallback paths honest.
+
+        Starting a run of a workflow type no agent has polled its queue for within
+        ``unpolled_warning_after`` seconds is answered with a warning (the SDK logs it, the CLI
+        prints it); 0 turns that off.
 
         ``sqlite_synchronous`` ("full", the default, or "normal") is how a SQLite file commits:
         with "full" every change the service acknowledged survives a power loss; with "normal"
@@ -96,6 +101,7 @@ class LocalServer:
         try:
             self._build(auth_token, round_trip_extensions, tick_lag_limit, host, port, max_connections,
                         idle_timeout, header_timeout)
+            self.engine.pollers.window = float(unpolled_warning_after)
         except BaseException:
             if store is None:
                 self.store.close()  # a port in use leaves no connection pool or listener behind

@@ -13,6 +13,7 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .pollers import Pollers
 from ... import types as wt
 from .activities import Activities, check_activity_timeouts
 from .admin import Admin
@@ -50,6 +51,8 @@ class Engine:
         self.time = Timekeeping(state, self.runs, self.activities)
         self.sessions = Sessions(state)
         self.admin = Admin(state, self.time)
+        #: which agents poll which queues (for describing queues and warning about runs none would take)
+        self.pollers = Pollers(state)
         # what the state offers every caller: the lock with a transaction, the lock alone, the ticker's wake-up
         self.operation, self.locked, self.deadline_added = state.operation, state.locked, state.deadline_added
         # workflow runs

@@ -22,7 +22,7 @@ from ..engine.timekeeping import TICK_LAG_LIMIT
 from .conn import EXTENSIONS, HttpServer
 from .request import Request, Response, page_of, paged
 from ..store import SessionRecord, TaskRecord
-from .wire import history_json, namespace_json, run_json, task_event_json, task_json
+from .wire import history_json, namespace_json, poller_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
 
@@ -30,6 +30,8 @@ log = logging.getLogger("postgrip_agent.server.http")
 LEASE_HEADER = "x-postgrip-lease"
 #: the token of the lease a poll granted (in the poll's answer)
 LEASE_TOKEN_HEADER = "X-PostGrip-Lease-Token"
+#: advice about a request that succeeded (a run no agent would take yet): our extension, ignorable
+WARNING_HEADER = "X-PostGrip-Warning"
 MAX_IDEMPOTENCY_KEY = 200
 #: how many times a request whose transaction lost a race (a deadlock between two replicas) runs
 RACE_ATTEMPTS = 5
@@ -113,6 +115,8 @@ class Api:
         r("POST", "/api/v1/workflows/{workflowId}/signal-with-start", EITHER, self.signal_with_start)
         r("POST", "/api/v1/workflows/{workflowId}/cancel", EITHER, self.cancel)
         r("POST", "/api/v1/workflows/{workflowId}/terminate", EITHER, self.terminate)
+        r("GET", "/api/v1/task-queues", EITHER, self.task_queues)
+        r("GET", "/api/v1/task-queues/{queue}", EITHER, self.task_queue)
         r("POST", "/api/v1/agent/session/refresh", PUBLIC, self.refresh)
         r("GET", "/api/v1/agent/poll", AGENT, self.poll)
         r("POST", "/api/v1/agent/tasks/{taskId}/heartbeat", AGENT, self.heartbeat)
@@ -296,7 +300,13 @@ class Api:
     def enqueue(self, req: Request) -> Response:
         body = req.body(wt.EnqueueTaskRequest)
         self._scope(req, body.namespace)
-        return 202, task_json(self.engine.enqueue(body, req.fence, req.agent_id)), {}
+        task = self.engine.enqueue(body, req.fence, req.agent_id)
+        headers: Dict[str, str] = {}
+        if task.type.startswith("workflow:") and req.fence is None and req.agent_id is None:  # a client's start
+            warning = self.engine.pollers.unpolled(task.namespace, task.queue, task.type)
+            if warning:
+                headers[WARNING_HEADER] = warning.encode("ascii", "backslashreplace").decode()
+        return 202, task_json(task), headers
 
     def get_task(self, req: Request) -> Response:
         self._scope_task(req)
@@ -350,6 +360,22 @@ class Api:
         event = self.engine.signal(req.params["workflowId"], req.body(wt.SignalWorkflowRequest), req.fence)
         return 202, history_json(event), {}
 
+    def task_queues(self, req: Request) -> Response:
+        """Extension ``task-queues``: the namespace's queues with the agents polling them."""
+        namespace = self._namespace_arg(req) or "default"
+        queues: Dict[str, List[Dict[str, Any]]] = {}
+        for poller in self.engine.pollers.of_queue(namespace):
+            queues.setdefault(poller.queue, []).append(poller_json(poller))
+        return 200, [{"namespace": namespace, "queue": queue, "pollers": pollers} for queue, pollers in queues.items()], {}
+
+    def task_queue(self, req: Request) -> Response:
+        """Extension ``task-queues``: one queue: the agents polling it (types, last seen) and its backlog."""
+        namespace, queue = self._namespace_arg(req) or "default", req.params["queue"]
+        pollers = [poller_json(p) for p in self.engine.pollers.of_queue(namespace, queue)]
+        with self.engine.state.serial:
+            backlog = self.engine.store.queued_by_type(namespace, queue)
+        return 200, {"namespace": namespace, "queue": queue, "pollers": pollers, "backlog": backlog}, {}
+
     def signal_with_start(self, req: Request) -> Response:
         body = req.body(wt.SignalWithStartWorkflowRequest)
         self._scope(req, body.namespace)
@@ -376,6 +402,7 @@ class Api:
             raise BadRequest("query parameter queue is required")
         prefixes = [p.strip() for raw in req.query.get("task_types", []) for p in raw.split(",") if p.strip()]
         self._scope(req, req.arg("namespace"))
+        self.engine.pollers.note(req.arg("namespace") or "default", queue, req.agent_id or "anonymous-agent", prefixes)
         task = self.engine.poll(
             req.arg("namespace") or "default",
             queue,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ..engine.clock import ts
-from ..store import HistoryRecord, NamespaceRecord, RunRecord, ScheduleRecord, TaskEventRecord, TaskRecord
+from ..store import HistoryRecord, NamespaceRecord, PollerRecord, RunRecord, ScheduleRecord, TaskEventRecord, TaskRecord
 
 
 def _put(out: Dict[str, Any], key: str, value: Any) -> None:
@@ -75,6 +75,11 @@ def history_json(event: HistoryRecord) -> Dict[str, Any]:
     _put(out, "tenantId", event.tenant_id)
     _put(out, "task_id", event.task_id)
     return out
+
+
+def poller_json(poller: PollerRecord) -> Dict[str, Any]:
+    """An agent polling a queue (extension ``task-queues``): its id, task types, when last seen."""
+    return {"agent_id": poller.agent_id, "task_types": list(poller.types), "last_seen": ts(poller.last_seen)}
 
 
 def task_event_json(event: TaskEventRecord) -> Dict[str, Any]:

@@ -178,6 +178,18 @@ class IdempotentRecord:
 
 
 @attrs.define
+class PollerRecord:
+    """What an agent's polls of a queue told the service: who, for which task types, and when."""
+
+    namespace: str
+    queue: str
+    agent_id: str
+    #: the task-type prefixes it polls for (``[]``: every type)
+    types: List[str]
+    last_seen: float
+
+
+@attrs.define
 class Page:
     """Which slice of a listing to return."""
 
@@ -307,6 +319,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def count_tasks_by_state(self) -> Dict[str, int]: ...
+
+    @abc.abstractmethod
+    def queued_by_type(self, namespace: str, queue: str) -> Dict[str, int]:
+        """How many tasks wait on the queue, per task type (its backlog)."""
+
+    # agents polling queues
+    @abc.abstractmethod
+    def note_poller(self, record: PollerRecord) -> None:
+        """Remember an agent polled (insert, or replace its types and time), and forget
+        pollers not seen for a week."""
+
+    @abc.abstractmethod
+    def queue_pollers(self, namespace: str, queue: Optional[str] = None) -> List[PollerRecord]:
+        """The agents that polled the namespace's queues (one queue's), by queue and agent id."""
 
     # runs
     @abc.abstractmethod

@@ -181,6 +181,13 @@ _SQLITE_RUN_COUNTS = (
 )
 
 
+def _pollers(seconds_type: str) -> Tuple[str, ...]:
+    """Migration 6: what agents' polls told the service (queue, agent, types, last seen)."""
+    return (f"CREATE TABLE IF NOT EXISTS queue_pollers (namespace TEXT NOT NULL, queue TEXT NOT NULL, "
+            f"agent_id TEXT NOT NULL, types TEXT NOT NULL, last_seen {seconds_type} NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS queue_pollers_key ON queue_pollers(namespace, queue, agent_id)")
+
+
 POSTGRES_MIGRATIONS: List[Migration] = [
     Migration(1, "tables and indexes", _POSTGRES_1 + tuple(INDEXES)),
     Migration(2, "idempotency keys remember the request they answered",
@@ -188,6 +195,7 @@ POSTGRES_MIGRATIONS: List[Migration] = [
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS namespace TEXT",)),
     Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
     Migration(5, "counts of runs kept by a trigger", _PG_RUN_COUNTS),
+    Migration(6, "agents polling each queue", _pollers("DOUBLE PRECISION")),
 ]
 
 SQLITE_MIGRATIONS: List[Migration] = [
@@ -197,6 +205,7 @@ SQLITE_MIGRATIONS: List[Migration] = [
     Migration(3, "agent sessions are bound to a namespace", ("ALTER TABLE sessions ADD COLUMN namespace TEXT",)),
     Migration(4, "indexes for the listings' orders and filters", LISTING_INDEXES),
     Migration(5, "counts of runs kept by a trigger", _SQLITE_RUN_COUNTS),
+    Migration(6, "agents polling each queue", _pollers("REAL")),
 ]
 
 

@@ -9,6 +9,7 @@ What one database spells differently goes through its :class:`~.dialect.Dialect`
 from __future__ import annotations
 
 import abc
+import json
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 
 from .base import (
@@ -16,6 +17,7 @@ from .base import (
     IdempotentRecord,
     NamespaceRecord,
     Page,
+    PollerRecord,
     RunRecord,
     ScheduleRecord,
     SessionRecord,
@@ -36,6 +38,8 @@ _RUN_ORDER = {"created_at", "updated_at", "seq", "id", "type"}
 _SCHEDULE_ORDER = {"created_at", "updated_at", "next_run_at", "id"}
 #: how the statements that change rows begin (a transaction that sent none is not counted as a commit)
 WRITES = ("INSERT", "UPDATE", "DELETE")
+#: pollers not seen for this long are forgotten
+POLLERS_KEPT_SECONDS = 7 * 24 * 3600
 #: the filters a count of runs answers from ``run_counts`` (any other scans the runs)
 _COUNTED = {"namespace", "queue", "type", "state", "state__not"}
 
@@ -204,6 +208,27 @@ class SQLStore(Store):
         if set(used) <= _COUNTED:  # summed from the counts a trigger keeps (migration 5)
             return int(self._scalar(f"SELECT COALESCE(SUM(n), 0) FROM run_counts{where}", params))
         return int(self._scalar(f"SELECT COUNT(*) FROM runs{where}", params))
+
+    def queued_by_type(self, namespace: str, queue: str) -> Dict[str, int]:
+        rows = self._rows("SELECT type, COUNT(*) FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
+                          "GROUP BY type", (namespace, queue))
+        return {str(kind): int(count) for kind, count in rows}
+
+    def note_poller(self, record: PollerRecord) -> None:
+        self._execute("INSERT INTO queue_pollers (namespace, queue, agent_id, types, last_seen) VALUES (?, ?, ?, ?, ?) "
+                      "ON CONFLICT (namespace, queue, agent_id) DO UPDATE SET types = excluded.types, "
+                      "last_seen = excluded.last_seen",
+                      (record.namespace, record.queue, record.agent_id, json.dumps(record.types), record.last_seen))
+        self._execute("DELETE FROM queue_pollers WHERE last_seen < ?", (record.last_seen - POLLERS_KEPT_SECONDS,))
+
+    def queue_pollers(self, namespace: str, queue: Optional[str] = None) -> List[PollerRecord]:
+        where, params = "namespace = ?", [namespace]
+        if queue is not None:
+            where, params = where + " AND queue = ?", params + [queue]
+        rows = self._rows(f"SELECT namespace, queue, agent_id, types, last_seen FROM queue_pollers WHERE {where} "
+                          "ORDER BY queue, agent_id", params)
+        return [PollerRecord(str(r[0]), str(r[1]), str(r[2]), list(json.loads(r[3]) if isinstance(r[3], str) else r[3]),
+                             float(r[4])) for r in rows]
 
     def count_runs_by_state(self) -> Dict[str, int]:
         rows = self._rows("SELECT state, SUM(n) FROM run_counts GROUP BY state")
