@@ -9,7 +9,8 @@ send it); the figure is the median of ``--samples`` requests. After the bulk fil
 statistics are refreshed and dead row versions cleared (``VACUUM ANALYZE``), as autovacuum would
 within a minute (the counts' rows, updated once per run, are what it clears). Requests: the first page of the
 namespace's runs, a later page (the 20th, through page tokens), a page filtered by state and by
-type, and the count. Prints; asserts nothing.
+type, the count, and the web UI's list page (the newest 50 and four counts by state). Prints;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ def _median_ms(session: requests.Session, url: str, params: Dict[str, Any], samp
     return statistics.median(times) * 1000
 
 
+def _ui_page_ms(session: requests.Session, address: str, samples: int) -> float:
+    """The web UI's list page: the newest 50 runs and the four counts by state, one after another."""
+    times: List[float] = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        session.get(f"{address}/api/v1/workflows", params={"namespace": "default", "limit": 50,
+                                                           "order_by": "-created_at"}, timeout=60).raise_for_status()
+        for state in ("running", "succeeded", "failed", "continued_as_new"):
+            session.get(f"{address}/api/v1/workflows/count", params={"namespace": "default", "state": state},
+                        timeout=60).raise_for_status()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
 def _deep_token(session: requests.Session, address: str, pages: int) -> Optional[str]:
     token = None
     for _ in range(pages):
@@ -85,6 +100,7 @@ def measure(db: str, runs: int, samples: int) -> Dict[str, float]:
             "by type": _median_ms(session, base, {"namespace": "default", "type": "Other", "limit": 100}, samples),
             "count": _median_ms(session, base + "/count", {"namespace": "default"}, samples),
         }
+        figures["ui page"] = _ui_page_ms(session, server.address, samples)
         token = _deep_token(session, server.address, 19)
         figures["20th page"] = _median_ms(session, base, {"namespace": "default", "limit": 100,
                                                           **({"page_token": token} if token else {})}, samples)

@@ -22,6 +22,7 @@ from ..engine.timekeeping import TICK_LAG_LIMIT
 from .conn import EXTENSIONS, HttpServer
 from .request import Request, Response, page_of, paged
 from ..store import SessionRecord, TaskRecord
+from .ui import cookie_authorization, ui_routes
 from .wire import history_json, namespace_json, poller_json, run_json, task_event_json, task_json
 
 log = logging.getLogger("postgrip_agent.server.http")
@@ -132,7 +133,7 @@ class Api:
             r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
             r("POST", "/api/v1/agent/tasks/{taskId}/release", AGENT, self.release)
             self.extensions += ", activation-commit, history-tail, completion-handback, markers, lease-release"
-        for route in extra_routes or []:
+        for route in [*(extra_routes or []), *ui_routes(auth_token, PUBLIC)]:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
             for method in ("GET", "POST", "DELETE"):
@@ -205,7 +206,10 @@ class Api:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            session = self._authorize(lane, headers.get("authorization"))
+            authorization = headers.get("authorization")
+            if authorization is None and self.auth_token is not None and lane != PUBLIC:
+                authorization = cookie_authorization(method, headers)  # the web UI, signed in
+            session = self._authorize(lane, authorization)
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             for name, value in params.items():
                 limits.check_text(f"path parameter {name}", value)

@@ -499,10 +499,13 @@ def reason_phrase(status: int) -> str:
 
 def _response_bytes(status: int, payload: Any, headers: Dict[str, str], date: str, *, close: bool,
                     omit_body: bool = False, extensions: str = EXTENSIONS) -> bytes:
-    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}", f"Server: {SERVER_NAME}", f"Date: {date}", "Content-Type: application/json",
+    if isinstance(payload, bytes):  # a page or asset of the web UI: its own Content-Type
+        data, content_type = payload, headers.get("Content-Type", "application/octet-stream")
+    else:
+        data, content_type = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json"
+    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}", f"Server: {SERVER_NAME}", f"Date: {date}", f"Content-Type: {content_type}",
              f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {extensions}"]
-    lines += [f"{key}: {value}" for key, value in headers.items()]
+    lines += [f"{key}: {value}" for key, value in headers.items() if key != "Content-Type"]
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if omit_body else data)

@@ -67,8 +67,11 @@ class InProcessAdapter(BaseAdapter):
                     "x-postgrip-extensions": self._extensions}
         for name, value in extra.items():
             answered[name.lower()] = value
-        content = b"" if method == "HEAD" else json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-        return status, content, answered
+        if isinstance(payload, bytes):  # a page or asset of the web UI (its content-type came in extra)
+            content = payload
+        else:
+            content = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return status, b"" if method == "HEAD" else content, answered
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
              verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
