@@ -10,8 +10,10 @@ import pytest
 import requests
 
 from postgrip_agent import Client
-from postgrip_agent.server import LocalServer
+from postgrip_agent.server import LocalServer, ManualClock
 from postgrip_agent.server.store import RunRecord
+
+from .conftest import Wire
 
 RUNS = 10_000
 
@@ -73,3 +75,20 @@ def test_a_token_answers_only_the_order_it_was_made_for(server: LocalServer) -> 
     assert forged.status_code == 400 and "not a token this service issued" in forged.json()["error"]
     second = requests.get(f"{server.address}/api/v1/workflows", params={"limit": 10, "page_token": token}, timeout=30)
     assert [r["id"] for r in second.json()] == [f"old-{i}" for i in range(10, 20)]
+
+
+def test_listings_and_counts_take_a_time_range_of_starts(db: str) -> None:
+    clock = ManualClock()
+    with LocalServer(db=db, clock=clock) as server:
+        client = Client.connect(server)
+        for i in range(3):
+            client.start_workflow("Ranged", id=f"ranged-{i}", task_queue="ranged")
+            clock.advance(10)
+        middle = next(r for r in client.workflow.list(task_queue="ranged") if r.id == "ranged-1").created_at.isoformat()
+        wire = Wire(server.address)
+        after = wire.get("/api/v1/workflows", params={"queue": "ranged", "created_after": middle})
+        before = wire.get("/api/v1/workflows", params={"queue": "ranged", "created_before": middle})
+        assert [r["id"] for r in after] == ["ranged-1", "ranged-2"] and [r["id"] for r in before] == ["ranged-0"]
+        assert wire.get("/api/v1/workflows/count", params={"queue": "ranged", "created_after": middle})["count"] == 2
+        refused = wire.http.get(server.address + "/api/v1/workflows", params={"created_after": "yesterday"}, timeout=5)
+        assert refused.status_code == 400 and "RFC 3339" in refused.json()["error"]

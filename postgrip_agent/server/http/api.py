@@ -72,6 +72,17 @@ def _fence(header: Optional[str]) -> Fence:
     return parts[0], parts[1]
 
 
+def _instant(req: Request, name: str) -> Optional[float]:
+    """A timestamp query parameter (RFC 3339) as seconds since the epoch; extension of the listings."""
+    text = req.arg(name)
+    if text is None:
+        return None
+    try:
+        return wt.parse_timestamp(text).timestamp()
+    except ValueError:
+        raise BadRequest(f"{name} must be an RFC 3339 timestamp such as 2026-12-03T10:00:00Z, got {text!r}") from None
+
+
 def _choice(req: Request, name: str, allowed: Tuple[str, ...]) -> Optional[str]:
     value = req.arg(name)
     if value is not None and value not in allowed:
@@ -338,6 +349,8 @@ class Api:
             "agent_id": req.arg("agent_id"),
             "text": req.arg("query") or req.arg("q"),
             "search": search or None,
+            "created_after": _instant(req, "created_after"),
+            "created_before": _instant(req, "created_before"),
         }
 
     def list_workflows(self, req: Request) -> Response:

@@ -332,6 +332,9 @@ class SQLStore(Store):
             elif key == "state__not":
                 clauses.append("state != ?")
                 params.append(value)
+            elif key in ("created_after", "created_before"):  # [after, before): a time range of starts
+                clauses.append("created_at >= ?" if key == "created_after" else "created_at < ?")
+                params.append(value)
             elif key == "text":
                 like = self.dialect.ilike
                 clauses.append(f"(id {like} ? ESCAPE '\\' OR type {like} ? ESCAPE '\\')")

@@ -116,10 +116,13 @@ function showSignIn() {
 
 async function workflowsView(params) {
   const filters = {state: params.get("state") || "", type: params.get("type") || "", queue: params.get("queue") || "",
-                   q: params.get("q") || "", search: params.get("search") || ""};
+                   q: params.get("q") || "", search: params.get("search") || "", after: params.get("after") || "",
+                   before: params.get("before") || ""};
+  const instant = (local) => { const date = local ? new Date(local) : null; return date && !isNaN(date) ? date.toISOString() : ""; };
   const token = params.get("page_token") || "";
   const query = {namespace, state: filters.state, type: filters.type, queue: filters.queue, q: filters.q, limit: 50,
-                 order_by: "-created_at", page_token: token};
+                 order_by: "-created_at", page_token: token, created_after: instant(filters.after),
+                 created_before: instant(filters.before)};
   if (filters.search.includes("=")) {
     const [key, ...rest] = filters.search.split("=");
     query[`search.${key.trim()}`] = rest.join("=").trim();
@@ -134,7 +137,10 @@ async function workflowsView(params) {
     go(`#/workflows?${data}`);
   }}, field("state", "State", stateSelect), field("type", "Type", text("type", "OrderWorkflow")),
     field("queue", "Task queue", text("queue", "default")), field("q", "Id contains", text("q", "order-")),
-    field("search", "Search attribute", text("search", "customer=acme")), h("button", {type: "submit", text: "Filter"}));
+    field("search", "Search attribute", text("search", "customer=acme")),
+    field("after", "Started after", h("input", {id: "f-after", name: "after", type: "datetime-local", value: filters.after})),
+    field("before", "Started before", h("input", {id: "f-before", name: "before", type: "datetime-local", value: filters.before})),
+    h("button", {type: "submit", text: "Filter"}));
   const counts = h("div", {class: "counts", "aria-label": "Runs by state"});
   const table = h("table", {"aria-label": "Workflow runs"});
   const pager = h("div", {class: "pager"});
