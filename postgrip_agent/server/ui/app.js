@@ -221,6 +221,7 @@ async function workflowView(id, params) {
     h("dt", {text: "Run id"}), h("dd", {class: "mono", text: run.run_id}), h("dt", {text: "Task queue"}), h("dd", {text: run.queue}),
     h("dt", {text: "Started"}), h("dd", {text: when(run.created_at)}), h("dt", {text: "Updated"}), h("dd", {text: when(run.updated_at)}),
     attrs.parent_workflow_id ? [h("dt", {text: "Parent"}), h("dd", {}, h("a", {href: `#/workflow/${encodeURIComponent(attrs.parent_workflow_id)}`, text: attrs.parent_workflow_id}))] : null,
+    run.state === "continued_as_new" ? [h("dt", {text: "Continued as"}), h("dd", {}, h("a", {href: `#/workflow/${encodeURIComponent(id)}`, text: "the latest run"}))] : null,
     attrs.continued_from_run_id ? [h("dt", {text: "Continued from"}), h("dd", {}, h("a", {href: `#/workflow/${encodeURIComponent(id)}?run=${encodeURIComponent(attrs.continued_from_run_id)}`, text: attrs.continued_from_run_id}))] : null,
     children.length ? [h("dt", {text: "Children"}), h("dd", {}, children.map(c => [h("a", {href: `#/workflow/${encodeURIComponent((c.attributes || {}).workflow_id || "")}`, text: (c.attributes || {}).workflow_id}), " "]))] : null);
   const outcome = run.state === "succeeded" || run.state === "continued_as_new"
@@ -276,7 +277,8 @@ async function workflowView(id, params) {
   if (run.state !== "running" || params.get("run") && params.get("run") !== run.run_id) return;
   let last = events.length ? Number(events[events.length - 1].id) : 0;
   let stopped = false;
-  live = () => { stopped = true; };
+  const stopOutput = repeat(() => showPending(events), 2000);  // activity output and heartbeats stream in
+  live = () => { stopped = true; stopOutput(); };
   while (!stopped) {  // long-poll the history: new events appear as they happen
     const {data: fresh} = await api("GET", `/api/v1/workflows/${encodeURIComponent(target)}/history`, undefined, {after: last, wait_seconds: 20}).catch(() => ({data: []}));
     if (stopped) return;
