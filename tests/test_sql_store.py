@@ -93,6 +93,7 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
     assert store.get_namespace("team-a") is not None and store.get_namespace("nope") is None
     assert store.queued_by_type("default", "q") == {"activity:work": 3, "workflow:Wf": 1, "timer": 1}
     assert store.queued_by_type("default", "empty") == {}
+    assert store.backlog() == {("default", "q"): 5}
 
     with store.transaction():
         store.note_poller(PollerRecord("default", "q", "agent-1", ["workflow:Wf"], 100.0))

@@ -75,6 +75,7 @@ class Activities:
         if task is None or task.state not in ("queued", "leased") or task.timeout_at is None or task.timeout_at > now:
             return
         kind = task.timeout_kind or "START_TO_CLOSE"
+        self.state.defer(lambda: self.state.metrics.timed_out(kind))
         name = (task.payload or {}).get("activityType") or task.type[len("activity:"):]
         message = f"activity {name} timed out ({kind}) on attempt {task.attempt}"
         # schedule-to-close ends all retrying; a retry of a schedule-to-start timeout would queue the same way

@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from .metrics import Metrics
 from ... import types as wt
 from .clock import Clock
 from ..errors import BadRequest, Conflict, NotFound, StaleLease
@@ -160,6 +161,8 @@ class EngineState:
         self._local = threading.local()
         #: long-polls waiting per (namespace, queue), oldest first: a new task wakes one that matches
         self.pollers: Dict[Tuple[str, str], List[_Poller]] = {}
+        #: what /metrics reports (counted once each change commits)
+        self.metrics = Metrics()
         #: per (namespace, queue): how many times a task became available there (a poller that
         #: looked before the latest one looks again instead of sleeping)
         self.queue_changes: Dict[Tuple[str, str], int] = {}

@@ -100,6 +100,7 @@ class Runs:
         task.history_cursor = 0  # an agent has seen none of the new run's history
         self.store.insert_task(task)
         self.store.insert_run(run)
+        self.state.defer(lambda: self.state.metrics.run_started(run))
         self.state.deadline_added(run.deadline)
         self.state.record(
             run, "WorkflowExecutionStarted", task.id, now,
@@ -212,6 +213,7 @@ class Runs:
     ) -> HistoryRecord:
         run.state, run.result, run.error = state, result, error
         self.state.save_run(run, now)
+        self.state.defer(lambda: self.state.metrics.run_closed(run))
         recorded = self.state.record(run, event[0], run.task_id, now, **event[1])
         workflow_task = self.store.get_task(run.task_id)
         if workflow_task is not None and workflow_task.state not in wt.TERMINAL_TASK_STATES:

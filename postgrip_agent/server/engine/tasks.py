@@ -299,6 +299,8 @@ class Engine:
             self.state.wait_for_task(namespace, queue, type_prefixes, remaining, seen)
 
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
+        waited, namespace, queue = now - (task.not_before or task.created_at), task.namespace, task.queue
+        self.state.defer(lambda: self.state.metrics.leased(namespace, queue, waited))
         task.state = "leased"
         task.agent_id = agent_id
         task.lease_token = secrets.token_hex(8)

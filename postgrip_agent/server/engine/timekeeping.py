@@ -128,6 +128,8 @@ class Timekeeping:
         task = self.store.get_task(task_id)
         if task is None or task.state != "leased" or task.leased_until is None or task.leased_until > now:
             return
+        namespace, queue = task.namespace, task.queue
+        self.state.defer(lambda: self.state.metrics.lease_expired(namespace, queue))
         run = self.state.open_run(task.run_id) if task.type.startswith("activity:") else None
         if run is not None:  # an activity attempt: a failed attempt, retried under its policy
             log.info("lease of activity task %s by %s lapsed; the attempt counts as failed", task.id, task.agent_id)
@@ -147,6 +149,7 @@ class Timekeeping:
         run = self.store.get_run(run_id)
         if run is None or run.state != "running" or run.deadline is None or run.deadline > now:
             return
+        self.state.defer(lambda: self.state.metrics.timed_out("WORKFLOW_RUN"))
         self.runs.close_run(
             run, "failed", now, task_state="failed", error="workflow run timed out",
             result={"failure": {"message": "workflow run timed out", "type": "TimeoutFailure", "non_retryable": True}},

@@ -22,6 +22,7 @@ from ..engine.timekeeping import TICK_LAG_LIMIT
 from .conn import EXTENSIONS, HttpServer
 from .request import Request, Response, page_of, paged
 from ..store import SessionRecord, TaskRecord
+from .metrics import metrics_routes
 from .ui import cookie_authorization, ui_routes
 from .wire import history_json, namespace_json, poller_json, run_json, task_event_json, task_json
 
@@ -107,6 +108,8 @@ class Api:
         self.empty_polls = 0
         self._count_lock = threading.Lock()
         self.routes: List[Route] = []
+        self._templates: Dict[str, str] = {}
+        self._local = threading.local()  # per request: the template of the route it matched
         self._table: Dict[Tuple[int, str], List[Route]] = {}
         self._open_ended: List[Route] = []
         r = self._route
@@ -144,7 +147,7 @@ class Api:
             r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
             r("POST", "/api/v1/agent/tasks/{taskId}/release", AGENT, self.release)
             self.extensions += ", activation-commit, history-tail, completion-handback, markers, lease-release"
-        for route in [*(extra_routes or []), *ui_routes(auth_token, PUBLIC)]:
+        for route in [*(extra_routes or []), *ui_routes(auth_token, PUBLIC), *metrics_routes(engine, MANAGEMENT)]:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
             for method in ("GET", "POST", "DELETE"):
@@ -155,6 +158,7 @@ class Api:
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         route = (method, re.compile(f"^{pattern}$"), lane, handler)
         self.routes.append(route)
+        self._templates[route[1].pattern] = template  # /metrics labels requests by template, not by path
         # the table: routes by segment count and last segment ("*" for a parameter), so a request
         # tries the one or two routes of its shape, not all of them; open-ended ones are scanned
         segments = template.split("/")
@@ -184,6 +188,21 @@ class Api:
         query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
             self.requests_served += 1
+        began, status = time.perf_counter(), 500
+        self._local.template = None
+        try:
+            response = self._raced(method, path, query, headers, body, caller_alive)
+            status = response[0]
+            return response
+        except ServiceError as err:
+            status = err.status
+            raise
+        finally:
+            self.engine.state.metrics.request(self._local.template, method, status, time.perf_counter() - began)
+
+    def _raced(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
+               caller_alive: Callable[[], bool]) -> Response:
+        """One request, run again (up to RACE_ATTEMPTS) when its transaction lost a race."""
         for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
                 return self._routed(method, path, query, headers, body, caller_alive)
@@ -217,6 +236,7 @@ class Api:
             if route_method != method:
                 allowed.append(route_method)
                 continue
+            self._local.template = self._templates.get(pattern.pattern)
             authorization = headers.get("authorization")
             if authorization is None and self.auth_token is not None and lane != PUBLIC:
                 authorization = cookie_authorization(method, headers)  # the web UI, signed in

@@ -9,6 +9,7 @@ store implements the same methods; both run the queries of ``sql``.
 from __future__ import annotations
 
 import abc
+import bisect
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -177,6 +178,10 @@ class IdempotentRecord:
     request_digest: Optional[str] = None
 
 
+#: upper bounds (seconds) of the buckets commit durations are counted in (the engine's latency buckets)
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
 @attrs.define
 class PollerRecord:
     """What an agent's polls of a queue told the service: who, for which task types, and when."""
@@ -220,6 +225,20 @@ class Store(abc.ABC):
     round_trips: int = 0
     #: SQL statements this store sent (several may share a round trip)
     statements: int = 0
+    #: how long commits took: their number, total seconds, and counts per bucket of COMMIT_BUCKETS
+    commit_count: int = 0
+    commit_seconds: float = 0.0
+    commit_buckets: List[int] = []
+
+    def commit_took(self, seconds: float) -> None:
+        """Count one commit's duration (called by the store, its counting lock held where it has one)."""
+        if len(self.commit_buckets) != len(COMMIT_BUCKETS):
+            self.commit_buckets = [0] * len(COMMIT_BUCKETS)
+        at = bisect.bisect_left(COMMIT_BUCKETS, seconds)
+        if at < len(self.commit_buckets):
+            self.commit_buckets[at] += 1
+        self.commit_count += 1
+        self.commit_seconds += seconds
 
     #: several write transactions of this store may run at once (PostgreSQL, shared by replicas):
     #: the engine then holds no lock of its own across a transaction, and the store serialises what
@@ -319,6 +338,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def count_tasks_by_state(self) -> Dict[str, int]: ...
+
+    @abc.abstractmethod
+    def backlog(self) -> Dict[Tuple[str, str], int]:
+        """Queued tasks per (namespace, queue), over every queue (for /metrics)."""
 
     @abc.abstractmethod
     def queued_by_type(self, namespace: str, queue: str) -> Dict[str, int]:

@@ -291,6 +291,7 @@ class PostgresStore(SQLStore):
                                  for payload in self._payloads(sorted(self._local.notes)))
                 if self._local.lazy:  # this transaction's loss in a crash is harmless: do not wait for the WAL flush
                     notify = "SET LOCAL synchronous_commit TO OFF; " + notify
+                began = time.perf_counter()
                 try:
                     self._send(conn, notify + "COMMIT")
                 except BaseException:
@@ -298,6 +299,7 @@ class PostgresStore(SQLStore):
                     raise
                 with self._count_lock:
                     self.commits += 1 if self._local.wrote else 0
+                    self.commit_took(time.perf_counter() - began)
             finally:
                 self._local.conn = None
                 self._local.notes = set()

@@ -209,6 +209,10 @@ class SQLStore(Store):
             return int(self._scalar(f"SELECT COALESCE(SUM(n), 0) FROM run_counts{where}", params))
         return int(self._scalar(f"SELECT COUNT(*) FROM runs{where}", params))
 
+    def backlog(self) -> Dict[Tuple[str, str], int]:
+        rows = self._rows("SELECT namespace, queue, COUNT(*) FROM tasks WHERE state = 'queued' GROUP BY namespace, queue")
+        return {(str(namespace), str(queue)): int(count) for namespace, queue, count in rows}
+
     def queued_by_type(self, namespace: str, queue: str) -> Dict[str, int]:
         rows = self._rows("SELECT type, COUNT(*) FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
                           "GROUP BY type", (namespace, queue))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
 
@@ -182,8 +183,10 @@ class SQLiteStore(SQLStore):
                 self._forget_rows()
                 raise
             else:
+                began = time.perf_counter()
                 self._send("COMMIT")
                 self.commits += 1 if self._wrote else 0
+                self.commit_took(time.perf_counter() - began)
             finally:
                 self._depth = 0
 
