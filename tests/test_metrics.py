@@ -94,3 +94,32 @@ def test_metrics_need_the_token_when_the_service_has_one() -> None:
         assert requests.get(server.address + "/metrics", timeout=5).status_code == 401
         seen = _scrape(server.address, Authorization="Bearer scrape-secret")
         assert ("postgrip_polls_waiting", ()) in seen and ("postgrip_ticker_lag_seconds", ()) in seen
+
+
+def test_the_agent_reports_its_work_to_prometheus(server: LocalServer) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from postgrip_agent.contrib.prometheus import AgentMetrics
+
+    registry = CollectorRegistry()
+    metrics = AgentMetrics(registry)
+    client = Client.connect(server)
+    agent = Agent(client, task_queue="agent-metered", workflows=[Measured], activities=[measured], metrics=metrics,
+                  identity="metered-agent", max_concurrent_activities=7)
+    with agent:
+        for n in range(3):
+            client.execute_workflow(Measured, n, task_queue="agent-metered", timeout=30)
+        with pytest.raises(WorkflowFailureError):
+            client.execute_workflow(Measured, -1, task_queue="agent-metered", timeout=30)
+        stats = agent.stats()
+        assert stats["activity_slots"] == 7 and stats["cache_hits"] + stats["cache_misses"] >= 4
+        seen = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in parser.text_string_to_metric_families(generate_latest(registry).decode())
+                for s in family.samples}
+    activity = (("lane", "activity"), ("task_type", "activity:measured"))
+    assert seen[("postgrip_agent_task_seconds_count", activity)] == 4
+    assert seen[("postgrip_agent_task_failures_total", activity)] == 1
+    assert seen[("postgrip_agent_slots", (("agent", "metered-agent"), ("lane", "activity")))] == 7
+    assert seen[("postgrip_agent_cache_hits_total", (("agent", "metered-agent"),))] == stats["cache_hits"]
+    polls = sum(v for (name, labels), v in seen.items() if name == "postgrip_agent_poll_seconds_count")
+    assert polls >= 1

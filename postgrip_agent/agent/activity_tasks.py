@@ -84,7 +84,8 @@ class ActivityTaskRunner:
         #: arguments, results and heartbeat details to and from the wire
         self.converter = lane.connection.data_converter
 
-    def run(self, task: Dict[str, Any]) -> None:
+    def run(self, task: Dict[str, Any]) -> bool:
+        """Run one attempt and report it; True when the activity returned, False when it failed."""
         payload = task.get("payload") or {}
         name = payload.get("activityType") or task["type"][len("activity:"):]
         target = self.activities.get(name)
@@ -100,11 +101,12 @@ class ActivityTaskRunner:
             if target is None:
                 message = f"activity {name} is not registered with this agent"
                 self.lane.fail(task["id"], message, {"message": message, "type": "ActivityNotRegistered", "non_retryable": True})
-                return
-            self._execute(ctx, guard, target, list(payload.get("args") or []))
+                return False
+            return self._execute(ctx, guard, target, list(payload.get("args") or []))
         except TaskGone as err:
             log.info("activity %s (task %s, attempt %d): its outcome was dropped, the service had already ended the "
                      "attempt: %s", name, task["id"], ctx.info.attempt, err)
+            return False
         finally:
             self.leases.release(task["id"])
 
@@ -115,7 +117,7 @@ class ActivityTaskRunner:
             log.info("activity %s (task %s): attempt ended by the service (%s); interrupting its thread",
                      ctx.info.activity_type, ctx.info.task_id, reason)
 
-    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any]) -> None:
+    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any]) -> bool:
         task_id = ctx.info.task_id
         result: Optional[Dict[str, Any]] = None
         error: Optional[BaseException] = None
@@ -142,18 +144,19 @@ class ActivityTaskRunner:
         if error is None:
             assert result is not None
             self._complete(ctx, result)
-            return
+            return True
         where = f"activity {ctx.info.activity_type} (task {task_id}, attempt {ctx.info.attempt})"
         if isinstance(error, CancelledFailure) and ctx.cancel_reason in (LOCAL_DEADLINE, HANDED_BACK):
             # the service times the attempt out itself (and retries it), or another agent takes the
             # task handed back: a report from here could only race them with a cancellation
             log.info("%s stopped: %s", where, ctx.cancel_reason)
-            return
+            return False
         if isinstance(error, CancelledFailure):
             log.info("%s cancelled: %s", where, ctx.cancel_reason or error)
         else:
             log.warning("%s failed: %r", where, error, exc_info=error)
         self.lane.fail(task_id, str(error) or type(error).__name__, failure_info(error), stack_trace=trace)
+        return False
 
     def _complete(self, ctx: ActivityContext, result: Dict[str, Any]) -> None:
         """Report the result; with a free workflow slot, take back the workflow task it wakes."""

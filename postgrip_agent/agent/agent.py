@@ -23,6 +23,7 @@ from ..errors import PostGripAgentError
 from . import registry
 from .activity_tasks import ActivityTaskRunner
 from .lane import AgentLane
+from .observer import AgentObserver
 from .leases import LeaseKeeper
 from .workflow_tasks import WorkflowTaskRunner
 
@@ -32,9 +33,10 @@ log = logging.getLogger("postgrip_agent.agent")
 class _Lane:
     """A kind of work (workflow tasks or activities): its pool, its slots and its pollers."""
 
-    def __init__(self, name: str, slots: int, pollers: int, task_types: List[str], run: Callable[[Dict[str, Any]], None]) -> None:
+    def __init__(self, name: str, slots: int, pollers: int, task_types: List[str], run: Callable[[Dict[str, Any]], Optional[bool]]) -> None:
         self.name = name
         self.slots = threading.Semaphore(slots)
+        self.size = slots
         self.pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"postgrip-{name}")
         self.pollers = pollers
         self.task_types = task_types
@@ -91,6 +93,9 @@ class Agent:
     each step costs the same however long the run; 0 replays every activation from history,
     which checks determinism on every step.
 
+    ``metrics`` is told of each poll and task this agent runs
+    (:class:`postgrip_agent.contrib.prometheus.AgentMetrics` makes Prometheus metrics of it).
+
     ``activity_lease`` (seconds) is how long the service waits, after this agent last renewed
     an activity's lease, before it counts the attempt as lost and retries it elsewhere; the
     agent renews every third of it while the activity runs. Timeouts are separate (set per
@@ -118,6 +123,7 @@ class Agent:
         name: Optional[str] = None,
         host: Optional[str] = None,
         default_start_to_close_timeout: Optional[Union[timedelta, float]] = None,
+        metrics: Optional[AgentObserver] = None,
     ) -> None:
         """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
         neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
@@ -195,6 +201,19 @@ class Agent:
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []
         self._started = False
+        #: told of each poll and task (``metrics=``: e.g. postgrip_agent.contrib.prometheus.AgentMetrics)
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.attach(self)
+
+    def stats(self) -> Dict[str, int]:
+        """What dashboards read: tasks running now per lane (``<lane>_in_flight``) and its slots
+        (``<lane>_slots``), live runs cached, and the cache's hits and misses so far."""
+        out = {f"{lane.name}_in_flight": lane.in_flight for lane in self._lanes}
+        out.update({f"{lane.name}_slots": lane.size for lane in self._lanes})
+        cache = self._workflow_runner.cache
+        out.update(cached_runs=len(cache), cache_hits=cache.hits, cache_misses=cache.misses)
+        return out
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -319,8 +338,11 @@ class Agent:
                 lane.slots.release()
                 return
             try:
+                began = time.perf_counter()
                 task = self.lane.poll(self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds,
                                       with_history=lane.name == "workflow")
+                if self.metrics is not None:
+                    self.metrics.polled(lane.name, time.perf_counter() - began, task is not None)
                 backoff = 0.05
             except PostGripAgentError as err:
                 lane.slots.release()
@@ -358,12 +380,15 @@ class Agent:
 
     def _dispatch(self, lane: _Lane, task: Dict[str, Any]) -> None:
         token: Optional[str] = None
+        began, failed = time.perf_counter(), True
         try:
             with self.lane.holding(task["id"]) as token:
-                lane.run(task)
+                failed = lane.run(task) is False
         except Exception:  # never let one task take the agent down; the lease will lapse and retry
             log.exception("task %s (%s) failed inside the agent", task.get("id"), task.get("type"))
         finally:
+            if self.metrics is not None:
+                self.metrics.ran(lane.name, str(task.get("type") or ""), time.perf_counter() - began, failed)
             self.lane.released(task["id"], token)
             with lane.lock:
                 lane.in_flight -= 1
