@@ -343,6 +343,8 @@ class WorkflowCountResponse:
 class SignalWorkflowRequest:
     name: str
     args: Optional[List[JsonValue]] = None
+    #: extension ``headers`` (our service): what interceptors carry to the workflow's signal handler
+    headers: Optional[Dict[str, JsonValue]] = None
 
 
 @attrs.define

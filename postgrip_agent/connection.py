@@ -25,6 +25,7 @@ from requests.structures import CaseInsensitiveDict
 from ._version import __version__
 from ._transport import LeanHTTPAdapter
 from .converter import DEFAULT as DEFAULT_CONVERTER, DataConverter
+from .interceptor import Interceptor
 from .errors import (
     AlreadyExistsError,
     ConflictError,
@@ -168,10 +169,12 @@ class Connection:
         agent_namespace: Optional[str] = None,
         agent_queue: Optional[str] = None,
         data_converter: Optional[DataConverter] = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         """``data_converter`` turns values into the wire's JSON and back (typed values, codecs
         such as encryption: see :mod:`postgrip_agent.converter`); every client and Agent on this
-        connection uses it.
+        connection uses it. ``interceptors`` (:mod:`postgrip_agent.interceptor`) run around the
+        client's calls, and in every Agent built on this connection.
 
         The async SDK's keywords are accepted too: ``auth_token`` (for ``token``),
         ``agent_signing_private_key`` (for ``signing_private_key``), and the defaults of an Agent
@@ -204,6 +207,10 @@ class Connection:
             raise TypeError(f"data_converter must be a postgrip_agent.converter.DataConverter, not {type(data_converter).__name__}")
         #: how values become the wire's JSON and come back (plain JSON forms, then codecs)
         self.data_converter: DataConverter = data_converter or DEFAULT_CONVERTER
+        if not all(isinstance(i, Interceptor) for i in interceptors):
+            raise TypeError("interceptors must be postgrip_agent.interceptor.Interceptor objects")
+        #: run around the client's calls and in every Agent on this connection
+        self.interceptors: Tuple[Interceptor, ...] = tuple(interceptors)
         token = either("token", token, "auth_token", auth_token)
         signing_private_key = either("signing_private_key", signing_private_key, "agent_signing_private_key",
                                      agent_signing_private_key)

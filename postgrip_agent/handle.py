@@ -12,6 +12,7 @@ from ._compat import either
 from ._subclient import LONG_POLL, _check_id, long_poll
 from .connection import Connection
 from .connection import quote_segment as _q
+from .interceptor import QueryWorkflowInput, SignalWorkflowInput, StartWorkflowUpdateInput, through_client
 from .errors import (
     ApplicationFailure,
     NotFoundError,
@@ -279,9 +280,18 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", signal, "signal", "signal")
         signal_name = name_of(target, "signal")
         what = f"signal {signal_name!r}"
-        body = {"name": signal_name, "args": encode_args(_call_args(arg_list, args, what), f"{what} argument",
-                                                     self._conn.data_converter)}
-        self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False, timeout=rpc_timeout)
+
+        def send(input: SignalWorkflowInput) -> None:
+            body: Dict[str, Any] = {"name": input.signal, "args": encode_args(input.args, f"{what} argument",
+                                                                              self._conn.data_converter)}
+            if input.headers:
+                body["headers"] = dict(input.headers)  # the service's headers extension
+            self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False,
+                               timeout=rpc_timeout)
+
+        through_client(self._conn.interceptors, "signal_workflow",
+                       SignalWorkflowInput(self._id, self._run_id, signal_name, list(_call_args(arg_list, args, what)), {}),
+                       send)
 
     def signal_sync(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET) -> None:
         """The async SDK's blocking spelling of :meth:`signal`."""
@@ -296,19 +306,27 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", query, "query", "query")
         query_name = name_of(target, "query")
         what = f"query {query_name!r}"
-        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument", self._conn.data_converter)
-        info = self._info()
-        payload = {"workflowId": self._id, "workflowType": info.type, "queryName": query_name, "args": encoded}
-        if self._run_id:
-            payload["workflowRunId"] = self._run_id
-        task = self._tasks.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
-        done = self._tasks.wait(task.id, timeout=timeout)
-        if done.state == "failed":
-            failure = done.result.failure if done.result else None
-            cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
-            raise WorkflowQueryFailedError(f"query {query_name!r} on workflow {self._id} failed: {cause.message}", cause)
-        return decode_value(done.result.value if done.result else None, result_type or handler_result_type(target),
-                            self._conn.data_converter, f"{what} result")
+
+        def ask(input: QueryWorkflowInput) -> Any:
+            info = self._info()
+            payload: Dict[str, Any] = {"workflowId": self._id, "workflowType": info.type, "queryName": input.query,
+                       "args": encode_args(input.args, f"{what} argument", self._conn.data_converter)}
+            if self._run_id:
+                payload["workflowRunId"] = self._run_id
+            if input.headers:
+                payload["headers"] = dict(input.headers)
+            task = self._tasks.enqueue(f"query:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+            done = self._tasks.wait(task.id, timeout=timeout)
+            if done.state == "failed":
+                failure = done.result.failure if done.result else None
+                cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
+                raise WorkflowQueryFailedError(f"query {query_name!r} on workflow {self._id} failed: {cause.message}", cause)
+            return decode_value(done.result.value if done.result else None, input.result_type,
+                                self._conn.data_converter, f"{what} result")
+
+        question = QueryWorkflowInput(self._id, self._run_id, query_name, list(_call_args(arg_list, args, what)), {},
+                                      result_type or handler_result_type(target))
+        return through_client(self._conn.interceptors, "query_workflow", question, ask)
 
     def start_update(
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
@@ -318,18 +336,24 @@ class WorkflowHandle(Generic[R]):
         target = _one_of(name, "name", update, "update", "update")
         update_name = name_of(target, "update")
         what = f"update {update_name!r}"
-        encoded = encode_args(_call_args(arg_list, args, what), f"{what} argument", self._conn.data_converter)
-        update_id = id or str(uuid.uuid4())
-        info = self._info()
-        payload = {"workflowId": self._id, "workflowType": info.type, "updateName": update_name, "args": encoded,
-                   "updateId": update_id}
-        if self._run_id:
-            payload["workflowRunId"] = self._run_id
-        task = self._tasks.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
-        return WorkflowUpdateHandle(
-            self._conn, update_id, self._id, workflow_run_id=self._run_id,
-            result_type=result_type or handler_result_type(target), task_id=task.id, name=update_name,
-        )
+
+        def send(input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
+            update_id = input.update_id or str(uuid.uuid4())
+            info = self._info()
+            payload: Dict[str, Any] = {"workflowId": self._id, "workflowType": info.type, "updateName": input.update,
+                                       "updateId": update_id,
+                       "args": encode_args(input.args, f"{what} argument", self._conn.data_converter)}
+            if self._run_id:
+                payload["workflowRunId"] = self._run_id
+            if input.headers:
+                payload["headers"] = dict(input.headers)
+            task = self._tasks.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
+            return WorkflowUpdateHandle(self._conn, update_id, self._id, workflow_run_id=self._run_id,
+                                        result_type=input.result_type, task_id=task.id, name=input.update)
+
+        start = StartWorkflowUpdateInput(self._id, self._run_id, update_name, list(_call_args(arg_list, args, what)), {},
+                                         id, result_type or handler_result_type(target))
+        return through_client(self._conn.interceptors, "start_workflow_update", start, send)  # type: ignore[no-any-return]
 
     def execute_update(
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,

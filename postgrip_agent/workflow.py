@@ -34,6 +34,7 @@ from ._handlers import decorated_handlers, nonempty
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
+from .interceptor import StartActivityInput, StartChildWorkflowInput
 from ._encoding import duration_ms, encode_args, milestone_event, name_of, plain_value, retry_json, return_type_of
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
@@ -340,9 +341,17 @@ def execute_activity(
         if cancellation_type != "wait_cancellation_completed":
             future.set_exception(error)
 
-    future = instance.issue("activity", name, f"activity {name}", request, on_cancel)
-    future.result_type = result_type if result_type is not None else return_type_of(activity)
-    return future
+    def issue(input: StartActivityInput) -> WorkflowFuture[Any]:
+        if input.args is not arguments:  # an interceptor changed them
+            payload["args"] = encode_args(input.args, f"activity {name!r} argument", instance.converter)
+        if input.headers:
+            payload["headers"] = dict(input.headers)
+        future = instance.issue("activity", name, f"activity {name}", request, on_cancel)
+        future.result_type = result_type if result_type is not None else return_type_of(activity)
+        return future
+
+    options = {"task_queue": request["queue"], "start_to_close_timeout_ms": start_ms, "retry": retry_wire}
+    return instance.interception.start("start_activity", StartActivityInput(name, arguments, {}, options), issue)  # type: ignore[no-any-return]
 
 
 def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
@@ -392,7 +401,7 @@ def execute_child(
         "namespace": instance.info.namespace, "workflowType": child_type, "workflowId": child_id,
         "parentWorkflowId": instance.info.workflow_id, "parentWorkflowRunId": instance.info.run_id,
         "parentWorkflowTaskId": instance.info.task_id,
-        "args": encode_args(list(args) if args is not None else positional, f"child workflow {child_type!r} argument",
+        "args": encode_args(list(args) if args is not None else list(positional), f"child workflow {child_type!r} argument",
                             instance.converter),
     }
     optional: Dict[str, Any] = {
@@ -415,9 +424,19 @@ def execute_child(
         if kind != "wait_cancellation_completed":
             future.set_exception(error)
 
-    future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
-    future.result_type = result_type if result_type is not None else return_type_of(workflow)
-    return future
+    given = list(args) if args is not None else list(positional)
+
+    def issue(input: StartChildWorkflowInput) -> WorkflowFuture[Any]:
+        if input.args is not given:  # an interceptor changed them
+            payload["args"] = encode_args(input.args, f"child workflow {child_type!r} argument", instance.converter)
+        if input.headers:
+            payload["headers"] = dict(input.headers)
+        future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
+        future.result_type = result_type if result_type is not None else return_type_of(workflow)
+        return future
+
+    start = StartChildWorkflowInput(child_type, given, child_id, {}, {"task_queue": request["queue"]})
+    return instance.interception.start("start_child_workflow", start, issue)  # type: ignore[no-any-return]
 
 
 def workflow_name(workflow: Any) -> str:

@@ -12,6 +12,7 @@ from ._encoding import (
 )
 from . import _compat as compat
 from ._compat import either
+from .interceptor import StartWorkflowInput, through_client
 from ._subclient import _check_id, _check_policy, _drop_none, _pages, _SubClient
 from .connection import quote_segment as _q
 from .errors import PostGripAgentError, TransportError
@@ -96,14 +97,32 @@ class WorkflowClient(_SubClient):
         id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
         run_timeout = compat.run_timeout(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
         lease_timeout = either("lease_timeout", lease_timeout, "lease_timeout_seconds", lease_timeout_seconds)
+        given = list(_arguments(arguments, args))
         payload = self._start_payload(
-            workflow, _arguments(arguments, args), id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout,
+            workflow, given, id=id, id_reuse_policy=id_reuse_policy, run_timeout=run_timeout,
             retry_policy=either("retry_policy", retry_policy, "retry", retry), memo=memo,
             search_attributes=search_attributes, ui=ui,
         )
+        queue = task_queue or self._default_task_queue
+
+        def send(input: StartWorkflowInput) -> WorkflowHandle[Any]:
+            sent = dict(payload, workflowId=input.id)
+            if input.args is not given:  # an interceptor changed them
+                sent["args"] = encode_args(input.args, f"workflow {input.workflow} argument", self._conn.data_converter)
+            if input.headers:
+                sent["headers"] = dict(input.headers)
+            return self._send_start(workflow, sent, namespace, input.task_queue, lease_timeout, result_type)
+
+        start = StartWorkflowInput(workflow=payload["workflowType"], args=given, id=payload["workflowId"], task_queue=queue,
+                                   headers={}, options={"namespace": namespace, "memo": memo,
+                                                        "search_attributes": search_attributes})
+        return through_client(self._conn.interceptors, "start_workflow", start, send)  # type: ignore[no-any-return]
+
+    def _send_start(self, workflow: Any, payload: Dict[str, Any], namespace: Optional[str], task_queue: str,
+                    lease_timeout: Any, result_type: Optional[Any]) -> WorkflowHandle[Any]:
         request = wt.EnqueueTaskRequest(
             type=f"workflow:{payload['workflowType']}", namespace=namespace or self._namespace,
-            queue=task_queue or self._default_task_queue, payload=payload,
+            queue=task_queue, payload=payload,
             lease_timeout_seconds=lease_seconds(lease_timeout, "lease_timeout"),
         )
         # A workflow start is safe to retry: the id is fixed, so a repeat can never create a second run.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 from .._encoding import decode_args
 from ..converter import DEFAULT, DataConverter, PayloadConversionError
@@ -42,7 +42,10 @@ def _check_arguments(fn: Callable[..., Any], args: List[Any]) -> None:
             raise
 
 
-def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataConverter = DEFAULT) -> Any:
+def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataConverter = DEFAULT,
+          invoke: Optional[Callable[[Callable[..., Any], List[Any]], Any]] = None) -> Any:
+    """``fn`` with ``args`` decoded into the types it declares (through ``invoke``: the run's
+    interceptors, when it has some)."""
     try:
         _check_arguments(fn, args)
     except TypeError as err:
@@ -53,7 +56,7 @@ def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataCon
         decoded = decode_args(fn, args, what, converter)
     except PayloadConversionError as err:  # the same arguments would fail the same way again
         raise ApplicationFailure(str(err), type="PayloadConversionError", non_retryable=True) from None
-    return fn(*decoded)
+    return fn(*decoded) if invoke is None else invoke(fn, decoded)
 
 
 def set_decoded(future: WorkflowFuture[Any], value: Any, converter: DataConverter) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..converter import DataConverter
 from .bodies import Body, Scope
+from .intercept import Interception
 from .futures import WorkflowFuture
 from .history import History
 from .records import WorkflowInfo
@@ -23,8 +24,9 @@ class RunningWorkflow(Protocol):
     info: WorkflowInfo
     history: History
     now: datetime
-    #: how its arguments and results cross the wire (typed values, codecs)
+    #: how its arguments and results cross the wire (typed values, codecs); its interceptors' chains
     converter: DataConverter
+    interception: Interception
     #: a query or update answered from a replay: nothing may be changed
     query_mode: bool
     #: the seq of the event being applied, and of the last one an earlier activation applied

@@ -21,11 +21,13 @@ import logging
 import random as _random
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 
 from .calls import _call, _init_takes_args, set_decoded
+from .intercept import Interception
 from ..converter import DEFAULT, DataConverter
+from ..interceptor import WorkflowInboundInterceptor
 from ..errors import ApplicationFailure, CancelledFailure, activity_error, child_error
 from ..types import format_timestamp
 from .bodies import Body, Scope
@@ -62,10 +64,13 @@ class WorkflowInstance:
         live_after_seq: int = 0,
         args: Optional[List[Any]] = None,
         converter: DataConverter = DEFAULT,
+        interceptors: Sequence[Type[WorkflowInboundInterceptor]] = (),
+        headers: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.target = target
-        #: how arguments and results cross the wire (typed values, codecs)
-        self.converter = converter
+        #: how arguments and results cross the wire (typed values, codecs); the interceptors' chains
+        self.converter, self.interception = converter, Interception(interceptors, info.workflow_type)
+        self.headers = headers or {}  # what the start carried for the interceptors
         self.info = info
         self.history = history
         self.query_mode = query_mode
@@ -94,7 +99,7 @@ class WorkflowInstance:
         self.conditions: List[Tuple[Callable[[], bool], WorkflowFuture[Any]]] = []
         self.handlers: Dict[Tuple[str, str], Callable[..., Any]] = {}
         self.validators: Dict[str, Callable[..., Any]] = {}
-        self.buffered_signals: List[Tuple[str, List[Any]]] = []
+        self.buffered_signals: List[Tuple[str, List[Any], Optional[Dict[str, Any]]]] = []
         #: update task id -> outcome of its handler running inside the workflow
         self.updates_in_workflow: Dict[str, WorkflowFuture[Any]] = {}
         self.cancel_requested = False
@@ -203,14 +208,14 @@ class WorkflowInstance:
             )
         return handler
 
-    def query(self, name: str, args: List[Any]) -> WorkflowFuture[Any]:
+    def query(self, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> WorkflowFuture[Any]:
         """Answer a query from this live instance: only the handler runs, and it changes nothing
         (its futures and tasks do not even take hashes from the run's sequence)."""
         self.querying = True
         body: Optional[Body] = None
         try:
             with self._running(new_hash_sequence()):
-                body = self._spawn(self._handler_for("query", name), args, f"query handler {name!r}")
+                body = self._spawn(self._handler_for("query", name), args, f"query handler {name!r}", ("query", name, headers))
                 progressed = True
                 while progressed:
                     progressed = self.loop.run_ready()
@@ -225,14 +230,14 @@ class WorkflowInstance:
                     body.close()
             self.querying = False
 
-    def call_handler(self, kind: str, name: str, args: List[Any]) -> WorkflowFuture[Any]:
+    def call_handler(self, kind: str, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> WorkflowFuture[Any]:
         """Run a query or update handler against the replayed state (query mode)."""
         with self._running():
             handler = self._handler_for(kind, name)
             validator = self.validators.get(name) if kind == "update" else None
             if validator is not None:
                 _call(validator, args, f"{kind} {name!r} validator", self.converter)
-            body = self._spawn(handler, args, f"{kind} handler {name!r}")
+            body = self._spawn(handler, args, f"{kind} handler {name!r}", (kind, name, headers))
             self._run_until_blocked()
             return body.outcome
 
@@ -257,11 +262,14 @@ class WorkflowInstance:
             entry: Callable[..., Any] = getattr(self.instance, run.__name__)
         else:
             entry = target
-        self.main = self._spawn(entry, self.args, f"workflow {self.info.workflow_type}")
+        self.main = self._spawn(entry, self.args, f"workflow {self.info.workflow_type}", ("workflow", "", self.headers))
 
-    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str) -> Body:
+    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str,
+               entry: Optional[Tuple[str, str, Optional[Dict[str, Any]]]] = None) -> Body:
+        """A body for ``fn(*args)`` (``entry``: kind, name and headers of an entry point, which goes
+        through the run's inbound interceptors)."""
         try:
-            value = _call(fn, args, name, self.converter)
+            value = _call(fn, args, name, self.converter, self.interception.invoke(*entry) if entry else None)
         except ContinueAsNew:
             raise
         except BaseException as err:
@@ -354,10 +362,11 @@ class WorkflowInstance:
             failure = child_error(attributes, str(child.name) if child else "child")
             self._resolve(event, lambda f: f.set_exception(failure))
         elif kind == "WorkflowSignaled" and attributes.get("signal_name") == UPDATE_SIGNAL:
-            task_id, name, args = (list(attributes.get("args") or []) + [None, None, None])[:3]
-            self.updates_in_workflow[str(task_id)] = self._replay_update(str(name), list(args or []))
+            task_id, name, args, headers = (list(attributes.get("args") or []) + [None] * 4)[:4]
+            self.updates_in_workflow[str(task_id)] = self._replay_update(str(name), list(args or []), headers)
         elif kind == "WorkflowSignaled":
-            self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []))
+            self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []),
+                                 attributes.get("headers"))
         elif kind == "WorkflowUpdateCompleted" and not attributes.get("in_workflow"):
             self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []))
         elif kind == "WorkflowCancellationRequested":
@@ -377,28 +386,29 @@ class WorkflowInstance:
             )
         apply(entry[0])
 
-    def _deliver_signal(self, name: str, args: List[Any]) -> None:
+    def _deliver_signal(self, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> None:
         handler = self.handlers.get(("signal", name))
         if handler is None:
-            self.buffered_signals.append((name, args))
+            self.buffered_signals.append((name, args, headers))
             return
-        self._run_signal(handler, name, args)
+        self._run_signal(handler, name, args, headers)
 
-    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any]) -> None:
-        body = self._spawn(handler, args, f"signal handler {name!r}")
+    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any],
+                    headers: Optional[Dict[str, Any]] = None) -> None:
+        body = self._spawn(handler, args, f"signal handler {name!r}", ("signal", name, headers))
         error = body.outcome.exception() if body.outcome.done() else None
         if isinstance(error, (TypeError, RecursionError)):  # arguments it cannot take: drop the signal, keep the run
             log.warning("workflow %s: signal %r dropped: %s", self.info.workflow_id, name, error)
         elif error is not None and not isinstance(error, (CancelledFailure,)):
             raise error
 
-    def _replay_update(self, name: str, args: List[Any]) -> WorkflowFuture[Any]:
+    def _replay_update(self, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> WorkflowFuture[Any]:
         handler = self.handlers.get(("update", name))
         if handler is None:
             raise determinism_violation(
                 f"history has update {name!r} applied, but workflow {self.info.workflow_type} registers no handler for it"
             )
-        return self._spawn(handler, args, f"update handler {name!r}").outcome
+        return self._spawn(handler, args, f"update handler {name!r}", ("update", name, headers)).outcome
 
     def _check_all_commands_replayed(self) -> None:
         # Every recorded command was issued before it was recorded, after events that are all
@@ -578,10 +588,10 @@ class WorkflowInstance:
         if validator is not None:
             self.validators[name] = validator
         if kind == "signal":
-            pending = [(n, a) for n, a in self.buffered_signals if n == name]
-            self.buffered_signals = [(n, a) for n, a in self.buffered_signals if n != name]
-            for _, args in pending:
-                self._run_signal(handler, name, args)
+            pending = [(a, h) for n, a, h in self.buffered_signals if n == name]
+            self.buffered_signals = [s for s in self.buffered_signals if s[0] != name]
+            for args, headers in pending:
+                self._run_signal(handler, name, args, headers)
 
     def random(self) -> _random.Random:
         return self.rng

@@ -7,12 +7,13 @@ import inspect
 import logging
 import traceback
 from datetime import timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from .._encoding import decode_args, encode_value
 from ..activity import ActivityContext, ActivityInfo, use_context
 from ..converter import DEFAULT, DataConverter, PayloadConversionError
 from ..errors import ApplicationFailure, CancelledFailure, failure_info
+from ..interceptor import ExecuteActivityInput, Interceptor, through_activity
 from .. import types as wt
 from ..types import parse_timestamp
 from .dispatch import LocalDispatch
@@ -62,6 +63,12 @@ def activity_info(task: Dict[str, Any], name: str, converter: DataConverter = DE
     )
 
 
+def _run(input: ExecuteActivityInput) -> Any:
+    """The end of the activity chain: call it (an ``async def`` activity runs in an event loop of its own)."""
+    value = input.fn(*input.args)
+    return asyncio.run(value) if inspect.iscoroutine(value) else value
+
+
 def _converted(convert: Any, *args: Any) -> Any:
     """``convert(*args)``; a value that does not convert fails the attempt for good (retrying
     would convert it the same way), naming the value and the field."""
@@ -73,7 +80,9 @@ def _converted(convert: Any, *args: Any) -> Any:
 
 class ActivityTaskRunner:
     def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0,
-                 handback: Optional[LocalDispatch] = None) -> None:
+                 handback: Optional[LocalDispatch] = None, interceptors: Sequence[Interceptor] = ()) -> None:
+        #: run around each attempt (the activity inbound chain)
+        self.interceptors = tuple(interceptors)
         self.lane = lane
         self.activities = activities
         self.leases = leases
@@ -102,7 +111,9 @@ class ActivityTaskRunner:
                 message = f"activity {name} is not registered with this agent"
                 self.lane.fail(task["id"], message, {"message": message, "type": "ActivityNotRegistered", "non_retryable": True})
                 return False
-            return self._execute(ctx, guard, target, list(payload.get("args") or []))
+            given = payload.get("headers")
+            headers: Dict[str, Any] = given if isinstance(given, dict) else {}
+            return self._execute(ctx, guard, target, list(payload.get("args") or []), headers)
         except TaskGone as err:
             log.info("activity %s (task %s, attempt %d): its outcome was dropped, the service had already ended the "
                      "attempt: %s", name, task["id"], ctx.info.attempt, err)
@@ -117,7 +128,8 @@ class ActivityTaskRunner:
             log.info("activity %s (task %s): attempt ended by the service (%s); interrupting its thread",
                      ctx.info.activity_type, ctx.info.task_id, reason)
 
-    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any]) -> bool:
+    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any],
+                 headers: Dict[str, Any]) -> bool:
         task_id = ctx.info.task_id
         result: Optional[Dict[str, Any]] = None
         error: Optional[BaseException] = None
@@ -127,10 +139,8 @@ class ActivityTaskRunner:
                 try:
                     guard.enter()
                     try:
-                        value = target(*_converted(decode_args, target, args, f"activity {ctx.info.activity_type}",
-                                                   self.converter))
-                        if inspect.iscoroutine(value):
-                            value = asyncio.run(value)
+                        decoded = _converted(decode_args, target, args, f"activity {ctx.info.activity_type}", self.converter)
+                        value = through_activity(self.interceptors, ExecuteActivityInput(target, decoded, headers), _run)
                     finally:
                         guard.leave()
                     result = {"value": _converted(encode_value, value, f"activity {ctx.info.activity_type} result",

@@ -23,6 +23,7 @@ from ..errors import PostGripAgentError
 from . import registry
 from .activity_tasks import ActivityTaskRunner
 from .lane import AgentLane
+from ..interceptor import Interceptor, workflow_classes
 from .observer import AgentObserver
 from .leases import LeaseKeeper
 from .workflow_tasks import WorkflowTaskRunner
@@ -93,6 +94,9 @@ class Agent:
     each step costs the same however long the run; 0 replays every activation from history,
     which checks determinism on every step.
 
+    ``interceptors`` (:mod:`postgrip_agent.interceptor`) run around its workflows and
+    activities, after those of its client's connection.
+
     ``metrics`` is told of each poll and task this agent runs
     (:class:`postgrip_agent.contrib.prometheus.AgentMetrics` makes Prometheus metrics of it).
 
@@ -124,6 +128,7 @@ class Agent:
         host: Optional[str] = None,
         default_start_to_close_timeout: Optional[Union[timedelta, float]] = None,
         metrics: Optional[AgentObserver] = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
         neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
@@ -187,10 +192,16 @@ class Agent:
         default_ms = duration_ms(default_start_to_close_timeout, "default_start_to_close_timeout")
         if default_ms is not None and default_ms <= 0:
             raise ValueError("default_start_to_close_timeout must be positive (leave it out for no default)")
+        if not all(isinstance(i, Interceptor) for i in interceptors):
+            raise TypeError("interceptors must be postgrip_agent.interceptor.Interceptor objects")
+        #: the client's interceptors, then this agent's own
+        self.interceptors = (*client.connection.interceptors, *interceptors)
         self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager,
-                                                   stopping=self._stopping, default_start_to_close_ms=default_ms)
+                                                   stopping=self._stopping, default_start_to_close_ms=default_ms,
+                                                   interceptors=workflow_classes(self.interceptors))
         self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease,
-                                                   handback=handback if self.workflows else None)
+                                                   handback=handback if self.workflows else None,
+                                                   interceptors=self.interceptors)
         self._lanes: List[_Lane] = []
         if self.workflows:
             prefixes = [f"{kind}:{name}" for name in self.workflows for kind in ("workflow", "query", "update")]

@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Type, TypeVar
 
 from .._encoding import encode_args, encode_value
 from .._runtime.history import History
 from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, WorkflowInstance
+from ..interceptor import WorkflowInboundInterceptor
 from .._runtime.records import ContinueAsNew, NotAContinuation, WorkflowInfo
 from ..errors import (ApplicationFailure, DecodeError, PostGripAgentError, TransportError, UnavailableError, failure_info,
                       stack_text)
@@ -48,6 +49,12 @@ def _fetch(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise _ServiceFault(err) from err
 
 
+def _headers(payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """What the run's start carried for the interceptors (a JSON object under ``headers``)."""
+    headers = payload.get("headers")
+    return headers if isinstance(headers, dict) else None
+
+
 def _seq(event: Dict[str, Any]) -> Optional[int]:
     raw = str(event.get("id", ""))
     return int(raw) if raw.isdigit() else None
@@ -60,10 +67,13 @@ def _after(events: List[Dict[str, Any]], last_seq: int) -> List[Dict[str, Any]]:
 class WorkflowTaskRunner:
     def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
                  eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None,
-                 default_start_to_close_ms: Optional[int] = None) -> None:
+                 default_start_to_close_ms: Optional[int] = None,
+                 interceptors: Sequence[Type[WorkflowInboundInterceptor]] = ()) -> None:
         self.lane = lane
         #: how arguments and results cross the wire (typed values, codecs): the connection's
         self.converter = lane.connection.data_converter
+        #: the workflow interceptors' classes (each run builds its chains from them)
+        self.interceptors: List[Type[WorkflowInboundInterceptor]] = list(interceptors)
         self.default_start_to_close_ms = default_start_to_close_ms
         self.stopping = stopping or threading.Event()
         self.workflows = workflows
@@ -170,7 +180,8 @@ class WorkflowTaskRunner:
                 # applied when the service tells): log lines from before are not written again
                 live_after = history.last_command_seq if cursor is None else max(cursor, history.last_command_seq)
                 entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=live_after,
-                                                                 converter=self.converter)
+                                                                 converter=self.converter, interceptors=self.interceptors,
+                                                                 headers=_headers(payload))
                 instance.markers = self.lane._has("markers")
                 instance.default_start_to_close_ms = self.default_start_to_close_ms
                 outcome = instance.activate()
@@ -297,7 +308,8 @@ class WorkflowTaskRunner:
         """The run's history events after ``last_seq`` (one request)."""
         return _after(self.lane.history(run_id, after=last_seq), last_seq)
 
-    def _live_query(self, run_id: str, name: str, args: List[Any]) -> Optional[WorkflowFuture[Any]]:
+    def _live_query(self, run_id: str, name: str, args: List[Any],
+                    headers: Optional[Dict[str, Any]] = None) -> Optional[WorkflowFuture[Any]]:
         """Answer from the cached live instance when it is up to date with history (else None)."""
         entry = self.cache.peek(run_id)
         if entry is None:
@@ -309,7 +321,7 @@ class WorkflowTaskRunner:
             if self._events_since(run_id, instance.last_seq):
                 return None  # events it has not applied yet: a replay sees them, the live instance does not
             self.live_queries += 1
-            return instance.query(name, args)
+            return instance.query(name, args, headers)
 
     def _handler(self, task: Dict[str, Any], kind: str) -> None:
         payload = task.get("payload") or {}
@@ -323,22 +335,24 @@ class WorkflowTaskRunner:
             run_id = str(payload.get("workflowRunId") or payload.get("workflowId") or "")
             if not run_id:
                 raise ApplicationFailure(f"{kind} task has no workflowId", type="InvalidPayload", non_retryable=True)
-            live = self._live_query(run_id, name, list(payload.get("args") or [])) if kind == "query" else None
+            headers = payload.get("headers") if isinstance(payload.get("headers"), dict) else None
+            live = self._live_query(run_id, name, list(payload.get("args") or []), headers) if kind == "query" else None
             if live is not None:
                 outcome = live
             else:
                 history = History(self.lane.history(run_id))
                 info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
                 instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq,
-                                            converter=self.converter)
+                                            converter=self.converter, interceptors=self.interceptors)
                 try:
                     instance.activate()
                 except ContinueAsNew:
                     pass
-                outcome = instance.call_handler(kind, name, list(payload.get("args") or []))
+                outcome = instance.call_handler(kind, name, list(payload.get("args") or []), headers)
             if not outcome.done() and kind == "update":
                 # The handler waits on workflow futures: run it inside the workflow itself.
-                self.lane.signal(run_id, UPDATE_SIGNAL, [task["id"], name, list(payload.get("args") or [])], lease_of=task["id"])
+                handed = [task["id"], name, list(payload.get("args") or [])] + ([headers] if headers else [])
+                self.lane.signal(run_id, UPDATE_SIGNAL, handed, lease_of=task["id"])
                 self.lane.block(task["id"], "update handed to its workflow")
                 return
             if not outcome.done():

@@ -291,7 +291,8 @@ class Runs:
             return self.signal_run(run, req, self.clock.now())
 
     def signal_run(self, run: RunRecord, req: wt.SignalWorkflowRequest, now: float) -> HistoryRecord:
-        event = self.state.record(run, "WorkflowSignaled", None, now, signal_name=req.name, args=req.args or [])
+        extra = {"headers": req.headers} if req.headers else {}  # extension: interceptors' headers
+        event = self.state.record(run, "WorkflowSignaled", None, now, signal_name=req.name, args=req.args or [], **extra)
         self.state.wake(run, now)
         return event
 

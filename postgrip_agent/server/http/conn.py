@@ -38,7 +38,7 @@ MAX_HEAD_BYTES = 64 * 1024
 FD_RESERVE = 64
 SERVER_NAME = "postgrip-agent-local"
 #: the extensions every local service has; optional ones are added by the Api
-EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header, task-queues"
+EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header, task-queues, headers"
 
 
 
