@@ -71,10 +71,7 @@ class WorkflowInstance:
         #: how arguments and results cross the wire (typed values, codecs); the interceptors' chains
         self.converter, self.interception = converter, Interception(interceptors, info.workflow_type)
         self.headers = headers or {}  # what the start carried for the interceptors
-        self.info = info
-        self.history = history
-        self.query_mode = query_mode
-        self.live_after_seq = live_after_seq
+        self.info, self.history, self.query_mode, self.live_after_seq = info, history, query_mode, live_after_seq
         self.args = list(history.started.attributes.get("args") or []) if args is None else args
         #: a replayed command whose arguments differ from history's is a DeterminismViolation (else a warning)
         self.strict_arguments = False
@@ -85,12 +82,10 @@ class WorkflowInstance:
         self.now: datetime = history.started.created_at
         self.current_seq = history.started.seq
         self.rng = _random.Random(f"{info.run_id}:{info.workflow_id}")
-        self.root = Scope(None, cancellable=True)
-        self.bodies: List[Body] = []
+        self.root, self.bodies = Scope(None, cancellable=True), []  # type: Scope, List[Body]
         #: the generator body being stepped (a task's body is in its context: loop.task_body)
         self._stepping: Optional[Body] = None
-        self.loop = WorkflowLoop(self)
-        self.hashes = new_hash_sequence()
+        self.loop, self.hashes = WorkflowLoop(self), new_hash_sequence()
         #: continue-as-new raised inside a task (a generator's propagates at once)
         self.continuing: Optional[ContinueAsNew] = None
         self.futures_by_task: Dict[str, Tuple[WorkflowFuture[Any], str]] = {}
@@ -102,8 +97,7 @@ class WorkflowInstance:
         self.buffered_signals: List[Tuple[str, List[Any], Optional[Dict[str, Any]]]] = []
         #: update task id -> outcome of its handler running inside the workflow
         self.updates_in_workflow: Dict[str, WorkflowFuture[Any]] = {}
-        self.cancel_requested = False
-        self.instance: Any = None
+        self.cancel_requested, self.instance = False, None  # type: bool, Any
         self.main: Optional[Body] = None
         #: every command issued, in order: (kind, name, future) — history binds them to tasks
         self.issued_futures: List[Tuple[str, Any, WorkflowFuture[Any]]] = []
@@ -266,8 +260,7 @@ class WorkflowInstance:
 
     def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str,
                entry: Optional[Tuple[str, str, Optional[Dict[str, Any]]]] = None) -> Body:
-        """A body for ``fn(*args)`` (``entry``: kind, name and headers of an entry point, which goes
-        through the run's inbound interceptors)."""
+        """A body for ``fn(*args)``; an ``entry`` point (kind, name, headers) goes through the inbound interceptors."""
         try:
             value = _call(fn, args, name, self.converter, self.interception.invoke(*entry) if entry else None)
         except ContinueAsNew:
@@ -368,7 +361,8 @@ class WorkflowInstance:
             self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []),
                                  attributes.get("headers"))
         elif kind == "WorkflowUpdateCompleted" and not attributes.get("in_workflow"):
-            self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []))
+            self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []),
+                                attributes.get("headers"))
         elif kind == "WorkflowCancellationRequested":
             self.cancel_requested = True
             self.cancel_scope(self.root, str(attributes.get("reason") or "workflow cancellation requested"))
@@ -393,8 +387,7 @@ class WorkflowInstance:
             return
         self._run_signal(handler, name, args, headers)
 
-    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any],
-                    headers: Optional[Dict[str, Any]] = None) -> None:
+    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> None:
         body = self._spawn(handler, args, f"signal handler {name!r}", ("signal", name, headers))
         error = body.outcome.exception() if body.outcome.done() else None
         if isinstance(error, (TypeError, RecursionError)):  # arguments it cannot take: drop the signal, keep the run

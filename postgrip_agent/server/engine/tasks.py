@@ -495,11 +495,13 @@ class Engine:
                     self.state.wake(run, now)
                 elif run is not None and task.type.startswith("update:"):
                     payload = task.payload or {}
+                    headers = payload.get("headers") if isinstance(payload.get("headers"), dict) else None
                     self.state.record(
                         run, "WorkflowUpdateCompleted", task.id, now,
                         update_name=payload.get("updateName"), args=payload.get("args") or [],
                         result=result.value, update_id=payload.get("updateId") or task.id,
                         in_workflow=True if in_workflow else None,
+                        **({"headers": headers} if headers else {}),  # what interceptors read on replay
                     )
                     if not in_workflow:  # applied inside the workflow already: nothing new to see
                         self.state.wake(run, now)
