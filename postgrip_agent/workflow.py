@@ -22,7 +22,7 @@ import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
+from typing import Any, Callable, Dict, Generic, Iterator, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
 import attrs
 
@@ -342,16 +342,22 @@ def execute_activity(
             future.set_exception(error)
 
     def issue(input: StartActivityInput) -> WorkflowFuture[Any]:
-        if input.args is not arguments:  # an interceptor changed them
-            payload["args"] = encode_args(input.args, f"activity {name!r} argument", instance.converter)
-        if input.headers:
-            payload["headers"] = dict(input.headers)
+        _as_intercepted(payload, input.args, arguments, input.headers, f"activity {name!r} argument", instance)
         future = instance.issue("activity", name, f"activity {name}", request, on_cancel)
         future.result_type = result_type if result_type is not None else return_type_of(activity)
         return future
 
     options = {"task_queue": request["queue"], "start_to_close_timeout_ms": start_ms, "retry": retry_wire}
     return instance.interception.start("start_activity", StartActivityInput(name, arguments, {}, options), issue)  # type: ignore[no-any-return]
+
+
+def _as_intercepted(payload: Dict[str, Any], args: List[Any], given: List[Any], headers: Dict[str, Any], what: str,
+                    instance: Any) -> None:
+    """A command's payload as the outbound interceptors left it: arguments they replaced, headers they added."""
+    if args is not given:
+        payload["args"] = encode_args(args, what, instance.converter)
+    if headers:
+        payload["headers"] = dict(headers)
 
 
 def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
@@ -427,10 +433,7 @@ def execute_child(
     given = list(args) if args is not None else list(positional)
 
     def issue(input: StartChildWorkflowInput) -> WorkflowFuture[Any]:
-        if input.args is not given:  # an interceptor changed them
-            payload["args"] = encode_args(input.args, f"child workflow {child_type!r} argument", instance.converter)
-        if input.headers:
-            payload["headers"] = dict(input.headers)
+        _as_intercepted(payload, input.args, given, input.headers, f"child workflow {child_type!r} argument", instance)
         future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
         future.result_type = result_type if result_type is not None else return_type_of(workflow)
         return future

@@ -122,10 +122,7 @@ def _follow_to_result(client: Client, handle: Any, out: Output, timeout: Optiona
     except PayloadConversionError as err:
         return _shown_as_stored(client, handle.id, out, err)
     except WorkflowFailureError as err:
-        out.line(f"workflow {handle.id} {err.status}: {err.cause or err}")
-        if out.json:
-            out.record({"workflow_id": handle.id, "status": err.status, "error": str(err.cause or err)})
-        return 1
+        return _failed(handle.id, out, err)
     out.value(value)
     return 0
 
@@ -164,12 +161,17 @@ def result(client: Client, args: argparse.Namespace, out: Output) -> int:
     except PayloadConversionError as err:
         return _shown_as_stored(client, args.workflow_id, out, err)
     except WorkflowFailureError as err:
-        out.line(f"workflow {args.workflow_id} {err.status}: {err.cause or err}")
-        if out.json:
-            out.record({"workflow_id": args.workflow_id, "status": err.status, "error": str(err.cause or err)})
-        return 1
+        return _failed(args.workflow_id, out, err)
     out.dump(value)
     return 0
+
+
+def _failed(workflow_id: str, out: Output, err: WorkflowFailureError) -> int:
+    """How a run ended, when not with a result: a line (or a JSON record), and exit 1."""
+    out.line(f"workflow {workflow_id} {err.status}: {err.cause or err}")
+    if out.json:
+        out.record({"workflow_id": workflow_id, "status": err.status, "error": str(err.cause or err)})
+    return 1
 
 
 def _shown_as_stored(client: Client, workflow_id: str, out: Output, err: Exception) -> int:
