@@ -76,6 +76,22 @@ def duration_ms(value: Any, what: str) -> Optional[int]:
     return int(round(seconds * 1000))
 
 
+#: the longest timeout a command may name (100 years)
+MAX_TIMEOUT_MS = 100 * 366 * 86_400_000
+
+
+def timeout_ms(value: Any, what: str) -> Optional[int]:
+    """A command's timeout in milliseconds (None when not given); zero, negative or over 100 years is refused."""
+    ms = duration_ms(value, what)
+    if ms is None:
+        return None
+    if ms <= 0:
+        raise ValueError(f"{what} must be positive (got {value!r}); leave it out for no {what}")
+    if ms > MAX_TIMEOUT_MS:
+        raise ValueError(f"{what} must be at most 100 years (got {value!r})")
+    return ms
+
+
 def milestone_event(name: str, index: Optional[int], total: Optional[int], status: str,
                     details: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """The task event a milestone becomes (the same shape from workflows and activities)."""

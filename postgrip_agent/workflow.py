@@ -22,7 +22,7 @@ import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, Iterator, List, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
+from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
 import attrs
 
@@ -35,7 +35,8 @@ from ._handlers import query as query  # the decorators, re-exported: workflow.s
 from ._handlers import signal as signal
 from ._handlers import update as update
 from .interceptor import StartActivityInput, StartChildWorkflowInput
-from ._encoding import duration_ms, encode_args, milestone_event, name_of, plain_value, retry_json, return_type_of
+from ._encoding import duration_ms, encode_args, milestone_event, name_of, plain_value, retry_json, return_type_of, timeout_ms
+from ._runtime.intercept import as_intercepted
 from ._logging import ContextLogger
 from ._runtime.futures import WorkflowFuture, resolved, wait_all, wait_any
 from ._runtime import patches as _patches
@@ -245,21 +246,6 @@ def sleep(duration: Optional[Duration] = None, *, delay: Optional[Duration] = No
     return _instance("sleep").timer(ms)
 
 
-#: the longest timeout the service accepts (100 years)
-_MAX_TIMEOUT_MS = 100 * 366 * 86_400_000
-
-
-def _timeout_ms(value: Optional[Duration], what: str) -> Optional[int]:
-    ms = duration_ms(value, what)
-    if ms is None:
-        return None
-    if ms <= 0:
-        raise ValueError(f"{what} must be positive (got {value!r}); leave it out for no {what}")
-    if ms > _MAX_TIMEOUT_MS:
-        raise ValueError(f"{what} must be at most 100 years (got {value!r})")
-    return ms
-
-
 def execute_activity(
     activity: Any,
     *positional: Any,
@@ -312,10 +298,10 @@ def execute_activity(
     cancellation_type = either("cancellation_type", cancellation_type, "cancellationType", cancellationType) or "try_cancel"
     if cancellation_type not in wt.CANCELLATION_TYPES:
         raise ValueError(f"cancellation_type must be one of {', '.join(wt.CANCELLATION_TYPES)}, got {cancellation_type!r}")
-    start_ms = _timeout_ms(start_to_close_timeout, "start_to_close_timeout")
-    schedule_ms = _timeout_ms(schedule_to_close_timeout, "schedule_to_close_timeout")
-    heartbeat_ms = _timeout_ms(heartbeat_timeout, "heartbeat_timeout")
-    queued_ms = _timeout_ms(schedule_to_start_timeout, "schedule_to_start_timeout")
+    start_ms = timeout_ms(start_to_close_timeout, "start_to_close_timeout")
+    schedule_ms = timeout_ms(schedule_to_close_timeout, "schedule_to_close_timeout")
+    heartbeat_ms = timeout_ms(heartbeat_timeout, "heartbeat_timeout")
+    queued_ms = timeout_ms(schedule_to_start_timeout, "schedule_to_start_timeout")
     if start_ms is None and schedule_ms is None:
         start_ms = instance.default_start_to_close_ms  # the Agent's default; None: no deadline at all
     attempt_limit = min((ms for ms in (start_ms, schedule_ms) if ms is not None), default=None)
@@ -342,22 +328,13 @@ def execute_activity(
             future.set_exception(error)
 
     def issue(input: StartActivityInput) -> WorkflowFuture[Any]:
-        _as_intercepted(payload, input.args, arguments, input.headers, f"activity {name!r} argument", instance)
+        as_intercepted(payload, input.args, arguments, input.headers, f"activity {name!r} argument", instance.converter)
         future = instance.issue("activity", name, f"activity {name}", request, on_cancel)
         future.result_type = result_type if result_type is not None else return_type_of(activity)
         return future
 
     options = {"task_queue": request["queue"], "start_to_close_timeout_ms": start_ms, "retry": retry_wire}
     return instance.interception.start("start_activity", StartActivityInput(name, arguments, {}, options), issue)  # type: ignore[no-any-return]
-
-
-def _as_intercepted(payload: Dict[str, Any], args: List[Any], given: List[Any], headers: Dict[str, Any], what: str,
-                    instance: Any) -> None:
-    """A command's payload as the outbound interceptors left it: arguments they replaced, headers they added."""
-    if args is not given:
-        payload["args"] = encode_args(args, what, instance.converter)
-    if headers:
-        payload["headers"] = dict(headers)
 
 
 def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
@@ -433,7 +410,8 @@ def execute_child(
     given = list(args) if args is not None else list(positional)
 
     def issue(input: StartChildWorkflowInput) -> WorkflowFuture[Any]:
-        _as_intercepted(payload, input.args, given, input.headers, f"child workflow {child_type!r} argument", instance)
+        as_intercepted(payload, input.args, given, input.headers, f"child workflow {child_type!r} argument",
+                       instance.converter)
         future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
         future.result_type = result_type if result_type is not None else return_type_of(workflow)
         return future

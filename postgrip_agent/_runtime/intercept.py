@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Type
 
+from .._encoding import encode_args
+from ..converter import DataConverter
 from ..interceptor import (
     ExecuteWorkflowInput,
     HandleQueryInput,
@@ -51,6 +53,15 @@ class _OutboundRoot(WorkflowOutboundInterceptor):
 
     def start_child_workflow(self, input: Any) -> Any:
         return self.issuing[-1](input)
+
+
+def as_intercepted(payload: Dict[str, Any], args: List[Any], given: List[Any], headers: Dict[str, Any], what: str,
+                   converter: DataConverter) -> None:
+    """A command's payload as the outbound interceptors left it: arguments they replaced, headers they added."""
+    if args is not given:
+        payload["args"] = encode_args(args, what, converter)
+    if headers:
+        payload["headers"] = dict(headers)
 
 
 class Interception:
