@@ -185,6 +185,13 @@ def test_a_run_is_cancelled_from_its_page(browser: Any, service: LocalServer) ->
 def test_a_schedule_is_paused_from_the_list(browser: Any, service: LocalServer) -> None:
     browser.get(service.address + "/#/schedules")
     _until(browser, lambda: "nightly-greeting" in _text(browser))
+    browser.find_element("xpath", "//button[text()='Trigger now']").click()
+    _until(browser, lambda: browser.switch_to.alert).accept()
+    _until(browser, lambda: "trigger done" in browser.find_element("id", "banner").text)
+    browser.find_element("link text", "newest first").click()  # the schedule's recent runs
+    _until(browser, lambda: "Greeting" in _text(browser) and "greeting-done" not in _text(browser))
+    browser.get(service.address + "/#/schedules")
+    _until(browser, lambda: "nightly-greeting" in _text(browser))
     browser.find_element("xpath", "//button[text()='Pause']").click()
     _until(browser, lambda: browser.switch_to.alert).accept()
     _until(browser, lambda: "paused" in _text(browser))

@@ -300,10 +300,11 @@ async function schedulesView() {
     banner(`schedule ${id}: ${verb} done`, "info"); show();
   };
   render(h("h1", {text: "Schedules"}), schedules.length ? h("table", {"aria-label": "Schedules"},
-    h("thead", {}, h("tr", {}, ["Schedule id", "State", "Workflow", "Next fire", "Last run", ""].map(t => h("th", {scope: "col", text: t})))),
+    h("thead", {}, h("tr", {}, ["Schedule id", "State", "Workflow", "Next fire", "Last run", "Recent runs", ""].map(t => h("th", {scope: "col", text: t})))),
     h("tbody", {}, schedules.map(s => h("tr", {}, h("td", {class: "mono", text: s.id}), h("td", {text: s.state}),
       h("td", {text: (s.action || {}).workflowType || (s.action || {}).workflow_type || ""}), h("td", {text: when(s.next_run_at)}),
       h("td", {}, s.last_run_id ? h("a", {href: `#/workflow/${encodeURIComponent(s.last_run_id)}`, text: s.last_run_id}) : "—"),
+      h("td", {}, h("a", {href: `#/workflows?${new URLSearchParams({search: `schedule_id=${s.id}`})}`, text: "newest first"})),
       h("td", {}, s.state === "paused" ? h("button", {type: "button", class: "secondary", onclick: act(s.id, "unpause"), text: "Unpause"})
         : h("button", {type: "button", class: "secondary", onclick: act(s.id, "pause"), text: "Pause"}), " ",
         h("button", {type: "button", class: "secondary", onclick: act(s.id, "trigger"), text: "Trigger now"}))))))
