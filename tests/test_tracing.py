@@ -138,3 +138,25 @@ def test_no_span_twice_when_runs_replay(server: LocalServer, cached: bool) -> No
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert names == sorted(["StartWorkflow:Traced", "RunWorkflow:Traced", "StartActivity:step", "StartActivity:step",
                             "RunActivity:step", "RunActivity:step", "SignalWorkflow:proceed", "HandleSignal:proceed"]), names
+
+
+@workflow.defn
+class Chained:
+    @workflow.run
+    def run(self, rounds: int) -> int:
+        if rounds > 0:
+            workflow.continue_as_new(rounds - 1)
+        return rounds
+
+
+def test_continue_as_new_keeps_the_run_in_its_trace(server: LocalServer) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    client = Client.connect(server, interceptors=[TracingInterceptor(provider.get_tracer("test"))])
+    with Agent(client, task_queue="chained", workflows=[Chained]):
+        assert client.execute_workflow(Chained, 2, id="chained", task_queue="chained", timeout=30) == 0
+    spans = exporter.get_finished_spans()
+    start = next(s for s in spans if s.name == "StartWorkflow:Chained")
+    runs = [s for s in spans if s.name == "RunWorkflow:Chained"]
+    assert len(runs) == 3 and all(s.parent is not None and s.parent.span_id == start.context.span_id for s in runs)

@@ -293,6 +293,9 @@ class WorkflowTaskRunner:
             payload["runTimeoutMs"] = can.run_timeout_ms
         if can.retry:
             payload["retry"] = can.retry
+        headers = _headers(task.get("payload") or {})
+        if headers:  # the next run carries what this one was started with (a trace goes on through the chain)
+            payload["headers"] = headers
         request: Dict[str, Any] = {"type": f"workflow:{can.workflow_type}", "namespace": info.namespace, "queue": queue,
                                    "payload": payload}
         if can.lease_timeout_seconds:
