@@ -123,3 +123,15 @@ def test_workflows_given_as_module_paths_are_discovered(server: LocalServer) -> 
         postgrip.stop_agent(app)
 
 
+
+
+def test_a_module_named_for_both_workflows_and_activities_registers_each_once(server: LocalServer) -> None:
+    app = flask.Flask(__name__)
+    app.config.update(POSTGRIP_ADDRESS=server.address, POSTGRIP_TASK_QUEUE="flask-both", POSTGRIP_RUN_AGENT=True,
+                      POSTGRIP_WORKFLOWS=[__name__], POSTGRIP_ACTIVITIES=[__name__, __name__], POSTGRIP_AGENT_GRACE=1)
+    postgrip = PostGrip(app)
+    try:
+        agent = postgrip.start_agent(app)
+        assert sorted(agent.workflows) == ["FlaskOrder"] and sorted(agent.activities) == ["charge"]
+    finally:
+        postgrip.stop_agent(app)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import logging
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Set, Tuple
 
 from flask import Flask, current_app
 
@@ -116,4 +116,15 @@ def _resolve(workflows: List[Any], activities: List[Any]) -> Tuple[List[Any], Li
             found_workflows.append(item)
         else:
             found_activities.append(item)
-    return found_workflows, found_activities
+    # a module named in both lists (it defines both) is read once: each definition registers once
+    return _once(found_workflows), _once(found_activities)
+
+
+def _once(items: List[Any]) -> List[Any]:
+    out: List[Any] = []
+    seen: Set[int] = set()
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
