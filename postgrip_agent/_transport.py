@@ -62,8 +62,13 @@ class LeanHTTPAdapter(BaseAdapter):
                     conn.connect()
                 except socket.timeout as err:
                     raise requests.exceptions.ConnectTimeout(f"connect to {split.netloc} timed out: {err}") from err
-                except OSError as err:  # refused, unreachable: nothing was sent
+                except socket.gaierror as err:  # the name does not resolve: nothing was sent
+                    raise requests.exceptions.ConnectionError(
+                        f"NewConnectionError: cannot resolve host {split.hostname!r} (DNS): {err}") from err
+                except ConnectionRefusedError as err:
                     raise requests.exceptions.ConnectionError(f"NewConnectionError: Connection refused: {err}") from err
+                except OSError as err:  # unreachable, no route: nothing was sent
+                    raise requests.exceptions.ConnectionError(f"NewConnectionError: cannot connect: {err}") from err
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
             body = request.body.encode() if isinstance(request.body, str) else request.body
             conn.request(request.method or "GET", path, body=body, headers=dict(request.headers))

@@ -196,6 +196,8 @@ class Connection:
             (one if "://" in one else "http://" + one).rstrip("/") for one in (p.strip() for p in given.split(",")) if one)
         if not self.addresses:
             raise ValueError(f"address {given!r} names no service")
+        for one in self.addresses:
+            _check_address(one)
         if adapter is not None and len(self.addresses) > 1:
             raise ValueError("an in-process service or a custom adapter takes one address")
         self.address = self.addresses[0]
@@ -543,6 +545,21 @@ def _outcome_unknown(err: BaseException) -> bool:
     if isinstance(err, TransportError):
         return err.reached_server
     return isinstance(err, RPCError) and err.status >= 500 and err.status not in NOT_APPLIED_STATUSES
+
+
+def _check_address(address: str) -> None:
+    """Refuse what is not an http(s)://host[:port][/path] URL, naming the form expected."""
+    from urllib.parse import urlsplit
+
+    try:
+        split = urlsplit(address)
+        port = split.port  # raises on a port that is not a number
+    except ValueError:
+        split, port = None, None
+    if (split is None or split.scheme not in ("http", "https") or not split.hostname or split.netloc.endswith(":")
+            or (port is not None and not 0 < port < 65536)):
+        raise ValueError(f"address {address!r} is not a service URL: give http://HOST:PORT (or https://), "
+                         "e.g. http://127.0.0.1:4100")
 
 
 def quote_segment(value: Any) -> str:

@@ -17,7 +17,7 @@ import traceback
 from typing import Any, List, Optional
 
 from .._version import __version__
-from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TimeoutFailure, TransportError
+from ..errors import InvalidArgumentError, NotFoundError, PostGripAgentError, TimeoutFailure, TransportError, UnauthorizedError
 from . import _agent, _commands as c, _server
 from ._agent import load_converter
 from ._commands import UsageError
@@ -187,6 +187,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if level not in LEVELS:
         return _fail(f"unknown log level {level!r}; use one of {', '.join(LEVELS)}", EXIT_USAGE, False)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug and getattr(args, "log_level", None) is None and args.command not in ("server", "agent"):
+        # a one-shot command says what failed once, in its error line: not each retry on the way
+        logging.getLogger("postgrip_agent.connection").setLevel(logging.ERROR)
     out = Output(getattr(args, "output", "table"))
     address = getattr(args, "address", None) or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL")
     try:
@@ -210,7 +213,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TransportError as err:
         if err.reached_server:
             return _fail(f"the service did not answer in time: {err}", EXIT_FAILED, debug)
-        return _fail(f"{err} (set --address or POSTGRIP_AGENTORCHESTRATOR_URL)", EXIT_UNREACHABLE, debug)
+        text = str(err)
+        hint = ("" if "--address" in text else " (or pass --address)") if "POSTGRIP_AGENTORCHESTRATOR_URL" in text else \
+            " (set --address or POSTGRIP_AGENTORCHESTRATOR_URL)"
+        return _fail(f"{err}{hint}", EXIT_UNREACHABLE, debug)
+    except UnauthorizedError as err:
+        return _fail(f"{err}: give the service's token with --token (or POSTGRIP_TOKEN)", EXIT_FAILED, debug)
     except (InvalidArgumentError, ValueError, TypeError) as err:
         return _fail(str(err), EXIT_USAGE, debug)
     except NotFoundError as err:
