@@ -49,6 +49,9 @@ class Timekeeping:
         self.last_tick_at: Optional[float] = None
         self.quarantined = 0
         self._last_purge = 0.0
+        #: one tick at a time in this process: a tick asked for (LocalServer.advance, time skipping)
+        #: while the ticker's own is under way waits for it, so it returns with everything due done
+        self._ticking = threading.Lock()
 
     # ------------------------------------------------------------------ one item
 
@@ -160,6 +163,10 @@ class Timekeeping:
 
     def run_due(self) -> None:
         """Fire what is due now: timers, lapsed leases, run timeouts, schedules; each on its own."""
+        with self._ticking:
+            self._run_due()
+
+    def _run_due(self) -> None:
         self._tick_started = time.monotonic()
         now = self.clock.now()
         with self.state.lock:
