@@ -167,6 +167,10 @@ def test_a_running_run_shows_its_pending_activity_and_a_signal_arrives_live(brow
     form.find_element("css selector", "button").click()
     _until(browser, lambda: browser.switch_to.alert).accept()
     _until(browser, lambda: "WorkflowSignaled" in _text(browser))  # the history long-poll brought it in
+    asked = browser.find_element("css selector", "form[aria-label=Query]")
+    asked.find_element("name", "name").send_keys("__no_such_query__")
+    asked.find_element("css selector", "button").click()
+    _until(browser, lambda: browser.switch_to.alert).dismiss()  # each action asks first: dismissed, nothing is sent
     history = service.engine.history("payment-live")
     assert [e.attributes.get("args") for e in history if e.type == "WorkflowSignaled"] == [["gift wrap"]]
 

@@ -242,6 +242,7 @@ async function workflowView(id, params) {
       }),
     actionForm("Query", [h("label", {}, "Name", h("input", {name: "name", required: true})), h("label", {}, "Arguments (JSON)", h("textarea", {name: "args", rows: 2}))],
       "Ask", async (data) => {
+        if (!confirmed(`Ask ${id} query ${data.get("name")}? An agent answers it from the run's state.`)) return;
         const {data: task} = await api("POST", "/api/v1/tasks", {type: `query:${run.type}`, namespace: run.namespace, queue: run.queue,
           payload: {workflowId: id, workflowType: run.type, queryName: data.get("name"), args: parseArgs(data.get("args") || "")}});
         const {data: done} = await api("GET", `/api/v1/tasks/${encodeURIComponent(task.id)}`, undefined, {wait_seconds: 10});
