@@ -19,7 +19,7 @@ from ..agent import Agent
 from ..agent.process import discover, leave_stuck_work
 from ..client import Client
 from ..converter import DataConverter
-from ._commands import UsageError
+from ._parser import UsageError
 from ._output import Output
 
 log = logging.getLogger("postgrip_agent.cli")

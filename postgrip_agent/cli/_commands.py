@@ -16,38 +16,10 @@ from ..connection import quote_segment
 from ..converter import PayloadConversionError
 from ..errors import TimeoutFailure, WorkflowFailureError
 from ._output import Output, progress_bar
+from ._parser import UsageError, arguments
 
 #: a command: (client, parsed arguments, output) -> exit code
 Command = Callable[[Client, argparse.Namespace, Output], int]
-
-
-class UsageError(Exception):
-    """Bad input on the command line: exit code 2, one line naming the problem and the fix."""
-
-
-def json_value(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as err:
-        raise UsageError(f"{what} {text!r} is not JSON ({err}); quote strings as JSON too, e.g. '\"Ada\"'") from None
-
-
-def arguments(args: argparse.Namespace) -> List[Any]:
-    """The workflow's (or signal's, query's, update's) arguments: ``--arg JSON`` each, or ``--args JSON-array``."""
-    given = [json_value(text, "--arg") for text in (args.arg or [])]
-    if args.args is not None:
-        if given:
-            raise UsageError("pass the arguments as --arg JSON (repeated) or --args JSON-ARRAY, not both")
-        value = json_value(args.args, "--args")
-        if not isinstance(value, list):
-            raise UsageError(f"--args takes a JSON array, e.g. --args '[1, \"two\"]', got {args.args!r}")
-        return value
-    return given
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arg", action="append", metavar="JSON", help="an argument, as JSON (repeat for more)")
-    parser.add_argument("--args", metavar="JSON-ARRAY", help="all the arguments, as one JSON array")
 
 
 def timestamp(text: str, what: str) -> datetime:

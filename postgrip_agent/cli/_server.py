@@ -12,7 +12,7 @@ import threading
 from typing import Any, List
 
 from ..server.store import is_postgres_url, safe_url
-from ._commands import UsageError
+from ._parser import UsageError
 from ._output import Output
 
 log = logging.getLogger("postgrip_agent.cli")
@@ -81,26 +81,6 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
-
-
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("server", help="run the local runtime service (PostGrip Agent API on SQLite or PostgreSQL)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=4100, help="port to listen on (default 4100; 0 picks one)")
-    parser.add_argument("--db", default="./postgrip.db",
-                        help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host/db[?schema=S] "
-                             "(pip install 'postgrip-agent-sync[postgres]'); default ./postgrip.db")
-    parser.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full",
-                        help="how a SQLite --db commits: full (default) syncs every commit to disk, so what the "
-                             "service acknowledged survives a power loss; normal syncs at checkpoints only, faster, "
-                             "and a power loss may undo the last commits (a process crash loses nothing either way)")
-    parser.add_argument("--unpolled-warning-after", type=float, default=300.0, metavar="SECONDS",
-                        help="warn the caller who starts a run of a workflow type no agent has polled its queue for "
-                             "within this long (default 300; 0: never)")
-    parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
-    parser.add_argument("--insecure", action="store_true",
-                        help="allow a non-loopback --host without --auth-token (only on a network you trust)")
-    parser.set_defaults(run=run, needs_client=False)
 
 
 def _safe_db(db: str) -> str:
