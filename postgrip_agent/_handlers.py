@@ -1,4 +1,5 @@
-"""Temporal's handler decorators: ``@workflow.signal``, ``@workflow.query``, ``@workflow.update``.
+"""Message handlers: Temporal's decorators (``@workflow.signal``, ``@workflow.query``,
+``@workflow.update``) and the async SDK's definitions by name (``define_signal``, ``set_handler``).
 
 A decorated method of a ``@workflow.defn`` class is registered as the handler of its kind when
 the run's instance is made (after ``__init__``), under the method's name or ``name=``. The
@@ -7,9 +8,14 @@ method itself is a typed reference: ``handle.signal(MyWorkflow.approve, arg)``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Dict, Generic, Optional, Tuple, TypeVar, Union, overload
+
+import attrs
+
+from ._runtime.instance import running
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @overload
@@ -90,3 +96,54 @@ def nonempty(name: str, kind: str) -> str:
 
 
 __all__ = ["signal", "query", "update", "decorated_handlers", "nonempty"]
+
+
+# ------------------------------------------------------------------ signals, queries, updates
+
+
+@attrs.frozen
+class _Definition(Generic[T]):
+    name: str
+    kind: str
+
+
+class SignalDefinition(_Definition[None]):
+    """A signal's name (``workflow.define_signal``), for ``set_handler`` and ``handle.signal``."""
+    pass
+
+
+class QueryDefinition(_Definition[T]):
+    """A query's name (``workflow.define_query``), for ``set_handler`` and ``handle.query``."""
+    pass
+
+
+class UpdateDefinition(_Definition[T]):
+    """An update's name (``workflow.define_update``), for ``set_handler`` and ``handle.execute_update``."""
+    pass
+
+
+def define_signal(name: str) -> SignalDefinition:
+    """A signal definition by name (the async SDK's style), for ``set_handler`` and ``handle.signal``."""
+    return SignalDefinition(name=nonempty(name, "signal"), kind="signal")
+
+
+def define_query(name: str) -> QueryDefinition[Any]:
+    """A query definition by name (the async SDK's style), for ``set_handler`` and ``handle.query``."""
+    return QueryDefinition(name=nonempty(name, "query"), kind="query")
+
+
+def define_update(name: str) -> UpdateDefinition[Any]:
+    """An update definition by name (the async SDK's style), for ``set_handler`` and ``handle.execute_update``."""
+    return UpdateDefinition(name=nonempty(name, "update"), kind="update")
+
+
+def set_handler(definition: Union[_Definition[Any], str], handler: Optional[Callable[..., Any]], *,
+                validator: Optional[Callable[..., Any]] = None) -> None:
+    """Bind a handler (call it from the workflow's ``__init__`` so every replay re-registers it).
+
+    A plain string names a signal. Buffered signals of that name are delivered now, in order.
+    An update ``validator`` runs before the handler; raising rejects the update unrecorded.
+    """
+    instance = running("set_handler")
+    kind, name = ("signal", definition) if isinstance(definition, str) else (definition.kind, definition.name)
+    instance.set_handler(kind, name, handler, validator)

@@ -39,9 +39,49 @@ class ScheduleClient(_SubClient):
         jitter_seconds: Optional[float] = None, catch_up_window_seconds: Optional[float] = None, retry: Any = None,
         workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout_ms: Optional[int] = None,
     ) -> wt.Schedule:
-        """Create a schedule that starts ``workflow``. The async SDK's spellings work too:
-        ``interval_seconds``, ``jitter_seconds``, ``catch_up_window_seconds``, ``retry``,
-        ``workflow_id_reuse_policy`` and ``workflow_run_timeout_ms``; ``ui`` as on starts."""
+        """Create a schedule that starts ``workflow``; every argument is a keyword.
+
+        Args:
+            workflow: The workflow to start: a ``@workflow.defn`` class, its run method or its name.
+            schedule_id: The schedule's id (default: one the service picks).
+            task_queue: The queue the started runs go to (default: the client's ``default_task_queue``).
+            namespace: The namespace (default: the client's).
+            args: The workflow's arguments, the same for every run.
+            interval: Start a run every this long (a timedelta or seconds, at least one second).
+            cron: A cron expression, e.g. ``"0 6 * * *"`` (in ``timezone``).
+            calendar: Calendar times (a ``ScheduleCalendarSpec`` or its dict). One of ``interval``, ``cron`` or
+                ``calendar`` is required.
+            timezone: The IANA time zone of ``cron``/``calendar`` (default UTC).
+            jitter: Start each run up to this much later, at random (spreads load).
+            catch_up_window: How late a missed start may still run (after the service was down).
+            missed_run_policy: What to do with starts missed while the service was down: ``"catch_up"`` (run
+                those within the window) or ``"skip"``.
+            overlap_policy: When a start comes while the previous run is still running: ``"skip"`` (default) or
+                ``"allow_all"``.
+            start_at: The first time the schedule may fire.
+            workflow_id: The id of every started run (default: the schedule id and the start's time, one id per
+                start).
+            id_reuse_policy: What an id that already ran may do: ``"allow_duplicate"`` (default),
+                ``"allow_duplicate_failed_only"`` or ``"reject_duplicate"``.
+            run_timeout: Fail the run after this long (a timedelta or seconds).
+            retry_policy: Retry the whole run on failure (a ``RetryPolicy`` or its dict).
+            memo: Values kept with the run, read back by ``workflow.memo()`` and ``describe()``.
+            search_attributes: Values to list and count runs by (``list_workflows(query=...)``).
+            ui: A title and summary for the web UI (``{"title": ..., "summary": ...}``).
+            interval_seconds: The async SDK's spelling of ``interval``.
+            jitter_seconds: The async SDK's spelling of ``jitter``.
+            catch_up_window_seconds: The async SDK's spelling of ``catch_up_window``.
+            retry: The async SDK's spelling of ``retry_policy``.
+            workflow_id_reuse_policy: The async SDK's spelling of ``id_reuse_policy``.
+            workflow_run_timeout_ms: ``run_timeout`` in milliseconds.
+
+        Returns:
+            The schedule as the service stored it.
+
+        Raises:
+            ValueError: No ``interval``, ``cron`` or ``calendar``, or an interval under a second.
+            TypeError: Both spellings of one option were given.
+        """
         interval = either("interval", interval, "interval_seconds", compat.seconds(interval_seconds, "interval_seconds"))
         jitter = either("jitter", jitter, "jitter_seconds", compat.seconds(jitter_seconds, "jitter_seconds"))
         catch_up_window = either("catch_up_window", catch_up_window, "catch_up_window_seconds",

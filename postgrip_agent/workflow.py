@@ -17,23 +17,26 @@ imports the agent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import uuid as _uuid
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Generic, Iterator, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
+from typing import Any, Callable, Dict, NoReturn, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
-import attrs
 
 from . import types as wt
 from ._compat import either
 from ._compat import ms as compat_ms
 from ._compat import run_timeout as run_timeout_compat
-from ._handlers import decorated_handlers, nonempty
+from ._handlers import decorated_handlers
 from ._handlers import query as query  # the decorators, re-exported: workflow.signal etc.
 from ._handlers import signal as signal
 from ._handlers import update as update
+from ._handlers import (  # message definitions by name, the async SDK's style
+    QueryDefinition as QueryDefinition, SignalDefinition as SignalDefinition, UpdateDefinition as UpdateDefinition,
+    define_query as define_query, define_signal as define_signal, define_update as define_update,
+    set_handler as set_handler,
+)
 from .interceptor import StartActivityInput, StartChildWorkflowInput
 from ._encoding import duration_ms, encode_args, milestone_event, name_of, plain_value, retry_json, return_type_of, timeout_ms
 from ._runtime.intercept import as_intercepted
@@ -45,6 +48,7 @@ from ._scopes import CancellationScope
 from ._runtime.contract import RunningWorkflow
 from ._runtime.instance import WorkflowInstance, current, running
 from ._runtime.records import ContinueAsNew, WorkflowInfo
+from ._runtime.unsafe import unsafe as unsafe
 
 
 __all__ = [
@@ -85,34 +89,6 @@ logger = ContextLogger(logging.getLogger("postgrip_agent.workflow"), _run_contex
 """The logger for workflow code (``postgrip_agent.workflow``): silent while an activation re-runs
 what an earlier one did, while a query or update is answered from a replay, and while a dropped
 instance is torn down; records carry ``workflow_id``, ``run_id``, ``workflow_type`` and ``attempt``."""
-
-
-class _Unsafe:
-    """Escape hatches Temporal users know; use them only where the docs say."""
-
-    @staticmethod
-    def is_replaying() -> bool:
-        """True while the code re-runs what an earlier activation did (or the instance is dropped)."""
-        return _instance("unsafe.is_replaying").is_replaying()
-
-    @staticmethod
-    def is_replaying_history_events() -> bool:
-        """True while the code re-runs history an earlier activation applied (not while a query
-        is answered or a dropped instance is torn down)."""
-        instance = _instance("unsafe.is_replaying_history_events")
-        return not instance.query_mode and instance.current_seq <= instance.live_after_seq
-
-    @staticmethod
-    @contextlib.contextmanager
-    def imports_passed_through() -> Iterator[None]:
-        """Temporal's ``with workflow.unsafe.imports_passed_through(): import ...``. Workflow code
-        here is checked statically, not re-imported in a sandbox, so imports need no passing
-        through: the block just runs (ported modules keep working unchanged)."""
-        yield
-
-
-unsafe = _Unsafe()
-"""Escape hatches Temporal users know (``workflow.unsafe.is_replaying()``); use them only where the docs say."""
 
 
 _instance: Callable[[str], RunningWorkflow] = running  # what workflow code may use of its run: the contract
@@ -263,26 +239,40 @@ def execute_activity(
     args: Optional[Sequence[Any]] = None,
     result_type: Optional[Any] = None,
 ) -> WorkflowFuture[Any]:
-    """Schedule an activity (a function decorated with @activity.defn, or its name).
+    """Schedule an activity; the future resolves to its result.
 
-    Its arguments come positionally or, as in Temporal, as ``args=[...]`` (not both). Its
-    result comes back as the type the activity's return annotation names (a dataclass, a
-    ``date``, a pydantic model...), or ``result_type`` when given (as for an activity named by a
-    string); without either, as plain JSON.
-    The async SDK's spellings are accepted too: ``retry`` (for ``retry_policy``),
-    ``start_to_close_timeout_ms``/``schedule_to_close_timeout_ms`` (milliseconds) and
-    ``cancellationType``; giving both spellings of one option is a TypeError.
-
-    Timeouts (a ``timedelta`` or seconds) mean what they mean in Temporal, and the service
-    enforces them: ``start_to_close_timeout`` bounds one attempt, ``schedule_to_close_timeout``
-    all attempts together (backoff included), ``heartbeat_timeout`` the longest gap between the
-    activity's ``activity.heartbeat()`` calls, ``schedule_to_start_timeout`` how long an attempt
-    may wait for an agent. With neither of the first two (as the async reference SDK allows) an
-    attempt has no deadline: the Agent's ``default_start_to_close_timeout`` applies when set,
-    else liveness comes from the attempt's lease and heartbeats alone (Temporal requires one of
-    them; set the Agent default for its rule). A timed-out attempt is retried
+    Timeouts mean what they mean in Temporal, and the service enforces them. With neither a
+    start-to-close nor a schedule-to-close timeout (as the async reference SDK allows) an attempt
+    has no deadline: the Agent's ``default_start_to_close_timeout`` applies when set, else
+    liveness comes from the attempt's lease and heartbeats alone. A timed-out attempt is retried
     under ``retry_policy``; when attempts run out the future fails with an :class:`ActivityError`
     whose ``cause`` is a :class:`TimeoutFailure` naming the timeout.
+
+    Args:
+        activity: A function decorated with ``@activity.defn``, or its registered name.
+        *positional: The activity's arguments, each converted to JSON by its type hints.
+        start_to_close_timeout: Bounds one attempt (a timedelta or seconds).
+        schedule_to_close_timeout: Bounds all attempts together, backoff included.
+        heartbeat_timeout: The longest gap allowed between the activity's ``activity.heartbeat()`` calls.
+        schedule_to_start_timeout: How long an attempt may wait for an agent to pick it up.
+        retry_policy: How failed attempts are retried (a ``RetryPolicy``; default: the service's, unlimited
+            attempts with backoff).
+        cancellation_type: What cancelling the future does: ``"try_cancel"`` (default: resolve at once, ask the
+            activity to stop), ``"wait_cancellation_completed"`` or ``"abandon"``.
+        task_queue: Run it on another queue's agents (default: the workflow's queue).
+        retry: The async SDK's spelling of ``retry_policy``.
+        start_to_close_timeout_ms: ``start_to_close_timeout`` in milliseconds.
+        schedule_to_close_timeout_ms: ``schedule_to_close_timeout`` in milliseconds.
+        cancellationType: The async SDK's spelling of ``cancellation_type``.
+        args: The arguments as a list, the async SDK's and Temporal's way (not with positional ones).
+        result_type: The type the result converts to (default: the activity's return annotation; plain JSON
+            without either).
+
+    Returns:
+        A future to ``yield`` (generator workflows) or ``await`` (``async def`` workflows).
+
+    Raises:
+        TypeError: Arguments given both positionally and as ``args``, or both spellings of one option.
     """
     if args is not None and positional:
         raise TypeError("execute_activity: pass the arguments positionally or as args=[...], not both")
@@ -337,10 +327,33 @@ def execute_activity(
     return instance.interception.start("start_activity", StartActivityInput(name, arguments, {}, options), issue)  # type: ignore[no-any-return]
 
 
-def execute_activity_method(activity: Any, *args: Any, **options: Any) -> WorkflowFuture[Any]:
+def execute_activity_method(
+    activity: Any,
+    *positional: Any,
+    start_to_close_timeout: Optional[Duration] = None,
+    schedule_to_close_timeout: Optional[Duration] = None,
+    heartbeat_timeout: Optional[Duration] = None,
+    schedule_to_start_timeout: Optional[Duration] = None,
+    retry_policy: Optional[wt.RetryPolicy] = None,
+    cancellation_type: Optional[str] = None,
+    task_queue: Optional[str] = None,
+    retry: Optional[wt.RetryPolicy] = None,
+    start_to_close_timeout_ms: Optional[int] = None,
+    schedule_to_close_timeout_ms: Optional[int] = None,
+    cancellationType: Optional[str] = None,  # noqa: N803 - the async SDK's spelling
+    args: Optional[Sequence[Any]] = None,
+    result_type: Optional[Any] = None,
+) -> WorkflowFuture[Any]:
     """Temporal's spelling for an activity that is a method (``MyActivities.charge``): the same
-    as :func:`execute_activity`."""
-    return execute_activity(activity, *args, **options)
+    as :func:`execute_activity`, with the same keywords."""
+    return execute_activity(
+        activity, *positional, start_to_close_timeout=start_to_close_timeout,
+        schedule_to_close_timeout=schedule_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout, retry_policy=retry_policy,
+        cancellation_type=cancellation_type, task_queue=task_queue, retry=retry,
+        start_to_close_timeout_ms=start_to_close_timeout_ms, schedule_to_close_timeout_ms=schedule_to_close_timeout_ms,
+        cancellationType=cancellationType, args=args, result_type=result_type,
+    )
 
 
 def execute_child(
@@ -364,12 +377,37 @@ def execute_child(
     leaseTimeoutSeconds: Optional[float] = None,  # noqa: N803
     result_type: Optional[Any] = None,
 ) -> WorkflowFuture[Any]:
-    """Start a child workflow; the future resolves to its result, as the type its run method
-    returns (or ``result_type``; plain JSON without either).
+    """Start a child workflow; the future resolves to its result.
 
-    The async SDK's spellings are accepted too (``args=``, ``workflow_id``/``workflowId`` for
-    ``id``, ``taskQueue``, ``retry``, ``cancellationType``, ``workflow_run_timeout[_ms]``,
-    ``lease_timeout_seconds``/``leaseTimeoutSeconds``); giving two spellings of one is a TypeError."""
+    Args:
+        workflow: The child: a ``@workflow.defn`` class, its run method, or its registered name.
+        *positional: The child's arguments.
+        id: The child's workflow id (default: the parent's id, ``-child-`` and a number, the same on every
+            replay).
+        task_queue: The queue the child runs on (default: the parent's).
+        run_timeout: Fail the child after this long (a timedelta or seconds).
+        retry_policy: Retry the whole child run on failure.
+        id_reuse_policy: As for ``Client.start_workflow``.
+        cancellation_type: What cancelling the future does: ``"try_cancel"``, ``"wait_cancellation_completed"``
+            or ``"abandon"``.
+        args: The arguments as a list (not with positional ones).
+        workflow_id: The async SDK's spelling of ``id``.
+        workflowId: Another of the async SDK's spellings of ``id``.
+        taskQueue: The async SDK's spelling of ``task_queue``.
+        retry: The async SDK's spelling of ``retry_policy``.
+        cancellationType: The async SDK's spelling of ``cancellation_type``.
+        workflow_run_timeout: The async SDK's spelling of ``run_timeout`` (a number is milliseconds).
+        workflow_run_timeout_ms: ``run_timeout`` in milliseconds.
+        lease_timeout_seconds: How long an agent may hold one of the child's workflow tasks.
+        leaseTimeoutSeconds: The async SDK's spelling of ``lease_timeout_seconds``.
+        result_type: The type the result converts to (default: the child's run method's return annotation).
+
+    Returns:
+        A future to ``yield`` or ``await``; it fails with a :class:`ChildWorkflowError` if the child does.
+
+    Raises:
+        TypeError: Arguments given both positionally and as ``args``, or two spellings of one option.
+    """
     instance = _instance("execute_child")
     child_type = name_of(workflow, "child workflow")
     if args is not None and positional:
@@ -553,55 +591,3 @@ def deprecate_patch(id: str) -> None:
     if not isinstance(id, str) or not id:
         raise ValueError("deprecate_patch() takes the patch id, a non-empty string")
     _patches.patched(_instance("deprecate_patch"), id, deprecated=True)
-
-
-# ------------------------------------------------------------------ signals, queries, updates
-
-
-@attrs.frozen
-class _Definition(Generic[T]):
-    name: str
-    kind: str
-
-
-class SignalDefinition(_Definition[None]):
-    """A signal's name (``workflow.define_signal``), for ``set_handler`` and ``handle.signal``."""
-    pass
-
-
-class QueryDefinition(_Definition[T]):
-    """A query's name (``workflow.define_query``), for ``set_handler`` and ``handle.query``."""
-    pass
-
-
-class UpdateDefinition(_Definition[T]):
-    """An update's name (``workflow.define_update``), for ``set_handler`` and ``handle.execute_update``."""
-    pass
-
-
-def define_signal(name: str) -> SignalDefinition:
-    """A signal definition by name (the async SDK's style), for ``set_handler`` and ``handle.signal``."""
-    return SignalDefinition(name=nonempty(name, "signal"), kind="signal")
-
-
-def define_query(name: str) -> QueryDefinition[Any]:
-    """A query definition by name (the async SDK's style), for ``set_handler`` and ``handle.query``."""
-    return QueryDefinition(name=nonempty(name, "query"), kind="query")
-
-
-def define_update(name: str) -> UpdateDefinition[Any]:
-    """An update definition by name (the async SDK's style), for ``set_handler`` and ``handle.execute_update``."""
-    return UpdateDefinition(name=nonempty(name, "update"), kind="update")
-
-
-
-def set_handler(definition: Union[_Definition[Any], str], handler: Optional[Callable[..., Any]], *,
-                validator: Optional[Callable[..., Any]] = None) -> None:
-    """Bind a handler (call it from the workflow's ``__init__`` so every replay re-registers it).
-
-    A plain string names a signal. Buffered signals of that name are delivered now, in order.
-    An update ``validator`` runs before the handler; raising rejects the update unrecorded.
-    """
-    instance = _instance("set_handler")
-    kind, name = ("signal", definition) if isinstance(definition, str) else (definition.kind, definition.name)
-    instance.set_handler(kind, name, handler, validator)

@@ -76,12 +76,40 @@ class WorkflowClient(_SubClient):
     ) -> WorkflowHandle[Any]:
         """Start a workflow run and return its handle.
 
-        The async SDK's spellings are accepted too: ``workflow_id`` (``id``), ``args=[...]`` (positional
-        arguments), ``retry`` (``retry_policy``), ``workflow_id_reuse_policy`` (``id_reuse_policy``),
-        ``workflow_run_timeout``/``workflow_run_timeout_ms`` (``run_timeout``; numbers are milliseconds
-        there) and ``lease_timeout_seconds`` (``lease_timeout``). Passing both spellings is a TypeError.
-        Temporal's ``start_signal=`` (with ``start_signal_args=``) is :meth:`signal_with_start`: the
-        signal reaches the run before its first activation, starting it if it is not running."""
+        Args:
+            workflow: A ``@workflow.defn`` class, its run method, or its registered name.
+            *arguments: The run method's arguments, each converted to JSON by its type hints.
+            id: The workflow id (default: a new UUID). One run per id at a time.
+            task_queue: The queue its agents poll (default: the client's ``default_task_queue``).
+            namespace: The namespace (default: the client's).
+            id_reuse_policy: What an id that already ran may do: ``"allow_duplicate"`` (default),
+                ``"allow_duplicate_failed_only"`` or ``"reject_duplicate"``.
+            run_timeout: Fail the run after this long (a timedelta or seconds).
+            retry_policy: Retry the whole run on failure (a ``RetryPolicy`` or its dict).
+            memo: Values kept with the run, read back by ``workflow.memo()`` and ``describe()``.
+            search_attributes: Values to list and count runs by (``list_workflows(query=...)``).
+            ui: A title and summary for the web UI (``{"title": ..., "summary": ...}``).
+            lease_timeout: How long an agent may hold one of the run's workflow tasks (a timedelta or seconds;
+                the service's default otherwise).
+            result_type: The type ``handle.result()`` converts to (default: the run method's return annotation).
+            workflow_id: The async SDK's spelling of ``id``.
+            args: The arguments as a list, the async SDK's way (not with positional ones).
+            retry: The async SDK's spelling of ``retry_policy``.
+            workflow_id_reuse_policy: The async SDK's spelling of ``id_reuse_policy``.
+            workflow_run_timeout: The async SDK's spelling of ``run_timeout`` (a number is milliseconds).
+            workflow_run_timeout_ms: ``run_timeout`` in milliseconds.
+            lease_timeout_seconds: The async SDK's spelling of ``lease_timeout``.
+            start_signal: Temporal's signal-with-start: this signal reaches the run before its first activation,
+                starting the run if it is not running (see ``signal_with_start``).
+            start_signal_args: The arguments of ``start_signal``.
+
+        Returns:
+            The run's handle (its ``result()`` blocks until the run ends).
+
+        Raises:
+            AlreadyExistsError: ``id`` is running, or its reuse policy refuses a new run.
+            TypeError: Both spellings of one option were given.
+        """
         if start_signal is not None:
             return self.signal_with_start(
                 workflow, *arguments, signal=start_signal, signal_args=start_signal_args, id=id, task_queue=task_queue,
@@ -150,9 +178,59 @@ class WorkflowClient(_SubClient):
             raise err from None
         return self._conn.request("GET", f"/api/v1/tasks/{_q(run['task_id'])}")
 
-    def execute(self, workflow: Any, *args: Any, timeout: Optional[float] = None, **options: Any) -> Any:
-        """Start a workflow and block until it finishes; return its result (``timeout``: seconds to wait)."""
-        return self.start(workflow, *args, **options).result(timeout=timeout)
+    def execute(
+        self, workflow: Any, *arguments: Any, timeout: Optional[float] = None, id: Optional[str] = None,
+        task_queue: Optional[str] = None, namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None,
+        run_timeout: Any = None, retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None, ui: Optional[Mapping[str, Any]] = None,
+        lease_timeout: Any = None, result_type: Optional[Any] = None,
+        workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None, retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
+        workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
+        start_signal: Optional[Any] = None, start_signal_args: Sequence[Any] = (),
+    ) -> Any:
+        """Start a workflow and block until it ends; return its result.
+
+        Args:
+            workflow: A ``@workflow.defn`` class, its run method, or its registered name.
+            *arguments: The run method's arguments, each converted to JSON by its type hints.
+            timeout: Seconds to wait for the result (default: as long as it takes); on expiry a
+                ``TimeoutFailure`` is raised and the run goes on.
+            id: The workflow id (default: a new UUID). One run per id at a time.
+            task_queue: The queue its agents poll (default: the client's ``default_task_queue``).
+            namespace: The namespace (default: the client's).
+            id_reuse_policy: What an id that already ran may do: ``"allow_duplicate"`` (default),
+                ``"allow_duplicate_failed_only"`` or ``"reject_duplicate"``.
+            run_timeout: Fail the run after this long (a timedelta or seconds).
+            retry_policy: Retry the whole run on failure (a ``RetryPolicy`` or its dict).
+            memo: Values kept with the run, read back by ``workflow.memo()`` and ``describe()``.
+            search_attributes: Values to list and count runs by (``list_workflows(query=...)``).
+            ui: A title and summary for the web UI (``{"title": ..., "summary": ...}``).
+            lease_timeout: How long an agent may hold one of the run's workflow tasks (a timedelta or seconds;
+                the service's default otherwise).
+            result_type: The type ``handle.result()`` converts to (default: the run method's return annotation).
+            workflow_id: The async SDK's spelling of ``id``.
+            args: The arguments as a list, the async SDK's way (not with positional ones).
+            retry: The async SDK's spelling of ``retry_policy``.
+            workflow_id_reuse_policy: The async SDK's spelling of ``id_reuse_policy``.
+            workflow_run_timeout: The async SDK's spelling of ``run_timeout`` (a number is milliseconds).
+            workflow_run_timeout_ms: ``run_timeout`` in milliseconds.
+            lease_timeout_seconds: The async SDK's spelling of ``lease_timeout``.
+            start_signal: Temporal's signal-with-start: this signal reaches the run before its first activation,
+                starting the run if it is not running (see ``signal_with_start``).
+            start_signal_args: The arguments of ``start_signal``.
+
+        Raises:
+            WorkflowFailureError: The run failed, was cancelled, terminated or timed out.
+        """
+        return self.start(
+            workflow, *arguments, id=id, task_queue=task_queue, namespace=namespace, id_reuse_policy=id_reuse_policy,
+            run_timeout=run_timeout, retry_policy=retry_policy, memo=memo, search_attributes=search_attributes, ui=ui,
+            lease_timeout=lease_timeout, result_type=result_type, workflow_id=workflow_id, args=args, retry=retry,
+            workflow_id_reuse_policy=workflow_id_reuse_policy, workflow_run_timeout=workflow_run_timeout,
+            workflow_run_timeout_ms=workflow_run_timeout_ms, lease_timeout_seconds=lease_timeout_seconds,
+            start_signal=start_signal, start_signal_args=start_signal_args,
+        ).result(timeout=timeout)
 
     def signal_with_start(
         self, workflow: Any, *arguments: Any, signal: Any, signal_args: Sequence[Any] = (), id: Optional[str] = None,
@@ -163,9 +241,39 @@ class WorkflowClient(_SubClient):
         retry: Any = None, workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
         workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
     ) -> WorkflowHandle[Any]:
-        """Signal the workflow with this id, starting it first if it is not running. Takes the async
-        SDK's spellings as ``start`` does. ``lease_timeout_seconds`` is accepted and, as in the
-        contract's SignalWithStartWorkflowRequest, applies to the workflow task."""
+        """Signal the workflow with this id, starting it first if it is not running.
+
+        The signal is recorded before the run's first activation, so a run started here sees it
+        at once. One request, atomic on the service.
+
+        Args:
+            workflow: A ``@workflow.defn`` class, its run method, or its registered name.
+            *arguments: The run method's arguments (used only if the run is started here).
+            signal: The signal: a ``@workflow.signal`` method, a ``define_signal`` definition or its name.
+            signal_args: The signal's arguments.
+            id: The workflow id (required).
+            task_queue: The queue its agents poll (default: the client's ``default_task_queue``).
+            namespace: The namespace (default: the client's).
+            id_reuse_policy: What an id that already ran may do: ``"allow_duplicate"`` (default),
+                ``"allow_duplicate_failed_only"`` or ``"reject_duplicate"``.
+            run_timeout: Fail the run after this long (a timedelta or seconds).
+            retry_policy: Retry the whole run on failure (a ``RetryPolicy`` or its dict).
+            memo: Values kept with the run, read back by ``workflow.memo()`` and ``describe()``.
+            search_attributes: Values to list and count runs by (``list_workflows(query=...)``).
+            result_type: The type ``handle.result()`` converts to (default: the run method's return annotation).
+            ui: A title and summary for the web UI (``{"title": ..., "summary": ...}``).
+            workflow_id: The async SDK's spelling of ``id``.
+            args: The arguments as a list, the async SDK's way (not with positional ones).
+            retry: The async SDK's spelling of ``retry_policy``.
+            workflow_id_reuse_policy: The async SDK's spelling of ``id_reuse_policy``.
+            workflow_run_timeout: The async SDK's spelling of ``run_timeout`` (a number is milliseconds).
+            workflow_run_timeout_ms: ``run_timeout`` in milliseconds.
+            lease_timeout_seconds: How long an agent may hold the run's workflow task (as in the contract's
+                SignalWithStartWorkflowRequest).
+
+        Returns:
+            The handle of the run that received the signal.
+        """
         id = either("id", id, "workflow_id", workflow_id)
         if id is None:
             raise TypeError("signal_with_start needs the workflow's id (id= or workflow_id=)")

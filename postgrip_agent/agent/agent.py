@@ -89,21 +89,7 @@ class Agent:
     ``run()`` blocks until shutdown (SIGINT/SIGTERM stop it when called on the main thread);
     ``start()`` runs it on background threads; ``shutdown()`` stops polling and drains
     in-flight work. Usable as a context manager (``with Agent(...):`` starts and stops it).
-
-    ``max_cached_workflows`` runs stay live in memory between activations (sticky execution), so
-    each step costs the same however long the run; 0 replays every activation from history,
-    which checks determinism on every step.
-
-    ``interceptors`` (:mod:`postgrip_agent.interceptor`) run around its workflows and
-    activities, after those of its client's connection.
-
-    ``metrics`` is told of each poll and task this agent runs
-    (:class:`postgrip_agent.contrib.prometheus.AgentMetrics` makes Prometheus metrics of it).
-
-    ``activity_lease`` (seconds) is how long the service waits, after this agent last renewed
-    an activity's lease, before it counts the attempt as lost and retries it elsewhere; the
-    agent renews every third of it while the activity runs. Timeouts are separate (set per
-    activity with ``execute_activity``) and enforced by the service.
+    Its options are keywords, each described under ``__init__``.
     """
 
     def __init__(
@@ -130,19 +116,46 @@ class Agent:
         metrics: Optional[AgentObserver] = None,
         interceptors: Sequence[Interceptor] = (),
     ) -> None:
-        """``max_concurrent_tasks`` (the async SDK's one limit) sets both lanes' limits when
-        neither ``max_concurrent_activities`` (default 100) nor ``max_concurrent_workflow_tasks``
-        (default 8) is given. ``poll_interval`` (the async SDK's) is accepted and not needed:
-        polls are long-polls the service answers the moment a task is ready.
+        """Configure the agent; nothing runs until ``run()`` or ``start()``.
 
-        The async SDK's shapes work too: ``connection=`` (or a Connection in place of the
-        client), and ``name``/``host`` describing the agent in its logs. What is not given comes
-        from the connection's agent defaults (``agent_id``, ``agent_queue``, ...: see
-        :class:`~postgrip_agent.Connection`), then ``POSTGRIP_AGENT_TASK_QUEUE``/``_NAMESPACE``/``_ID``.
+        Args:
+            client: The Client it talks to the service through (or a Connection, as the async SDK takes).
+            task_queue: The queue it polls (default: the connection's ``agent_queue``, then
+                ``POSTGRIP_AGENT_TASK_QUEUE``).
+            workflows: The ``@workflow.defn`` classes it runs.
+            activities: The ``@activity.defn`` functions (or bound methods) it runs.
+            namespace: The namespace (default: the client's, then ``POSTGRIP_AGENT_NAMESPACE``).
+            identity: Its id in the service's records and logs (default: the connection's ``agent_id``, then
+                ``POSTGRIP_AGENT_ID``, then host-pid-random).
+            max_concurrent_activities: Activity threads (default 100).
+            max_concurrent_workflow_tasks: Workflow activations at once (default 8).
+            poll_wait_seconds: How long one long-poll waits on the service for a task.
+            pollers_per_kind: Polling threads for activities and for workflows, each.
+            activity_lease: Seconds the service waits, after this agent last renewed an activity's lease, before
+                it counts the attempt as lost and retries it elsewhere; the agent renews every third of it while
+                the activity runs. Timeouts are separate (per activity, enforced by the service).
+            max_cached_workflows: Runs kept live in memory between activations (sticky execution), so each step
+                costs the same however long the run; 0 replays every activation from history, which checks
+                determinism on every step.
+            max_concurrent_tasks: The async SDK's one limit: sets both lanes' limits when neither of theirs is
+                given.
+            poll_interval: The async SDK's; accepted and not needed (polls are long-polls the service answers
+                the moment a task is ready).
+            connection: A Connection instead of a client, the async SDK's way.
+            name: A name for the agent in its logs (the async SDK's).
+            host: The host named in its logs (the async SDK's).
+            default_start_to_close_timeout: Bounds each attempt of the activities its workflows schedule without
+                a start-to-close or schedule-to-close timeout (a timedelta or seconds); without it such an
+                attempt has no deadline, as under the async reference SDK.
+            metrics: Told of each poll and task it runs (``postgrip_agent.contrib.prometheus.AgentMetrics``
+                makes Prometheus metrics of it).
+            interceptors: ``postgrip_agent.interceptor`` interceptors run around its workflows and activities,
+                after those of its client's connection.
 
-        ``default_start_to_close_timeout`` (a timedelta or seconds) bounds each attempt of the
-        activities this agent's workflows schedule without a start-to-close or schedule-to-close
-        timeout; without it such an attempt has no deadline, as under the async reference SDK."""
+        Raises:
+            TypeError: Conflicting options (a Client and ``connection=``; ``max_concurrent_tasks`` with a lane's limit).
+            ValueError: A workflow or activity it cannot register (a duplicate name, a call that breaks replay).
+        """
         if max_concurrent_tasks is not None:
             if max_concurrent_activities is not None or max_concurrent_workflow_tasks is not None:
                 raise TypeError("pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
