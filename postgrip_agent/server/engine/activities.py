@@ -71,6 +71,7 @@ class Activities:
             task.timeout_at = task.timeout_kind = None
 
     def time_out_if_due(self, task_id: str, now: float) -> None:
+        """If the activity task's timeout has passed, fail the attempt as a timeout (retried under its policy)."""
         task = self.store.get_task(task_id)
         if task is None or task.state not in ("queued", "leased") or task.timeout_at is None or task.timeout_at > now:
             return
@@ -96,6 +97,7 @@ class Activities:
 
     def fail(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float,
                        *, timeout_type: Optional[str] = None) -> None:
+        """An activity attempt failed: retry it under its policy, or record ActivityTaskFailed (Canceled, TimedOut) and wake the run."""
         payload = dict(task.payload or {})
         stack_trace = (result or {}).get("stderr") if isinstance(result, dict) else None
         if task.cancel_requested:

@@ -20,10 +20,12 @@ class Admin:
         self.store, self.clock = state.store, state.clock
 
     def list_namespaces(self) -> List[NamespaceRecord]:
+        """Every namespace."""
         with self.state.serial:
             return self.store.list_namespaces()
 
     def create_namespace(self, req: wt.CreateNamespaceRequest) -> NamespaceRecord:
+        """Create a namespace (a 400 for a bad name, a 409 if it exists)."""
         name = req.name.strip()
         if not name or not all(c.isalnum() or c in "._-" for c in name):
             raise BadRequest("namespace name must be non-empty and use only letters, digits, '.', '_' or '-'")
@@ -37,6 +39,7 @@ class Admin:
             return record
 
     def ready_stats(self) -> Dict[str, int]:
+        """Task and run counts by state, for ``/readyz``."""
         with self.state.serial:
             stats = {f"tasks_{state}": 0 for state in wt.TASK_STATES}
             stats.update({f"tasks_{k}": v for k, v in self.store.count_tasks_by_state().items()})
@@ -60,6 +63,7 @@ class Admin:
         return self.state.run_waiters.waiting + self.state.task_waiters.waiting
 
     def compact(self, retention_seconds: int) -> Tuple[int, int]:
+        """Drop finished runs and tasks last updated ``retention_seconds`` ago or earlier; (tasks, runs) removed."""
         limits.check_int("retention_seconds", retention_seconds, 0, limits.MAX_DURATION_SECONDS)
         with self.state.operation():
             return self.store.compact(self.clock.now() - retention_seconds)

@@ -14,6 +14,7 @@ class Clock:
     """Seconds since the epoch, and a way to wait for a moment on this clock."""
 
     def now(self) -> float:
+        """Seconds since the epoch (wall time)."""
         return time.time()
 
     def wait_until(self, wake: threading.Event, deadline: Optional[float]) -> None:
@@ -34,6 +35,7 @@ class ManualClock(Clock):
         self._listeners: List[threading.Event] = []
 
     def now(self) -> float:
+        """The clock's current time, as last set."""
         with self._lock:
             return self._now
 
@@ -47,6 +49,7 @@ class ManualClock(Clock):
             event.set()
 
     def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward and wake what waits on it."""
         self.set(self.now() + seconds)
 
     def wait_until(self, wake: threading.Event, deadline: Optional[float]) -> None:

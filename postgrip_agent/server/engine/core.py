@@ -364,6 +364,7 @@ class EngineState:
             self.namespaces_seen.add(name)
 
     def task(self, task_id: str) -> TaskRecord:
+        """The task with this id; a 404 if there is none."""
         task = self.store.get_task(task_id)
         if task is None:
             raise NotFound(f"task {task_id} not found")
@@ -377,6 +378,7 @@ class EngineState:
         return run
 
     def running_run(self, workflow_id: str, what: str) -> RunRecord:
+        """The workflow's run if it is running; a 409 naming ``what`` could not be done otherwise."""
         run = self.find_run(workflow_id)
         if run.state != "running":
             raise Conflict(
@@ -385,6 +387,7 @@ class EngineState:
         return run
 
     def record(self, run: RunRecord, type_: str, task_id: Optional[str], now: float, **attributes: Any) -> HistoryRecord:
+        """Append a history event to the run and wake those waiting on its history."""
         event = HistoryRecord(
             run_id=run.run_id,
             workflow_id=run.id,
@@ -400,21 +403,25 @@ class EngineState:
         return event
 
     def task_event(self, task: TaskRecord, now: float, kind: str, agent_id: Optional[str] = None, **fields: Any) -> TaskEventRecord:
+        """Append an event to the task's own log and wake those waiting on it."""
         event = TaskEventRecord(task_id=task.id, kind=kind, created_at=now, agent_id=agent_id, tenant_id=task.tenant_id, **fields)
         self.store.append_task_event(event)
         self.task_waiters.notify(task.id)
         return event
 
     def save_task(self, task: TaskRecord, now: float) -> None:
+        """Write the task back, stamped ``now``."""
         task.updated_at = now
         self.store.update_task(task)
 
     def save_run(self, run: RunRecord, now: float) -> None:
+        """Write the run back, stamped ``now``, and wake those waiting on it."""
         run.updated_at = now
         self.store.update_run(run)
         self.run_waiters.notify(run.run_id)
 
     def finish_task(self, task: TaskRecord, state: str, now: float, *, result: Any = None, error: Optional[str] = None) -> None:
+        """Put the task in a final state with its result or error, and release its lease."""
         task.state = state
         task.leased_until = None
         task.result = result if result is not None else task.result
@@ -423,6 +430,7 @@ class EngineState:
         self.task_waiters.notify(task.id)
 
     def open_run(self, run_id: Optional[str]) -> Optional[RunRecord]:
+        """The run with this id if it is still running, else None."""
         run = self.store.get_run(run_id) if run_id else None
         return run if run is not None and run.state == "running" else None
 

@@ -131,6 +131,7 @@ def check_int(name: str, value: Optional[int], low: int = 0, high: int = INT64_M
 
 
 def check_number(name: str, value: Optional[float], low: float, high: float) -> None:
+    """A 400 unless ``value`` (when given) is a finite number within ``low``..``high``."""
     if value is None:
         return
     if not (math.isfinite(value) and low <= value <= high):
@@ -159,4 +160,5 @@ def check_retry(name: str, policy: Any) -> None:
 
 
 def check_duration_ms(name: str, value: Optional[int]) -> None:
+    """A 400 unless ``value`` (when given) is a whole number of milliseconds within the longest duration allowed."""
     check_int(name, value, 0, MAX_DURATION_SECONDS * 1000)

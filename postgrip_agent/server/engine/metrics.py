@@ -24,6 +24,7 @@ class Histogram:
         self.series: Dict[Labels, Tuple[List[int], float, int]] = {}
 
     def observe(self, labels: Labels, value: float) -> None:
+        """Count one observation of ``value`` in the series ``labels``."""
         buckets, total, count = self.series.get(labels) or ([0] * len(LATENCY_BUCKETS), 0.0, 0)
         at = bisect.bisect_left(LATENCY_BUCKETS, value)
         if at < len(buckets):
@@ -64,22 +65,28 @@ class Metrics:
             counter[labels] = counter.get(labels, 0) + 1
 
     def run_started(self, run: RunRecord) -> None:
+        """Count a run started."""
         self._add(self.started, (run.namespace, run.type))
 
     def run_closed(self, run: RunRecord) -> None:
+        """Count a run ended, by its status."""
         self._add(self.closed, (run.namespace, run.type, run_status(run)))
 
     def lease_expired(self, namespace: str, queue: str) -> None:
+        """Count a lease that ran out on the queue."""
         self._add(self.lease_expiries, (namespace, queue))
 
     def timed_out(self, kind: str) -> None:
+        """Count an activity timeout of this kind."""
         self._add(self.timeouts, (kind,))
 
     def leased(self, namespace: str, queue: str, waited: float) -> None:
+        """Observe how long a task waited on the queue before an agent leased it."""
         with self._lock:
             self.schedule_to_start.observe((namespace, queue), max(0.0, waited))
 
     def request(self, route: Optional[str], method: str, status: int, seconds: float) -> None:
+        """Count one HTTP request by route, method and status, and observe its duration."""
         labels = (route or "unmatched", method, str(status))
         with self._lock:
             self.http[labels] = self.http.get(labels, 0) + 1

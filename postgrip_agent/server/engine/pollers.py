@@ -29,6 +29,7 @@ def _takes(types: Sequence[str], task_type: str) -> bool:
 
 
 class Pollers:
+    """Which agents poll which queues for which task types, and the warning for starts no agent polls for."""
     def __init__(self, state: EngineState, window: float = UNPOLLED_WARNING_AFTER) -> None:
         self.state = state
         #: a run of a type no agent polled for within ``window`` seconds is warned about (0: never)

@@ -141,6 +141,7 @@ class Runs:
             )
 
     def complete_workflow_task(self, task: TaskRecord, result: wt.TaskResult, result_json: Dict[str, Any], now: float) -> None:
+        """Apply a workflow task's result: its commands (activities, timers, children, ...) and, if it says so, the run's end."""
         run = self.store.get_run(task.run_id or "")
         assert run is not None
         if run.state != "running":
@@ -169,6 +170,7 @@ class Runs:
         )
 
     def fail_workflow_task(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float) -> None:
+        """A workflow task failed: retry the run under its retry policy, or fail it."""
         delay = None
         if run.retry:
             delay = retry_delay(run.retry, run.attempt, failure, run.created_at, now)
@@ -211,6 +213,7 @@ class Runs:
         error: Optional[str] = None,
         notify_parent: bool = True,
     ) -> HistoryRecord:
+        """End the run in ``state`` with its closing event; end its open tasks, terminate its running children (unless abandoned) and tell its parent."""
         run.state, run.result, run.error = state, result, error
         self.state.save_run(run, now)
         self.state.defer(lambda: self.state.metrics.run_closed(run))
@@ -267,6 +270,7 @@ class Runs:
         return self.state.wait_for(self.state.run_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
     def history(self, workflow_id: str, after: int = 0, wait_seconds: float = 0) -> List[HistoryRecord]:
+        """The run's events after ``after`` (long-polls up to ``wait_seconds`` for new ones)."""
         def read() -> Tuple[List[HistoryRecord], str, bool]:
             run = self.state.find_run(workflow_id)
             events = self.store.history(run.run_id, after)
@@ -275,14 +279,17 @@ class Runs:
         return self.state.wait_for(self.state.run_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
 
     def list_workflows(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
+        """Runs matching ``filters``, the ``page`` of them."""
         with self.state.serial:
             return self.store.list_runs(filters, page)
 
     def count_workflows(self, filters: Dict[str, Any]) -> int:
+        """How many runs match ``filters``."""
         with self.state.serial:
             return self.store.count_runs(filters)
 
     def signal(self, workflow_id: str, req: wt.SignalWorkflowRequest, fence: Fence = None) -> HistoryRecord:
+        """Record a signal on the workflow's running run (a 409 if none runs)."""
         if not req.name.strip():
             raise BadRequest("signal name must not be empty")
         with self.state.operation():
@@ -291,12 +298,14 @@ class Runs:
             return self.signal_run(run, req, self.clock.now())
 
     def signal_run(self, run: RunRecord, req: wt.SignalWorkflowRequest, now: float) -> HistoryRecord:
+        """Record a signal on this run and wake it."""
         extra = {"headers": req.headers} if req.headers else {}  # extension: interceptors' headers
         event = self.state.record(run, "WorkflowSignaled", None, now, signal_name=req.name, args=req.args or [], **extra)
         self.state.wake(run, now)
         return event
 
     def cancel(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
+        """Ask the workflow's running run to cancel (recorded; the workflow decides what to do)."""
         with self.state.operation():
             run = self.state.running_run(workflow_id, "cancel")
             return self._request_cancel(run, reason or "workflow cancellation requested", self.clock.now())
@@ -332,6 +341,7 @@ class Runs:
         return event
 
     def terminate(self, workflow_id: str, reason: Optional[str]) -> HistoryRecord:
+        """End the workflow's running run at once, with its open tasks."""
         with self.state.operation():
             run = self.state.running_run(workflow_id, "terminate")
             reason = reason or "terminated by request"
@@ -343,6 +353,7 @@ class Runs:
 
 
 def run_cancel_reason(store: Store, run: RunRecord) -> str:
+    """The reason given when cancellation of the run was asked."""
     for event in reversed(store.history(run.run_id)):
         if event.type == "WorkflowCancellationRequested":
             return str(event.attributes.get("reason") or "workflow cancellation requested")

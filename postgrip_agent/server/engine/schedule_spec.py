@@ -22,6 +22,7 @@ DEFAULT_CATCH_UP_WINDOW = 60
 
 
 def zone(spec: Dict[str, Any]) -> ZoneInfo:
+    """The spec's time zone (UTC by default); a 400 naming an unknown one."""
     name = spec.get("timezone") or "UTC"
     try:
         return ZoneInfo(name)
@@ -47,6 +48,7 @@ def _calendar_cron(calendar: Dict[str, Any]) -> str:
 
 
 def cron_expression(spec: Dict[str, Any]) -> Optional[str]:
+    """The spec's cron expression, from ``cron`` or from ``calendar``; None for an interval spec."""
     if spec.get("cron") is not None:
         return str(spec["cron"]).strip()
     if spec.get("calendar") is not None:
@@ -128,11 +130,13 @@ def jitter(schedule_id: str, nominal: float, spec: Dict[str, Any]) -> float:
 
 
 def catch_up_window(spec: Dict[str, Any]) -> float:
+    """Seconds a missed start may still run late (the spec's, or the default)."""
     window = spec.get("catch_up_window_seconds")
     return float(DEFAULT_CATCH_UP_WINDOW if window is None else window)
 
 
 def nominal_label(nominal: float) -> str:
+    """A start's nominal time as text for ids: ``YYYYMMDDTHHMMSSZ``."""
     return datetime.fromtimestamp(nominal, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 

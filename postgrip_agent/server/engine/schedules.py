@@ -49,6 +49,7 @@ def _bounded_slots(spec: Dict[str, Any], start: float, end: float, anchor: float
 
 
 class ScheduleService:
+    """Schedules: create, update, pause, trigger, backfill; and the ticker's firing of due ones."""
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store

@@ -121,14 +121,17 @@ class Engine:
             return task
 
     def get_task(self, task_id: str) -> TaskRecord:
+        """The task with this id; a 404 if there is none."""
         with self.state.serial:
             return self.state.task(task_id)
 
     def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
+        """Tasks matching ``filters``, the ``page`` of them."""
         with self.state.serial:
             return self.store.list_tasks(filters, page)
 
     def task_events(self, task_id: str, after: int = 0, wait_seconds: float = 0) -> List[TaskEventRecord]:
+        """The task's events after ``after`` (long-polls up to ``wait_seconds`` for new ones)."""
         with self.state.serial:
             self.state.task(task_id)
 
@@ -343,6 +346,7 @@ class Engine:
         return task
 
     def heartbeat(self, task_id: str, agent_id: Optional[str], req: wt.HeartbeatTaskRequest, fence: Fence = None) -> TaskRecord:
+        """Extend the lease of the caller's task (with its details); the task says whether cancellation was asked."""
         with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             if task.cancel_requested:
@@ -364,6 +368,7 @@ class Engine:
             return task
 
     def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None) -> TaskEventRecord:
+        """Add an event to the caller's task's log."""
         with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             return self.state.task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
@@ -480,6 +485,7 @@ class Engine:
         return self._leased_task(task_id, agent_id)
 
     def complete(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence = None) -> TaskRecord:
+        """The caller's task succeeded: record its result and what follows (the run's next step, a waiting parent)."""
         with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             in_workflow = task.state == "blocked"
@@ -508,6 +514,7 @@ class Engine:
             return task
 
     def fail(self, task_id: str, agent_id: Optional[str], req: wt.FailTaskRequest, fence: Fence = None) -> TaskRecord:
+        """The caller's attempt failed: retry it under its policy or fail it for good."""
         with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence, finishing=True)
             now = self.clock.now()
@@ -525,6 +532,7 @@ class Engine:
     def signal_with_start(
         self, workflow_id: str, req: wt.SignalWithStartWorkflowRequest
     ) -> Tuple[RunRecord, TaskRecord, HistoryRecord]:
+        """Signal the workflow's running run, starting one first if none runs; (run, its workflow task, the signal event)."""
         if req.workflow_id and req.workflow_id != workflow_id:
             raise BadRequest(f"workflowId {req.workflow_id!r} in the body differs from {workflow_id!r} in the path")
         if not req.signal.name.strip():
@@ -555,6 +563,7 @@ class Engine:
             return run, task, event
 
     def stop(self) -> None:
+        """Stop: wake every waiting poller so it answers now."""
         with self.state.lock:
             self.state.stopping = True
             self.state.wake_all_pollers()

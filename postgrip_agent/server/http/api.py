@@ -284,6 +284,7 @@ class Api:
     # ------------------------------------------------------------------ handlers
 
     def ready(self, req: Request) -> Response:
+        """``GET /readyz``: the store answers; its counts, durability settings and extensions."""
         lag = self.engine.tick_lag()  # read without the engine lock: a stalled engine must not stall this
         if lag > self.tick_lag_limit:
             raise Unavailable(f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)")
@@ -315,14 +316,17 @@ class Api:
             self._scope(req, self.engine.get_task(req.params["taskId"]).namespace)
 
     def create_namespace(self, req: Request) -> Response:
+        """``POST /api/v1/namespaces``: create a namespace (409 if it exists)."""
         return 201, namespace_json(self.engine.create_namespace(req.body(wt.CreateNamespaceRequest))), {}
 
     def compact(self, req: Request) -> Response:
+        """``POST /api/v1/admin/compact``: drop finished runs and tasks older than the retention."""
         body = req.body(wt.CompactRequest, optional=True)
         tasks, workflows = self.engine.compact(body.retention_seconds or 0)
         return 200, {"removed_tasks": tasks, "removed_workflows": workflows}, {}
 
     def list_tasks(self, req: Request) -> Response:
+        """``GET /api/v1/tasks``: tasks by queue, type and state, a page at a time."""
         page = page_of(req, ("created_at", "updated_at"))
         filters = {
             "namespace": self._namespace_arg(req),
@@ -333,6 +337,7 @@ class Api:
         return paged(self.engine.list_tasks(filters, page), task_json, page)
 
     def enqueue(self, req: Request) -> Response:
+        """``POST /api/v1/tasks``: enqueue a task; a ``workflow:`` task starts a run."""
         body = req.body(wt.EnqueueTaskRequest)
         self._scope(req, body.namespace)
         task = self.engine.enqueue(body, req.fence, req.agent_id)
@@ -344,12 +349,14 @@ class Api:
         return 202, task_json(task), headers
 
     def get_task(self, req: Request) -> Response:
+        """``GET /api/v1/tasks/{taskId}``: one task."""
         self._scope_task(req)
         wait = req.wait_arg()
         task = self.engine.wait_task(req.params["taskId"], wait) if wait else self.engine.get_task(req.params["taskId"])
         return 200, task_json(task), {}
 
     def task_events(self, req: Request) -> Response:
+        """``GET /api/v1/tasks/{taskId}/events``: the task's own events, a page at a time (long-polls with ``wait_seconds``)."""
         self._scope_task(req)
         events = self.engine.task_events(
             req.params["taskId"], req.int_arg("after", 0), req.wait_arg()
@@ -374,18 +381,22 @@ class Api:
         }
 
     def list_workflows(self, req: Request) -> Response:
+        """``GET /api/v1/workflows``: runs by type, state, queue and search attributes, a page at a time."""
         page = page_of(req, ("created_at", "updated_at", "id", "type"))
         return paged(self.engine.list_workflows(self._workflow_filters(req), page), run_json, page)
 
     def count_workflows(self, req: Request) -> Response:
+        """``GET /api/v1/workflows/count``: how many runs match the same filters."""
         return 200, {"count": self.engine.count_workflows(self._workflow_filters(req))}, {}
 
     def get_workflow(self, req: Request) -> Response:
+        """``GET /api/v1/workflows/{workflowId}``: the run (a run id, or the workflow id's latest run)."""
         self._scope_workflow(req)
         wait = req.wait_arg()
         return 200, run_json(self.engine.get_workflow(req.params["workflowId"], wait)), {}
 
     def history(self, req: Request) -> Response:
+        """``GET /api/v1/workflows/{workflowId}/history``: the run's events, a page at a time."""
         self._scope_workflow(req)
         events = self.engine.history(
             req.params["workflowId"], req.int_arg("after", 0), req.wait_arg()
@@ -393,6 +404,7 @@ class Api:
         return 200, [history_json(e) for e in events], {}
 
     def signal(self, req: Request) -> Response:
+        """``POST /api/v1/workflows/{workflowId}/signal``: record a signal and wake the run."""
         self._scope_workflow(req)
         event = self.engine.signal(req.params["workflowId"], req.body(wt.SignalWorkflowRequest), req.fence)
         return 202, history_json(event), {}
@@ -414,22 +426,26 @@ class Api:
         return 200, {"namespace": namespace, "queue": queue, "pollers": pollers, "backlog": backlog}, {}
 
     def signal_with_start(self, req: Request) -> Response:
+        """``POST /api/v1/workflows/{workflowId}/signal-with-start``: signal the run, starting it first if none runs."""
         body = req.body(wt.SignalWithStartWorkflowRequest)
         self._scope(req, body.namespace)
         run, task, event = self.engine.signal_with_start(req.params["workflowId"], body)
         return 202, {"workflow": run_json(run), "task": task_json(task), "signal": history_json(event)}, {}
 
     def cancel(self, req: Request) -> Response:
+        """``POST /api/v1/workflows/{workflowId}/cancel``: ask the run to cancel."""
         self._scope_workflow(req)
         body = req.body(wt.CancelWorkflowRequest, optional=True)
         return 202, history_json(self.engine.cancel(req.params["workflowId"], body.reason)), {}
 
     def terminate(self, req: Request) -> Response:
+        """``POST /api/v1/workflows/{workflowId}/terminate``: end the run at once."""
         self._scope_workflow(req)
         body = req.body(wt.TerminateWorkflowRequest, optional=True)
         return 202, history_json(self.engine.terminate(req.params["workflowId"], body.reason)), {}
 
     def refresh(self, req: Request) -> Response:
+        """``POST /api/v1/agent/session/refresh``: trade a refresh token for a new pair."""
         body = req.body(wt.RefreshAgentSessionRequest)
         return 200, self.engine.refresh_session(body.refresh_token), {}
 
@@ -454,6 +470,7 @@ class Api:
         return task
 
     def poll(self, req: Request) -> Response:
+        """``GET /api/v1/agent/poll``: lease the next task of a queue to the agent (long-polls with ``wait_seconds``)."""
         task = self._poll(req)
         if task is None:
             return 200, {}, {}
@@ -524,18 +541,22 @@ class Api:
                      "leased": [{"task": task_json(t), "lease_token": t.lease_token} for t in leased]}, {}
 
     def heartbeat(self, req: Request) -> Response:
+        """``POST /api/v1/agent/tasks/{taskId}/heartbeat``: extend the lease; the answer says if cancellation was asked."""
         body = req.body(wt.HeartbeatTaskRequest, optional=True)
         return 200, task_json(self.engine.heartbeat(req.params["taskId"], req.agent_id, body, req.fence)), {}
 
     def append_event(self, req: Request) -> Response:
+        """``POST /api/v1/agent/tasks/{taskId}/events``: add an event to the task's log."""
         body = req.body(wt.AppendTaskEventRequest)
         return 202, task_event_json(self.engine.append_event(req.params["taskId"], req.agent_id, body.event, req.fence)), {}
 
     def complete(self, req: Request) -> Response:
+        """``POST /api/v1/agent/tasks/{taskId}/complete``: the task succeeded with this result."""
         body = req.body(wt.CompleteTaskRequest)
         return 200, task_json(self.engine.complete(req.params["taskId"], req.agent_id, body.result, req.fence)), {}
 
     def block(self, req: Request) -> Response:
+        """``POST /api/v1/agent/tasks/{taskId}/block``: the task waits (a workflow task whose run awaits something)."""
         body = req.body(wt.BlockTaskRequest, optional=True)
         return 200, task_json(self.engine.block(req.params["taskId"], req.agent_id, body.reason, req.fence)), {}
 
@@ -546,12 +567,15 @@ class Api:
         return 200, task_json(self.engine.release(req.params["taskId"], req.agent_id, req.fence)), {}
 
     def fail(self, req: Request) -> Response:
+        """``POST /api/v1/agent/tasks/{taskId}/fail``: the attempt failed; retried under its policy or failed for good."""
         body = req.body(wt.FailTaskRequest)
         return 200, task_json(self.engine.fail(req.params["taskId"], req.agent_id, body, req.fence)), {}
 
     def not_implemented(self, req: Request) -> Response:
+        """Sandbox and workspace routes of the contract: a 501 ErrorResponse naming the route."""
         raise NotImplementedService(f"{req.method} {req.path}: sandboxes and workspaces are not provided by the local service")
 
 
 def make_http_server(api: Api, host: str, port: int, **options: Any) -> HttpServer:
+    """The HTTP server that serves ``api`` on ``host``:``port`` (``options`` go to ``HttpServer``)."""
     return HttpServer(api.dispatch, host, port, extensions=api.extensions, **options)

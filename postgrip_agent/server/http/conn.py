@@ -156,12 +156,14 @@ class HttpServer:
 
     @property
     def active_connections(self) -> int:
+        """How many client connections are open now."""
         with self._lock:
             return self._active
 
     # ------------------------------------------------------------------ the selector thread
 
     def serve_forever(self, poll_interval: float = 1.0) -> None:
+        """Run the selector loop (accept, read, dispatch, write) until ``shutdown()``."""
         last_sweep = time.monotonic()
         try:
             while not self._stopping.is_set():
@@ -465,6 +467,7 @@ class HttpServer:
     # ------------------------------------------------------------------ lifecycle
 
     def shutdown(self) -> None:
+        """Stop the selector loop; ``serve_forever`` returns soon after."""
         self._stopping.set()
         try:
             self._wake_w.send(b"x")
@@ -473,6 +476,7 @@ class HttpServer:
         self._loop_done.wait(5)
 
     def server_close(self) -> None:
+        """Close the listening socket and every connection, waking long-polls that wait."""
         self._stopping.set()
         if not self._loop_done.is_set():
             self._loop_done.set()

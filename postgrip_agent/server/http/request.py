@@ -19,6 +19,7 @@ Response = Tuple[int, Any, Dict[str, str]]
 
 
 class Request:
+    """One API request as a handler sees it: method, path parameters, query, body, the caller's session and fence."""
     def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
                  caller_alive: Callable[[], bool] = lambda: True, *, session: Optional[SessionRecord] = None,
                  fence: Fence = None):
@@ -36,10 +37,12 @@ class Request:
         self.agent_id = session.agent_id if session is not None else self.arg("agent_id")
 
     def arg(self, name: str) -> Optional[str]:
+        """The query parameter's last value, or None."""
         values = self.query.get(name)
         return values[-1] if values else None
 
     def int_arg(self, name: str, default: int, *, low: int = 0, high: int = limits.INT64_MAX) -> int:
+        """An integer query parameter within ``low``..``high`` (``default`` when absent); a 400 otherwise."""
         raw = self.arg(name)
         if raw is None or raw == "":
             return default
@@ -73,6 +76,7 @@ class Request:
         return data
 
     def body(self, cls: Type[Any], *, optional: bool = False) -> Any:
+        """The body as the wire type ``cls``, strictly (unknown or mistyped fields are a 400); ``optional``: an empty body is ``cls()``."""
         if optional and not self.raw_body.strip():
             return cls()
         data = self.json_object()

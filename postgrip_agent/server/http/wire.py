@@ -19,6 +19,7 @@ def _put_ts(out: Dict[str, Any], key: str, value: Optional[float]) -> None:
 
 
 def task_json(task: TaskRecord) -> Dict[str, Any]:
+    """A task as the contract's Task object."""
     out: Dict[str, Any] = {
         "id": task.id,
         "type": task.type,
@@ -41,6 +42,7 @@ def task_json(task: TaskRecord) -> Dict[str, Any]:
 
 
 def run_json(run: RunRecord) -> Dict[str, Any]:
+    """A run as the contract's WorkflowExecution object."""
     out: Dict[str, Any] = {
         "id": run.id,
         "run_id": run.run_id,
@@ -65,6 +67,7 @@ def run_json(run: RunRecord) -> Dict[str, Any]:
 
 
 def history_json(event: HistoryRecord) -> Dict[str, Any]:
+    """A history event as the contract's WorkflowHistoryEvent object."""
     out: Dict[str, Any] = {
         "id": str(event.seq),
         "workflow_id": event.workflow_id,
@@ -83,6 +86,7 @@ def poller_json(poller: PollerRecord) -> Dict[str, Any]:
 
 
 def task_event_json(event: TaskEventRecord) -> Dict[str, Any]:
+    """A task event as the contract's TaskEvent object."""
     out: Dict[str, Any] = {
         "id": str(event.seq),
         "task_id": event.task_id,
@@ -96,12 +100,14 @@ def task_event_json(event: TaskEventRecord) -> Dict[str, Any]:
 
 
 def namespace_json(ns: NamespaceRecord) -> Dict[str, Any]:
+    """A namespace as the contract's Namespace object."""
     out: Dict[str, Any] = {"name": ns.name, "created_at": ts(ns.created_at), "updated_at": ts(ns.updated_at)}
     _put(out, "tenantId", ns.tenant_id)
     return out
 
 
 def schedule_json(schedule: ScheduleRecord) -> Dict[str, Any]:
+    """A schedule as the contract's Schedule object."""
     out: Dict[str, Any] = {
         "id": schedule.id,
         "namespace": schedule.namespace,

@@ -25,6 +25,7 @@ def contains_pattern(text: str) -> str:
 
 @attrs.define
 class TaskRecord:
+    """A task: a workflow task, an activity, a timer or a stand-alone task, with its lease and outcome."""
     id: str
     namespace: str
     queue: str
@@ -68,6 +69,7 @@ class TaskRecord:
 
 @attrs.define
 class RunRecord:
+    """A workflow run: its type, state, arguments, outcome and deadlines."""
     run_id: str
     id: str
     namespace: str
@@ -99,6 +101,7 @@ class RunRecord:
 
 @attrs.define
 class HistoryRecord:
+    """One event of a run's history (``seq`` orders them within the run)."""
     run_id: str
     workflow_id: str
     type: str
@@ -111,6 +114,7 @@ class HistoryRecord:
 
 @attrs.define
 class TaskEventRecord:
+    """One event of a task's own log: progress, output, heartbeats (``seq`` orders them)."""
     task_id: str
     kind: str
     created_at: float
@@ -126,6 +130,7 @@ class TaskEventRecord:
 
 @attrs.define
 class NamespaceRecord:
+    """A namespace."""
     name: str
     created_at: float
     updated_at: float
@@ -134,6 +139,7 @@ class NamespaceRecord:
 
 @attrs.define
 class SessionRecord:
+    """An agent's access or refresh token, and the token family it belongs to."""
     token: str
     kind: str  # "access" or "refresh"
     agent_id: str
@@ -146,6 +152,7 @@ class SessionRecord:
 
 @attrs.define
 class ScheduleRecord:
+    """A schedule: its spec, the workflow it starts, and when it fires next."""
     id: str
     namespace: str
     state: str
@@ -215,7 +222,8 @@ class Store(abc.ABC):
         """All writes inside commit together or not at all."""
 
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the store's connections; it is not used again."""
 
     #: write transactions this store committed (outermost ``transaction()`` blocks that changed a
     #: row: one that only read, such as a poll that lost its task to another, is not counted)
@@ -283,23 +291,29 @@ class Store(abc.ABC):
 
     # namespaces
     @abc.abstractmethod
-    def get_namespace(self, name: str) -> Optional[NamespaceRecord]: ...
+    def get_namespace(self, name: str) -> Optional[NamespaceRecord]:
+        """The namespace of this name, or None."""
 
     @abc.abstractmethod
-    def insert_namespace(self, record: NamespaceRecord) -> None: ...
+    def insert_namespace(self, record: NamespaceRecord) -> None:
+        """Add a namespace (its name is new)."""
 
     @abc.abstractmethod
-    def list_namespaces(self) -> List[NamespaceRecord]: ...
+    def list_namespaces(self) -> List[NamespaceRecord]:
+        """Every namespace, by name."""
 
     # tasks
     @abc.abstractmethod
-    def insert_task(self, record: TaskRecord) -> None: ...
+    def insert_task(self, record: TaskRecord) -> None:
+        """Add a task (its id is new)."""
 
     @abc.abstractmethod
-    def update_task(self, record: TaskRecord) -> None: ...
+    def update_task(self, record: TaskRecord) -> None:
+        """Write back every field of an existing task."""
 
     @abc.abstractmethod
-    def get_task(self, task_id: str) -> Optional[TaskRecord]: ...
+    def get_task(self, task_id: str) -> Optional[TaskRecord]:
+        """The task with this id, or None."""
 
     @abc.abstractmethod
     def next_available_task(
@@ -308,17 +322,20 @@ class Store(abc.ABC):
         """The oldest queued task of the queue that is due and matches a prefix (timers never)."""
 
     @abc.abstractmethod
-    def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]: ...
+    def list_tasks(self, filters: Dict[str, Any], page: Page) -> List[TaskRecord]:
+        """Tasks matching ``filters`` (queue, type, state, ...), the ``page`` of them."""
 
     @abc.abstractmethod
     def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
         """Queued, leased or blocked tasks scheduled by (or driving) the run."""
 
     @abc.abstractmethod
-    def due_timers(self, now: float) -> List[TaskRecord]: ...
+    def due_timers(self, now: float) -> List[TaskRecord]:
+        """Timer tasks still queued whose time is at or before ``now``."""
 
     @abc.abstractmethod
-    def expired_leases(self, now: float) -> List[TaskRecord]: ...
+    def expired_leases(self, now: float) -> List[TaskRecord]:
+        """Leased tasks whose lease ran out at or before ``now``."""
 
     @abc.abstractmethod
     def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
@@ -337,7 +354,8 @@ class Store(abc.ABC):
         """Whether some task is leased, or queued and available now (not a timer, not backing off)."""
 
     @abc.abstractmethod
-    def count_tasks_by_state(self) -> Dict[str, int]: ...
+    def count_tasks_by_state(self) -> Dict[str, int]:
+        """How many tasks are in each state."""
 
     @abc.abstractmethod
     def backlog(self) -> Dict[Tuple[str, str], int]:
@@ -359,35 +377,44 @@ class Store(abc.ABC):
 
     # runs
     @abc.abstractmethod
-    def insert_run(self, record: RunRecord) -> None: ...
+    def insert_run(self, record: RunRecord) -> None:
+        """Add a run (its run id is new)."""
 
     @abc.abstractmethod
-    def update_run(self, record: RunRecord) -> None: ...
+    def update_run(self, record: RunRecord) -> None:
+        """Write back every field of an existing run."""
 
     @abc.abstractmethod
-    def get_run(self, run_id: str) -> Optional[RunRecord]: ...
+    def get_run(self, run_id: str) -> Optional[RunRecord]:
+        """The run with this run id, or None."""
 
     @abc.abstractmethod
-    def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]: ...
+    def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
+        """The newest run of this workflow id (in ``namespace`` when given), or None."""
 
     @abc.abstractmethod
     def find_run(self, run_or_workflow_id: str) -> Optional[RunRecord]:
         """The run with this run id, else the latest run of this workflow id (one query)."""
 
     @abc.abstractmethod
-    def running_children(self, run_id: str) -> List[RunRecord]: ...
+    def running_children(self, run_id: str) -> List[RunRecord]:
+        """The running child runs this run started."""
 
     @abc.abstractmethod
-    def timed_out_runs(self, now: float) -> List[RunRecord]: ...
+    def timed_out_runs(self, now: float) -> List[RunRecord]:
+        """Running runs whose run timeout fell at or before ``now``."""
 
     @abc.abstractmethod
-    def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]: ...
+    def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
+        """Runs matching ``filters`` (type, state, queue, search attributes, ...), the ``page`` of them."""
 
     @abc.abstractmethod
-    def count_runs(self, filters: Dict[str, Any]) -> int: ...
+    def count_runs(self, filters: Dict[str, Any]) -> int:
+        """How many runs match ``filters``."""
 
     @abc.abstractmethod
-    def count_runs_by_state(self) -> Dict[str, int]: ...
+    def count_runs_by_state(self) -> Dict[str, int]:
+        """How many runs are in each state."""
 
     # history and task events
     @abc.abstractmethod
@@ -403,17 +430,21 @@ class Store(abc.ABC):
         """Store the event and set ``record.seq``."""
 
     @abc.abstractmethod
-    def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]: ...
+    def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]:
+        """The task's own events after ``after_seq``, oldest first."""
 
     # sessions
     @abc.abstractmethod
-    def put_session(self, record: SessionRecord) -> None: ...
+    def put_session(self, record: SessionRecord) -> None:
+        """Store a session token (insert or replace)."""
 
     @abc.abstractmethod
-    def get_session(self, token: str) -> Optional[SessionRecord]: ...
+    def get_session(self, token: str) -> Optional[SessionRecord]:
+        """The session of this token, or None."""
 
     @abc.abstractmethod
-    def delete_session(self, token: str) -> None: ...
+    def delete_session(self, token: str) -> None:
+        """Remove one session token."""
 
     @abc.abstractmethod
     def delete_session_family(self, family_id: str) -> int:
@@ -425,10 +456,12 @@ class Store(abc.ABC):
 
     # idempotency keys
     @abc.abstractmethod
-    def get_idempotent(self, key: str) -> Optional[IdempotentRecord]: ...
+    def get_idempotent(self, key: str) -> Optional[IdempotentRecord]:
+        """The answer recorded under this idempotency key, or None."""
 
     @abc.abstractmethod
-    def put_idempotent(self, record: IdempotentRecord) -> None: ...
+    def put_idempotent(self, record: IdempotentRecord) -> None:
+        """Record the answer to an idempotent write (insert or replace)."""
 
     def add_idempotent(self, record: IdempotentRecord) -> bool:
         """Record an answer unless its key has one already; False then (the record stays as it
@@ -445,16 +478,20 @@ class Store(abc.ABC):
 
     # schedules
     @abc.abstractmethod
-    def put_schedule(self, record: ScheduleRecord) -> None: ...
+    def put_schedule(self, record: ScheduleRecord) -> None:
+        """Store a schedule (insert or replace)."""
 
     @abc.abstractmethod
-    def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]: ...
+    def get_schedule(self, schedule_id: str) -> Optional[ScheduleRecord]:
+        """The schedule with this id, or None."""
 
     @abc.abstractmethod
-    def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]: ...
+    def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
+        """Schedules matching ``filters`` (namespace, state), the ``page`` of them."""
 
     @abc.abstractmethod
-    def due_schedules(self, now: float) -> List[ScheduleRecord]: ...
+    def due_schedules(self, now: float) -> List[ScheduleRecord]:
+        """Active schedules whose next fire time is at or before ``now``."""
 
     # maintenance
     @abc.abstractmethod

@@ -28,6 +28,7 @@ from .base import (
 
 @attrs.frozen
 class Migration:
+    """One numbered change to the schema, applied once, in order, inside a transaction."""
     version: int
     name: str
     statements: Tuple[str, ...]

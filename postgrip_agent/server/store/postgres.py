@@ -93,10 +93,12 @@ def session_bounds(url: str) -> Tuple[str, Dict[str, Any]]:
 
 
 def missing_driver() -> ImportError:
+    """The ImportError to raise when psycopg is not installed, naming the extra that installs it."""
     return ImportError("the PostgreSQL store needs psycopg 3 and its pool: pip install 'postgrip-agent-sync[postgres]'")
 
 
 def is_postgres_url(db: str) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
     return db.startswith(("postgresql://", "postgres://"))
 
 
