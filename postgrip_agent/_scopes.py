@@ -15,7 +15,7 @@ _instance: Callable[[str], RunningWorkflow] = running  # what the scopes may use
 
 class CancellationScope:
     """``with workflow.CancellationScope(cancellable=False):`` shields cleanup from cancellation;
-    a cancellable scope can be cancelled from inside the workflow with :meth:`cancel`."""
+    a cancellable scope can be cancelled from inside the workflow with [`cancel()`][postgrip_agent.workflow.CancellationScope.cancel]."""
 
     def __init__(self, *, cancellable: bool = True) -> None:
         self.is_cancellable = cancellable
@@ -60,7 +60,7 @@ class CancellationScope:
 
     @staticmethod
     def cancellable(fn: Callable[[], Any]) -> WorkflowFuture[Any]:
-        """Run ``fn`` (as for :meth:`non_cancellable`) in a scope that cancellation reaches."""
+        """Run ``fn`` (as for [`non_cancellable()`][postgrip_agent.workflow.CancellationScope.non_cancellable]) in a scope that cancellation reaches."""
         return _run_scoped(fn, cancellable=True)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """The contract's wire types (attrs classes), their constants and timestamp helpers.
 
-Public through :mod:`postgrip_agent.types`, which adds the converter; schedules' types are in
-:mod:`._wire_schedules`."""
+Public through ``postgrip_agent.types``, which adds the converter; schedules' types are in
+``_wire_schedules``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The contract's schedule types (public through :mod:`postgrip_agent.types`)."""
+"""The contract's schedule types (public through ``postgrip_agent.types``)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def defn(fn: Any = None, /, *, name: Optional[str] = None) -> Any:
 
 
 def info() -> ActivityInfo:
-    """What this activity knows about itself (:class:`ActivityInfo`): its task, type, attempt, workflow and timeouts."""
+    """What this activity knows about itself ([`ActivityInfo`][postgrip_agent.activity.ActivityInfo]): its task, type, attempt, workflow and timeouts."""
     return _ctx("info").info
 
 

@@ -120,7 +120,7 @@ class _Signer:
 
 class InProcessService(Protocol):
     """A service running in this process that can answer calls without a socket
-    (:class:`postgrip_agent.server.LocalServer` is one)."""
+    ([`postgrip_agent.server.LocalServer`][postgrip_agent.server.LocalServer] is one)."""
 
     @property
     def address(self) -> str:
@@ -172,8 +172,8 @@ class Connection:
         interceptors: Sequence[Interceptor] = (),
     ) -> None:
         """``data_converter`` turns values into the wire's JSON and back (typed values, codecs
-        such as encryption: see :mod:`postgrip_agent.converter`); every client and Agent on this
-        connection uses it. ``interceptors`` (:mod:`postgrip_agent.interceptor`) run around the
+        such as encryption: see ``postgrip_agent.converter``); every client and Agent on this
+        connection uses it. ``interceptors`` (``postgrip_agent.interceptor``) run around the
         client's calls, and in every Agent built on this connection.
 
         The async SDK's keywords are accepted too: ``auth_token`` (for ``token``),
@@ -279,7 +279,7 @@ class Connection:
         self.close()
 
     def request(self, method: str, path: str, **options: Any) -> Any:
-        """Send one call and return its decoded JSON body (options as for :meth:`request_full`)."""
+        """Send one call and return its decoded JSON body (options as for [`request_full()`][postgrip_agent.connection.Connection.request_full])."""
         return self.request_full(method, path, **options)[0]
 
     def request_full(
@@ -295,7 +295,7 @@ class Connection:
         headers: Optional[Mapping[str, str]] = None,
         retry: Optional[RetryOptions] = None,
     ) -> Tuple[Any, Mapping[str, str]]:
-        """Like :meth:`request`, also returning the response headers.
+        """Like [`request()`][postgrip_agent.connection.Connection.request], also returning the response headers.
 
         ``idempotent`` defaults to True for GET. Every other call carries an ``Idempotency-Key``
         (the same on each retry; not through an adapter whose answers cannot be lost, such as
@@ -415,7 +415,7 @@ class Connection:
 
     def _call_direct(self, method: str, path: str, query: Mapping[str, Any], data: Optional[bytes], agent_lane: bool,
                      extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
-        """What :meth:`_send` does, through the in-process adapter's own entry: the same headers
+        """What ``_send()`` does, through the in-process adapter's own entry: the same headers
         and answers, without building a URL or requests' objects."""
         assert self._direct_call is not None
         headers = {name.lower(): value for name, value in self.session.headers.items()}

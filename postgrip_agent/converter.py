@@ -2,7 +2,7 @@
 
 Every value that crosses the wire (workflow and activity arguments and results, signals,
 queries, updates, child workflows, continue-as-new, memo, heartbeat details, failure details)
-goes through a :class:`DataConverter`: its :class:`PayloadConverter` turns the value into plain
+goes through a [`DataConverter`][postgrip_agent.converter.DataConverter]: its [`PayloadConverter`][postgrip_agent.converter.PayloadConverter] turns the value into plain
 JSON, and back into the type a hint names; then its codecs, if any, turn that JSON into an
 opaque envelope (compressed, encrypted) and back.
 
@@ -134,7 +134,7 @@ class PayloadConverter:
 
     Configured as the SDK's one cattrs converter is (``_converter._configure``: its strict
     scalars and containers apply, a str where an int is due is a mistake, not a conversion), with
-    the plain forms above added. Add a type of your own with :meth:`register`; anything cattrs can handle (attrs
+    the plain forms above added. Add a type of your own with [`register()`][postgrip_agent.converter.PayloadConverter.register]; anything cattrs can handle (attrs
     classes, dataclasses, generics) works without it."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""The exception hierarchy: everything the SDK raises is a :class:`PostGripAgentError`."""
+"""The exception hierarchy: everything the SDK raises is a [`PostGripAgentError`][postgrip_agent.errors.PostGripAgentError]."""
 
 from __future__ import annotations
 
@@ -147,9 +147,9 @@ class TimeoutFailure(FailureError):
 class ActivityError(ApplicationFailure):
     """An activity failed for good (its retries, if any, are spent), as workflow code sees it.
 
-    ``cause`` is what ended the last attempt: an :class:`ApplicationFailure` (type, message,
-    details, non_retryable as the activity raised them), a :class:`TimeoutFailure` (with its
-    ``timeout_type``) or a :class:`CancelledFailure`. The error's own ``type``, ``message``,
+    ``cause`` is what ended the last attempt: an [`ApplicationFailure`][postgrip_agent.errors.ApplicationFailure] (type, message,
+    details, non_retryable as the activity raised them), a [`TimeoutFailure`][postgrip_agent.errors.TimeoutFailure] (with its
+    ``timeout_type``) or a [`CancelledFailure`][postgrip_agent.errors.CancelledFailure]. The error's own ``type``, ``message``,
     ``details`` and ``non_retryable`` mirror the cause's, so ``except ApplicationFailure``
     with a check of ``.type`` keeps working.
     """
@@ -177,9 +177,9 @@ class ActivityError(ApplicationFailure):
 class ChildWorkflowError(ApplicationFailure):
     """A child workflow did not complete, as its parent sees it.
 
-    ``cause`` is how it ended: a :class:`CancelledFailure` (it was cancelled, by the parent or
-    anyone), a :class:`TimeoutFailure`, or the :class:`ApplicationFailure` its code raised (type
-    ``TerminatedFailure`` when it was terminated). As with :class:`ActivityError`, the error's own
+    ``cause`` is how it ended: a [`CancelledFailure`][postgrip_agent.errors.CancelledFailure] (it was cancelled, by the parent or
+    anyone), a [`TimeoutFailure`][postgrip_agent.errors.TimeoutFailure], or the [`ApplicationFailure`][postgrip_agent.errors.ApplicationFailure] its code raised (type
+    ``TerminatedFailure`` when it was terminated). As with [`ActivityError`][postgrip_agent.errors.ActivityError], the error's own
     ``type``, ``message``, ``details`` and ``non_retryable`` mirror the cause's, so
     ``except ApplicationFailure`` with a check of ``.type`` keeps working.
     """

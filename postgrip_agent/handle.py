@@ -179,25 +179,25 @@ class WorkflowHandle(Generic[R]):
         return None
 
     def result_sync(self, *, timeout: Optional[float] = None, poll_interval: Optional[float] = None) -> R:
-        """The async SDK's blocking spelling of :meth:`result`."""
+        """The async SDK's blocking spelling of [`result()`][postgrip_agent.handle.WorkflowHandle.result]."""
         return self.result(timeout=timeout)
 
     def describe_sync(self) -> WorkflowDescription:
-        """The async SDK's blocking spelling of :meth:`describe`."""
+        """The async SDK's blocking spelling of [`describe()`][postgrip_agent.handle.WorkflowHandle.describe]."""
         return self.describe()
 
     def history(self) -> List[Dict[str, Any]]:
         """The run's history as the service writes it (JSON objects, oldest first), as the async
-        SDK returns it; :meth:`fetch_history` gives typed events."""
+        SDK returns it; [`fetch_history()`][postgrip_agent.handle.WorkflowHandle.fetch_history] gives typed events."""
         return [wt.to_json(event) for event in self.fetch_history_events()]
 
     def history_sync(self) -> List[Dict[str, Any]]:
-        """The async SDK's blocking spelling of :meth:`history`."""
+        """The async SDK's blocking spelling of [`history()`][postgrip_agent.handle.WorkflowHandle.history]."""
         return self.history()
 
     def events(self) -> List[Dict[str, Any]]:
         """The task events of the run's workflow task (JSON objects), as the async SDK returns them;
-        :meth:`watch_events` follows the run's activities too."""
+        [`watch_events()`][postgrip_agent.handle.WorkflowHandle.watch_events] follows the run's activities too."""
         task_id = self.task_id or self.describe(pending_activities=False).task_id
         return list(self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events"))
 
@@ -294,14 +294,14 @@ class WorkflowHandle(Generic[R]):
                        send)
 
     def signal_sync(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET) -> None:
-        """The async SDK's blocking spelling of :meth:`signal`."""
+        """The async SDK's blocking spelling of [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]."""
         self.signal(name, *arg_list, args=args, signal=signal)
 
     def query(
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), result_type: Optional[Any] = None,
         timeout: Optional[float] = None, query: Any = _UNSET,
     ) -> Any:
-        """Ask the run a question its query handler answers (arguments as for :meth:`signal`); a typed
+        """Ask the run a question its query handler answers (arguments as for [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]); a typed
         reference's return annotation decodes the answer unless ``result_type`` is given."""
         target = _one_of(name, "name", query, "query", "query")
         query_name = name_of(target, "query")
@@ -332,7 +332,7 @@ class WorkflowHandle(Generic[R]):
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
         result_type: Optional[Any] = None, wait_for_stage: Any = None, update: Any = _UNSET,
     ) -> "WorkflowUpdateHandle[Any]":
-        """Send an update (arguments as for :meth:`signal`) and return a handle to its outcome."""
+        """Send an update (arguments as for [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]) and return a handle to its outcome."""
         target = _one_of(name, "name", update, "update", "update")
         update_name = name_of(target, "update")
         what = f"update {update_name!r}"
@@ -359,7 +359,7 @@ class WorkflowHandle(Generic[R]):
         self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
         result_type: Optional[Any] = None, timeout: Optional[float] = None, update: Any = _UNSET,
     ) -> Any:
-        """:meth:`start_update`, then wait for its result."""
+        """[`start_update()`][postgrip_agent.handle.WorkflowHandle.start_update], then wait for its result."""
         handle = self.start_update(name, *arg_list, args=args, id=id, result_type=result_type, update=update)
         return handle.result(timeout=timeout)
 
@@ -368,7 +368,7 @@ class WorkflowHandle(Generic[R]):
         return WorkflowUpdateHandle(self._conn, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
 
     def get_update_handle_for(self, update: Any, id: str, *, workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle[Any]":
-        """As :meth:`get_update_handle`, with the result decoded into the update method's return annotation."""
+        """As [`get_update_handle()`][postgrip_agent.handle.WorkflowHandle.get_update_handle], with the result decoded into the update method's return annotation."""
         handle = self.get_update_handle(id, workflow_run_id=workflow_run_id)
         handle.name = name_of(update, "update")
         return handle
@@ -426,7 +426,7 @@ class WorkflowUpdateHandle(Generic[R]):
 
     @property
     def update_id(self) -> str:
-        """The async SDK's name for :attr:`id`."""
+        """The async SDK's name for [`id`][postgrip_agent.handle.WorkflowHandle.id]."""
         return self.id
 
     def events(self) -> List[Dict[str, Any]]:

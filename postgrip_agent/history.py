@@ -28,7 +28,7 @@ class WorkflowHistory:
     @classmethod
     def from_json(cls, data: Union[str, bytes, Dict[str, Any], Sequence[Dict[str, Any]], None] = None,
                   workflow_id: Any = None, *, history: Any = None) -> "WorkflowHistory":
-        """From :meth:`to_json`'s dict (or its text), or from the bare event list the service's
+        """From [`to_json()`][postgrip_agent.history.WorkflowHistory.to_json]'s dict (or its text), or from the bare event list the service's
         history endpoint answers (``workflow_id`` then comes from the events or the argument).
         Temporal's order, ``from_json(workflow_id, history)`` (or ``history=``), works too."""
         if history is not None or _looks_like_history(workflow_id):

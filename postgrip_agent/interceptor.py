@@ -119,7 +119,7 @@ class ActivityInboundInterceptor:
 
 @attrs.define
 class WorkflowInterceptorClassInput:
-    """What :meth:`Interceptor.workflow_interceptor_class` is told (nothing yet; room to grow)."""
+    """What ``Interceptor.workflow_interceptor_class()`` is told (nothing yet; room to grow)."""
 
 
 @attrs.define

@@ -22,7 +22,7 @@ class ScheduleClient(_SubClient):
         return wt.from_json(data, wt.Schedule)
 
     def create(self, request: Union[wt.CreateScheduleRequest, Mapping[str, Any]]) -> wt.Schedule:
-        """Create a schedule from a ``CreateScheduleRequest`` (or its wire dict); see :meth:`create_workflow_schedule` for keywords."""
+        """Create a schedule from a ``CreateScheduleRequest`` (or its wire dict); see [`create_workflow_schedule()`][postgrip_agent.schedule_client.ScheduleClient.create_workflow_schedule] for keywords."""
         body = wt.to_json(request) if isinstance(request, wt.CreateScheduleRequest) else dict(request)
         return self._schedule(self._conn.request("POST", "/api/v1/schedules", body=body, idempotent=bool(body.get("id"))))
 

@@ -36,7 +36,7 @@ class WorkflowEnvironment:
         next timer, retry, deadline or schedule fire as soon as nothing can happen before it (no
         task held by an agent or waiting for one): a workflow that sleeps 30 days finishes in a
         fraction of a second, with ``workflow.now()`` 30 days on. ``env.sleep(d)`` moves the
-        clock by hand. Options as for :meth:`start_local`. (A task no agent polls for keeps
+        clock by hand. Options as for [`start_local()`][postgrip_agent.testing.WorkflowEnvironment.start_local]. (A task no agent polls for keeps
         the clock still: it counts as work waiting.)"""
         clock = ManualClock(start=time.time())
         env = cls.start_local(clock=clock, **options)

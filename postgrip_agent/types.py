@@ -4,7 +4,7 @@ Field names follow Python style; a field whose wire name differs (the contract m
 snake_case and camelCase) carries its wire name in metadata, and the one private
 converter (`_converter.py`) renames it both ways. Unset optionals are ``None`` and are omitted
 on the wire. Unknown fields sent by a newer server are ignored when reading;
-:func:`structure_strict` (used by the local service for request bodies) rejects them.
+[`structure_strict()`][postgrip_agent.types.structure_strict] (used by the local service for request bodies) rejects them.
 """
 
 from __future__ import annotations

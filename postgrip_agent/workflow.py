@@ -1,6 +1,6 @@
 """The workflow API: decorators, and helpers called from inside a workflow.
 
-Helpers return :class:`WorkflowFuture` objects that issue their command when called and
+Helpers return [`WorkflowFuture`][postgrip_agent.workflow.WorkflowFuture] objects that issue their command when called and
 can be yielded (generator workflows) or awaited (``async def`` workflows)::
 
     @workflow.defn
@@ -159,12 +159,12 @@ def now() -> datetime:
 
 
 def info() -> WorkflowInfo:
-    """What this workflow knows about its run (:class:`WorkflowInfo`)."""
+    """What this workflow knows about its run ([`WorkflowInfo`][postgrip_agent.workflow.WorkflowInfo])."""
     return _instance("info").info
 
 
 workflow_info = info
-"""The async SDK's name for :func:`info`."""
+"""The async SDK's name for [`info()`][postgrip_agent.workflow.info]."""
 
 _NO_DEFAULT: Any = object()
 
@@ -245,8 +245,8 @@ def execute_activity(
     start-to-close nor a schedule-to-close timeout (as the async reference SDK allows) an attempt
     has no deadline: the Agent's ``default_start_to_close_timeout`` applies when set, else
     liveness comes from the attempt's lease and heartbeats alone. A timed-out attempt is retried
-    under ``retry_policy``; when attempts run out the future fails with an :class:`ActivityError`
-    whose ``cause`` is a :class:`TimeoutFailure` naming the timeout.
+    under ``retry_policy``; when attempts run out the future fails with an [`ActivityError`][postgrip_agent.errors.ActivityError]
+    whose ``cause`` is a [`TimeoutFailure`][postgrip_agent.errors.TimeoutFailure] naming the timeout.
 
     Args:
         activity: A function decorated with ``@activity.defn``, or its registered name.
@@ -345,7 +345,7 @@ def execute_activity_method(
     result_type: Optional[Any] = None,
 ) -> WorkflowFuture[Any]:
     """Temporal's spelling for an activity that is a method (``MyActivities.charge``): the same
-    as :func:`execute_activity`, with the same keywords."""
+    as [`execute_activity()`][postgrip_agent.workflow.execute_activity], with the same keywords."""
     return execute_activity(
         activity, *positional, start_to_close_timeout=start_to_close_timeout,
         schedule_to_close_timeout=schedule_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
@@ -403,7 +403,7 @@ def execute_child(
         result_type: The type the result converts to (default: the child's run method's return annotation).
 
     Returns:
-        A future to ``yield`` or ``await``; it fails with a :class:`ChildWorkflowError` if the child does.
+        A future to ``yield`` or ``await``; it fails with a [`ChildWorkflowError`][postgrip_agent.errors.ChildWorkflowError] if the child does.
 
     Raises:
         TypeError: Arguments given both positionally and as ``args``, or two spellings of one option.
@@ -541,7 +541,7 @@ def condition(predicate: Callable[[], bool], timeout: Optional[Duration] = None)
 def wait_condition(predicate: Callable[[], bool], *, timeout: Optional[Duration] = None,
                    timeout_summary: Optional[str] = None) -> WorkflowFuture[None]:
     """Temporal's spelling: resolves once ``predicate()`` holds; on timeout it fails with
-    ``asyncio.TimeoutError`` (where :func:`condition` resolves False)."""
+    ``asyncio.TimeoutError`` (where [`condition()`][postgrip_agent.workflow.condition] resolves False)."""
     held = condition(predicate, timeout)
     outcome: WorkflowFuture[None] = WorkflowFuture("wait_condition")
 
@@ -568,7 +568,7 @@ def patched(id: str) -> bool:
     True for a run that reaches this point with the new code (a marker is recorded in its
     history, so its replays say True again); False for a run recorded before the change that
     went past this point without the marker. Once no such run is left, replace the call with
-    :func:`deprecate_patch` and drop the old branch; later, drop that call too."""
+    [`deprecate_patch()`][postgrip_agent.workflow.deprecate_patch] and drop the old branch; later, drop that call too."""
     if not isinstance(id, str) or not id:
         raise ValueError("patched() takes the patch id, a non-empty string")
     return _patches.patched(_instance("patched"), id)
@@ -587,7 +587,7 @@ def upsert_search_attributes(attributes: Dict[str, Any]) -> None:
 
 def deprecate_patch(id: str) -> None:
     """Temporal's ``workflow.deprecate_patch``: the patch ``id`` is the only branch now. The marker
-    is still recorded, so agents running code that asks :func:`patched` replay new runs right."""
+    is still recorded, so agents running code that asks [`patched()`][postgrip_agent.workflow.patched] replay new runs right."""
     if not isinstance(id, str) or not id:
         raise ValueError("deprecate_patch() takes the patch id, a non-empty string")
     _patches.patched(_instance("deprecate_patch"), id, deprecated=True)

@@ -371,7 +371,7 @@ class WorkflowClient(_SubClient):
         search_attributes: Optional[Mapping[str, Any]] = None, run_id: Optional[str] = None,
         agent_id: Optional[str] = None, q: Optional[str] = None, status: Optional[str] = None,
     ) -> int:
-        """How many runs match the filters (as for :meth:`list`; a FAILED, CANCELED, TERMINATED or
+        """How many runs match the filters (as for [`list()`][postgrip_agent.workflow_client.WorkflowClient.list]; a FAILED, CANCELED, TERMINATED or
         TIMED_OUT ``status`` is counted by listing the failed runs)."""
         wire_state, wanted = state_and_status(state, status)
         if wanted is not None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -183,3 +185,31 @@ _queue_counter = [0]
 def queue() -> str:
     _queue_counter[0] += 1
     return f"tq-{_queue_counter[0]}"
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Selenium (skipped without it unless POSTGRIP_REQUIRE_BROWSER)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("POSTGRIP_REQUIRE_BROWSER"):
+            pytest.fail(f"POSTGRIP_REQUIRE_BROWSER is set but Debian's chromium and chromium-driver ({CHROMIUM}, "
+                        f"{CHROMEDRIVER}) are absent; .ci/run installs them")
+        pytest.skip("Chromium is absent here: apt-get install chromium chromium-driver (.ci/run does)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not fetch a browser or driver: Debian's are given
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()

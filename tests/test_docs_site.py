@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Set, Tuple
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
@@ -94,3 +94,60 @@ def test_the_programs_on_the_page_run(page: str, files: Dict[str, str], tmp_path
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert done.returncode == 0, f"{page}: {title} failed:\n{done.stderr[-3000:]}"
         assert done.stdout.strip(), f"{page}: {title} printed nothing"
+
+
+# ------------------------------------------------------------------ cross-references, links, code blocks
+
+RAW_ROLE = re.compile(r":(?:meth|class|func|mod|attr|exc|data|obj):(?:`|<code>)")
+
+
+def raw_roles(text: str) -> List[str]:
+    """Sphinx roles left as text (mkdocstrings renders them literally: ``:meth:`x``` is no link)."""
+    return [match.group(0) for match in RAW_ROLE.finditer(text)]
+
+
+def test_the_raw_role_check_finds_what_it_is_for() -> None:
+    assert raw_roles("see :meth:`Client.start` and :class:<code>Agent</code>") == [":meth:`", ":class:<code>"]
+    assert raw_roles('see <a class="autorefs" href="#x"><code>start()</code></a> and ``plain``') == []
+
+
+def test_no_docstring_uses_a_sphinx_role() -> None:
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}"
+             for path in sorted((ROOT / "postgrip_agent").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if raw_roles(line)]
+    assert not found, "use [`name`][postgrip_agent.path.name] (a link) or ``name`` instead:\n" + "\n".join(found)
+
+
+def test_the_built_site_has_no_raw_role_and_its_cross_references_are_links(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    found = [f"{page.relative_to(site)}: {role}" for page in pages for role in raw_roles(page.read_text())]
+    assert not found, found
+    client = (site / "reference" / "client" / "index.html").read_text()
+    assert 'class="autorefs autorefs-internal"' in client  # docstrings' cross-references became links
+
+
+def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Home\n\nSee [the guide](guide.md) and [its part](other.md#nowhere).\n")
+    (tmp_path / "docs" / "other.md").write_text("# Other\n")
+    (tmp_path / "mkdocs.yml").write_text("site_name: t\nstrict: true\nvalidation:\n  anchors: warn\n"
+                                         "nav:\n  - index.md\n  - other.md\n")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode != 0
+    assert "guide.md" in done.stderr and "nowhere" in done.stderr  # the missing page and the missing anchor, each named
+
+
+def test_code_blocks_show_every_character_at_1280px(site: Path, browser: Any) -> None:
+    browser.set_window_size(1280, 900)
+    cut = []
+    pages = ["tutorial", "guides/messages", "guides/schedules", "cron", "flask", "reference/client"]
+    for page in pages:
+        browser.get((site / page / "index.html").as_uri())
+        widths = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.md-content pre > code'))"
+            ".map(c => [c.scrollWidth, c.clientWidth, c.textContent.slice(0, 40)])")
+        assert widths, f"{page}: no code block found"
+        cut += [f"{page}: {text!r} ({scroll} > {client} px)" for scroll, client, text in widths if scroll > client + 1]
+    assert not cut, cut

@@ -9,7 +9,6 @@ screenshots the docs show)."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +22,6 @@ from postgrip_agent.server import LocalServer
 
 from .conftest import wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 QUEUE = "ui"
 _release = threading.Event()
 
@@ -72,29 +69,6 @@ class Greeting:
     @workflow.run
     def run(self, name: str) -> str:
         return f"Hello, {name}!"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("POSTGRIP_REQUIRE_BROWSER"):
-            pytest.fail(f"POSTGRIP_REQUIRE_BROWSER is set but Debian's chromium and chromium-driver ({CHROMIUM}, "
-                        f"{CHROMEDRIVER}) are absent; .ci/run installs them")
-        pytest.skip("Chromium is absent here: apt-get install chromium chromium-driver (.ci/run does)")
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not fetch a browser or driver: Debian's are given
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900", "--disable-gpu"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,7 @@ class WorkflowFuture(Generic[T]):
             self._callbacks.append((callback, loop, context))
 
     def remove_done_callback(self, callback: Callable[["WorkflowFuture[T]"], None]) -> int:
-        """Remove a callback added with :meth:`add_done_callback`; return how many were removed."""
+        """Remove a callback added with [`add_done_callback()`][postgrip_agent.workflow.WorkflowFuture.add_done_callback]; return how many were removed."""
         kept = [entry for entry in self._callbacks if entry[0] != callback]
         removed = len(self._callbacks) - len(kept)
         self._callbacks = kept
@@ -139,7 +139,7 @@ class WorkflowFuture(Generic[T]):
     def cancel(self, msg: Any = None) -> bool:
         """Cancel the work (as a cancellation scope would); False when it cannot be: it is done,
         shielded, or a non-cancellable scope holds it. A cancelled future fails with
-        ``asyncio.CancelledError`` (a :class:`~postgrip_agent.errors.CancelledFailure` when the
+        ``asyncio.CancelledError`` (a [`CancelledFailure`][postgrip_agent.errors.CancelledFailure] when the
         workflow or a scope was cancelled)."""
         if self.done() or self.on_cancel is None or self.shielded:
             return False

@@ -8,7 +8,7 @@ time (``workflow.now()``); a delay becomes a durable timer in history. Each coro
 a task of this loop, so ``asyncio.current_task()`` and task cancellation behave as in asyncio.
 
 A cancellation of the workflow or of a cancellation scope reaches a task as a
-:class:`~postgrip_agent.errors.CancelledFailure` (also an ``asyncio.CancelledError``, so code
+[`CancelledFailure`][postgrip_agent.errors.CancelledFailure] (also an ``asyncio.CancelledError``, so code
 catches it under either name); asyncio's own cancellations (``task.cancel()``, ``wait_for``,
 ``timeout``) stay plain ``asyncio.CancelledError``, as asyncio's helpers expect.
 """

@@ -242,7 +242,7 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> "Agent":
-        """Start polling in background threads and return the agent (``with Agent(...):`` does this); stop it with :meth:`shutdown`."""
+        """Start polling in background threads and return the agent (``with Agent(...):`` does this); stop it with [`shutdown()`][postgrip_agent.agent.Agent.shutdown]."""
         if self._started:
             return self
         self._started = True
@@ -265,7 +265,7 @@ class Agent:
         return agent
 
     def run_sync(self) -> None:
-        """The async SDK's blocking spelling of :meth:`run`."""
+        """The async SDK's blocking spelling of [`run()`][postgrip_agent.agent.Agent.run]."""
         self.run()
 
     def run_until(self, awaitable: Any) -> Any:
@@ -293,7 +293,7 @@ class Agent:
 
     def run(self, *, grace: Optional[float] = None) -> None:
         """Run until shutdown() (or SIGINT/SIGTERM when on the main thread), then drain as
-        :meth:`shutdown` does with ``grace``."""
+        [`shutdown()`][postgrip_agent.agent.Agent.shutdown] does with ``grace``."""
         previous: Dict[Any, Any] = {}
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 class AgentObserver(Protocol):
     def attach(self, agent: Any) -> None:
-        """Called once, when the Agent is built: read its :meth:`~postgrip_agent.Agent.stats` from then on."""
+        """Called once, when the Agent is built: read its ``stats()`` from then on."""
 
     def polled(self, lane: str, seconds: float, got_task: bool) -> None:
         """A poll of ``lane`` ("workflow" or "activity") returned after ``seconds``, with a task or not."""

@@ -42,7 +42,7 @@ def open_store(db: str, *, sqlite_synchronous: str = "full") -> Store:
     """The store ``db`` names: a ``postgresql://`` (or ``postgres://``) URL opens the PostgreSQL
     store (``pip install 'postgrip-agent-sync[postgres]'``; ``?schema=NAME`` picks a schema); a
     path, or ``:memory:``, a SQLite file, committing with ``sqlite_synchronous`` ("full", the
-    default, or "normal": see :class:`SQLiteStore`)."""
+    default, or "normal": see ``SQLiteStore``)."""
     check_synchronous(sqlite_synchronous)
     if is_postgres_url(db):
         from .store import PostgresStore
@@ -72,7 +72,7 @@ class LocalServer:
         sqlite_synchronous: str = "full",
         unpolled_warning_after: float = 300.0,
     ) -> None:
-        """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see :func:`open_store`).
+        """``db`` is a SQLite file, ``:memory:``, or a PostgreSQL URL (see ``open_store()``).
         ``max_connections`` caps open connections (and is kept below the fd limit); idle
         connections close after ``idle_timeout`` s, a request head must arrive within
         ``header_timeout`` s; ``/readyz`` answers 503 once the ticker lags ``tick_lag_limit`` s.
@@ -87,7 +87,7 @@ class LocalServer:
         ``sqlite_synchronous`` ("full", the default, or "normal") is how a SQLite file commits:
         with "full" every change the service acknowledged survives a power loss; with "normal"
         it survives the process crashing, but a power loss may undo the last ones (see
-        :class:`SQLiteStore`). PostgreSQL follows its own ``synchronous_commit``.
+        ``SQLiteStore``). PostgreSQL follows its own ``synchronous_commit``.
 
         Listening on an address other than loopback without ``auth_token`` would serve anyone who
         can reach it: it is refused (``ValueError``) unless ``insecure=True`` says that is meant."""
@@ -162,7 +162,7 @@ class LocalServer:
         return self
 
     def serve_forever(self) -> None:
-        """Run in the calling thread until :meth:`stop` is called from elsewhere."""
+        """Run in the calling thread until ``stop()`` is called from elsewhere."""
         self.start()
         self._stopped.wait()
 

@@ -39,7 +39,7 @@ class _Poller:
 
 
 class Watch:
-    """Interest in one key of :class:`_Waiters`: its condition, and a count of the key's changes,
+    """Interest in one key of ``_Waiters``: its condition, and a count of the key's changes,
     so a caller that read the store before a change does not then sleep through it."""
 
     __slots__ = ("cv", "watchers", "changes")
@@ -50,7 +50,7 @@ class Watch:
         self.changes = 0
 
     def seen(self) -> int:
-        """The changes so far: take this before reading the store, and pass it to :meth:`wait`."""
+        """The changes so far: take this before reading the store, and pass it to [`wait()`][postgrip_agent.task_client.TaskClient.wait]."""
         with self.cv:
             return self.changes
 

@@ -1,6 +1,6 @@
 """The service's state machine: what each call does to tasks, workflow runs and history.
 
-Each operation is one store transaction (serialised as :mod:`.core` describes). Long-polls
+Each operation is one store transaction (serialised as ``core`` describes). Long-polls
 wait on condition variables woken once a change commits, so a poller wakes the moment a task
 is queued for its queue. Time belongs to the ticker thread (timers,
 ``not_before``, lease expiry, run timeouts, schedules), which reads an injected clock.
@@ -36,9 +36,9 @@ MAX_TAIL_EVENTS = 1_000
 
 class Engine:
     """The whole state machine, as the HTTP wing and the ticker call it: tasks and the agent lane
-    here; workflow runs (:class:`Runs`), activity attempts (:class:`Activities`), time-driven work
-    (:class:`Timekeeping`) and sessions (:class:`Sessions`) in objects of their own, all holding
-    one :class:`EngineState`."""
+    here; workflow runs (``Runs``), activity attempts (``Activities``), time-driven work
+    (``Timekeeping``) and sessions (``Sessions``) in objects of their own, all holding
+    one ``EngineState``."""
 
     def __init__(self, store: Store, clock: Optional[Clock] = None, *, new_id: Optional[Callable[[], str]] = None,
                  auth_token: Optional[str] = None) -> None:

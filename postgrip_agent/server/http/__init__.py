@@ -1,6 +1,6 @@
-"""The HTTP wing of the service: connections and framing (:mod:`.conn`, :mod:`.framing`), the
-routes and their handlers (:mod:`.api`, :mod:`.schedules`), the wire JSON of records
-(:mod:`.wire`) and the in-process adapter (:mod:`.inprocess`). It calls the engine's public
+"""The HTTP wing of the service: connections and framing (``conn``, ``framing``), the
+routes and their handlers (``api``, ``schedules``), the wire JSON of records
+(``wire``) and the in-process adapter (``inprocess``). It calls the engine's public
 methods; the engine never imports it.
 """
 

@@ -184,7 +184,7 @@ class Api:
 
     def route(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
               caller_alive: Callable[[], bool] = lambda: True) -> Response:
-        """:meth:`dispatch` with the target already split: the path as sent (percent-encoded), the
+        """``dispatch()`` with the target already split: the path as sent (percent-encoded), the
         query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
             self.requests_served += 1

@@ -6,7 +6,7 @@ trip and a hand-off to a server thread. This adapter, mounted on the Connection'
 ``requests.Session`` (requests' extension point), runs the call on the caller's own thread
 instead: the same routing, authentication, fencing, idempotency and JSON bodies as over HTTP,
 the same status codes and ErrorResponses, without the socket. It is what
-``Client.connect(server)`` uses when given a :class:`~postgrip_agent.server.LocalServer`.
+``Client.connect(server)`` uses when given a [`LocalServer`][postgrip_agent.server.LocalServer].
 
 Differences from HTTP, by design: the connection timeout does not apply (the call runs to its
 end on the caller's thread; long-polls still end after their ``wait_seconds``), and once the

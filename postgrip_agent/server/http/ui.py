@@ -3,7 +3,7 @@ sign-in that keeps the service's token in an HttpOnly cookie.
 
 The page reads and steers everything through the same API as any client. With an auth token
 set, a request that carries no ``Authorization`` header may carry the ``postgrip_ui`` cookie
-instead (see :func:`cookie_authorization`); a write made so must also carry the
+instead (see ``cookie_authorization()``); a write made so must also carry the
 ``X-PostGrip-UI: 1`` header, which a cross-site form or link cannot send, so another site
 cannot make a signed-in browser act (CSRF). The assets hold no data, so they are public.
 """

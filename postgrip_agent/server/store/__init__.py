@@ -1,6 +1,6 @@
-"""The store wing of the service: the interface and records (:mod:`.base`), the one SQL store that
-holds each query once (:mod:`.sql`), a dialect per database (:mod:`.dialect`), the two databases'
-connections and transactions (:mod:`.sqlite`, :mod:`.postgres`) and the schema (:mod:`.migrations`).
+"""The store wing of the service: the interface and records (``base``), the one SQL store that
+holds each query once (``sql``), a dialect per database (``dialect``), the two databases'
+connections and transactions (``sqlite``, ``postgres``) and the schema (``migrations``).
 
 The engine imports from here only; the HTTP wing never does.
 """

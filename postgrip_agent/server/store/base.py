@@ -1,7 +1,7 @@
 """The storage interface of the local runtime service, and the records it keeps.
 
 The engine decides what happens; a store only keeps records and finds them. Every
-engine operation runs inside one :meth:`Store.transaction`, so a crash never leaves a
+engine operation runs inside one ``Store.transaction()``, so a crash never leaves a
 half-applied change. SQLite is the store shipped here (``sqlite``); a PostgreSQL
 store implements the same methods; both run the queries of ``sql``.
 """

@@ -1,6 +1,6 @@
 """What truly differs between the SQL databases the store runs on, and nothing else.
 
-The queries are written once, in :mod:`.sql`, with ``?`` placeholders; a :class:`Dialect` says how
+The queries are written once, in ``sql``, with ``?`` placeholders; a ``Dialect`` says how
 one database spells the few things SQL does not standardise: its placeholder, a prefix match,
 row locks that skip rows other transactions hold, a search in a JSON column, a case-insensitive
 LIKE and an insert that replaces a row with the same key.

@@ -1,9 +1,9 @@
 """The one SQL store: every query the service runs, written once.
 
-:class:`SQLStore` implements the :class:`~.base.Store` interface with plain SQL (``?`` placeholders)
-over a handful of primitives that each database provides (:mod:`.sqlite`, :mod:`.postgres`):
+``SQLStore`` implements the ``Store`` interface with plain SQL (``?`` placeholders)
+over a handful of primitives that each database provides (``sqlite``, ``postgres``):
 running a statement, reading records, inserting and updating by key, and its transactions.
-What one database spells differently goes through its :class:`~.dialect.Dialect`.
+What one database spells differently goes through its ``Dialect``.
 """
 
 from __future__ import annotations

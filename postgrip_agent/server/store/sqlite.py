@@ -1,6 +1,6 @@
 """The SQLite store: one file (or ``:memory:``), WAL mode, one transaction per change.
 
-The queries are :class:`~.sql.SQLStore`'s; this module connects, runs transactions, and keeps
+The queries are ``SQLStore``'s; this module connects, runs transactions, and keeps
 recently used rows of the hot tables in memory."""
 
 from __future__ import annotations
