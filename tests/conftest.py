@@ -213,3 +213,22 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per reason tests were skipped (PostgreSQL off, no reference SDK, no browser), with counts,
+    instead of a line per test: the run says what it did not run and how to run it."""
+    reasons: Dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section("skipped")
+    postgres = reasons.pop(HOW_TO_ENABLE, 0)
+    if postgres:
+        terminalreporter.write_line(f"{postgres} PostgreSQL tests skipped: POSTGRIP_TEST_POSTGRES is not set "
+                                    "(set it to e.g. postgresql://postgres@127.0.0.1:5432/test to run them)")
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{count} skipped: {reason}")

@@ -183,9 +183,9 @@ def test_bad_input_is_one_line_with_its_exit_code(served: str, tmp_path: Path) -
     one_line_error(cli("workflow", "list", address="http://127.0.0.1:1", check=3), "127.0.0.1:1", "--address")
     one_line_error(cli("agent", "no_such_module_here", "-q", QUEUE, address=served, check=2, cwd=tmp_path),
                    "does not import")
-    unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "7", address=served, check=4)
+    unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "3", address=served, check=4)
     assert "no agent has taken this NoSuchWorkflow run" in unknown.stderr and "-q cli" in unknown.stderr
-    one_line_error(unknown, "did not finish within 7")
+    one_line_error(unknown, "did not finish within 3")
     debug = cli("workflow", "start", "Shouter", "--arg", "{oops", "--debug", address=served, check=2)
     assert "Traceback" in debug.stderr
 

@@ -44,7 +44,7 @@ def start(client: Client, args: argparse.Namespace, out: Output) -> int:
 
 
 #: after this long, a run no agent has picked up gets a hint on stderr
-PICKUP_HINT_SECONDS = 5.0
+PICKUP_HINT_SECONDS = 2.0
 
 
 def execute(client: Client, args: argparse.Namespace, out: Output) -> int:
