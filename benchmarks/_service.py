@@ -14,8 +14,9 @@ def start_service_process(prefix: str = "postgrip-bench-", *extra: str) -> Tuple
     """The process and its address; the caller terminates it. ``extra``: more server options
     (``--sqlite-synchronous normal``)."""
     db = tempfile.mkdtemp(prefix=prefix) + "/bench.db"
-    proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0", *extra],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0", *extra], stderr=subprocess.PIPE, text=True
+    )
     assert proc.stderr is not None
     address = next(m.group(1) for line in proc.stderr if (m := re.search(r"listening on (http://\S+)", line)))
     return proc, address

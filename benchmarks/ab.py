@@ -27,8 +27,9 @@ ROOT = HERE.parent
 
 def _run(tree: Path, script: List[str]) -> Dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, str(HERE / script[0]), *script[1:]], cwd=tree, env=env,
-                          capture_output=True, text=True, timeout=7200)
+    done = subprocess.run(
+        [sys.executable, str(HERE / script[0]), *script[1:]], cwd=tree, env=env, capture_output=True, text=True, timeout=7200
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{script[0]} on {tree} failed:\n{done.stderr[-3000:]}")
     last = [line for line in done.stdout.splitlines() if line.startswith("{")][-1]  # the script's JSON line
@@ -44,8 +45,9 @@ def main() -> None:
     script = [s for s in options.script if s != "--"]
     with tempfile.TemporaryDirectory(prefix="postgrip-ab-") as scratch:
         before = Path(scratch) / "before"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), options.before],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), options.before], check=True, capture_output=True
+        )
         try:
             runs: Dict[str, List[Dict[str, Any]]] = {"before": [], "after": []}
             for rep in range(options.reps):

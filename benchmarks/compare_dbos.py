@@ -55,9 +55,16 @@ def _timings(run_one: Callable[[int], Any], samples: int) -> Dict[str, float]:
     return {"p50_ms": times[len(times) // 2] * 1000, "p95_ms": times[int(len(times) * 0.95)] * 1000}
 
 
-def _measure(one: Callable[[int], Any], start: Callable[[int], Any], wait: Callable[[Any], Any],
-             steps: Callable[[int], Any], fanout: Callable[[int], Any], cpu: Callable[[], float],
-             requests: Callable[[], int], quick: bool) -> Dict[str, Any]:
+def _measure(
+    one: Callable[[int], Any],
+    start: Callable[[int], Any],
+    wait: Callable[[Any], Any],
+    steps: Callable[[int], Any],
+    fanout: Callable[[int], Any],
+    cpu: Callable[[], float],
+    requests: Callable[[], int],
+    quick: bool,
+) -> Dict[str, Any]:
     out: Dict[str, Any] = _timings(one, 50 if quick else 150)
     total = 200 if quick else 500
     cpu_before, sent_before, started = cpu(), requests(), time.perf_counter()
@@ -130,15 +137,23 @@ def ours_worker(mode: str, sync: str, quick: bool) -> Dict[str, Any]:
         return time.process_time() + (process_cpu_seconds(service_pid) if proc is not None else 0.0)
 
     try:
-        with Agent(client, task_queue="bench", workflows=[One, Steps, Fan], activities=[echo],
-                   max_concurrent_workflow_tasks=16, max_concurrent_activities=64):
+        with Agent(
+            client,
+            task_queue="bench",
+            workflows=[One, Steps, Fan],
+            activities=[echo],
+            max_concurrent_workflow_tasks=16,
+            max_concurrent_activities=64,
+        ):
             out = _measure(
                 one=lambda i: client.execute_workflow(One, i, task_queue="bench", timeout=60),
                 start=lambda i: client.start_workflow(One, i, task_queue="bench"),
                 wait=lambda handle: handle.result(timeout=300),
                 steps=lambda n: client.execute_workflow(Steps, n, task_queue="bench", timeout=600),
                 fanout=lambda n: client.execute_workflow(Fan, n, task_queue="bench", timeout=600),
-                cpu=cpu, requests=lambda: client.connection.requests_sent, quick=quick,
+                cpu=cpu,
+                requests=lambda: client.connection.requests_sent,
+                quick=quick,
             )
         return {"metrics": out, "settings": settings}
     finally:
@@ -194,8 +209,10 @@ def dbos_worker(sync: str, quick: bool) -> Dict[str, Any]:
 
     DBOS.launch()
     with _get_dbos_instance()._sys_db.engine.connect() as conn:  # read back from DBOS's own pool
-        settings = {"synchronous": int(conn.exec_driver_sql("PRAGMA synchronous").scalar()),
-                    "wal": int(str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal")}
+        settings = {
+            "synchronous": int(conn.exec_driver_sql("PRAGMA synchronous").scalar()),
+            "wal": int(str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal"),
+        }
     try:
         out = _measure(
             one=lambda i: DBOS.start_workflow(one, i).get_result(),
@@ -203,7 +220,9 @@ def dbos_worker(sync: str, quick: bool) -> Dict[str, Any]:
             wait=lambda handle: handle.get_result(),
             steps=lambda n: DBOS.start_workflow(steps, n).get_result(),
             fanout=lambda n: asyncio.run(run_fan(n)),
-            cpu=time.process_time, requests=lambda: 0, quick=quick,
+            cpu=time.process_time,
+            requests=lambda: 0,
+            quick=quick,
         )
         return {"metrics": out, "settings": settings}
     finally:
@@ -239,18 +258,22 @@ def _report(sync: str, contenders: List[str], runs: Dict[str, List[Dict[str, Any
     print(f"\nSQLite synchronous={sync.upper()}, WAL; read back from each side's own connections:")
     for contender in contenders:
         seen = sorted({(r["settings"]["synchronous"], r["settings"]["wal"]) for r in runs[contender]})
-        print(f"  {contender:<22} " + ", ".join(f"synchronous={s} ({'FULL' if s == 2 else 'NORMAL' if s == 1 else s}) "
-                                                  f"wal={'yes' if w else 'NO'}" for s, w in seen))
-    medians = {c: {k: statistics.median(r["metrics"][k] for r in runs[c]) for k in runs[c][0]["metrics"]}
-               for c in contenders}
+        print(
+            f"  {contender:<22} "
+            + ", ".join(
+                f"synchronous={s} ({'FULL' if s == 2 else 'NORMAL' if s == 1 else s}) wal={'yes' if w else 'NO'}" for s, w in seen
+            )
+        )
+    medians = {c: {k: statistics.median(r["metrics"][k] for r in runs[c]) for k in runs[c][0]["metrics"]} for c in contenders}
     peer = f"dbos-{sync}"
     ours = [c for c in contenders if c != peer]
     print(f"medians of {reps} interleaved repetitions")
     print(f"{'metric':<16}" + "".join(f"{c:>20}" for c in contenders) + "".join(f"{c.split('-')[1] + '/dbos':>15}" for c in ours))
     for metric in medians[peer]:
         row = f"{metric:<16}" + "".join(f"{medians[c][metric]:>20.2f}" for c in contenders)
-        row += "".join(f"{medians[c][metric] / medians[peer][metric]:>15.2f}" if medians[peer][metric] else f"{'-':>15}"
-                       for c in ours)
+        row += "".join(
+            f"{medians[c][metric] / medians[peer][metric]:>15.2f}" if medians[peer][metric] else f"{'-':>15}" for c in ours
+        )
         print(row)
 
 
@@ -281,8 +304,10 @@ def main() -> None:
                 print(f"rep {rep + 1}: {contender} done", flush=True)
     for sync, contenders in plan:
         _report(sync, contenders, runs, options.reps)
-    print("\n(throughput: higher is better, a ratio >= 1.0 meets the target; the others: lower is better, <= 1.0 meets it."
-          " ours-http and ours-inproc run the service inside the benchmark's process: labelled, not the headline)")
+    print(
+        "\n(throughput: higher is better, a ratio >= 1.0 meets the target; the others: lower is better, <= 1.0 meets it."
+        " ours-http and ours-inproc run the service inside the benchmark's process: labelled, not the headline)"
+    )
 
 
 if __name__ == "__main__":

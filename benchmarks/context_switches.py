@@ -55,8 +55,7 @@ def measure(transport: str) -> float:
 
 def main() -> None:
     for transport in ("in-process", "http"):
-        print(f"context switches per 1-activity workflow (one at a time, all threads), {transport}: "
-              f"{measure(transport):.0f}")
+        print(f"context switches per 1-activity workflow (one at a time, all threads), {transport}: {measure(transport):.0f}")
 
 
 if __name__ == "__main__":

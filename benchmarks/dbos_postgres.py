@@ -74,8 +74,9 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--latency", type=int, default=100)
-    parser.add_argument("--handle", action="store_true",
-                        help="start each workflow and wait on its handle (default: call it, DBOS's fastest way)")
+    parser.add_argument(
+        "--handle", action="store_true", help="start each workflow and wait on its handle (default: call it, DBOS's fastest way)"
+    )
     args = parser.parse_args()
     database = urlsplit(args.url).path.lstrip("/")
 
@@ -106,13 +107,18 @@ def main() -> None:
         with psycopg.connect(_admin_url(args.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     latencies.sort()
-    print(json.dumps({
-        "workflows_s": args.workflows / elapsed,
-        "p50_ms": statistics.median(latencies), "p95_ms": latencies[int(len(latencies) * 0.95)],
-        "statements_per_wf": (after["statements"] - before["statements"]) / args.workflows,
-        "commits_per_wf": (after["commits"] - before["commits"]) / args.workflows,
-        "settings": {**SETTINGS, "isolation": sorted(ISOLATION)},
-    }))
+    print(
+        json.dumps(
+            {
+                "workflows_s": args.workflows / elapsed,
+                "p50_ms": statistics.median(latencies),
+                "p95_ms": latencies[int(len(latencies) * 0.95)],
+                "statements_per_wf": (after["statements"] - before["statements"]) / args.workflows,
+                "commits_per_wf": (after["commits"] - before["commits"]) / args.workflows,
+                "settings": {**SETTINGS, "isolation": sorted(ISOLATION)},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

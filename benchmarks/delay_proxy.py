@@ -49,8 +49,9 @@ async def _serve(target: Tuple[str, int], delay: float) -> None:
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(_pipe(client_reader, server_writer, delay), _pipe(server_reader, client_writer, delay),
-                             return_exceptions=True)
+        await asyncio.gather(
+            _pipe(client_reader, server_writer, delay), _pipe(server_reader, client_writer, delay), return_exceptions=True
+        )
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     host, port = server.sockets[0].getsockname()[:2]

@@ -43,8 +43,9 @@ def main() -> None:
 
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
-        proxy = FaultyProxy((env.server.host, env.server.port), drop_request=0.01, drop_answer=0.02, half_answer=0.01,
-                            stall=0.003, delay=0.03)
+        proxy = FaultyProxy(
+            (env.server.host, env.server.port), drop_request=0.01, drop_answer=0.02, half_answer=0.01, stall=0.003, delay=0.03
+        )
         client = Client.connect(proxy.address, timeout=2.0)
         env.client.schedule.create_workflow_schedule(workflow="W", schedule_id="minutely", cron="* * * * *")
         started = time.monotonic()
@@ -56,8 +57,9 @@ def main() -> None:
                 handle.signal(GO, f"b-{n}")
                 if n % 25 == 0:  # two years of a per-minute cron: refused before it is enumerated
                     try:
-                        env.client.schedule.backfill("minutely", datetime(2024, 1, 1, tzinfo=timezone.utc),
-                                                     datetime(2026, 1, 1, tzinfo=timezone.utc))
+                        env.client.schedule.backfill(
+                            "minutely", datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)
+                        )
                     except InvalidArgumentError:
                         refused.append(n)
                 return handle.result(timeout=90)
@@ -71,8 +73,10 @@ def main() -> None:
         waits.sort()
         print(f"{ok}/{WORKFLOWS} workflows correct in {time.monotonic() - started:.1f}s; faults injected {proxy.injected}")
         print(f"oversized backfills refused: {len(refused)}")
-        print(f"engine lock waits over {len(waits)} probes: p50 {statistics.median(waits) * 1000:.2f} ms, "
-              f"p99 {waits[int(len(waits) * 0.99)] * 1000:.2f} ms, max {waits[-1] * 1000:.1f} ms")
+        print(
+            f"engine lock waits over {len(waits)} probes: p50 {statistics.median(waits) * 1000:.2f} ms, "
+            f"p99 {waits[int(len(waits) * 0.99)] * 1000:.2f} ms, max {waits[-1] * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,19 @@ def _fill(server: LocalServer, runs: int) -> None:
     with server.engine.operation():
         for i in range(runs):
             at = 1_000.0 + i * 0.01
-            server.store.insert_run(RunRecord(
-                run_id=f"run-{i}", id=f"wf-{i}", namespace="default", type="Report" if i % 10 else "Other",
-                queue="q", task_id=f"task-{i}", state="succeeded", created_at=at, updated_at=at))
+            server.store.insert_run(
+                RunRecord(
+                    run_id=f"run-{i}",
+                    id=f"wf-{i}",
+                    namespace="default",
+                    type="Report" if i % 10 else "Other",
+                    queue="q",
+                    task_id=f"task-{i}",
+                    state="succeeded",
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
 
 
 def _median_ms(session: requests.Session, url: str, params: Dict[str, Any], samples: int) -> float:
@@ -55,11 +65,13 @@ def _ui_page_ms(session: requests.Session, address: str, samples: int) -> float:
     times: List[float] = []
     for _ in range(samples):
         started = time.perf_counter()
-        session.get(f"{address}/api/v1/workflows", params={"namespace": "default", "limit": 50,
-                                                           "order_by": "-created_at"}, timeout=60).raise_for_status()
+        session.get(
+            f"{address}/api/v1/workflows", params={"namespace": "default", "limit": 50, "order_by": "-created_at"}, timeout=60
+        ).raise_for_status()
         for state in ("running", "succeeded", "failed", "continued_as_new"):
-            session.get(f"{address}/api/v1/workflows/count", params={"namespace": "default", "state": state},
-                        timeout=60).raise_for_status()
+            session.get(
+                f"{address}/api/v1/workflows/count", params={"namespace": "default", "state": state}, timeout=60
+            ).raise_for_status()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 
@@ -67,8 +79,10 @@ def _ui_page_ms(session: requests.Session, address: str, samples: int) -> float:
 def _deep_token(session: requests.Session, address: str, pages: int) -> Optional[str]:
     token = None
     for _ in range(pages):
-        answer = session.get(f"{address}/api/v1/workflows", params={"namespace": "default", "limit": 100,
-                                                                    **({"page_token": token} if token else {})})
+        answer = session.get(
+            f"{address}/api/v1/workflows",
+            params={"namespace": "default", "limit": 100, **({"page_token": token} if token else {})},
+        )
         token = answer.headers.get("X-Next-Page-Token")
         if token is None:
             return None
@@ -102,8 +116,9 @@ def measure(db: str, runs: int, samples: int) -> Dict[str, float]:
         }
         figures["ui page"] = _ui_page_ms(session, server.address, samples)
         token = _deep_token(session, server.address, 19)
-        figures["20th page"] = _median_ms(session, base, {"namespace": "default", "limit": 100,
-                                                          **({"page_token": token} if token else {})}, samples)
+        figures["20th page"] = _median_ms(
+            session, base, {"namespace": "default", "limit": 100, **({"page_token": token} if token else {})}, samples
+        )
         return figures
 
 

@@ -82,8 +82,10 @@ def main() -> None:
         "typed dataclass": (Client.connect(address), TypedOrder, price_typed, LINE),
         "typed + encrypted": (Client.connect(address, data_converter=encrypted), TypedOrder, price_typed, LINE),
     }
-    agents = [Agent(client, task_queue=name, workflows=[flow], activities=[act]).start()
-              for name, (client, flow, act, _) in modes.items()]
+    agents = [
+        Agent(client, task_queue=name, workflows=[flow], activities=[act]).start()
+        for name, (client, flow, act, _) in modes.items()
+    ]
     times: Dict[str, List[float]] = {name: [] for name in modes}
     try:
         for name, (client, flow, _, value) in modes.items():  # warm up

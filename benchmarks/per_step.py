@@ -74,23 +74,32 @@ def per_step(client: Client, sizes: List[int], cached: int) -> Dict[int, float]:
 
 def cache_memory(runs: int) -> None:
     """Live instances of a run waiting on a signal, held in the agent's cache: bytes per run."""
-    started = {"id": "1", "type": "WorkflowExecutionStarted", "task_id": "t", "attributes": {"workflow_type": "Waits", "args": []},
-               "created_at": datetime.now(timezone.utc).isoformat()}
+    started = {
+        "id": "1",
+        "type": "WorkflowExecutionStarted",
+        "task_id": "t",
+        "attributes": {"workflow_type": "Waits", "args": []},
+        "created_at": datetime.now(timezone.utc).isoformat(),
+    }
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     rss_before = _rss()
     cache = LiveRunCache(runs)
     for i in range(runs):
-        info = WorkflowInfo(workflow_id=f"w{i}", run_id=f"r{i}", workflow_type="Waits", task_queue="q", namespace="default", task_id="t")
+        info = WorkflowInfo(
+            workflow_id=f"w{i}", run_id=f"r{i}", workflow_type="Waits", task_queue="q", namespace="default", task_id="t"
+        )
         instance = WorkflowInstance(Waits, info, History([started]))
         instance.activate()
         cache.entry(f"r{i}").instance = instance
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    print(f"== cache of {len(cache)} live runs (each waiting on a signal): {used / runs / 1024:.1f} KiB per run "
-          f"(tracemalloc), {used / 2**20:.0f} MiB in all; RSS grew {(_rss() - rss_before) / 1024:.0f} MiB")
+    print(
+        f"== cache of {len(cache)} live runs (each waiting on a signal): {used / runs / 1024:.1f} KiB per run "
+        f"(tracemalloc), {used / 2**20:.0f} MiB in all; RSS grew {(_rss() - rss_before) / 1024:.0f} MiB"
+    )
 
 
 def _rss() -> int:

@@ -50,8 +50,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from compare_dbos import dbos_python  # noqa: E402
 
-PG = os.environ.get("POSTGRIP_BENCH_POSTGRES") or os.environ.get("POSTGRIP_TEST_POSTGRES") or \
-    "postgresql://postgres@127.0.0.1:5432/test"
+PG = (
+    os.environ.get("POSTGRIP_BENCH_POSTGRES")
+    or os.environ.get("POSTGRIP_TEST_POSTGRES")
+    or "postgresql://postgres@127.0.0.1:5432/test"
+)
 #: the URL the contenders use: PG, or PG through the delay proxy (``--delay-ms``)
 SERVED = [PG]
 #: each replica's pool of connections (``--pool-size``; 0: the store's default)
@@ -65,9 +68,18 @@ def _delayed(delay_ms: float) -> Iterator[None]:
         yield
         return
     target = urlsplit(PG)
-    proxy = subprocess.Popen([sys.executable, str(HERE / "delay_proxy.py"), "--target",
-                              f"{target.hostname or '127.0.0.1'}:{target.port or 5432}", "--delay-ms", str(delay_ms)],
-                             stdout=subprocess.PIPE, text=True)
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "delay_proxy.py"),
+            "--target",
+            f"{target.hostname or '127.0.0.1'}:{target.port or 5432}",
+            "--delay-ms",
+            str(delay_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proxy.stdout is not None
         address = proxy.stdout.readline().split()[-1]
@@ -93,8 +105,12 @@ class One:
 
 
 def _replica(db: str) -> Tuple["subprocess.Popen[str]", str]:
-    proc = subprocess.Popen([sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     seen = []
     for line in proc.stderr:
@@ -137,8 +153,11 @@ def _replicas(store: str) -> Iterator[List[str]]:
 def _stats(addresses: List[str]) -> Tuple[int, int, int]:
     """Write transactions committed, round trips to the database and statements, over the replicas."""
     stats = [requests.get(a + "/readyz", timeout=30).json()["stats"] for a in addresses]
-    return (sum(int(s["store_commits"]) for s in stats), sum(int(s.get("store_round_trips", 0)) for s in stats),
-            sum(int(s.get("store_statements", 0)) for s in stats))
+    return (
+        sum(int(s["store_commits"]) for s in stats),
+        sum(int(s.get("store_round_trips", 0)) for s in stats),
+        sum(int(s.get("store_statements", 0)) for s in stats),
+    )
 
 
 def _throughput(addresses: List[str], total: int, latency: int) -> Dict[str, float]:
@@ -161,9 +180,14 @@ def _throughput(addresses: List[str], total: int, latency: int) -> Dict[str, flo
         elapsed = time.perf_counter() - started
         assert results == list(range(total))
         after = _stats(addresses)
-        return {"workflows_s": total / elapsed, "commits_per_wf": (after[0] - before[0]) / total,
-                "round_trips_per_wf": (after[1] - before[1]) / total, "statements_per_wf": (after[2] - before[2]) / total,
-                "p50_ms": statistics.median(one_at_a_time), "p95_ms": one_at_a_time[int(len(one_at_a_time) * 0.95)]}
+        return {
+            "workflows_s": total / elapsed,
+            "commits_per_wf": (after[0] - before[0]) / total,
+            "round_trips_per_wf": (after[1] - before[1]) / total,
+            "statements_per_wf": (after[2] - before[2]) / total,
+            "p50_ms": statistics.median(one_at_a_time),
+            "p95_ms": one_at_a_time[int(len(one_at_a_time) * 0.95)],
+        }
     finally:
         for agent in agents:
             agent.shutdown(timeout=30)
@@ -178,8 +202,9 @@ def _wake(poll_at: str, enqueue_at: str, samples: int) -> List[float]:
         got: Dict[str, float] = {}
 
         def poll() -> None:
-            poller.get(poll_at + "/api/v1/agent/poll", params={"queue": queue, "agent_id": "bench", "wait_seconds": 10},
-                       timeout=30).raise_for_status()
+            poller.get(
+                poll_at + "/api/v1/agent/poll", params={"queue": queue, "agent_id": "bench", "wait_seconds": 10}, timeout=30
+            ).raise_for_status()
             got["at"] = time.perf_counter()
 
         thread = threading.Thread(target=poll)
@@ -203,8 +228,12 @@ def _until_waiting(address: str, queue: str) -> None:
 def _dbos(workflows: int, latency: int) -> Dict[str, Any]:
     """DBOS Transact on the same PostgreSQL server, in its own venv and process (a database of its own)."""
     url = f"{urlunsplit(urlsplit(SERVED[0])._replace(query=''))}_dbos_{uuid.uuid4().hex[:8]}"
-    done = subprocess.run([dbos_python(), str(HERE / "dbos_postgres.py"), url, "--workflows", str(workflows),
-                           "--latency", str(latency)], capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [dbos_python(), str(HERE / "dbos_postgres.py"), url, "--workflows", str(workflows), "--latency", str(latency)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if done.returncode != 0:
         raise SystemExit(f"the DBOS run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -233,9 +262,13 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=100, help="workflows run one at a time for p50/p95")
     parser.add_argument("--wake-samples", type=int, default=50)
     parser.add_argument("--no-dbos", action="store_true", help="leave DBOS out")
-    parser.add_argument("--delay-ms", type=float, default=0.0,
-                        help="add this delay each way between the contenders and PostgreSQL (a TCP proxy), as a "
-                             "database on another host; SQLite is left out then")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=0.0,
+        help="add this delay each way between the contenders and PostgreSQL (a TCP proxy), as a "
+        "database on another host; SQLite is left out then",
+    )
     parser.add_argument("--pool-size", type=int, default=0, help="each replica's connections at most (default: the store's)")
     parser.add_argument("--json", action="store_true", help="also print the medians as one JSON line (for benchmarks/ab.py)")
     args = parser.parse_args()
@@ -250,8 +283,9 @@ def main() -> None:
     _report(args, stores, runs, wake)
 
 
-def _measure(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]],
-             wake: Dict[str, List[float]]) -> None:
+def _measure(
+    args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]], wake: Dict[str, List[float]]
+) -> None:
     for rep in range(args.reps):
         for store in stores:
             if store == "dbos-postgres":
@@ -265,15 +299,20 @@ def _measure(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[D
             print(f"rep {rep + 1} {store}: {runs[store][-1]}", file=sys.stderr)
 
 
-def _report(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]],
-            wake: Dict[str, List[float]]) -> None:
+def _report(
+    args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Dict[str, Any]]], wake: Dict[str, List[float]]
+) -> None:
     print(f"PostgreSQL as read back: ours {_our_settings()}")
     if not args.no_dbos:
         print(f"PostgreSQL as read back: DBOS {runs['dbos-postgres'][0]['settings']}")
-    print(f"{args.workflows} one-activity workflows started at once (16 threads); latency: {args.latency} run one at "
-          f"a time; medians of {args.reps} interleaved runs")
-    print(f"{'store':<14} {'p50 ms':>7} {'p95 ms':>7} {'workflows/s':>12} {'vs DBOS':>8} {'statements/wf':>14} "
-          f"{'commits/wf':>11} {'round trips/wf':>15}")
+    print(
+        f"{args.workflows} one-activity workflows started at once (16 threads); latency: {args.latency} run one at "
+        f"a time; medians of {args.reps} interleaved runs"
+    )
+    print(
+        f"{'store':<14} {'p50 ms':>7} {'p95 ms':>7} {'workflows/s':>12} {'vs DBOS':>8} {'statements/wf':>14} "
+        f"{'commits/wf':>11} {'round trips/wf':>15}"
+    )
     peer = statistics.median(r["workflows_s"] for r in runs["dbos-postgres"]) if not args.no_dbos else None
 
     def median(store: str, key: str) -> float:
@@ -282,24 +321,37 @@ def _report(args: argparse.Namespace, stores: List[str], runs: Dict[str, List[Di
     for store in stores:
         wfs = median(store, "workflows_s")
         versus = f"{wfs / peer:>7.2f}x" if peer else f"{'-':>8}"
-        print(f"{store:<14} {median(store, 'p50_ms'):>7.1f} {median(store, 'p95_ms'):>7.1f} {wfs:>12.1f} {versus} "
-              f"{median(store, 'statements_per_wf'):>14.1f} {median(store, 'commits_per_wf'):>11.1f} "
-              f"{median(store, 'round_trips_per_wf'):>15.1f}")
+        print(
+            f"{store:<14} {median(store, 'p50_ms'):>7.1f} {median(store, 'p95_ms'):>7.1f} {wfs:>12.1f} {versus} "
+            f"{median(store, 'statements_per_wf'):>14.1f} {median(store, 'commits_per_wf'):>11.1f} "
+            f"{median(store, 'round_trips_per_wf'):>15.1f}"
+        )
     if peer:
         p50 = median("dbos-postgres", "p50_ms")
         for store in ("postgres-1", "postgres-2"):
-            print(f"{store} vs DBOS on PostgreSQL: p50 {median(store, 'p50_ms') / p50:.2f}x, "
-                  f"throughput {median(store, 'workflows_s') / peer:.2f}x")
+            print(
+                f"{store} vs DBOS on PostgreSQL: p50 {median(store, 'p50_ms') / p50:.2f}x, "
+                f"throughput {median(store, 'workflows_s') / peer:.2f}x"
+            )
     if args.json:
-        print(json.dumps({f"{store} {figure}": median(store, key) for store in stores
-                          for figure, key in (("workflows/s", "workflows_s"), ("round trips/wf", "round_trips_per_wf"))}))
+        print(
+            json.dumps(
+                {
+                    f"{store} {figure}": median(store, key)
+                    for store in stores
+                    for figure, key in (("workflows/s", "workflows_s"), ("round trips/wf", "round_trips_per_wf"))
+                }
+            )
+        )
     print("long-poll wake latency (ms, enqueue sent -> poll answered)")
     for name, samples in wake.items():
         if not samples:
             continue
         samples.sort()
-        print(f"  {name:<16} p50 {samples[len(samples) // 2]:6.1f}  p95 {samples[int(len(samples) * 0.95)]:6.1f}  "
-              f"max {samples[-1]:6.1f}  (n={len(samples)})")
+        print(
+            f"  {name:<16} p50 {samples[len(samples) // 2]:6.1f}  p95 {samples[int(len(samples) * 0.95)]:6.1f}  "
+            f"max {samples[-1]:6.1f}  (n={len(samples)})"
+        )
 
 
 if __name__ == "__main__":

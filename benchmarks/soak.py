@@ -55,10 +55,11 @@ def main() -> None:
                     future.result()
             elapsed = time.monotonic() - started
     windows = int(elapsed // args.window)
-    rates = [sum(1 for t in finished if k * args.window <= t < (k + 1) * args.window) / args.window
-             for k in range(windows)]
-    print(f"{len(finished)} of {args.workflows} workflows finished in {elapsed:.0f} s "
-          f"({len(finished) / elapsed:.1f}/s overall); wrong results: {len(wrong)}")
+    rates = [sum(1 for t in finished if k * args.window <= t < (k + 1) * args.window) / args.window for k in range(windows)]
+    print(
+        f"{len(finished)} of {args.workflows} workflows finished in {elapsed:.0f} s "
+        f"({len(finished) / elapsed:.1f}/s overall); wrong results: {len(wrong)}"
+    )
     print("workflows/s per window of %.0f s: %s" % (args.window, " ".join(f"{r:.1f}" for r in rates)))
     if len(rates) >= 2:
         print(f"first window {rates[0]:.1f}/s, last full window {rates[-1]:.1f}/s: last/first {rates[-1] / rates[0]:.2f}")

@@ -36,8 +36,10 @@ def main() -> None:
         conn = Connection(server.address)
         for label, fn in (("GET /healthz", lambda: conn.request("GET", "/healthz")),):
             base, ours = per_call(floor), per_call(fn)
-            print(f"{label}: http.client {base:.0f} us/call, Connection {ours:.0f} us/call, overhead {ours - base:.0f} us "
-                  f"({ours / base:.2f}x the floor)")
+            print(
+                f"{label}: http.client {base:.0f} us/call, Connection {ours:.0f} us/call, overhead {ours - base:.0f} us "
+                f"({ours / base:.2f}x the floor)"
+            )
 
 
 if __name__ == "__main__":

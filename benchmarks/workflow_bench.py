@@ -57,8 +57,10 @@ def latency(env: WorkflowEnvironment, runs: int) -> None:
         env.client.execute_workflow(OneActivity, i, task_queue="bench")
         if i >= 5:  # warm-up excluded
             samples.append((time.perf_counter() - begun) * 1000)
-    print(f"1-activity workflow, start to result: p50 {statistics.median(samples):.1f} ms, "
-          f"p95 {percentile(samples, 0.95):.1f} ms over {runs} runs")
+    print(
+        f"1-activity workflow, start to result: p50 {statistics.median(samples):.1f} ms, "
+        f"p95 {percentile(samples, 0.95):.1f} ms over {runs} runs"
+    )
 
 
 def throughput(env: WorkflowEnvironment, total: int, clients: int) -> None:
@@ -69,8 +71,10 @@ def throughput(env: WorkflowEnvironment, total: int, clients: int) -> None:
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(total)))
     elapsed = time.perf_counter() - begun
-    print(f"throughput: {total} one-activity workflows from {clients} client threads in {elapsed:.2f} s "
-          f"= {total / elapsed:.0f} workflows/s")
+    print(
+        f"throughput: {total} one-activity workflows from {clients} client threads in {elapsed:.2f} s "
+        f"= {total / elapsed:.0f} workflows/s"
+    )
 
 
 def requests_per_workflow(env: WorkflowEnvironment, sizes: List[int]) -> None:
@@ -80,8 +84,10 @@ def requests_per_workflow(env: WorkflowEnvironment, sizes: List[int]) -> None:
         before, empty_before = api.requests_served, api.empty_polls
         env.client.execute_workflow(Sequential, n, task_queue="bench", timeout=600)
         used = (api.requests_served - before) - (api.empty_polls - empty_before)
-        print(f"HTTP requests for {n} sequential activities: {used} (target <= 6N+10 = {6 * n + 10}; "
-              f"async reference SDK: {n * (n + 1) // 2 + 9 * n + 5})")
+        print(
+            f"HTTP requests for {n} sequential activities: {used} (target <= 6N+10 = {6 * n + 10}; "
+            f"async reference SDK: {n * (n + 1) // 2 + 9 * n + 5})"
+        )
 
 
 def result_wakeup(env: WorkflowEnvironment, runs: int) -> None:
@@ -101,11 +107,15 @@ def result_wakeup(env: WorkflowEnvironment, runs: int) -> None:
         waiter.start()
         time.sleep(0.02)
         done = time.perf_counter()
-        conn.request("POST", f"/api/v1/agent/tasks/{task['id']}/complete", params={"agent_id": "b"}, body={"result": {"value": i}})
+        conn.request(
+            "POST", f"/api/v1/agent/tasks/{task['id']}/complete", params={"agent_id": "b"}, body={"result": {"value": i}}
+        )
         waiter.join()
         delays.append((returned["at"] - done) * 1000)
-    print(f"handle.result() returns after the run finishes: p50 {statistics.median(delays):.1f} ms, "
-          f"max {max(delays):.1f} ms over {runs} runs (no polling sleep)")
+    print(
+        f"handle.result() returns after the run finishes: p50 {statistics.median(delays):.1f} ms, "
+        f"max {max(delays):.1f} ms over {runs} runs (no polling sleep)"
+    )
 
 
 def separate_process(quick: bool) -> None:
@@ -123,8 +133,14 @@ def separate_process(quick: bool) -> None:
         client = Client.connect(address)
         env = WorkflowEnvironment.__new__(WorkflowEnvironment)
         env.client = client
-        with Agent(client, task_queue="bench", workflows=[OneActivity, Sequential], activities=[echo],
-                   max_concurrent_workflow_tasks=16, max_concurrent_activities=64):
+        with Agent(
+            client,
+            task_queue="bench",
+            workflows=[OneActivity, Sequential],
+            activities=[echo],
+            max_concurrent_workflow_tasks=16,
+            max_concurrent_activities=64,
+        ):
             latency(env, 50 if quick else 200)
             throughput(env, 200 if quick else 1000, 50)
         client.close()
@@ -140,8 +156,14 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     print("== service, agent and client in one process (SQLite in memory)")
     with WorkflowEnvironment.start_local() as env:
-        with Agent(env.client, task_queue="bench", workflows=[OneActivity, Sequential], activities=[echo],
-                   max_concurrent_workflow_tasks=16, max_concurrent_activities=64):
+        with Agent(
+            env.client,
+            task_queue="bench",
+            workflows=[OneActivity, Sequential],
+            activities=[echo],
+            max_concurrent_workflow_tasks=16,
+            max_concurrent_activities=64,
+        ):
             latency(env, 50 if args.quick else 200)
             throughput(env, 200 if args.quick else 1000, 50)
             requests_per_workflow(env, [1, 10, 50] if args.quick else [1, 10, 50, 200])

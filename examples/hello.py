@@ -1,6 +1,6 @@
 """A real workflow end to end: the local service on SQLite, an Agent, and a Client, in one process.
 
-    python examples/hello.py
+python examples/hello.py
 """
 
 from __future__ import annotations

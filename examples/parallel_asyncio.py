@@ -23,11 +23,13 @@ def say_hello(name: str) -> str:
 class Greetings:
     @workflow.run
     async def run(self, names: List[str]) -> List[str]:
-        greetings = await asyncio.gather(*(
-            workflow.execute_activity(say_hello, name, start_to_close_timeout=timedelta(seconds=5)) for name in names))
+        greetings = await asyncio.gather(
+            *(workflow.execute_activity(say_hello, name, start_to_close_timeout=timedelta(seconds=5)) for name in names)
+        )
         await asyncio.sleep(0.1)  # a durable timer: it survives a restart of the agent or the service
         last = await asyncio.wait_for(
-            workflow.execute_activity(say_hello, "everyone", start_to_close_timeout=timedelta(seconds=5)), timeout=30)
+            workflow.execute_activity(say_hello, "everyone", start_to_close_timeout=timedelta(seconds=5)), timeout=30
+        )
         return sorted(greetings) + [last]
 
 

@@ -13,20 +13,14 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:  # what type checkers and IDEs see: every name, from where it is defined
     from . import activity as activity
     from . import workflow as workflow
-    from .agent import (
-        Agent as Agent,
-        Worker as Worker,
-    )
+    from .agent import Agent as Agent, Worker as Worker
     from .client import (
         Client as Client,
         ScheduleClient as ScheduleClient,
         TaskClient as TaskClient,
         WorkflowClient as WorkflowClient,
     )
-    from .connection import (
-        Connection as Connection,
-        RetryOptions as RetryOptions,
-    )
+    from .connection import Connection as Connection, RetryOptions as RetryOptions
     from .errors import (
         ActivityError as ActivityError,
         ChildWorkflowError as ChildWorkflowError,
@@ -47,14 +41,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: every name, from where it 
         WorkflowQueryFailedError as WorkflowQueryFailedError,
         WorkflowUpdateFailedError as WorkflowUpdateFailedError,
     )
-    from .handle import (
-        WorkflowHandle as WorkflowHandle,
-        WorkflowUpdateHandle as WorkflowUpdateHandle,
-    )
-    from .inspection import (
-        PendingActivity as PendingActivity,
-        WorkflowDescription as WorkflowDescription,
-    )
+    from .handle import WorkflowHandle as WorkflowHandle, WorkflowUpdateHandle as WorkflowUpdateHandle
+    from .inspection import PendingActivity as PendingActivity, WorkflowDescription as WorkflowDescription
     from .options import (
         ActivityFunction as ActivityFunction,
         ActivityInvocationPayload as ActivityInvocationPayload,
@@ -120,56 +108,103 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: every name, from where it 
         WorkflowExecution as WorkflowExecution,
         WorkflowHistoryEvent as WorkflowHistoryEvent,
     )
-    from .workflow import (
-        CancellationScope as CancellationScope,
-    )
+    from .workflow import CancellationScope as CancellationScope
+
     WorkflowWorker = Agent
 
 #: each public name by the module (under ``postgrip_agent``) that defines it
 _EXPORTS: Dict[str, Tuple[str, ...]] = {
-    "agent": (
-        "Agent", "Worker",
-    ),
-    "client": (
-        "Client", "ScheduleClient", "TaskClient", "WorkflowClient",
-    ),
-    "connection": (
-        "Connection", "RetryOptions",
-    ),
+    "agent": ("Agent", "Worker"),
+    "client": ("Client", "ScheduleClient", "TaskClient", "WorkflowClient"),
+    "connection": ("Connection", "RetryOptions"),
     "errors": (
-        "ActivityError", "ChildWorkflowError", "AlreadyExistsError", "ApplicationFailure", "CancelledFailure",
-        "ConflictError", "InvalidArgumentError", "NotFoundError", "PostGripAgentError", "RPCError",
-        "TaskFailedError", "TerminatedFailure", "TimeoutFailure", "TransportError", "UnauthorizedError",
-        "WorkflowFailureError", "WorkflowQueryFailedError", "WorkflowUpdateFailedError",
+        "ActivityError",
+        "ChildWorkflowError",
+        "AlreadyExistsError",
+        "ApplicationFailure",
+        "CancelledFailure",
+        "ConflictError",
+        "InvalidArgumentError",
+        "NotFoundError",
+        "PostGripAgentError",
+        "RPCError",
+        "TaskFailedError",
+        "TerminatedFailure",
+        "TimeoutFailure",
+        "TransportError",
+        "UnauthorizedError",
+        "WorkflowFailureError",
+        "WorkflowQueryFailedError",
+        "WorkflowUpdateFailedError",
     ),
-    "handle": (
-        "WorkflowHandle", "WorkflowUpdateHandle",
-    ),
-    "inspection": (
-        "PendingActivity", "WorkflowDescription",
-    ),
+    "handle": ("WorkflowHandle", "WorkflowUpdateHandle"),
+    "inspection": ("PendingActivity", "WorkflowDescription"),
     "options": (
-        "ActivityFunction", "ActivityInvocationPayload", "ActivityOptions", "ActivityRegistry",
-        "CancellationScopeType", "CancellationType", "ChildWorkflowOptions", "ContainerExecPayload",
-        "ContinueAsNewOptions", "CreateSandboxSessionRequest", "CreateSandboxSessionResponse", "IsolationTier",
-        "ScheduleMissedRunPolicy", "ScheduleOverlapPolicy", "ScheduleState", "ShellExecPayload", "TaskEventKind",
-        "TaskState", "TimerPayload", "WorkflowExecutionDescription", "WorkflowFunction", "WorkflowIdReusePolicy",
-        "WorkflowPayload", "WorkflowQueryDefinition", "WorkflowQueryPayload", "WorkflowRegistry",
-        "WorkflowRuntimePayload", "WorkflowSignalDefinition", "WorkflowStartOptions", "WorkflowUIMetadata",
-        "WorkflowUpdateDefinition", "WorkflowUpdatePayload",
+        "ActivityFunction",
+        "ActivityInvocationPayload",
+        "ActivityOptions",
+        "ActivityRegistry",
+        "CancellationScopeType",
+        "CancellationType",
+        "ChildWorkflowOptions",
+        "ContainerExecPayload",
+        "ContinueAsNewOptions",
+        "CreateSandboxSessionRequest",
+        "CreateSandboxSessionResponse",
+        "IsolationTier",
+        "ScheduleMissedRunPolicy",
+        "ScheduleOverlapPolicy",
+        "ScheduleState",
+        "ShellExecPayload",
+        "TaskEventKind",
+        "TaskState",
+        "TimerPayload",
+        "WorkflowExecutionDescription",
+        "WorkflowFunction",
+        "WorkflowIdReusePolicy",
+        "WorkflowPayload",
+        "WorkflowQueryDefinition",
+        "WorkflowQueryPayload",
+        "WorkflowRegistry",
+        "WorkflowRuntimePayload",
+        "WorkflowSignalDefinition",
+        "WorkflowStartOptions",
+        "WorkflowUIMetadata",
+        "WorkflowUpdateDefinition",
+        "WorkflowUpdatePayload",
     ),
     "types": (
-        "BackfillScheduleRequest", "BackfillScheduleResponse", "CancelWorkflowRequest", "CompactResponse",
-        "ContinueAsNewResult", "CreateScheduleRequest", "EnqueueTaskRequest", "FailureInfo", "Namespace",
-        "PauseScheduleRequest", "RetryPolicy", "Schedule", "ScheduleAction", "ScheduleCalendarSpec",
-        "ScheduleSpec", "SignalWithStartWorkflowRequest", "SignalWithStartWorkflowResponse", "Task", "TaskEvent",
-        "TaskEventInput", "TaskResult", "TerminateWorkflowRequest", "TriggerScheduleRequest",
-        "TriggerScheduleResponse", "UnpauseScheduleRequest", "UpdateScheduleRequest", "WorkflowCountResponse",
-        "WorkflowExecution", "WorkflowHistoryEvent",
+        "BackfillScheduleRequest",
+        "BackfillScheduleResponse",
+        "CancelWorkflowRequest",
+        "CompactResponse",
+        "ContinueAsNewResult",
+        "CreateScheduleRequest",
+        "EnqueueTaskRequest",
+        "FailureInfo",
+        "Namespace",
+        "PauseScheduleRequest",
+        "RetryPolicy",
+        "Schedule",
+        "ScheduleAction",
+        "ScheduleCalendarSpec",
+        "ScheduleSpec",
+        "SignalWithStartWorkflowRequest",
+        "SignalWithStartWorkflowResponse",
+        "Task",
+        "TaskEvent",
+        "TaskEventInput",
+        "TaskResult",
+        "TerminateWorkflowRequest",
+        "TriggerScheduleRequest",
+        "TriggerScheduleResponse",
+        "UnpauseScheduleRequest",
+        "UpdateScheduleRequest",
+        "WorkflowCountResponse",
+        "WorkflowExecution",
+        "WorkflowHistoryEvent",
     ),
-    "workflow": (
-        "CancellationScope",
-    ),
+    "workflow": ("CancellationScope",),
 }
 _SUBMODULES = ("activity", "workflow")
 _ALIASES = {"WorkflowWorker": "Agent"}  # the async SDK's other name for the Agent

@@ -39,7 +39,11 @@ def _duration(value: Any, what: str, unit: str) -> Optional[timedelta]:
 def run_timeout(primary: Any, workflow_run_timeout: Any, workflow_run_timeout_ms: Any) -> Any:
     """``run_timeout`` (ours: a timedelta or seconds) or the reference's ``workflow_run_timeout``
     (a timedelta, or a number of milliseconds, as the reference reads it) or ``workflow_run_timeout_ms``."""
-    theirs = either("workflow_run_timeout", ms(workflow_run_timeout, "workflow_run_timeout"),
-                    "workflow_run_timeout_ms", ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"))
+    theirs = either(
+        "workflow_run_timeout",
+        ms(workflow_run_timeout, "workflow_run_timeout"),
+        "workflow_run_timeout_ms",
+        ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"),
+    )
     alias = "workflow_run_timeout" if workflow_run_timeout is not None else "workflow_run_timeout_ms"
     return either("run_timeout", primary, alias, theirs)

@@ -135,6 +135,7 @@ def _structure_enum(hint: Type[enum.Enum]) -> Any:
         except ValueError:
             allowed = ", ".join(repr(member.value) for member in hint)
             raise ValueError(f"{value!r} is not a {hint.__name__} (one of {allowed})") from None
+
     return structure
 
 
@@ -144,7 +145,8 @@ def _configure(converter: cattrs.Converter) -> None:
 
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook_factory(
-        lambda t: get_origin(t) in (list, dict), lambda t: _strict_container(converter, t)  # type: ignore[comparison-overlap]
+        lambda t: get_origin(t) in (list, dict),  # type: ignore[comparison-overlap]
+        lambda t: _strict_container(converter, t),
     )
     converter.register_unstructure_hook(datetime, format_timestamp)
     converter.register_unstructure_hook(RetryPolicy, _unstructure_retry)
@@ -173,9 +175,7 @@ _converter = cattrs.Converter(forbid_extra_keys=False)
 _configure(_converter)
 _strict_converter = cattrs.Converter(forbid_extra_keys=True)
 _configure(_strict_converter)
-_strict_converter.register_structure_hook(
-    RetryPolicy, lambda value, _: _structure_retry_strict(value)
-)
+_strict_converter.register_structure_hook(RetryPolicy, lambda value, _: _structure_retry_strict(value))
 
 #: request bodies: integers fit in 64 bits, numbers are finite, timestamps fall in 1970..2199
 

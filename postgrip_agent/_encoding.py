@@ -37,8 +37,7 @@ def _parameter_types(fn: Callable[..., Any]) -> Tuple[Optional[Any], ...]:
     """Annotated types of ``fn``'s positional parameters (None where there is nothing to decode)."""
     try:
         hints = typing.get_type_hints(fn)
-        params = [p for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except Exception:  # unresolvable annotations or no signature: pass values through
         return ()
     return tuple(hints.get(p.name) for p in params)
@@ -92,8 +91,9 @@ def timeout_ms(value: Any, what: str) -> Optional[int]:
     return ms
 
 
-def milestone_event(name: str, index: Optional[int], total: Optional[int], status: str,
-                    details: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def milestone_event(
+    name: str, index: Optional[int], total: Optional[int], status: str, details: Optional[Dict[str, Any]]
+) -> Dict[str, Any]:
     """The task event a milestone becomes (the same shape from workflows and activities)."""
     prefix = f"step {index}/{total} " if index is not None and total is not None else ""
     event_details = {**(details or {}), "milestone": True, "name": name, "status": status}
@@ -169,8 +169,9 @@ def lease_seconds(value: Any, what: str) -> Optional[int]:
     return None if lease_ms is None else max(1, lease_ms // 1000)
 
 
-def memo_json(memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]],
-              converter: DataConverter = DEFAULT) -> Optional[Dict[str, Any]]:
+def memo_json(
+    memo: Optional[Mapping[str, Any]], ui: Optional[Mapping[str, Any]], converter: DataConverter = DEFAULT
+) -> Optional[Dict[str, Any]]:
     """A run's memo (each value through ``converter``), with the console's ``ui`` metadata, in
     plain JSON the console reads, under its key."""
     if memo is not None and not isinstance(memo, Mapping):

@@ -67,9 +67,11 @@ def _handler(kind: str, fn: Any, name: Optional[str]) -> Any:
         method._postgrip_handler_kind = kind
         method._postgrip_handler_name = nonempty(name or method.__name__, kind)
         if kind == "update":
+
             def validator(check: F) -> F:
                 method._postgrip_validator = check
                 return check
+
             method.validator = validator
         return method
 
@@ -109,16 +111,19 @@ class _Definition(Generic[T]):
 
 class SignalDefinition(_Definition[None]):
     """A signal's name (``workflow.define_signal``), for ``set_handler`` and ``handle.signal``."""
+
     pass
 
 
 class QueryDefinition(_Definition[T]):
     """A query's name (``workflow.define_query``), for ``set_handler`` and ``handle.query``."""
+
     pass
 
 
 class UpdateDefinition(_Definition[T]):
     """An update's name (``workflow.define_update``), for ``set_handler`` and ``handle.execute_update``."""
+
     pass
 
 
@@ -137,8 +142,12 @@ def define_update(name: str) -> UpdateDefinition[Any]:
     return UpdateDefinition(name=nonempty(name, "update"), kind="update")
 
 
-def set_handler(definition: Union[_Definition[Any], str], handler: Optional[Callable[..., Any]], *,
-                validator: Optional[Callable[..., Any]] = None) -> None:
+def set_handler(
+    definition: Union[_Definition[Any], str],
+    handler: Optional[Callable[..., Any]],
+    *,
+    validator: Optional[Callable[..., Any]] = None,
+) -> None:
     """Bind a handler (call it from the workflow's ``__init__`` so every replay re-registers it).
 
     A plain string names a signal. Buffered signals of that name are delivered now, in order.

@@ -80,5 +80,3 @@ def _run_scoped(fn: Callable[[], Any], *, cancellable: bool) -> WorkflowFuture[A
     if isinstance(value, WorkflowFuture):
         return value
     return resolved(value)
-
-

@@ -7,7 +7,9 @@ import select
 import selectors
 import socket
 
-_EVENTS = getattr(select, "POLLIN", 0) | getattr(select, "POLLPRI", 0) | getattr(select, "POLLHUP", 0) | getattr(select, "POLLERR", 0)
+_EVENTS = (
+    getattr(select, "POLLIN", 0) | getattr(select, "POLLPRI", 0) | getattr(select, "POLLHUP", 0) | getattr(select, "POLLERR", 0)
+)
 
 
 def readable(sock: socket.socket, timeout: float) -> bool:

@@ -17,8 +17,9 @@ T = TypeVar("T")
 LONG_POLL = 30.0
 
 
-def long_poll(fetch: Callable[[float], T], finished: Callable[[T], bool], deadline: Optional[float],
-              on_timeout: Callable[[], BaseException]) -> T:
+def long_poll(
+    fetch: Callable[[float], T], finished: Callable[[T], bool], deadline: Optional[float], on_timeout: Callable[[], BaseException]
+) -> T:
     """Ask ``fetch(wait_seconds)`` until ``finished``; the service holds each ask open.
 
     A service without the long-poll extension answers at once; then we back off instead of spinning.
@@ -47,8 +48,16 @@ def _check_policy(policy: Optional[str]) -> None:
         raise ValueError(f"id_reuse_policy must be one of {', '.join(wt.REUSE_POLICIES)}, got {policy!r}")
 
 
-def _pages(conn: Connection, path: str, params: Dict[str, Any], page_size: int, *, limit: Optional[int] = None,
-           page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[Any]:
+def _pages(
+    conn: Connection,
+    path: str,
+    params: Dict[str, Any],
+    page_size: int,
+    *,
+    limit: Optional[int] = None,
+    page_token: Optional[str] = None,
+    offset: Optional[int] = None,
+) -> Iterator[Any]:
     """Every item, page by page; ``limit`` items at most, from ``page_token`` (a page's
     ``X-Next-Page-Token``) or ``offset`` on."""
     if limit is not None and limit < 0:
@@ -88,8 +97,9 @@ class _SubClient:
         return self._client.default_task_queue if self._client is not None else "default"
 
 
-def _reason_body(reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any,
-                 what: str) -> Dict[str, Any]:
+def _reason_body(
+    reason: Union[str, Mapping[str, Any], None], request: Optional[Mapping[str, Any]], cls: Any, what: str
+) -> Dict[str, Any]:
     """The body of a schedule pause/unpause/trigger: a reason string, or the async SDK's request dict."""
     if reason is not None and request is not None:
         raise TypeError(f"{what}: pass reason= or a request dict, not both")

@@ -50,8 +50,15 @@ class LeanHTTPAdapter(BaseAdapter):
             conn.sock.settimeout(timeout)
         return conn, reused
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
-             verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Timeout = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Optional[Mapping[str, str]] = None,
+    ) -> requests.Response:
         read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
         split = urlsplit(request.url or "")
         path = (split.path or "/") + (f"?{split.query}" if split.query else "")
@@ -64,7 +71,8 @@ class LeanHTTPAdapter(BaseAdapter):
                     raise requests.exceptions.ConnectTimeout(f"connect to {split.netloc} timed out: {err}") from err
                 except socket.gaierror as err:  # the name does not resolve: nothing was sent
                     raise requests.exceptions.ConnectionError(
-                        f"NewConnectionError: cannot resolve host {split.hostname!r} (DNS): {err}") from err
+                        f"NewConnectionError: cannot resolve host {split.hostname!r} (DNS): {err}"
+                    ) from err
                 except ConnectionRefusedError as err:
                     raise requests.exceptions.ConnectionError(f"NewConnectionError: Connection refused: {err}") from err
                 except OSError as err:  # unreachable, no route: nothing was sent

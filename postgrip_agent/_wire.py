@@ -19,9 +19,7 @@ LATEST_TIMESTAMP = datetime(2200, 1, 1, tzinfo=timezone.utc)  # exclusive
 
 TaskState = Literal["queued", "leased", "blocked", "succeeded", "failed"]
 """Where a task is: waiting for an agent, held by one, parked (a workflow task between activations), or ended."""
-TaskEventKind = Literal[
-    "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed"
-]
+TaskEventKind = Literal["leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed"]
 """The kinds of event a task's timeline holds (``client.task.events(id)``, ``handle.watch_events()``)."""
 WorkflowState = Literal["running", "succeeded", "failed", "continued_as_new"]
 """Where a workflow run is; a cancelled, terminated or timed-out run is ``failed``, its status says which."""
@@ -49,9 +47,7 @@ UPSERT_MARKER = "upsert_search_attributes"
 WORKFLOW_STATUSES = ("RUNNING", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW", "TIMED_OUT")
 REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
 CANCELLATION_TYPES = ("try_cancel", "wait_cancellation_completed", "abandon")
-TASK_EVENT_KINDS = (
-    "leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed",
-)
+TASK_EVENT_KINDS = ("leased", "started", "heartbeat", "milestone", "progress", "stdout", "stderr", "completed", "failed")
 
 
 def _wire(name: str, default: Any = None) -> Any:
@@ -100,6 +96,7 @@ def _to_ms(value: Union[timedelta, float, int, None]) -> Optional[int]:
 @attrs.define
 class FailureInfo:
     """The contract's FailureInfo: a failure's message, type, retryability, details and cause."""
+
     message: Optional[str] = None
     type: Optional[str] = None
     non_retryable: Optional[bool] = None
@@ -109,6 +106,7 @@ class FailureInfo:
 @attrs.define
 class ContinueAsNewResult:
     """The contract's ContinueAsNewResult: the task of the run that continued this one."""
+
     workflow_id: str
     workflow_type: str
     task_queue: str
@@ -118,6 +116,7 @@ class ContinueAsNewResult:
 @attrs.define
 class TaskResult:
     """The contract's TaskResult: a finished task's value, output or failure."""
+
     exit_code: Optional[int] = None
     stdout: Optional[str] = None
     stderr: Optional[str] = None
@@ -179,6 +178,7 @@ _RETRY_WIRE = {
 @attrs.define
 class Task:
     """The contract's Task: a unit of work on a queue (a workflow task, an activity, a timer, ...)."""
+
     id: str
     namespace: str
     queue: str
@@ -200,6 +200,7 @@ class Task:
 @attrs.define
 class TaskEventInput:
     """The contract's TaskEventInput: an event an agent records on its task."""
+
     kind: TaskEventKind
     stage: Optional[str] = None
     message: Optional[str] = None
@@ -211,6 +212,7 @@ class TaskEventInput:
 @attrs.define
 class TaskEvent:
     """The contract's TaskEvent: something that happened to a task (leased, heartbeat, milestone, output, ...)."""
+
     id: str
     task_id: str
     kind: TaskEventKind
@@ -227,6 +229,7 @@ class TaskEvent:
 @attrs.define
 class EnqueueTaskRequest:
     """The contract's EnqueueTaskRequest: a task's type, queue and payload."""
+
     type: str
     tenant_id: Optional[str] = _wire("tenantId")
     namespace: Optional[str] = None
@@ -284,6 +287,7 @@ class FailTaskRequest:
 @attrs.define
 class WorkflowExecution:
     """The contract's WorkflowExecution: one run, its state and result."""
+
     id: str
     run_id: str
     namespace: str
@@ -324,6 +328,7 @@ class WorkflowExecution:
 @attrs.define
 class WorkflowHistoryEvent:
     """The contract's WorkflowHistoryEvent: one event of a run's history (docs/server.md lists them)."""
+
     id: str
     workflow_id: str
     type: str
@@ -336,6 +341,7 @@ class WorkflowHistoryEvent:
 @attrs.define
 class WorkflowCountResponse:
     """The contract's WorkflowCountResponse."""
+
     count: int
 
 
@@ -350,6 +356,7 @@ class SignalWorkflowRequest:
 @attrs.define
 class SignalWithStartWorkflowRequest:
     """The contract's SignalWithStartWorkflowRequest."""
+
     workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
     signal: SignalWorkflowRequest
     namespace: Optional[str] = None
@@ -367,6 +374,7 @@ class SignalWithStartWorkflowRequest:
 @attrs.define
 class SignalWithStartWorkflowResponse:
     """The contract's SignalWithStartWorkflowResponse: the run signalled (started if needed)."""
+
     workflow: WorkflowExecution
     task: Task
     signal: WorkflowHistoryEvent
@@ -375,12 +383,14 @@ class SignalWithStartWorkflowResponse:
 @attrs.define
 class CancelWorkflowRequest:
     """The contract's CancelWorkflowRequest (a reason)."""
+
     reason: Optional[str] = None
 
 
 @attrs.define
 class TerminateWorkflowRequest:
     """The contract's TerminateWorkflowRequest (a reason)."""
+
     reason: Optional[str] = None
 
 
@@ -475,6 +485,7 @@ class WorkflowUpdatePayload:
 @attrs.define
 class Namespace:
     """The contract's Namespace."""
+
     name: str
     created_at: datetime
     updated_at: datetime
@@ -495,6 +506,7 @@ class CompactRequest:
 @attrs.define
 class CompactResponse:
     """The contract's CompactResponse: what a compaction removed."""
+
     removed_tasks: int
     removed_workflows: int
 
@@ -536,17 +548,67 @@ class ErrorResponse:
 
 
 __all__ = [
-    'ACTIVITY_TIMEOUT_FIELDS', 'wire_name', 'INT64_MIN', 'INT64_MAX', 'EARLIEST_TIMESTAMP', 'LATEST_TIMESTAMP', 'TaskState', 'TaskEventKind', 'WorkflowState',
-    'WorkflowIdReusePolicy', 'ScheduleState', 'ScheduleOverlapPolicy', 'ScheduleMissedRunPolicy',
-    'CancellationType', 'CancellationScopeType', 'JsonValue', 'TASK_STATES', 'TERMINAL_TASK_STATES',
-    'WORKFLOW_STATES', 'UPSERT_MARKER', 'WORKFLOW_STATUSES', 'REUSE_POLICIES', 'CANCELLATION_TYPES',
-    'TASK_EVENT_KINDS', 'format_timestamp', 'parse_timestamp', 'FailureInfo', 'ContinueAsNewResult', 'TaskResult',
-    'RetryPolicy', 'Task', 'TaskEventInput', 'TaskEvent', 'EnqueueTaskRequest', 'AgentPollDirective',
-    'PollTaskResponse', 'HeartbeatTaskRequest', 'AppendTaskEventRequest', 'CompleteTaskRequest', 'BlockTaskRequest',
-    'FailTaskRequest', 'WorkflowExecution', 'WorkflowHistoryEvent', 'WorkflowCountResponse',
-    'SignalWorkflowRequest', 'SignalWithStartWorkflowRequest', 'SignalWithStartWorkflowResponse',
-    'CancelWorkflowRequest', 'TerminateWorkflowRequest', 'WorkflowPayload', 'ActivityInvocationPayload',
-    'TimerPayload', 'WorkflowQueryPayload', 'WorkflowUpdatePayload', 'Namespace', 'CreateNamespaceRequest',
-    'CompactRequest', 'CompactResponse', 'HealthResponse', 'ReadyResponse', 'RefreshAgentSessionRequest',
-    'AgentSessionResponse', 'ErrorResponse',
+    "ACTIVITY_TIMEOUT_FIELDS",
+    "wire_name",
+    "INT64_MIN",
+    "INT64_MAX",
+    "EARLIEST_TIMESTAMP",
+    "LATEST_TIMESTAMP",
+    "TaskState",
+    "TaskEventKind",
+    "WorkflowState",
+    "WorkflowIdReusePolicy",
+    "ScheduleState",
+    "ScheduleOverlapPolicy",
+    "ScheduleMissedRunPolicy",
+    "CancellationType",
+    "CancellationScopeType",
+    "JsonValue",
+    "TASK_STATES",
+    "TERMINAL_TASK_STATES",
+    "WORKFLOW_STATES",
+    "UPSERT_MARKER",
+    "WORKFLOW_STATUSES",
+    "REUSE_POLICIES",
+    "CANCELLATION_TYPES",
+    "TASK_EVENT_KINDS",
+    "format_timestamp",
+    "parse_timestamp",
+    "FailureInfo",
+    "ContinueAsNewResult",
+    "TaskResult",
+    "RetryPolicy",
+    "Task",
+    "TaskEventInput",
+    "TaskEvent",
+    "EnqueueTaskRequest",
+    "AgentPollDirective",
+    "PollTaskResponse",
+    "HeartbeatTaskRequest",
+    "AppendTaskEventRequest",
+    "CompleteTaskRequest",
+    "BlockTaskRequest",
+    "FailTaskRequest",
+    "WorkflowExecution",
+    "WorkflowHistoryEvent",
+    "WorkflowCountResponse",
+    "SignalWorkflowRequest",
+    "SignalWithStartWorkflowRequest",
+    "SignalWithStartWorkflowResponse",
+    "CancelWorkflowRequest",
+    "TerminateWorkflowRequest",
+    "WorkflowPayload",
+    "ActivityInvocationPayload",
+    "TimerPayload",
+    "WorkflowQueryPayload",
+    "WorkflowUpdatePayload",
+    "Namespace",
+    "CreateNamespaceRequest",
+    "CompactRequest",
+    "CompactResponse",
+    "HealthResponse",
+    "ReadyResponse",
+    "RefreshAgentSessionRequest",
+    "AgentSessionResponse",
+    "ErrorResponse",
 ]

@@ -8,8 +8,14 @@ from typing import Dict, List, Optional
 import attrs
 
 from ._wire import (
-    JsonValue, RetryPolicy, ScheduleMissedRunPolicy, ScheduleOverlapPolicy, ScheduleState, Task,
-    WorkflowIdReusePolicy, _wire,
+    JsonValue,
+    RetryPolicy,
+    ScheduleMissedRunPolicy,
+    ScheduleOverlapPolicy,
+    ScheduleState,
+    Task,
+    WorkflowIdReusePolicy,
+    _wire,
 )
 
 
@@ -19,6 +25,7 @@ from ._wire import (
 @attrs.define
 class ScheduleCalendarSpec:
     """The contract's ScheduleCalendarSpec: calendar fields (hours, days of week, ...)."""
+
     minute: Optional[List[int]] = None
     hour: Optional[List[int]] = None
     day_of_month: Optional[List[int]] = None
@@ -29,6 +36,7 @@ class ScheduleCalendarSpec:
 @attrs.define
 class ScheduleSpec:
     """The contract's ScheduleSpec: an interval, a cron expression or a calendar, with time zone and jitter."""
+
     interval_seconds: Optional[int] = None
     cron: Optional[str] = None
     calendar: Optional[ScheduleCalendarSpec] = None
@@ -42,6 +50,7 @@ class ScheduleSpec:
 @attrs.define
 class ScheduleAction:
     """The contract's ScheduleAction: the workflow a schedule starts, and how."""
+
     workflow_type: str = attrs.field(metadata={"wire": "workflowType"})
     namespace: Optional[str] = None
     queue: Optional[str] = None
@@ -57,6 +66,7 @@ class ScheduleAction:
 @attrs.define
 class Schedule:
     """The contract's Schedule: its spec, action, state and next fire."""
+
     id: str
     namespace: str
     state: ScheduleState
@@ -73,6 +83,7 @@ class Schedule:
 @attrs.define
 class CreateScheduleRequest:
     """The contract's CreateScheduleRequest: a spec (when) and an action (what to start)."""
+
     spec: ScheduleSpec
     action: ScheduleAction
     id: Optional[str] = None
@@ -84,6 +95,7 @@ class CreateScheduleRequest:
 @attrs.define
 class UpdateScheduleRequest:
     """The contract's UpdateScheduleRequest: what to change."""
+
     overlap_policy: Optional[ScheduleOverlapPolicy] = None
     spec: Optional[ScheduleSpec] = None
     action: Optional[ScheduleAction] = None
@@ -92,24 +104,28 @@ class UpdateScheduleRequest:
 @attrs.define
 class PauseScheduleRequest:
     """The contract's PauseScheduleRequest (a reason)."""
+
     reason: Optional[str] = None
 
 
 @attrs.define
 class UnpauseScheduleRequest:
     """The contract's UnpauseScheduleRequest (a reason)."""
+
     reason: Optional[str] = None
 
 
 @attrs.define
 class TriggerScheduleRequest:
     """The contract's TriggerScheduleRequest (a reason)."""
+
     reason: Optional[str] = None
 
 
 @attrs.define
 class TriggerScheduleResponse:
     """The contract's TriggerScheduleResponse: the run a trigger started."""
+
     schedule: Schedule
     task: Task
 
@@ -117,6 +133,7 @@ class TriggerScheduleResponse:
 @attrs.define
 class BackfillScheduleRequest:
     """The contract's BackfillScheduleRequest: the window to run missed fires for."""
+
     start_at: datetime
     end_at: datetime
 
@@ -124,12 +141,22 @@ class BackfillScheduleRequest:
 @attrs.define
 class BackfillScheduleResponse:
     """The contract's BackfillScheduleResponse: the runs a backfill started."""
+
     schedule: Schedule
     tasks: List[Task]
 
 
 __all__ = [
-    'ScheduleCalendarSpec', 'ScheduleSpec', 'ScheduleAction', 'Schedule', 'CreateScheduleRequest',
-    'UpdateScheduleRequest', 'PauseScheduleRequest', 'UnpauseScheduleRequest', 'TriggerScheduleRequest',
-    'TriggerScheduleResponse', 'BackfillScheduleRequest', 'BackfillScheduleResponse',
+    "ScheduleCalendarSpec",
+    "ScheduleSpec",
+    "ScheduleAction",
+    "Schedule",
+    "CreateScheduleRequest",
+    "UpdateScheduleRequest",
+    "PauseScheduleRequest",
+    "UnpauseScheduleRequest",
+    "TriggerScheduleRequest",
+    "TriggerScheduleResponse",
+    "BackfillScheduleRequest",
+    "BackfillScheduleResponse",
 ]

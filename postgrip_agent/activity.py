@@ -19,8 +19,20 @@ import attrs
 from ._encoding import milestone_event, name_of
 from ._logging import ContextLogger
 
-__all__ = ["defn", "use_context", "heartbeat", "milestone", "stdout", "stderr", "info", "ActivityInfo", "is_cancelled", "logger",
-           "activity_name", "run_in_activity_runtime"]
+__all__ = [
+    "defn",
+    "use_context",
+    "heartbeat",
+    "milestone",
+    "stdout",
+    "stderr",
+    "info",
+    "ActivityInfo",
+    "is_cancelled",
+    "logger",
+    "activity_name",
+    "run_in_activity_runtime",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,8 +91,12 @@ def _activity_context() -> Optional[Tuple[Dict[str, Any], str]]:
     if ctx is None:
         return None
     info = ctx.info
-    fields = {"activity_type": info.activity_type, "task_id": info.task_id, "attempt": info.attempt,
-              "workflow_id": info.workflow_id}
+    fields = {
+        "activity_type": info.activity_type,
+        "task_id": info.task_id,
+        "attempt": info.attempt,
+        "workflow_id": info.workflow_id,
+    }
     return fields, f"{info.activity_type} attempt {info.attempt}"
 
 
@@ -92,8 +108,10 @@ records carry ``activity_type``, ``task_id``, ``attempt`` and ``workflow_id``.""
 def _ctx(what: str) -> ActivityContext:
     ctx = _context.get()
     if ctx is None:
-        raise RuntimeError(f"activity.{what}() can only be called from inside an activity run by an Agent "
-                           "(in a test: postgrip_agent.testing.ActivityEnvironment().run(my_activity, ...))")
+        raise RuntimeError(
+            f"activity.{what}() can only be called from inside an activity run by an Agent "
+            "(in a test: postgrip_agent.testing.ActivityEnvironment().run(my_activity, ...))"
+        )
     return ctx
 
 
@@ -163,27 +181,34 @@ def heartbeat(details: Optional[Dict[str, Any]] = None) -> _Done:
     return _Done()
 
 
-def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
-              details: Optional[Dict[str, Any]] = None) -> _Done:
+def milestone(
+    name: str,
+    *,
+    index: Optional[int] = None,
+    total: Optional[int] = None,
+    status: str = "completed",
+    details: Optional[Dict[str, Any]] = None,
+) -> _Done:
     """Record a milestone on the activity's task (``index``/``total`` show progress, e.g. in ``postgrip-agent workflow execute``)."""
     _ctx("milestone").send_event(milestone_event(name, index, total, status, details))
     return _Done()
 
 
-def stdout(data: str, *, stage: Optional[str] = None, message: Optional[str] = None,
-           details: Optional[Dict[str, Any]] = None) -> _Done:
+def stdout(
+    data: str, *, stage: Optional[str] = None, message: Optional[str] = None, details: Optional[Dict[str, Any]] = None
+) -> _Done:
     """Record output on the activity's task (a ``stdout`` event, stage ``activity`` unless given)."""
     return _stream("stdout", data, stage, message, details)
 
 
-def stderr(data: str, *, stage: Optional[str] = None, message: Optional[str] = None,
-           details: Optional[Dict[str, Any]] = None) -> _Done:
+def stderr(
+    data: str, *, stage: Optional[str] = None, message: Optional[str] = None, details: Optional[Dict[str, Any]] = None
+) -> _Done:
     """Record error output on the activity's task (a ``stderr`` event, stage ``activity`` unless given)."""
     return _stream("stderr", data, stage, message, details)
 
 
-def _stream(stream: str, data: str, stage: Optional[str], message: Optional[str],
-            details: Optional[Dict[str, Any]]) -> _Done:
+def _stream(stream: str, data: str, stage: Optional[str], message: Optional[str], details: Optional[Dict[str, Any]]) -> _Done:
     # the stage defaults to "activity", as the reference agents record it
     event: Dict[str, Any] = {"kind": stream, "stream": stream, "data": str(data), "stage": stage or "activity"}
     if message is not None:

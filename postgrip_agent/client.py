@@ -36,8 +36,13 @@ class Client:
 
     @classmethod
     def connect(
-        cls, address: Union[str, Sequence[str], InProcessService, None] = None, *, namespace: str = "default",
-        default_task_queue: str = "default", check_health: bool = True, **connection_options: Any,
+        cls,
+        address: Union[str, Sequence[str], InProcessService, None] = None,
+        *,
+        namespace: str = "default",
+        default_task_queue: str = "default",
+        check_health: bool = True,
+        **connection_options: Any,
     ) -> "Client":
         """Connect and (by default) check the service answers; fails fast naming the address.
 
@@ -56,7 +61,8 @@ class Client:
                 connection.close()
                 raise TransportError(
                     f"no PostGrip Agent service answers at {', '.join(connection.addresses)}: {err}. Start one with "
-                    "'postgrip-agent server' or set POSTGRIP_AGENTORCHESTRATOR_URL", reached_server=err.reached_server,
+                    "'postgrip-agent server' or set POSTGRIP_AGENTORCHESTRATOR_URL",
+                    reached_server=err.reached_server,
                 ) from err
         return client
 
@@ -72,7 +78,9 @@ class Client:
 
     def health(self) -> wt.HealthResponse:
         """The service's liveness answer (``GET /healthz``)."""
-        return wt.from_json(self.connection.request("GET", "/healthz", timeout=min(5.0, self.connection.timeout)), wt.HealthResponse)
+        return wt.from_json(
+            self.connection.request("GET", "/healthz", timeout=min(5.0, self.connection.timeout)), wt.HealthResponse
+        )
 
     def describe_task_queue(self, task_queue: str, *, namespace: Optional[str] = None) -> TaskQueueDescription:
         """Which agents poll ``task_queue`` (their ids, the task types they take, when last seen)
@@ -93,7 +101,9 @@ class Client:
     def create_namespace(self, name: str) -> wt.Namespace:
         """Create a namespace; AlreadyExistsError if it exists."""
         _check_id(name, "namespace name")
-        return wt.from_json(self.connection.request("POST", "/api/v1/namespaces", body={"name": name}, idempotent=False), wt.Namespace)
+        return wt.from_json(
+            self.connection.request("POST", "/api/v1/namespaces", body={"name": name}, idempotent=False), wt.Namespace
+        )
 
     def compact(self, *, retention: Union[timedelta, float] = 0) -> wt.CompactResponse:
         """Drop finished runs, task events and history older than ``retention`` (a timedelta or seconds) from the service's store."""
@@ -103,15 +113,29 @@ class Client:
 
     # workflow shortcuts, Temporal-style
     def start_workflow(
-        self, workflow: Any, *arguments: Any, id: Optional[str] = None, task_queue: Optional[str] = None,
-        namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None, run_timeout: Any = None,
-        retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
-        search_attributes: Optional[Mapping[str, Any]] = None, ui: Optional[Mapping[str, Any]] = None,
-        lease_timeout: Any = None, result_type: Optional[Any] = None,
-        workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None, retry: Any = None,
-        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
-        workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
-        start_signal: Optional[Any] = None, start_signal_args: Sequence[Any] = (),
+        self,
+        workflow: Any,
+        *arguments: Any,
+        id: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+        id_reuse_policy: Optional[str] = None,
+        run_timeout: Any = None,
+        retry_policy: Any = None,
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        ui: Optional[Mapping[str, Any]] = None,
+        lease_timeout: Any = None,
+        result_type: Optional[Any] = None,
+        workflow_id: Optional[str] = None,
+        args: Optional[Sequence[Any]] = None,
+        retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None,
+        workflow_run_timeout: Any = None,
+        workflow_run_timeout_ms: Optional[int] = None,
+        lease_timeout_seconds: Optional[float] = None,
+        start_signal: Optional[Any] = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> WorkflowHandle[Any]:
         """Start a workflow and return its handle (``client.workflow.start``).
 
@@ -150,24 +174,55 @@ class Client:
             TypeError: Both spellings of one option were given.
         """
         return self.workflow.start(
-            workflow, *arguments, id=id, task_queue=task_queue, namespace=namespace, id_reuse_policy=id_reuse_policy,
-            run_timeout=run_timeout, retry_policy=retry_policy, memo=memo, search_attributes=search_attributes, ui=ui,
-            lease_timeout=lease_timeout, result_type=result_type, workflow_id=workflow_id, args=args, retry=retry,
-            workflow_id_reuse_policy=workflow_id_reuse_policy, workflow_run_timeout=workflow_run_timeout,
-            workflow_run_timeout_ms=workflow_run_timeout_ms, lease_timeout_seconds=lease_timeout_seconds,
-            start_signal=start_signal, start_signal_args=start_signal_args,
+            workflow,
+            *arguments,
+            id=id,
+            task_queue=task_queue,
+            namespace=namespace,
+            id_reuse_policy=id_reuse_policy,
+            run_timeout=run_timeout,
+            retry_policy=retry_policy,
+            memo=memo,
+            search_attributes=search_attributes,
+            ui=ui,
+            lease_timeout=lease_timeout,
+            result_type=result_type,
+            workflow_id=workflow_id,
+            args=args,
+            retry=retry,
+            workflow_id_reuse_policy=workflow_id_reuse_policy,
+            workflow_run_timeout=workflow_run_timeout,
+            workflow_run_timeout_ms=workflow_run_timeout_ms,
+            lease_timeout_seconds=lease_timeout_seconds,
+            start_signal=start_signal,
+            start_signal_args=start_signal_args,
         )
 
     def execute_workflow(
-        self, workflow: Any, *arguments: Any, timeout: Optional[float] = None, id: Optional[str] = None, task_queue: Optional[str] = None,
-        namespace: Optional[str] = None, id_reuse_policy: Optional[str] = None, run_timeout: Any = None,
-        retry_policy: Any = None, memo: Optional[Mapping[str, Any]] = None,
-        search_attributes: Optional[Mapping[str, Any]] = None, ui: Optional[Mapping[str, Any]] = None,
-        lease_timeout: Any = None, result_type: Optional[Any] = None,
-        workflow_id: Optional[str] = None, args: Optional[Sequence[Any]] = None, retry: Any = None,
-        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout: Any = None,
-        workflow_run_timeout_ms: Optional[int] = None, lease_timeout_seconds: Optional[float] = None,
-        start_signal: Optional[Any] = None, start_signal_args: Sequence[Any] = (),
+        self,
+        workflow: Any,
+        *arguments: Any,
+        timeout: Optional[float] = None,
+        id: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+        id_reuse_policy: Optional[str] = None,
+        run_timeout: Any = None,
+        retry_policy: Any = None,
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        ui: Optional[Mapping[str, Any]] = None,
+        lease_timeout: Any = None,
+        result_type: Optional[Any] = None,
+        workflow_id: Optional[str] = None,
+        args: Optional[Sequence[Any]] = None,
+        retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None,
+        workflow_run_timeout: Any = None,
+        workflow_run_timeout_ms: Optional[int] = None,
+        lease_timeout_seconds: Optional[float] = None,
+        start_signal: Optional[Any] = None,
+        start_signal_args: Sequence[Any] = (),
     ) -> Any:
         """Start a workflow and block until it ends; return its result (``client.workflow.execute``).
 
@@ -204,28 +259,71 @@ class Client:
             WorkflowFailureError: The run failed, was cancelled, terminated or timed out.
         """
         return self.workflow.execute(
-            workflow, *arguments, timeout=timeout, id=id, task_queue=task_queue, namespace=namespace, id_reuse_policy=id_reuse_policy,
-            run_timeout=run_timeout, retry_policy=retry_policy, memo=memo, search_attributes=search_attributes, ui=ui,
-            lease_timeout=lease_timeout, result_type=result_type, workflow_id=workflow_id, args=args, retry=retry,
-            workflow_id_reuse_policy=workflow_id_reuse_policy, workflow_run_timeout=workflow_run_timeout,
-            workflow_run_timeout_ms=workflow_run_timeout_ms, lease_timeout_seconds=lease_timeout_seconds,
-            start_signal=start_signal, start_signal_args=start_signal_args,
+            workflow,
+            *arguments,
+            timeout=timeout,
+            id=id,
+            task_queue=task_queue,
+            namespace=namespace,
+            id_reuse_policy=id_reuse_policy,
+            run_timeout=run_timeout,
+            retry_policy=retry_policy,
+            memo=memo,
+            search_attributes=search_attributes,
+            ui=ui,
+            lease_timeout=lease_timeout,
+            result_type=result_type,
+            workflow_id=workflow_id,
+            args=args,
+            retry=retry,
+            workflow_id_reuse_policy=workflow_id_reuse_policy,
+            workflow_run_timeout=workflow_run_timeout,
+            workflow_run_timeout_ms=workflow_run_timeout_ms,
+            lease_timeout_seconds=lease_timeout_seconds,
+            start_signal=start_signal,
+            start_signal_args=start_signal_args,
         )
 
-    def get_workflow_handle(self, id: Optional[str] = None, *, run_id: Optional[str] = None,
-                            first_execution_run_id: Optional[str] = None, result_type: Optional[Any] = None,
-                            workflow_id: Optional[str] = None, workflow_type: Optional[str] = None) -> WorkflowHandle[Any]:
+    def get_workflow_handle(
+        self,
+        id: Optional[str] = None,
+        *,
+        run_id: Optional[str] = None,
+        first_execution_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+        workflow_id: Optional[str] = None,
+        workflow_type: Optional[str] = None,
+    ) -> WorkflowHandle[Any]:
         """A handle to an existing workflow (see ``WorkflowClient.get_handle``)."""
-        return self.workflow.get_handle(id, run_id=run_id, first_execution_run_id=first_execution_run_id,
-                                        result_type=result_type, workflow_id=workflow_id, workflow_type=workflow_type)
+        return self.workflow.get_handle(
+            id,
+            run_id=run_id,
+            first_execution_run_id=first_execution_run_id,
+            result_type=result_type,
+            workflow_id=workflow_id,
+            workflow_type=workflow_type,
+        )
 
     def list_workflows(
-        self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
-        state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
-        search_attributes: Optional[Mapping[str, Any]] = None, order_by: Optional[str] = None, page_size: int = 100,
-        run_id: Optional[str] = None, limit: Optional[int] = None, page_token: Optional[str] = None,
-        offset: Optional[int] = None, agent_id: Optional[str] = None, q: Optional[str] = None,
-        order: Optional[str] = None, status: Optional[str] = None,
+        self,
+        *,
+        query: Optional[str] = None,
+        workflow_id: Optional[str] = None,
+        workflow_type: Optional[str] = None,
+        state: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        order_by: Optional[str] = None,
+        page_size: int = 100,
+        run_id: Optional[str] = None,
+        limit: Optional[int] = None,
+        page_token: Optional[str] = None,
+        offset: Optional[int] = None,
+        agent_id: Optional[str] = None,
+        q: Optional[str] = None,
+        order: Optional[str] = None,
+        status: Optional[str] = None,
     ) -> Iterator[wt.WorkflowExecution]:
         """Runs matching every filter given, newest first, fetched page by page (``client.workflow.list``).
 
@@ -251,17 +349,39 @@ class Client:
             order: The async SDK's spelling of ``order_by``.
         """
         return self.workflow.list(
-            query=query, workflow_id=workflow_id, workflow_type=workflow_type, state=state, task_queue=task_queue,
-            namespace=namespace, search_attributes=search_attributes, order_by=order_by, page_size=page_size,
-            run_id=run_id, limit=limit, page_token=page_token, offset=offset, agent_id=agent_id, q=q, order=order,
+            query=query,
+            workflow_id=workflow_id,
+            workflow_type=workflow_type,
+            state=state,
+            task_queue=task_queue,
+            namespace=namespace,
+            search_attributes=search_attributes,
+            order_by=order_by,
+            page_size=page_size,
+            run_id=run_id,
+            limit=limit,
+            page_token=page_token,
+            offset=offset,
+            agent_id=agent_id,
+            q=q,
+            order=order,
             status=status,
         )
 
     def count_workflows(
-        self, *, query: Optional[str] = None, workflow_id: Optional[str] = None, workflow_type: Optional[str] = None,
-        state: Optional[str] = None, task_queue: Optional[str] = None, namespace: Optional[str] = None,
-        search_attributes: Optional[Mapping[str, Any]] = None, run_id: Optional[str] = None,
-        agent_id: Optional[str] = None, q: Optional[str] = None, status: Optional[str] = None,
+        self,
+        *,
+        query: Optional[str] = None,
+        workflow_id: Optional[str] = None,
+        workflow_type: Optional[str] = None,
+        state: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        run_id: Optional[str] = None,
+        agent_id: Optional[str] = None,
+        q: Optional[str] = None,
+        status: Optional[str] = None,
     ) -> int:
         """How many runs match every filter given (``client.workflow.count``).
 
@@ -281,7 +401,15 @@ class Client:
                 TIMED_OUT.
         """
         return self.workflow.count(
-            query=query, workflow_id=workflow_id, workflow_type=workflow_type, state=state, task_queue=task_queue,
-            namespace=namespace, search_attributes=search_attributes, run_id=run_id, agent_id=agent_id, q=q,
+            query=query,
+            workflow_id=workflow_id,
+            workflow_type=workflow_type,
+            state=state,
+            task_queue=task_queue,
+            namespace=namespace,
+            search_attributes=search_attributes,
+            run_id=run_id,
+            agent_id=agent_id,
+            q=q,
             status=status,
         )

@@ -186,14 +186,17 @@ class Connection:
             address = ",".join(address)
         elif address is not None and not isinstance(address, str):
             if not callable(getattr(address, "transport_adapter", None)):
-                raise TypeError(f"address must be a URL string, a list of them, or an in-process service such as "
-                                f"LocalServer, not {type(address).__name__}")
+                raise TypeError(
+                    f"address must be a URL string, a list of them, or an in-process service such as "
+                    f"LocalServer, not {type(address).__name__}"
+                )
             adapter = adapter or address.transport_adapter()  # type: ignore[union-attr]
             address = address.address  # type: ignore[union-attr]
         given = str(address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL") or DEFAULT_ADDRESS)
         #: every replica's address; ``address`` is the one calls go to now
         self.addresses: Tuple[str, ...] = tuple(
-            (one if "://" in one else "http://" + one).rstrip("/") for one in (p.strip() for p in given.split(",")) if one)
+            (one if "://" in one else "http://" + one).rstrip("/") for one in (p.strip() for p in given.split(",")) if one
+        )
         if not self.addresses:
             raise ValueError(f"address {given!r} names no service")
         for one in self.addresses:
@@ -206,7 +209,9 @@ class Connection:
         self.timeout = float(timeout)
         self.retry = retry or RetryOptions()
         if data_converter is not None and not isinstance(data_converter, DataConverter):
-            raise TypeError(f"data_converter must be a postgrip_agent.converter.DataConverter, not {type(data_converter).__name__}")
+            raise TypeError(
+                f"data_converter must be a postgrip_agent.converter.DataConverter, not {type(data_converter).__name__}"
+            )
         #: how values become the wire's JSON and come back (plain JSON forms, then codecs)
         self.data_converter: DataConverter = data_converter or DEFAULT_CONVERTER
         if not all(isinstance(i, Interceptor) for i in interceptors):
@@ -214,12 +219,14 @@ class Connection:
         #: run around the client's calls and in every Agent on this connection
         self.interceptors: Tuple[Interceptor, ...] = tuple(interceptors)
         token = either("token", token, "auth_token", auth_token)
-        signing_private_key = either("signing_private_key", signing_private_key, "agent_signing_private_key",
-                                     agent_signing_private_key)
+        signing_private_key = either(
+            "signing_private_key", signing_private_key, "agent_signing_private_key", agent_signing_private_key
+        )
         #: what an Agent on this connection uses when it is not told: identity, name, host, namespace, queue
         self.agent_defaults: Dict[str, Optional[str]] = {
             "identity": either("agent_id", agent_id, "worker_id", worker_id) or os.environ.get("POSTGRIP_AGENT_ID"),
-            "name": agent_name, "host": agent_host,
+            "name": agent_name,
+            "host": agent_host,
             "namespace": agent_namespace or os.environ.get("POSTGRIP_AGENT_NAMESPACE"),
             "task_queue": agent_queue or os.environ.get("POSTGRIP_AGENT_TASK_QUEUE"),
         }
@@ -342,8 +349,10 @@ class Connection:
             url = self._url(path, query)
             attempt = functools.partial(self._send, method, url, data, send_timeout, agent_lane, extra)
         else:  # the address may change between attempts
+
             def attempt() -> Tuple[Any, Mapping[str, str]]:
                 return self._send(method, self._url(path, query), data, send_timeout, agent_lane, extra)
+
         # The fast path: one attempt, no retry machinery. Most calls succeed at once.
         try:
             return attempt()
@@ -395,8 +404,10 @@ class Connection:
             error = TransportError(
                 f"{method} {path} failed: the last attempt said {last}, but an earlier attempt's outcome is unknown "
                 f"({unknown}): the request may have been applied"
-                + (f"; retry with Idempotency-Key {key} to get its answer" if key else ""), reached_server=True,
-                idempotency_key=key)
+                + (f"; retry with Idempotency-Key {key} to get its answer" if key else ""),
+                reached_server=True,
+                idempotency_key=key,
+            )
             raise error from last
 
     # ------------------------------------------------------------------ internals
@@ -413,8 +424,9 @@ class Connection:
     def _url(self, path: str, query: Mapping[str, Any]) -> str:
         return self.address + path + (("?" + urlencode(query, doseq=True)) if query else "")
 
-    def _call_direct(self, method: str, path: str, query: Mapping[str, Any], data: Optional[bytes], agent_lane: bool,
-                     extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
+    def _call_direct(
+        self, method: str, path: str, query: Mapping[str, Any], data: Optional[bytes], agent_lane: bool, extra: Dict[str, str]
+    ) -> Tuple[Any, Mapping[str, str]]:
         """What ``_send()`` does, through the in-process adapter's own entry: the same headers
         and answers, without building a URL or requests' objects."""
         assert self._direct_call is not None
@@ -447,8 +459,9 @@ class Connection:
             raise _rpc_error(method, self._url(path, query), response)
         return (json.loads(content) if content else None), _LowerCaseHeaders(answered)
 
-    def _send(self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool,
-              extra: Dict[str, str]) -> Tuple[Any, Mapping[str, str]]:
+    def _send(
+        self, method: str, url: str, data: Optional[bytes], timeout: float, agent_lane: bool, extra: Dict[str, str]
+    ) -> Tuple[Any, Mapping[str, str]]:
         headers: Dict[str, str] = dict(extra)
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -515,9 +528,7 @@ class Connection:
                 if not self._refresh_token:
                     return self._access_token
                 refresh = self._refresh_token
-            session = self.request(
-                "POST", "/api/v1/agent/session/refresh", body={"refreshToken": refresh}, idempotent=False
-            )
+            session = self.request("POST", "/api/v1/agent/session/refresh", body={"refreshToken": refresh}, idempotent=False)
             with self._agent_lock:
                 self._access_token = session["accessToken"]
                 self._refresh_token = session["refreshToken"]
@@ -526,8 +537,9 @@ class Connection:
                 return self._access_token
 
 
-def _transport_error(method: str, message: str, reached_server: bool,
-                     headers: Optional[Mapping[str, str]] = None) -> TransportError:
+def _transport_error(
+    method: str, message: str, reached_server: bool, headers: Optional[Mapping[str, str]] = None
+) -> TransportError:
     key = (headers or {}).get("Idempotency-Key") if reached_server else None
     if method == "GET":
         note = ""
@@ -556,10 +568,16 @@ def _check_address(address: str) -> None:
         port = split.port  # raises on a port that is not a number
     except ValueError:
         split, port = None, None
-    if (split is None or split.scheme not in ("http", "https") or not split.hostname or split.netloc.endswith(":")
-            or (port is not None and not 0 < port < 65536)):
-        raise ValueError(f"address {address!r} is not a service URL: give http://HOST:PORT (or https://), "
-                         "e.g. http://127.0.0.1:4100")
+    if (
+        split is None
+        or split.scheme not in ("http", "https")
+        or not split.hostname
+        or split.netloc.endswith(":")
+        or (port is not None and not 0 < port < 65536)
+    ):
+        raise ValueError(
+            f"address {address!r} is not a service URL: give http://HOST:PORT (or https://), e.g. http://127.0.0.1:4100"
+        )
 
 
 def quote_segment(value: Any) -> str:
@@ -570,7 +588,9 @@ def quote_segment(value: Any) -> str:
 def _never_sent(err: requests.exceptions.ConnectionError) -> bool:
     """True when the connection was refused or could not be made: the request never left."""
     text = repr(err)
-    return any(marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError", "Failed to resolve"))
+    return any(
+        marker in text for marker in ("NewConnectionError", "Connection refused", "NameResolutionError", "Failed to resolve")
+    )
 
 
 def _retry_after(value: Optional[str]) -> Optional[float]:

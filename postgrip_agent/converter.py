@@ -43,7 +43,12 @@ from ._converter import _configure, describe_structure_error
 T = TypeVar("T")
 
 __all__ = [
-    "DataConverter", "EncryptionCodec", "PayloadCodec", "PayloadConversionError", "PayloadConverter", "ZlibCodec",
+    "DataConverter",
+    "EncryptionCodec",
+    "PayloadCodec",
+    "PayloadConversionError",
+    "PayloadConverter",
+    "ZlibCodec",
     "ENVELOPE_KEY",
 ]
 
@@ -56,8 +61,12 @@ class PayloadConversionError(TypeError):
 
 
 def _is_pydantic_model(cls: Any) -> bool:
-    return isinstance(cls, type) and callable(getattr(cls, "model_validate", None)) and \
-        callable(getattr(cls, "model_dump", None)) and hasattr(cls, "model_fields")
+    return (
+        isinstance(cls, type)
+        and callable(getattr(cls, "model_validate", None))
+        and callable(getattr(cls, "model_dump", None))
+        and hasattr(cls, "model_fields")
+    )
 
 
 def _origin(hint: Any) -> Any:
@@ -96,6 +105,7 @@ def _structure_time(kind: Any) -> Callable[[Any, Any], Any]:
             return kind.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO-8601 {kind.__name__}") from None
+
     return structure
 
 
@@ -111,13 +121,15 @@ def _structure_text(kind: Any, parse: Callable[[str], Any], what: str) -> Callab
     def structure(value: Any, _: Any) -> Any:
         if isinstance(value, kind):
             return value
-        if not isinstance(value, str) and not (kind is decimal.Decimal and isinstance(value, (int, float))
-                                               and not isinstance(value, bool)):
+        if not isinstance(value, str) and not (
+            kind is decimal.Decimal and isinstance(value, (int, float)) and not isinstance(value, bool)
+        ):
             raise TypeError(f"expected {what}, got {type(value).__name__} {value!r}"[:200])
         try:
             return parse(value if isinstance(value, str) else repr(value))
         except (ValueError, ArithmeticError, TypeError):
             raise ValueError(f"{value!r} is not {what}"[:200]) from None
+
     return structure
 
 
@@ -147,20 +159,20 @@ class PayloadConverter:
         converter.register_unstructure_hook(timedelta, lambda v: v.total_seconds())
         converter.register_structure_hook(timedelta, _structure_timedelta)
         converter.register_unstructure_hook(decimal.Decimal, str)
-        converter.register_structure_hook(decimal.Decimal, _structure_text(decimal.Decimal, decimal.Decimal,
-                                                                           "a decimal number"))
+        converter.register_structure_hook(decimal.Decimal, _structure_text(decimal.Decimal, decimal.Decimal, "a decimal number"))
         converter.register_unstructure_hook(uuid.UUID, str)
         converter.register_structure_hook(uuid.UUID, _structure_text(uuid.UUID, uuid.UUID, "a UUID"))
         for binary in (bytes, bytearray):
             converter.register_unstructure_hook(binary, _to_base64)
             converter.register_structure_hook(binary, _structure_text(binary, _bytes_parser(binary), "base64 text"))
-        converter.register_unstructure_hook_func(
-            _is_set, lambda values: _items(values, lambda v: converter.unstructure(v)))
+        converter.register_unstructure_hook_func(_is_set, lambda values: _items(values, lambda v: converter.unstructure(v)))
         converter.register_unstructure_hook_func(
             lambda t: isinstance(t, type) and issubclass(t, tuple) and not hasattr(t, "_fields"),
-            lambda values: [converter.unstructure(v) for v in values])
+            lambda values: [converter.unstructure(v) for v in values],
+        )
         converter.register_unstructure_hook_func(
-            lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda member: converter.unstructure(member.value))
+            lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda member: converter.unstructure(member.value)
+        )
         converter.register_structure_hook_func(_is_namedtuple, self._structure_namedtuple)
         converter.register_structure_hook_func(_is_union, self._structure_union)
         converter.register_unstructure_hook_func(_is_pydantic_model, lambda model: model.model_dump(mode="json"))
@@ -199,8 +211,9 @@ class PayloadConverter:
         """Convert ``cls`` (and its subclasses) with these two functions: ``to_json(value)`` gives
         JSON-ready data, ``from_json(data)`` the value back."""
         self._cattrs.register_unstructure_hook_func(lambda t: isinstance(t, type) and issubclass(t, cls), to_json)
-        self._cattrs.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, cls),
-                                                  lambda data, _: from_json(data))
+        self._cattrs.register_structure_hook_func(
+            lambda t: isinstance(t, type) and issubclass(t, cls), lambda data, _: from_json(data)
+        )
 
     def to_json(self, value: Any) -> Any:
         """JSON-ready data for ``value`` (by its runtime type)."""
@@ -279,16 +292,19 @@ class EncryptionCodec(PayloadCodec):
         try:
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         except ImportError:
-            raise ImportError("EncryptionCodec needs the 'cryptography' package: "
-                              "pip install 'postgrip-agent-sync[encryption]'") from None
+            raise ImportError(
+                "EncryptionCodec needs the 'cryptography' package: pip install 'postgrip-agent-sync[encryption]'"
+            ) from None
         if not keys:
             raise ValueError("EncryptionCodec needs at least one key: keys={'key-1': <32 random bytes>}")
         for kid, key in keys.items():
             if not isinstance(kid, str) or not 0 < len(kid.encode()) < 256:
                 raise ValueError(f"key ids are non-empty text of at most 255 bytes, got {kid!r}")
             if not isinstance(key, (bytes, bytearray)) or len(key) != 32:
-                raise ValueError(f"key {kid!r} must be 32 bytes (AES-256), e.g. os.urandom(32); got "
-                                 f"{len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__}")
+                raise ValueError(
+                    f"key {kid!r} must be 32 bytes (AES-256), e.g. os.urandom(32); got "
+                    f"{len(key) if isinstance(key, (bytes, bytearray)) else type(key).__name__}"
+                )
         if key_id not in keys:
             raise ValueError(f"key_id {key_id!r} is not one of the keys given ({', '.join(map(repr, keys))})")
         self._ciphers = {kid: AESGCM(bytes(key)) for kid, key in keys.items()}
@@ -303,18 +319,21 @@ class EncryptionCodec(PayloadCodec):
         from cryptography.exceptions import InvalidTag
 
         size = data[0] if data else 0
-        kid_bytes, nonce, sealed = data[1:1 + size], data[1 + size:13 + size], data[13 + size:]
+        kid_bytes, nonce, sealed = data[1 : 1 + size], data[1 + size : 13 + size], data[13 + size :]
         kid = kid_bytes.decode(errors="replace")
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise PayloadConversionError(
                 f"payload encrypted with key {kid!r}, which this EncryptionCodec does not have (it has "
-                f"{', '.join(map(repr, self._ciphers))}); keep retired keys in keys= so old payloads stay readable")
+                f"{', '.join(map(repr, self._ciphers))}); keep retired keys in keys= so old payloads stay readable"
+            )
         try:
             return cipher.decrypt(nonce, sealed, kid_bytes)
         except InvalidTag:
-            raise PayloadConversionError(f"payload could not be decrypted with key {kid!r}: the key is not the one it "
-                                         "was encrypted with, or the payload was altered") from None
+            raise PayloadConversionError(
+                f"payload could not be decrypted with key {kid!r}: the key is not the one it "
+                "was encrypted with, or the payload was altered"
+            ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,7 +360,8 @@ class DataConverter:
             raise PayloadConversionError(
                 f"{what} cannot be converted to JSON: {err}; pass JSON values, dataclasses, attrs classes, pydantic "
                 "models, dates and times, Decimal, UUID, bytes, sets, tuples or enums, or register the type "
-                "(DataConverter(payload_converter=...).payload_converter.register)") from None
+                "(DataConverter(payload_converter=...).payload_converter.register)"
+            ) from None
         if not self.codecs:
             return data
         raw = text.encode()
@@ -371,7 +391,8 @@ class DataConverter:
         if missing:
             raise PayloadConversionError(
                 f"{what} is encoded with {', '.join(map(str, missing))}; give this client a DataConverter with "
-                f"that codec (Client.connect(..., data_converter=DataConverter(codecs=[...])))")
+                f"that codec (Client.connect(..., data_converter=DataConverter(codecs=[...])))"
+            )
         raw = base64.b64decode(text)
         for name in reversed(names):
             raw = by_name[name].decode(raw)

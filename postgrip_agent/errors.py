@@ -154,14 +154,19 @@ class ActivityError(ApplicationFailure):
     with a check of ``.type`` keeps working.
     """
 
-    def __init__(self, cause: BaseException, *, activity_type: str, activity_id: Optional[str] = None,
-                 attempt: Optional[int] = None) -> None:
+    def __init__(
+        self, cause: BaseException, *, activity_type: str, activity_id: Optional[str] = None, attempt: Optional[int] = None
+    ) -> None:
         message = getattr(cause, "message", None) or str(cause)
         details = list(getattr(cause, "details", []) or [])
         if isinstance(cause, TimeoutFailure) and cause.timeout_type and not details:
             details = [{"timeout_type": cause.timeout_type}]  # an activity's timeout, not the run's
-        super().__init__(str(message), type=getattr(cause, "type", None) or type(cause).__name__,
-                         non_retryable=bool(getattr(cause, "non_retryable", True)), details_list=details)
+        super().__init__(
+            str(message),
+            type=getattr(cause, "type", None) or type(cause).__name__,
+            non_retryable=bool(getattr(cause, "non_retryable", True)),
+            details_list=details,
+        )
         self.cause = cause
         self.__cause__ = cause
         self.activity_type = activity_type
@@ -184,12 +189,16 @@ class ChildWorkflowError(ApplicationFailure):
     ``except ApplicationFailure`` with a check of ``.type`` keeps working.
     """
 
-    def __init__(self, cause: BaseException, *, workflow_type: str, workflow_id: Optional[str] = None,
-                 run_id: Optional[str] = None) -> None:
+    def __init__(
+        self, cause: BaseException, *, workflow_type: str, workflow_id: Optional[str] = None, run_id: Optional[str] = None
+    ) -> None:
         message = getattr(cause, "message", None) or str(cause)
-        super().__init__(str(message), type=getattr(cause, "type", None) or type(cause).__name__,
-                         non_retryable=bool(getattr(cause, "non_retryable", True)),
-                         details_list=list(getattr(cause, "details", []) or []))
+        super().__init__(
+            str(message),
+            type=getattr(cause, "type", None) or type(cause).__name__,
+            non_retryable=bool(getattr(cause, "non_retryable", True)),
+            details_list=list(getattr(cause, "details", []) or []),
+        )
         self.cause = cause
         self.__cause__ = cause
         self.workflow_type = workflow_type
@@ -218,7 +227,9 @@ class TaskFailedError(PostGripAgentError):
 class WorkflowFailureError(TaskFailedError):
     """A workflow run did not succeed. ``status`` is failed, cancelled, terminated or timed_out."""
 
-    def __init__(self, workflow_id: str, run_id: str, task_id: str, status: str, message: str, cause: Optional[BaseException]) -> None:
+    def __init__(
+        self, workflow_id: str, run_id: str, task_id: str, status: str, message: str, cause: Optional[BaseException]
+    ) -> None:
         app_cause = cause if isinstance(cause, ApplicationFailure) else None
         super().__init__(task_id, f"workflow {workflow_id} (run {run_id}) {status.replace('_', ' ')}: {message}", app_cause)
         self.workflow_id = workflow_id
@@ -273,7 +284,8 @@ def rebuild_failure(info: Dict[str, Any], fallback_message: str = "failed") -> B
     message = str(info.get("message") or fallback_message)
     if info.get("type") == "TimeoutFailure":
         kind = info.get("timeout_type") or next(
-            (d.get("timeout_type") for d in info.get("details") or [] if isinstance(d, dict)), None)
+            (d.get("timeout_type") for d in info.get("details") or [] if isinstance(d, dict)), None
+        )
         return TimeoutFailure(message, timeout_type=kind)
     if info.get("type") == "CancelledFailure":
         return CancelledFailure(message)
@@ -294,8 +306,9 @@ def activity_error(attributes: Dict[str, Any], activity_type: str, task_id: Opti
 def child_error(attributes: Dict[str, Any], workflow_type: str) -> ChildWorkflowError:
     """The ChildWorkflowError a parent sees for a ChildWorkflowExecutionFailed event."""
     cause = rebuild_failure(dict(attributes.get("failure") or {}), str(attributes.get("error") or "child workflow failed"))
-    return ChildWorkflowError(cause, workflow_type=workflow_type, workflow_id=attributes.get("child_workflow_id"),
-                              run_id=attributes.get("child_run_id"))
+    return ChildWorkflowError(
+        cause, workflow_type=workflow_type, workflow_id=attributes.get("child_workflow_id"), run_id=attributes.get("child_run_id")
+    )
 
 
 def stack_text(exc: BaseException) -> str:

@@ -43,6 +43,8 @@ def _connection_of(client: Union["Client", Connection, None], connection: Option
 
 R = TypeVar("R")
 T = TypeVar("T")
+
+
 class WorkflowHandle(Generic[R]):
     """A durable reference to a workflow (and, when pinned, to one of its runs)."""
 
@@ -134,8 +136,14 @@ class WorkflowHandle(Generic[R]):
     def _info(self) -> wt.WorkflowExecution:
         return self._described or self.describe(pending_activities=False)
 
-    def result(self, *, follow_runs: bool = True, timeout: Optional[float] = None, rpc_timeout: Optional[float] = None,
-               poll_interval: Optional[float] = None) -> R:
+    def result(
+        self,
+        *,
+        follow_runs: bool = True,
+        timeout: Optional[float] = None,
+        rpc_timeout: Optional[float] = None,
+        poll_interval: Optional[float] = None,
+    ) -> R:
         """Block until the run finishes and return its value.
 
         Raises WorkflowFailureError (its ``status`` says failed, cancelled, terminated or
@@ -147,16 +155,26 @@ class WorkflowHandle(Generic[R]):
         target = self._result_run_id or self._id
         while True:
             run = long_poll(
-                lambda wait: wt.from_json(self._conn.request(
-                    "GET", f"/api/v1/workflows/{_q(target)}", params={"wait_seconds": wait},
-                    timeout=wait + (rpc_timeout or self._conn.timeout),
-                ), wt.WorkflowExecution),
-                lambda run: run.state != "running", deadline,
+                lambda wait: wt.from_json(
+                    self._conn.request(
+                        "GET",
+                        f"/api/v1/workflows/{_q(target)}",
+                        params={"wait_seconds": wait},
+                        timeout=wait + (rpc_timeout or self._conn.timeout),
+                    ),
+                    wt.WorkflowExecution,
+                ),
+                lambda run: run.state != "running",
+                deadline,
                 lambda: TimeoutFailure(f"workflow {self._id} did not finish within {timeout} s"),
             )
             if run.state == "succeeded":
-                return decode_value(run.result.value if run.result else None, self._result_type,  # type: ignore[no-any-return]
-                                    self._conn.data_converter, f"workflow {self._id} result")
+                return decode_value(  # type: ignore[no-any-return]
+                    run.result.value if run.result else None,
+                    self._result_type,
+                    self._conn.data_converter,
+                    f"workflow {self._id} result",
+                )
             next_run = self._next_run(run) if follow_runs and (run.state == "continued_as_new" or run.retry) else None
             if next_run and next_run != run.run_id:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -224,7 +242,9 @@ class WorkflowHandle(Generic[R]):
             if wait_new_event:
                 params["wait_seconds"] = int(LONG_POLL)
             events = self._conn.request(
-                "GET", f"/api/v1/workflows/{_q(target)}/history", params=params,
+                "GET",
+                f"/api/v1/workflows/{_q(target)}/history",
+                params=params,
                 timeout=(LONG_POLL if wait_new_event else 0) + (rpc_timeout or self._conn.timeout),
             )
             for raw in events:
@@ -248,7 +268,9 @@ class WorkflowHandle(Generic[R]):
 
         def new_events() -> Iterator[wt.TaskEvent]:
             for task_id in list(tasks):
-                for raw in self._conn.request("GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)}):
+                for raw in self._conn.request(
+                    "GET", f"/api/v1/tasks/{_q(task_id)}/events", params={"after": seen.get(task_id, 0)}
+                ):
                     seen[task_id] = max(seen.get(task_id, 0), int(raw["id"]))
                     yield wt.from_json(raw, wt.TaskEvent)
 
@@ -258,8 +280,10 @@ class WorkflowHandle(Generic[R]):
                 return
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
             new = self._conn.request(
-                "GET", f"/api/v1/workflows/{_q(run.run_id)}/history",
-                params={"after": history_after, "wait_seconds": wait}, timeout=wait + self._conn.timeout,
+                "GET",
+                f"/api/v1/workflows/{_q(run.run_id)}/history",
+                params={"after": history_after, "wait_seconds": wait},
+                timeout=wait + self._conn.timeout,
             )
             for raw in new:
                 history_after = max(history_after, int(raw["id"]))
@@ -271,8 +295,14 @@ class WorkflowHandle(Generic[R]):
 
     # ------------------------------------------------------------------ steering
 
-    def signal(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET,
-               rpc_timeout: Optional[float] = None) -> None:
+    def signal(
+        self,
+        name: Any = _UNSET,
+        *arg_list: Any,
+        args: Sequence[Any] = (),
+        signal: Any = _UNSET,
+        rpc_timeout: Optional[float] = None,
+    ) -> None:
         """Send a signal. ``name`` is its name, a definition or a typed reference
         (``MyWorkflow.on_approve``); the arguments follow it (``handle.signal("approve", a, b)``,
         as in the async SDK) or come as ``args=[...]`` (Temporal). ``signal=`` is Temporal's
@@ -282,24 +312,35 @@ class WorkflowHandle(Generic[R]):
         what = f"signal {signal_name!r}"
 
         def send(input: SignalWorkflowInput) -> None:
-            body: Dict[str, Any] = {"name": input.signal, "args": encode_args(input.args, f"{what} argument",
-                                                                              self._conn.data_converter)}
+            body: Dict[str, Any] = {
+                "name": input.signal,
+                "args": encode_args(input.args, f"{what} argument", self._conn.data_converter),
+            }
             if input.headers:
                 body["headers"] = dict(input.headers)  # the service's headers extension
-            self._conn.request("POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False,
-                               timeout=rpc_timeout)
+            self._conn.request(
+                "POST", f"/api/v1/workflows/{_q(self._target)}/signal", body=body, idempotent=False, timeout=rpc_timeout
+            )
 
-        through_client(self._conn.interceptors, "signal_workflow",
-                       SignalWorkflowInput(self._id, self._run_id, signal_name, list(_call_args(arg_list, args, what)), {}),
-                       send)
+        through_client(
+            self._conn.interceptors,
+            "signal_workflow",
+            SignalWorkflowInput(self._id, self._run_id, signal_name, list(_call_args(arg_list, args, what)), {}),
+            send,
+        )
 
     def signal_sync(self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), signal: Any = _UNSET) -> None:
         """The async SDK's blocking spelling of [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]."""
         self.signal(name, *arg_list, args=args, signal=signal)
 
     def query(
-        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), result_type: Optional[Any] = None,
-        timeout: Optional[float] = None, query: Any = _UNSET,
+        self,
+        name: Any = _UNSET,
+        *arg_list: Any,
+        args: Sequence[Any] = (),
+        result_type: Optional[Any] = None,
+        timeout: Optional[float] = None,
+        query: Any = _UNSET,
     ) -> Any:
         """Ask the run a question its query handler answers (arguments as for [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]); a typed
         reference's return annotation decodes the answer unless ``result_type`` is given."""
@@ -309,8 +350,12 @@ class WorkflowHandle(Generic[R]):
 
         def ask(input: QueryWorkflowInput) -> Any:
             info = self._info()
-            payload: Dict[str, Any] = {"workflowId": self._id, "workflowType": info.type, "queryName": input.query,
-                       "args": encode_args(input.args, f"{what} argument", self._conn.data_converter)}
+            payload: Dict[str, Any] = {
+                "workflowId": self._id,
+                "workflowType": info.type,
+                "queryName": input.query,
+                "args": encode_args(input.args, f"{what} argument", self._conn.data_converter),
+            }
             if self._run_id:
                 payload["workflowRunId"] = self._run_id
             if input.headers:
@@ -321,16 +366,29 @@ class WorkflowHandle(Generic[R]):
                 failure = done.result.failure if done.result else None
                 cause = failure_from_info(wt.to_json(failure) if failure else None, done.error or "query failed")
                 raise WorkflowQueryFailedError(f"query {query_name!r} on workflow {self._id} failed: {cause.message}", cause)
-            return decode_value(done.result.value if done.result else None, input.result_type,
-                                self._conn.data_converter, f"{what} result")
+            return decode_value(
+                done.result.value if done.result else None, input.result_type, self._conn.data_converter, f"{what} result"
+            )
 
-        question = QueryWorkflowInput(self._id, self._run_id, query_name, list(_call_args(arg_list, args, what)), {},
-                                      result_type or handler_result_type(target))
+        question = QueryWorkflowInput(
+            self._id,
+            self._run_id,
+            query_name,
+            list(_call_args(arg_list, args, what)),
+            {},
+            result_type or handler_result_type(target),
+        )
         return through_client(self._conn.interceptors, "query_workflow", question, ask)
 
     def start_update(
-        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
-        result_type: Optional[Any] = None, wait_for_stage: Any = None, update: Any = _UNSET,
+        self,
+        name: Any = _UNSET,
+        *arg_list: Any,
+        args: Sequence[Any] = (),
+        id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+        wait_for_stage: Any = None,
+        update: Any = _UNSET,
     ) -> "WorkflowUpdateHandle[Any]":
         """Send an update (arguments as for [`signal()`][postgrip_agent.handle.WorkflowHandle.signal]) and return a handle to its outcome."""
         target = _one_of(name, "name", update, "update", "update")
@@ -340,34 +398,64 @@ class WorkflowHandle(Generic[R]):
         def send(input: StartWorkflowUpdateInput) -> "WorkflowUpdateHandle[Any]":
             update_id = input.update_id or str(uuid.uuid4())
             info = self._info()
-            payload: Dict[str, Any] = {"workflowId": self._id, "workflowType": info.type, "updateName": input.update,
-                                       "updateId": update_id,
-                       "args": encode_args(input.args, f"{what} argument", self._conn.data_converter)}
+            payload: Dict[str, Any] = {
+                "workflowId": self._id,
+                "workflowType": info.type,
+                "updateName": input.update,
+                "updateId": update_id,
+                "args": encode_args(input.args, f"{what} argument", self._conn.data_converter),
+            }
             if self._run_id:
                 payload["workflowRunId"] = self._run_id
             if input.headers:
                 payload["headers"] = dict(input.headers)
             task = self._tasks.enqueue(f"update:{info.type}", payload=payload, queue=info.queue, namespace=info.namespace)
-            return WorkflowUpdateHandle(self._conn, update_id, self._id, workflow_run_id=self._run_id,
-                                        result_type=input.result_type, task_id=task.id, name=input.update)
+            return WorkflowUpdateHandle(
+                self._conn,
+                update_id,
+                self._id,
+                workflow_run_id=self._run_id,
+                result_type=input.result_type,
+                task_id=task.id,
+                name=input.update,
+            )
 
-        start = StartWorkflowUpdateInput(self._id, self._run_id, update_name, list(_call_args(arg_list, args, what)), {},
-                                         id, result_type or handler_result_type(target))
+        start = StartWorkflowUpdateInput(
+            self._id,
+            self._run_id,
+            update_name,
+            list(_call_args(arg_list, args, what)),
+            {},
+            id,
+            result_type or handler_result_type(target),
+        )
         return through_client(self._conn.interceptors, "start_workflow_update", start, send)  # type: ignore[no-any-return]
 
     def execute_update(
-        self, name: Any = _UNSET, *arg_list: Any, args: Sequence[Any] = (), id: Optional[str] = None,
-        result_type: Optional[Any] = None, timeout: Optional[float] = None, update: Any = _UNSET,
+        self,
+        name: Any = _UNSET,
+        *arg_list: Any,
+        args: Sequence[Any] = (),
+        id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+        timeout: Optional[float] = None,
+        update: Any = _UNSET,
     ) -> Any:
         """[`start_update()`][postgrip_agent.handle.WorkflowHandle.start_update], then wait for its result."""
         handle = self.start_update(name, *arg_list, args=args, id=id, result_type=result_type, update=update)
         return handle.result(timeout=timeout)
 
-    def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None) -> "WorkflowUpdateHandle[Any]":
+    def get_update_handle(
+        self, id: str, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None
+    ) -> "WorkflowUpdateHandle[Any]":
         """A handle to an update already started (by its id), to wait for its result."""
-        return WorkflowUpdateHandle(self._conn, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type)
+        return WorkflowUpdateHandle(
+            self._conn, id, self._id, workflow_run_id=workflow_run_id or self._run_id, result_type=result_type
+        )
 
-    def get_update_handle_for(self, update: Any, id: str, *, workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle[Any]":
+    def get_update_handle_for(
+        self, update: Any, id: str, *, workflow_run_id: Optional[str] = None
+    ) -> "WorkflowUpdateHandle[Any]":
         """As [`get_update_handle()`][postgrip_agent.handle.WorkflowHandle.get_update_handle], with the result decoded into the update method's return annotation."""
         handle = self.get_update_handle(id, workflow_run_id=workflow_run_id)
         handle.name = name_of(update, "update")
@@ -376,7 +464,9 @@ class WorkflowHandle(Generic[R]):
     def cancel(self, reason: Optional[str] = None, *, rpc_timeout: Optional[float] = None) -> None:
         """Ask the run to cancel: its pending work fails with CancelledFailure and the workflow decides what to do (clean up, then end cancelled). ``reason`` is recorded in history."""
         body = {"reason": reason} if reason else {}
-        self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/cancel", body=body, idempotent=True, timeout=rpc_timeout)
+        self._conn.request(
+            "POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/cancel", body=body, idempotent=True, timeout=rpc_timeout
+        )
 
     def terminate(self, *args: Any, reason: Optional[str] = None, rpc_timeout: Optional[float] = None) -> None:
         """End the run now, without cleanup. ``terminate("why")`` (the async SDK) and
@@ -386,16 +476,29 @@ class WorkflowHandle(Generic[R]):
                 raise TypeError("terminate() takes the reason as one string: terminate('why') or terminate(reason='why')")
             reason = args[0]
         body = {"reason": reason} if reason else {}
-        self._conn.request("POST", f"/api/v1/workflows/{_q(self._run_id or self._id)}/terminate", body=body, idempotent=False, timeout=rpc_timeout)
+        self._conn.request(
+            "POST",
+            f"/api/v1/workflows/{_q(self._run_id or self._id)}/terminate",
+            body=body,
+            idempotent=False,
+            timeout=rpc_timeout,
+        )
 
 
 class WorkflowUpdateHandle(Generic[R]):
     """A reference to one update of a workflow; ``result()`` waits for its outcome."""
 
     def __init__(
-        self, client: Union["Client", Connection, None] = None, id: Optional[str] = None,
-        workflow_id: Optional[str] = None, *, workflow_run_id: Optional[str] = None, result_type: Optional[Any] = None,
-        task_id: Optional[str] = None, name: Optional[str] = None, connection: Optional[Connection] = None,
+        self,
+        client: Union["Client", Connection, None] = None,
+        id: Optional[str] = None,
+        workflow_id: Optional[str] = None,
+        *,
+        workflow_run_id: Optional[str] = None,
+        result_type: Optional[Any] = None,
+        task_id: Optional[str] = None,
+        name: Optional[str] = None,
+        connection: Optional[Connection] = None,
         update_id: Optional[str] = None,
     ) -> None:
         """Usually made by ``WorkflowHandle.start_update``/``get_update_handle``. Made directly, it takes a
@@ -418,7 +521,9 @@ class WorkflowUpdateHandle(Generic[R]):
         return f"WorkflowUpdateHandle(id={self.id!r}, workflow_id={self.workflow_id!r})"
 
     def _find_task(self) -> Optional[str]:
-        run = wt.from_json(self._conn.request("GET", f"/api/v1/workflows/{_q(self.workflow_run_id or self.workflow_id)}"), wt.WorkflowExecution)
+        run = wt.from_json(
+            self._conn.request("GET", f"/api/v1/workflows/{_q(self.workflow_run_id or self.workflow_id)}"), wt.WorkflowExecution
+        )
         for task in self._tasks.list(type=f"update:{run.type}", namespace=run.namespace, queue=run.queue):
             if (task.payload or {}).get("updateId") == self.id and (task.payload or {}).get("workflowId") == self.workflow_id:
                 return task.id
@@ -441,9 +546,7 @@ class WorkflowUpdateHandle(Generic[R]):
     def _task_id(self) -> str:
         task_id = self.task_id or self._find_task()
         if task_id is None:
-            raise NotFoundError(
-                f"update {self.id} of workflow {self.workflow_id} not found", status=404, code="not_found"
-            )
+            raise NotFoundError(f"update {self.id} of workflow {self.workflow_id} not found", status=404, code="not_found")
         self.task_id = task_id
         return task_id
 
@@ -457,8 +560,9 @@ class WorkflowUpdateHandle(Generic[R]):
             raise WorkflowUpdateFailedError(
                 f"update {self.name or self.id!r} on workflow {self.workflow_id} failed: {cause.message}", cause
             )
-        return decode_value(done.result.value if done.result else None, self.result_type,  # type: ignore[no-any-return]
-                            self._conn.data_converter, "update result")
+        return decode_value(  # type: ignore[no-any-return]
+            done.result.value if done.result else None, self.result_type, self._conn.data_converter, "update result"
+        )
 
 
 def _one_of(value: Any, name: str, alias: Any, alias_name: str, kind: str) -> Any:

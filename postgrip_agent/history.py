@@ -26,8 +26,13 @@ class WorkflowHistory:
         return {"workflow_id": self.workflow_id, "run_id": self.run_id, "events": [wt.to_json(e) for e in self.events]}
 
     @classmethod
-    def from_json(cls, data: Union[str, bytes, Dict[str, Any], Sequence[Dict[str, Any]], None] = None,
-                  workflow_id: Any = None, *, history: Any = None) -> "WorkflowHistory":
+    def from_json(
+        cls,
+        data: Union[str, bytes, Dict[str, Any], Sequence[Dict[str, Any]], None] = None,
+        workflow_id: Any = None,
+        *,
+        history: Any = None,
+    ) -> "WorkflowHistory":
         """From [`to_json()`][postgrip_agent.history.WorkflowHistory.to_json]'s dict (or its text), or from the bare event list the service's
         history endpoint answers (``workflow_id`` then comes from the events or the argument).
         Temporal's order, ``from_json(workflow_id, history)`` (or ``history=``), works too."""
@@ -42,8 +47,9 @@ class WorkflowHistory:
         else:
             raw_events, run_id = parsed, None
         if not isinstance(raw_events, list) or not raw_events:
-            raise ValueError("a workflow history needs a non-empty list of events (as handle.fetch_history().to_json() "
-                             "writes them)")
+            raise ValueError(
+                "a workflow history needs a non-empty list of events (as handle.fetch_history().to_json() writes them)"
+            )
         events = [wt.from_json(raw, wt.WorkflowHistoryEvent) for raw in raw_events]
         return cls(workflow_id or events[0].workflow_id, events, run_id)
 

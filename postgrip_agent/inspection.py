@@ -50,7 +50,9 @@ class WorkflowDescription(wt.WorkflowExecution):
 
 def pending_activities(request: Request, run_id: str) -> List[PendingActivity]:
     events = request("GET", f"/api/v1/workflows/{_q(run_id)}/history")
-    finished = {e.get("task_id") for e in events if e["type"] in ("ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskCanceled")}
+    finished = {
+        e.get("task_id") for e in events if e["type"] in ("ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskCanceled")
+    }
     retried_from: Dict[str, Dict[str, Any]] = {}
     for event in events:
         if event["type"] == "ActivityTaskRetryScheduled":
@@ -65,19 +67,28 @@ def pending_activities(request: Request, run_id: str) -> List[PendingActivity]:
             continue  # an attempt that failed and was retried: its retry is listed instead
         attributes = event.get("attributes") or {}
         previous = retried_from.get(task_id) or {}
-        heartbeats = [e for e in request("GET", f"/api/v1/tasks/{_q(task_id)}/events")
-                      if e.get("kind") == "heartbeat" and e.get("stage") != "lease"]
+        heartbeats = [
+            e
+            for e in request("GET", f"/api/v1/tasks/{_q(task_id)}/events")
+            if e.get("kind") == "heartbeat" and e.get("stage") != "lease"
+        ]
         payload = task.get("payload") or {}
         details = heartbeats[-1].get("details") if heartbeats else payload.get("heartbeatDetails")
-        pending.append(PendingActivity(
-            activity_id=task_id, activity_type=str(attributes.get("activity_type") or task["type"].split(":", 1)[-1]),
-            attempt=int(task.get("attempt") or attributes.get("attempt") or 1), state=task["state"],
-            scheduled_time=_when(payload.get("scheduledAt")), next_attempt_time=_when(task.get("not_before")),
-            last_heartbeat_time=_when(heartbeats[-1]["created_at"]) if heartbeats else None,
-            heartbeat_details=details if isinstance(details, dict) else None,
-            last_failure=previous.get("failure"), last_failure_stack_trace=previous.get("stack_trace"),
-            agent_id=task.get("agent_id"),
-        ))
+        pending.append(
+            PendingActivity(
+                activity_id=task_id,
+                activity_type=str(attributes.get("activity_type") or task["type"].split(":", 1)[-1]),
+                attempt=int(task.get("attempt") or attributes.get("attempt") or 1),
+                state=task["state"],
+                scheduled_time=_when(payload.get("scheduledAt")),
+                next_attempt_time=_when(task.get("not_before")),
+                last_heartbeat_time=_when(heartbeats[-1]["created_at"]) if heartbeats else None,
+                heartbeat_details=details if isinstance(details, dict) else None,
+                last_failure=previous.get("failure"),
+                last_failure_stack_trace=previous.get("stack_trace"),
+                agent_id=task.get("agent_id"),
+            )
+        )
     return pending
 
 
@@ -106,8 +117,12 @@ def classify_failure(run: wt.WorkflowExecution, request: Optional[Request] = Non
         head = chain[0]
         root = rebuild_failure(chain[1])
         root.stack_trace = stack  # type: ignore[attr-defined]
-        cause = ActivityError(root, activity_type=str(head.get("activity_type") or "activity"),
-                              activity_id=head.get("activity_id"), attempt=head.get("attempt"))
+        cause = ActivityError(
+            root,
+            activity_type=str(head.get("activity_type") or "activity"),
+            activity_id=head.get("activity_id"),
+            attempt=head.get("attempt"),
+        )
     elif info.get("type") == "TimeoutFailure":  # an activity's timeout that failed the run
         cause = rebuild_failure(info, message)
     if isinstance(cause, (ApplicationFailure, TimeoutFailure)):
@@ -134,12 +149,21 @@ def failure_chain(error: BaseException) -> List[Dict[str, Any]]:
     node: Optional[BaseException] = error
     while node is not None and len(links) < 8:
         if isinstance(node, ActivityError):
-            links.append({"type": "ActivityError", "message": str(node), "activity_type": node.activity_type,
-                          "activity_id": node.activity_id, "attempt": node.attempt})
+            links.append(
+                {
+                    "type": "ActivityError",
+                    "message": str(node),
+                    "activity_type": node.activity_type,
+                    "activity_id": node.activity_id,
+                    "attempt": node.attempt,
+                }
+            )
             node = node.cause
             continue
-        link: Dict[str, Any] = {"type": getattr(node, "type", None) or type(node).__name__,
-                                "message": getattr(node, "message", None) or str(node)}
+        link: Dict[str, Any] = {
+            "type": getattr(node, "type", None) or type(node).__name__,
+            "message": getattr(node, "message", None) or str(node),
+        }
         if isinstance(node, TimeoutFailure):
             link["type"], link["timeout_type"] = "TimeoutFailure", node.timeout_type
         if isinstance(node, ApplicationFailure):
@@ -150,8 +174,13 @@ def failure_chain(error: BaseException) -> List[Dict[str, Any]]:
 
 
 #: the run states a caller may name for a status the wire has no state for (the CLI's words)
-_STATUS_NAMES = {"cancelled": "CANCELED", "canceled": "CANCELED", "terminated": "TERMINATED", "timed_out": "TIMED_OUT",
-                 "completed": "COMPLETED"}
+_STATUS_NAMES = {
+    "cancelled": "CANCELED",
+    "canceled": "CANCELED",
+    "terminated": "TERMINATED",
+    "timed_out": "TIMED_OUT",
+    "completed": "COMPLETED",
+}
 _WIRE_STATE = {"RUNNING": "running", "COMPLETED": "succeeded", "CONTINUED_AS_NEW": "continued_as_new"}
 
 
@@ -163,8 +192,10 @@ def state_and_status(state: Optional[str], status: Optional[str]) -> "tuple[Opti
     if state is not None and state not in wt.WORKFLOW_STATES:
         named = _STATUS_NAMES.get(state.lower()) or (state.upper() if state.upper() in wt.WORKFLOW_STATUSES else None)
         if named is None:
-            raise ValueError(f"state must be one of {', '.join(wt.WORKFLOW_STATES)} or a status "
-                             f"({', '.join(sorted(_STATUS_NAMES))}), got {state!r}")
+            raise ValueError(
+                f"state must be one of {', '.join(wt.WORKFLOW_STATES)} or a status "
+                f"({', '.join(sorted(_STATUS_NAMES))}), got {state!r}"
+            )
         if status is not None and status.upper() != named:
             raise ValueError(f"state {state!r} and status {status!r} disagree: give one")
         state, status = None, named
@@ -210,12 +241,19 @@ def describe_task_queue(request: Request, namespace: str, queue: str) -> TaskQue
     try:
         raw = request("GET", f"/api/v1/task-queues/{_q(queue)}", params={"namespace": namespace})
     except NotFoundError as err:
-        raise NotFoundError("this service does not describe task queues (it lacks the local service's 'task-queues' "
-                            f"extension): {err.message}", status=err.status, code=err.code, method=err.method,
-                            url=err.url) from None
+        raise NotFoundError(
+            f"this service does not describe task queues (it lacks the local service's 'task-queues' extension): {err.message}",
+            status=err.status,
+            code=err.code,
+            method=err.method,
+            url=err.url,
+        ) from None
     return TaskQueueDescription(
-        namespace=raw.get("namespace", namespace), queue=raw.get("queue", queue),
-        pollers=[TaskQueuePoller(p["agent_id"], list(p.get("task_types") or []), _when(p.get("last_seen")))
-                 for p in raw.get("pollers") or []],
+        namespace=raw.get("namespace", namespace),
+        queue=raw.get("queue", queue),
+        pollers=[
+            TaskQueuePoller(p["agent_id"], list(p.get("task_types") or []), _when(p.get("last_seen")))
+            for p in raw.get("pollers") or []
+        ],
         backlog={str(k): int(v) for k, v in (raw.get("backlog") or {}).items()},
     )

@@ -20,10 +20,23 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Type
 import attrs
 
 __all__ = [
-    "ActivityInboundInterceptor", "ExecuteActivityInput", "ExecuteWorkflowInput", "HandleQueryInput", "HandleSignalInput",
-    "HandleUpdateInput", "Interceptor", "OutboundInterceptor", "QueryWorkflowInput", "SignalWorkflowInput",
-    "StartActivityInput", "StartChildWorkflowInput", "StartWorkflowInput", "StartWorkflowUpdateInput",
-    "WorkflowInboundInterceptor", "WorkflowInterceptorClassInput", "WorkflowOutboundInterceptor",
+    "ActivityInboundInterceptor",
+    "ExecuteActivityInput",
+    "ExecuteWorkflowInput",
+    "HandleQueryInput",
+    "HandleSignalInput",
+    "HandleUpdateInput",
+    "Interceptor",
+    "OutboundInterceptor",
+    "QueryWorkflowInput",
+    "SignalWorkflowInput",
+    "StartActivityInput",
+    "StartChildWorkflowInput",
+    "StartWorkflowInput",
+    "StartWorkflowUpdateInput",
+    "WorkflowInboundInterceptor",
+    "WorkflowInterceptorClassInput",
+    "WorkflowOutboundInterceptor",
 ]
 
 Headers = Dict[str, Any]
@@ -281,8 +294,9 @@ class _ActivityRoot(ActivityInboundInterceptor):
         return self._call(input)
 
 
-def through_activity(interceptors: Sequence[Interceptor], input: ExecuteActivityInput,
-                     call: Callable[[ExecuteActivityInput], Any]) -> Any:
+def through_activity(
+    interceptors: Sequence[Interceptor], input: ExecuteActivityInput, call: Callable[[ExecuteActivityInput], Any]
+) -> Any:
     """``call(input)`` through the activity chain when there are interceptors."""
     if not interceptors:
         return call(input)

@@ -44,6 +44,7 @@ class WorkflowUIMetadata(TypedDict, total=False):
 
 class WorkflowStartOptions(TypedDict, total=False):
     """The async SDK's workflow start options dict."""
+
     namespace: str
     workflow_id: str
     workflow_id_reuse_policy: WorkflowIdReusePolicy
@@ -59,6 +60,7 @@ class WorkflowStartOptions(TypedDict, total=False):
 
 class ContinueAsNewOptions(TypedDict, total=False):
     """The async SDK's continue-as-new options dict."""
+
     workflow_id: str
     workflow_type: str
     task_queue: str
@@ -70,6 +72,7 @@ class ContinueAsNewOptions(TypedDict, total=False):
 
 class ChildWorkflowOptions(TypedDict, total=False):
     """The async SDK's child workflow options dict."""
+
     workflow_id: str
     task_queue: str
     args: List[Any]
@@ -82,6 +85,7 @@ class ChildWorkflowOptions(TypedDict, total=False):
 
 class ActivityOptions(TypedDict, total=False):
     """The async SDK's activity options dict (``proxy_activities({...})``)."""
+
     start_to_close_timeout_ms: int
     schedule_to_close_timeout_ms: int
     cancellation_type: CancellationType
@@ -91,6 +95,7 @@ class ActivityOptions(TypedDict, total=False):
 
 class WorkflowExecutionDescription(TypedDict, total=False):
     """The async SDK's ``describe()`` answer, as a dict."""
+
     workflowId: str
     runId: str
     taskId: str
@@ -112,6 +117,7 @@ class WorkflowExecutionDescription(TypedDict, total=False):
 
 class WorkflowSignalDefinition(TypedDict):
     """The async SDK's signal definition shape."""
+
     name: str
     type: Literal["signal"]
     args: List[Any]
@@ -119,6 +125,7 @@ class WorkflowSignalDefinition(TypedDict):
 
 class WorkflowQueryDefinition(TypedDict):
     """The async SDK's query definition shape."""
+
     name: str
     type: Literal["query"]
     args: List[Any]
@@ -127,6 +134,7 @@ class WorkflowQueryDefinition(TypedDict):
 
 class WorkflowUpdateDefinition(TypedDict):
     """The async SDK's update definition shape."""
+
     name: str
     type: Literal["update"]
     args: List[Any]
@@ -135,6 +143,7 @@ class WorkflowUpdateDefinition(TypedDict):
 
 class ShellExecPayload(TypedDict, total=False):
     """The payload of a ``shell.exec`` task."""
+
     command: str
     args: List[str]
     env: Dict[str, str]
@@ -144,6 +153,7 @@ class ShellExecPayload(TypedDict, total=False):
 
 class ContainerExecPayload(TypedDict, total=False):
     """The payload of a ``container.exec`` task."""
+
     image: str
     command: str
     args: List[str]
@@ -162,6 +172,7 @@ class _QueryPayloadBase(TypedDict):
 
 class WorkflowQueryPayload(_QueryPayloadBase, total=False):
     """The payload of a ``query:<Type>`` task."""
+
     workflowRunId: str
 
 
@@ -174,6 +185,7 @@ class _UpdatePayloadBase(TypedDict):
 
 class WorkflowUpdatePayload(_UpdatePayloadBase, total=False):
     """The payload of an ``update:<Type>`` task."""
+
     workflowRunId: str
 
 
@@ -242,13 +254,36 @@ class TimerPayload(_TimerPayloadBase, total=False):
 
 
 __all__ = [
-    "TaskState", "TaskEventKind", "ScheduleState", "ScheduleOverlapPolicy", "ScheduleMissedRunPolicy",
-    "CancellationType", "CancellationScopeType", "WorkflowIdReusePolicy", "IsolationTier", "WorkflowFunction",
-    "ActivityFunction", "WorkflowRegistry", "ActivityRegistry", "WorkflowUIMetadata", "WorkflowStartOptions",
-    "ContinueAsNewOptions", "ChildWorkflowOptions", "ActivityOptions", "WorkflowExecutionDescription",
-    "WorkflowSignalDefinition", "WorkflowQueryDefinition", "WorkflowUpdateDefinition", "ShellExecPayload",
-    "ContainerExecPayload", "WorkflowQueryPayload", "WorkflowUpdatePayload", "WorkflowPayload",
-    "ActivityInvocationPayload", "WorkflowRuntimePayload", "TimerPayload",
+    "TaskState",
+    "TaskEventKind",
+    "ScheduleState",
+    "ScheduleOverlapPolicy",
+    "ScheduleMissedRunPolicy",
+    "CancellationType",
+    "CancellationScopeType",
+    "WorkflowIdReusePolicy",
+    "IsolationTier",
+    "WorkflowFunction",
+    "ActivityFunction",
+    "WorkflowRegistry",
+    "ActivityRegistry",
+    "WorkflowUIMetadata",
+    "WorkflowStartOptions",
+    "ContinueAsNewOptions",
+    "ChildWorkflowOptions",
+    "ActivityOptions",
+    "WorkflowExecutionDescription",
+    "WorkflowSignalDefinition",
+    "WorkflowQueryDefinition",
+    "WorkflowUpdateDefinition",
+    "ShellExecPayload",
+    "ContainerExecPayload",
+    "WorkflowQueryPayload",
+    "WorkflowUpdatePayload",
+    "WorkflowPayload",
+    "ActivityInvocationPayload",
+    "WorkflowRuntimePayload",
+    "TimerPayload",
 ]
 
 
@@ -264,8 +299,8 @@ class CreateSandboxSessionRequest(TypedDict, total=False):
 
 class CreateSandboxSessionResponse(TypedDict, total=False):
     """The contract's answer to a terminal-session request of the sandbox API."""
+
     id: str
     ticket: str
     expiresAt: str
     terminalProtocols: List[str]
-

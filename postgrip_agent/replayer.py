@@ -21,10 +21,15 @@ from .converter import DEFAULT, DataConverter
 from .errors import ApplicationFailure
 
 #: the events a run's history ends with when the run is over
-CLOSING_EVENTS = frozenset({
-    "WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionTimedOut",
-    "WorkflowExecutionTerminated", "WorkflowExecutionContinuedAsNew",
-})
+CLOSING_EVENTS = frozenset(
+    {
+        "WorkflowExecutionCompleted",
+        "WorkflowExecutionFailed",
+        "WorkflowExecutionTimedOut",
+        "WorkflowExecutionTerminated",
+        "WorkflowExecutionContinuedAsNew",
+    }
+)
 
 __all__ = ["Replayer", "ReplayResult", "WorkflowHistory"]
 
@@ -32,6 +37,7 @@ __all__ = ["Replayer", "ReplayResult", "WorkflowHistory"]
 @attrs.frozen
 class ReplayResult:
     """The outcome of replaying one history."""
+
     workflow_id: str
     run_id: Optional[str]
     #: what went wrong (a DeterminismViolation, or what the code raised while replaying); None: it replayed
@@ -41,8 +47,7 @@ class ReplayResult:
 class Replayer:
     """Replays histories with the given workflows, as an Agent would, without a service."""
 
-    def __init__(self, *, workflows: Sequence[Any], strict: bool = False,
-                 data_converter: Optional[DataConverter] = None) -> None:
+    def __init__(self, *, workflows: Sequence[Any], strict: bool = False, data_converter: Optional[DataConverter] = None) -> None:
         """``data_converter``: the one the runs were written with (their codecs, to open encrypted
         payloads; its payload converter, for types registered on it).
 
@@ -77,14 +82,22 @@ class Replayer:
             workflow_type = str(parsed.started.attributes.get("workflow_type") or "")
             target = self.workflows.get(workflow_type)
             if target is None:
-                raise ValueError(f"history of {history.workflow_id} is of workflow {workflow_type!r}, which this "
-                                 f"Replayer was not given (it has: {', '.join(sorted(self.workflows))})")
+                raise ValueError(
+                    f"history of {history.workflow_id} is of workflow {workflow_type!r}, which this "
+                    f"Replayer was not given (it has: {', '.join(sorted(self.workflows))})"
+                )
             started = parsed.started
             info = WorkflowInfo(
-                workflow_id=history.workflow_id, run_id=run_id, workflow_type=workflow_type, task_queue="replay",
-                namespace="default", task_id=started.task_id or "", attempt=int(started.attributes.get("attempt") or 1),
+                workflow_id=history.workflow_id,
+                run_id=run_id,
+                workflow_type=workflow_type,
+                task_queue="replay",
+                namespace="default",
+                task_id=started.task_id or "",
+                attempt=int(started.attributes.get("attempt") or 1),
                 parent_workflow_id=started.attributes.get("parent_workflow_id"),
-                continued_from_run_id=started.attributes.get("continued_from_run_id"), start_time=started.created_at,
+                continued_from_run_id=started.attributes.get("continued_from_run_id"),
+                start_time=started.created_at,
             )
             instance = WorkflowInstance(target, info, parsed, live_after_seq=parsed.last_seq, converter=self.converter)
             instance.strict_arguments = self.strict
@@ -94,15 +107,18 @@ class Replayer:
                 finally:  # a mismatch inside the workflow code ends its body first: that one names the cause
                     main = instance.main
                     first = main.outcome.exception() if main is not None and main.outcome.done() else None
-                    if isinstance(first, ApplicationFailure) and (first.type == "DeterminismViolation" or (
-                            first.type == "PayloadConversionError" and parsed.events[-1].type != "WorkflowExecutionFailed")):
+                    if isinstance(first, ApplicationFailure) and (
+                        first.type == "DeterminismViolation"
+                        or (first.type == "PayloadConversionError" and parsed.events[-1].type != "WorkflowExecutionFailed")
+                    ):
                         raise first  # a payload this replay cannot read, where the run itself went on
                 closing = parsed.events[-1].type
                 if closing in CLOSING_EVENTS and instance.new_commands:
                     extra = instance.new_commands[0]
                     raise determinism_violation(
                         f"history of run {run_id} ends with {closing}, but the workflow code now issues "
-                        f"{extra.description} as command #{instance.issued - len(instance.new_commands) + 1}")
+                        f"{extra.description} as command #{instance.issued - len(instance.new_commands) + 1}"
+                    )
             except ContinueAsNew:
                 pass  # the run continued as new, as its history says
             finally:

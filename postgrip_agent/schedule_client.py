@@ -17,7 +17,6 @@ from .workflow_client import WorkflowClient
 class ScheduleClient(_SubClient):
     """Recurring workflows kept by the service."""
 
-
     def _schedule(self, data: Any) -> wt.Schedule:
         return wt.from_json(data, wt.Schedule)
 
@@ -27,17 +26,35 @@ class ScheduleClient(_SubClient):
         return self._schedule(self._conn.request("POST", "/api/v1/schedules", body=body, idempotent=bool(body.get("id"))))
 
     def create_workflow_schedule(
-        self, *, workflow: Any, schedule_id: Optional[str] = None, task_queue: Optional[str] = None,
-        namespace: Optional[str] = None, args: Sequence[Any] = (), interval: Union[timedelta, float, None] = None,
-        cron: Optional[str] = None, calendar: Union[wt.ScheduleCalendarSpec, Mapping[str, Any], None] = None,
-        timezone: Optional[str] = None, jitter: Union[timedelta, float, None] = None,
-        catch_up_window: Union[timedelta, float, None] = None, missed_run_policy: Optional[str] = None,
-        overlap_policy: Optional[str] = None, start_at: Optional[datetime] = None, workflow_id: Optional[str] = None,
-        id_reuse_policy: Optional[str] = None, run_timeout: Any = None, retry_policy: Any = None,
-        memo: Optional[Mapping[str, Any]] = None, search_attributes: Optional[Mapping[str, Any]] = None,
-        ui: Optional[Mapping[str, Any]] = None, interval_seconds: Optional[float] = None,
-        jitter_seconds: Optional[float] = None, catch_up_window_seconds: Optional[float] = None, retry: Any = None,
-        workflow_id_reuse_policy: Optional[str] = None, workflow_run_timeout_ms: Optional[int] = None,
+        self,
+        *,
+        workflow: Any,
+        schedule_id: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: Optional[str] = None,
+        args: Sequence[Any] = (),
+        interval: Union[timedelta, float, None] = None,
+        cron: Optional[str] = None,
+        calendar: Union[wt.ScheduleCalendarSpec, Mapping[str, Any], None] = None,
+        timezone: Optional[str] = None,
+        jitter: Union[timedelta, float, None] = None,
+        catch_up_window: Union[timedelta, float, None] = None,
+        missed_run_policy: Optional[str] = None,
+        overlap_policy: Optional[str] = None,
+        start_at: Optional[datetime] = None,
+        workflow_id: Optional[str] = None,
+        id_reuse_policy: Optional[str] = None,
+        run_timeout: Any = None,
+        retry_policy: Any = None,
+        memo: Optional[Mapping[str, Any]] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        ui: Optional[Mapping[str, Any]] = None,
+        interval_seconds: Optional[float] = None,
+        jitter_seconds: Optional[float] = None,
+        catch_up_window_seconds: Optional[float] = None,
+        retry: Any = None,
+        workflow_id_reuse_policy: Optional[str] = None,
+        workflow_run_timeout_ms: Optional[int] = None,
     ) -> wt.Schedule:
         """Create a schedule that starts ``workflow``; every argument is a keyword.
 
@@ -84,12 +101,17 @@ class ScheduleClient(_SubClient):
         """
         interval = either("interval", interval, "interval_seconds", compat.seconds(interval_seconds, "interval_seconds"))
         jitter = either("jitter", jitter, "jitter_seconds", compat.seconds(jitter_seconds, "jitter_seconds"))
-        catch_up_window = either("catch_up_window", catch_up_window, "catch_up_window_seconds",
-                                 compat.seconds(catch_up_window_seconds, "catch_up_window_seconds"))
+        catch_up_window = either(
+            "catch_up_window",
+            catch_up_window,
+            "catch_up_window_seconds",
+            compat.seconds(catch_up_window_seconds, "catch_up_window_seconds"),
+        )
         retry_policy = either("retry_policy", retry_policy, "retry", retry)
         id_reuse_policy = either("id_reuse_policy", id_reuse_policy, "workflow_id_reuse_policy", workflow_id_reuse_policy)
-        run_timeout = either("run_timeout", run_timeout, "workflow_run_timeout_ms",
-                             compat.ms(workflow_run_timeout_ms, "workflow_run_timeout_ms"))
+        run_timeout = either(
+            "run_timeout", run_timeout, "workflow_run_timeout_ms", compat.ms(workflow_run_timeout_ms, "workflow_run_timeout_ms")
+        )
         _check_policy(id_reuse_policy)
         if interval is None and cron is None and calendar is None:
             raise ValueError("a schedule needs interval=, cron= or calendar=")
@@ -102,14 +124,21 @@ class ScheduleClient(_SubClient):
         if isinstance(calendar, Mapping):
             calendar = wt.from_json(dict(calendar), wt.ScheduleCalendarSpec)
         spec = wt.ScheduleSpec(
-            interval_seconds=seconds(interval, "interval"), cron=cron, calendar=calendar, timezone=timezone,
-            jitter_seconds=seconds(jitter, "jitter"), catch_up_window_seconds=seconds(catch_up_window, "catch_up_window"),
-            missed_run_policy=missed_run_policy, start_at=start_at,  # type: ignore[arg-type]
+            interval_seconds=seconds(interval, "interval"),
+            cron=cron,
+            calendar=calendar,
+            timezone=timezone,
+            jitter_seconds=seconds(jitter, "jitter"),
+            catch_up_window_seconds=seconds(catch_up_window, "catch_up_window"),
+            missed_run_policy=missed_run_policy,  # type: ignore[arg-type]
+            start_at=start_at,
         )
         workflow_type = name_of(workflow, "workflow")
         action = wt.ScheduleAction(
-            workflow_type=workflow_type, namespace=namespace or self._namespace,
-            queue=task_queue or self._default_task_queue, workflow_id=workflow_id,
+            workflow_type=workflow_type,
+            namespace=namespace or self._namespace,
+            queue=task_queue or self._default_task_queue,
+            workflow_id=workflow_id,
             workflow_id_reuse_policy=id_reuse_policy,  # type: ignore[arg-type]
             run_timeout_ms=duration_ms(run_timeout, "run_timeout"),
             retry=wt.from_json(retry_json(retry_policy), wt.RetryPolicy) if retry_policy is not None else None,
@@ -117,17 +146,37 @@ class ScheduleClient(_SubClient):
             search_attributes=plain_value(dict(search_attributes), "search_attributes") if search_attributes else None,
             args=encode_args(args, f"schedule {workflow_type} argument", self._conn.data_converter),
         )
-        return self.create(wt.CreateScheduleRequest(
-            id=schedule_id, namespace=namespace or self._namespace, spec=spec, action=action,
-            overlap_policy=overlap_policy,  # type: ignore[arg-type]
-        ))
+        return self.create(
+            wt.CreateScheduleRequest(
+                id=schedule_id,
+                namespace=namespace or self._namespace,
+                spec=spec,
+                action=action,
+                overlap_policy=overlap_policy,  # type: ignore[arg-type]
+            )
+        )
 
-    def list(self, *, namespace: Optional[str] = None, state: Optional[str] = None, page_size: int = 100,
-             limit: Optional[int] = None, page_token: Optional[str] = None, offset: Optional[int] = None) -> Iterator[wt.Schedule]:
+    def list(
+        self,
+        *,
+        namespace: Optional[str] = None,
+        state: Optional[str] = None,
+        page_size: int = 100,
+        limit: Optional[int] = None,
+        page_token: Optional[str] = None,
+        offset: Optional[int] = None,
+    ) -> Iterator[wt.Schedule]:
         """Schedules (optionally of one ``state``: active or paused), page by page; ``limit``,
         ``page_token`` and ``offset`` as the async SDK takes them (at most that many, from there on)."""
-        for raw in _pages(self._conn, "/api/v1/schedules", {"namespace": namespace, "state": state}, page_size,
-                          limit=limit, page_token=page_token, offset=offset):
+        for raw in _pages(
+            self._conn,
+            "/api/v1/schedules",
+            {"namespace": namespace, "state": state},
+            page_size,
+            limit=limit,
+            page_token=page_token,
+            offset=offset,
+        ):
             yield self._schedule(raw)
 
     def get(self, schedule_id: str) -> wt.Schedule:
@@ -144,27 +193,40 @@ class ScheduleClient(_SubClient):
         """Delete a schedule; runs it started are not touched."""
         return self._schedule(self._conn.request("DELETE", f"/api/v1/schedules/{_q(schedule_id)}", idempotent=True))
 
-    def pause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-              request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
+    def pause(
+        self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *, request: Optional[Mapping[str, Any]] = None
+    ) -> wt.Schedule:
         """Pause a schedule. ``reason`` may also come as the async SDK's request dict, ``{"reason": ...}``."""
         body = _reason_body(reason, request, wt.PauseScheduleRequest, "pause")
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=body, idempotent=True))
+        return self._schedule(
+            self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/pause", body=body, idempotent=True)
+        )
 
-    def unpause(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-                request: Optional[Mapping[str, Any]] = None) -> wt.Schedule:
+    def unpause(
+        self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *, request: Optional[Mapping[str, Any]] = None
+    ) -> wt.Schedule:
         """Resume a paused schedule (``reason`` as for ``pause``)."""
         body = _reason_body(reason, request, wt.UnpauseScheduleRequest, "unpause")
-        return self._schedule(self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=body, idempotent=True))
+        return self._schedule(
+            self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/unpause", body=body, idempotent=True)
+        )
 
-    def trigger(self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *,
-                request: Optional[Mapping[str, Any]] = None) -> wt.TriggerScheduleResponse:
+    def trigger(
+        self, schedule_id: str, reason: Union[str, Mapping[str, Any], None] = None, *, request: Optional[Mapping[str, Any]] = None
+    ) -> wt.TriggerScheduleResponse:
         """Start the schedule's workflow now (``reason`` as for ``pause``)."""
         body = _reason_body(reason, request, wt.TriggerScheduleRequest, "trigger")
         data = self._conn.request("POST", f"/api/v1/schedules/{_q(schedule_id)}/trigger", body=body, idempotent=False)
         return wt.from_json(data, wt.TriggerScheduleResponse)
 
-    def backfill(self, schedule_id: str, start_at: Union[datetime, Mapping[str, Any], None] = None,
-                 end_at: Optional[datetime] = None, *, request: Optional[Mapping[str, Any]] = None) -> wt.BackfillScheduleResponse:
+    def backfill(
+        self,
+        schedule_id: str,
+        start_at: Union[datetime, Mapping[str, Any], None] = None,
+        end_at: Optional[datetime] = None,
+        *,
+        request: Optional[Mapping[str, Any]] = None,
+    ) -> wt.BackfillScheduleResponse:
         """Run the fires a schedule would have made between ``start_at`` and ``end_at``; the async SDK's
         request dict (``{"start_at": ..., "end_at": ...}``, positionally or as ``request=``) works too."""
         source = request if request is not None else start_at

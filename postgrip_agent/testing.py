@@ -52,9 +52,17 @@ class WorkflowEnvironment:
         clock.advance(duration.total_seconds() if isinstance(duration, timedelta) else float(duration))
 
     @classmethod
-    def start_local(cls, *, db: str = ":memory:", clock: Optional[Clock] = None, namespace: str = "default",
-                    default_task_queue: str = "default", round_trip_extensions: bool = True,
-                    transport: str = "http", **connection_options: Any) -> "WorkflowEnvironment":
+    def start_local(
+        cls,
+        *,
+        db: str = ":memory:",
+        clock: Optional[Clock] = None,
+        namespace: str = "default",
+        default_task_queue: str = "default",
+        round_trip_extensions: bool = True,
+        transport: str = "http",
+        **connection_options: Any,
+    ) -> "WorkflowEnvironment":
         """An in-process service and a client for it (``round_trip_extensions=False``: the
         service offers only what any PostGrip service does, so the SDK's fallbacks are used).
 
@@ -138,10 +146,15 @@ class ActivityEnvironment:
     thread) makes the next ``activity.heartbeat()`` raise CancelledFailure, as the service's
     answer would. ``info`` is what ``activity.info()`` returns; give fields to change it."""
 
-    def __init__(self, *, on_heartbeat: Optional[Callable[[Optional[Dict[str, Any]]], None]] = None,
-                 **info: Any) -> None:
-        fields: Dict[str, Any] = {"task_id": "test-activity-task", "activity_type": "", "attempt": 1,
-                                  "namespace": "default", "task_queue": "test", **info}
+    def __init__(self, *, on_heartbeat: Optional[Callable[[Optional[Dict[str, Any]]], None]] = None, **info: Any) -> None:
+        fields: Dict[str, Any] = {
+            "task_id": "test-activity-task",
+            "activity_type": "",
+            "attempt": 1,
+            "namespace": "default",
+            "task_queue": "test",
+            **info,
+        }
         self.info = ActivityInfo(**fields)
         #: the activity type was given; else each run names it after the function
         self._named = bool(info.get("activity_type"))
@@ -192,4 +205,3 @@ class ActivityEnvironment:
     def stderr(self) -> List[str]:
         """What the activity wrote with ``activity.stderr``."""
         return [str(e.get("data")) for e in self.events if e.get("kind") == "stderr"]
-

@@ -33,8 +33,12 @@ from ._handlers import query as query  # the decorators, re-exported: workflow.s
 from ._handlers import signal as signal
 from ._handlers import update as update
 from ._handlers import (  # message definitions by name, the async SDK's style
-    QueryDefinition as QueryDefinition, SignalDefinition as SignalDefinition, UpdateDefinition as UpdateDefinition,
-    define_query as define_query, define_signal as define_signal, define_update as define_update,
+    QueryDefinition as QueryDefinition,
+    SignalDefinition as SignalDefinition,
+    UpdateDefinition as UpdateDefinition,
+    define_query as define_query,
+    define_signal as define_signal,
+    define_update as define_update,
     set_handler as set_handler,
 )
 from .interceptor import StartActivityInput, StartChildWorkflowInput
@@ -52,13 +56,52 @@ from ._runtime.unsafe import unsafe as unsafe
 
 
 __all__ = [
-    "defn", "run", "now", "info", "sleep", "execute_activity", "execute_child", "continue_as_new", "milestone",
-    "random", "uuid4", "wait_all", "wait_any", "condition", "define_signal", "define_query", "define_update",
-    "set_handler", "CancellationScope", "cancellation_requested", "is_replaying", "WorkflowFuture", "WorkflowInfo",
-    "SignalDefinition", "QueryDefinition", "UpdateDefinition", "ContinueAsNew", "logger", "unsafe",
-    "signal", "query", "update", "wait_condition", "execute_activity_method", "workflow_name", "workflow_run_method",
-    "proxy_activities", "patched", "deprecate_patch", "ContinueAsNewCommand", "run_in_workflow_runtime",
-    "validate_workflow_sandbox", "workflow_info", "memo", "memo_value", "upsert_search_attributes",
+    "defn",
+    "run",
+    "now",
+    "info",
+    "sleep",
+    "execute_activity",
+    "execute_child",
+    "continue_as_new",
+    "milestone",
+    "random",
+    "uuid4",
+    "wait_all",
+    "wait_any",
+    "condition",
+    "define_signal",
+    "define_query",
+    "define_update",
+    "set_handler",
+    "CancellationScope",
+    "cancellation_requested",
+    "is_replaying",
+    "WorkflowFuture",
+    "WorkflowInfo",
+    "SignalDefinition",
+    "QueryDefinition",
+    "UpdateDefinition",
+    "ContinueAsNew",
+    "logger",
+    "unsafe",
+    "signal",
+    "query",
+    "update",
+    "wait_condition",
+    "execute_activity_method",
+    "workflow_name",
+    "workflow_run_method",
+    "proxy_activities",
+    "patched",
+    "deprecate_patch",
+    "ContinueAsNewCommand",
+    "run_in_workflow_runtime",
+    "validate_workflow_sandbox",
+    "workflow_info",
+    "memo",
+    "memo_value",
+    "upsert_search_attributes",
 ]
 
 #: the async SDK's name for what ``continue_as_new`` raises (never catch it in workflow code)
@@ -74,8 +117,12 @@ def _run_context() -> Optional[Tuple[Dict[str, Any], str]]:
     if instance is None:
         return None
     info = instance.info
-    fields = {"workflow_id": info.workflow_id, "run_id": info.run_id, "workflow_type": info.workflow_type,
-              "attempt": info.attempt}
+    fields = {
+        "workflow_id": info.workflow_id,
+        "run_id": info.run_id,
+        "workflow_type": info.workflow_type,
+        "attempt": info.attempt,
+    }
     return fields, f"{info.workflow_type} {info.workflow_id}"
 
 
@@ -280,11 +327,18 @@ def execute_activity(
     instance = _instance("execute_activity")
     name = name_of(activity, "activity")
     retry_policy = either("retry_policy", retry_policy, "retry", retry)
-    start_to_close_timeout = either("start_to_close_timeout", start_to_close_timeout, "start_to_close_timeout_ms",
-                                    compat_ms(start_to_close_timeout_ms, "start_to_close_timeout_ms"))
-    schedule_to_close_timeout = either("schedule_to_close_timeout", schedule_to_close_timeout,
-                                       "schedule_to_close_timeout_ms",
-                                       compat_ms(schedule_to_close_timeout_ms, "schedule_to_close_timeout_ms"))
+    start_to_close_timeout = either(
+        "start_to_close_timeout",
+        start_to_close_timeout,
+        "start_to_close_timeout_ms",
+        compat_ms(start_to_close_timeout_ms, "start_to_close_timeout_ms"),
+    )
+    schedule_to_close_timeout = either(
+        "schedule_to_close_timeout",
+        schedule_to_close_timeout,
+        "schedule_to_close_timeout_ms",
+        compat_ms(schedule_to_close_timeout_ms, "schedule_to_close_timeout_ms"),
+    )
     cancellation_type = either("cancellation_type", cancellation_type, "cancellationType", cancellationType) or "try_cancel"
     if cancellation_type not in wt.CANCELLATION_TYPES:
         raise ValueError(f"cancellation_type must be one of {', '.join(wt.CANCELLATION_TYPES)}, got {cancellation_type!r}")
@@ -301,17 +355,32 @@ def execute_activity(
             f"own timeout ({attempt_limit / 1000:g} s), or it can never fire"
         )
     retry_wire = retry_json(retry_policy)
-    payload = {**instance.base_payload(), **wt.to_json(wt.ActivityInvocationPayload(
-        activity_type=name, attempt=1, args=encode_args(arguments, f"activity {name!r} argument", instance.converter),
-        cancellation_type=cast(wt.CancellationType, cancellation_type), cancellation_scope="non_cancellable" if instance.shielded() else None,
-        retry=wt.from_json(retry_wire, wt.RetryPolicy) if retry_wire else None,
-        start_to_close_timeout_ms=start_ms, schedule_to_close_timeout_ms=schedule_ms, heartbeat_timeout_ms=heartbeat_ms,
-        schedule_to_start_timeout_ms=queued_ms))}
+    payload = {
+        **instance.base_payload(),
+        **wt.to_json(
+            wt.ActivityInvocationPayload(
+                activity_type=name,
+                attempt=1,
+                args=encode_args(arguments, f"activity {name!r} argument", instance.converter),
+                cancellation_type=cast(wt.CancellationType, cancellation_type),
+                cancellation_scope="non_cancellable" if instance.shielded() else None,
+                retry=wt.from_json(retry_wire, wt.RetryPolicy) if retry_wire else None,
+                start_to_close_timeout_ms=start_ms,
+                schedule_to_close_timeout_ms=schedule_ms,
+                heartbeat_timeout_ms=heartbeat_ms,
+                schedule_to_start_timeout_ms=queued_ms,
+            )
+        ),
+    }
     # the lease is only the agent's liveness signal: short enough to notice a dead agent soon
     bounds = [ms for ms in (attempt_limit, heartbeat_ms) if ms is not None]
-    request: Dict[str, Any] = {"type": f"activity:{name}", "namespace": instance.info.namespace,
-                               "queue": task_queue or instance.info.task_queue, "payload": payload,
-                               "lease_timeout_seconds": max(1, min(30, math.ceil(min(bounds) / 1000))) if bounds else 30}
+    request: Dict[str, Any] = {
+        "type": f"activity:{name}",
+        "namespace": instance.info.namespace,
+        "queue": task_queue or instance.info.task_queue,
+        "payload": payload,
+        "lease_timeout_seconds": max(1, min(30, math.ceil(min(bounds) / 1000))) if bounds else 30,
+    }
 
     def on_cancel(future: WorkflowFuture[Any], error: BaseException) -> None:
         if cancellation_type != "wait_cancellation_completed":
@@ -347,12 +416,21 @@ def execute_activity_method(
     """Temporal's spelling for an activity that is a method (``MyActivities.charge``): the same
     as [`execute_activity()`][postgrip_agent.workflow.execute_activity], with the same keywords."""
     return execute_activity(
-        activity, *positional, start_to_close_timeout=start_to_close_timeout,
-        schedule_to_close_timeout=schedule_to_close_timeout, heartbeat_timeout=heartbeat_timeout,
-        schedule_to_start_timeout=schedule_to_start_timeout, retry_policy=retry_policy,
-        cancellation_type=cancellation_type, task_queue=task_queue, retry=retry,
-        start_to_close_timeout_ms=start_to_close_timeout_ms, schedule_to_close_timeout_ms=schedule_to_close_timeout_ms,
-        cancellationType=cancellationType, args=args, result_type=result_type,
+        activity,
+        *positional,
+        start_to_close_timeout=start_to_close_timeout,
+        schedule_to_close_timeout=schedule_to_close_timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        schedule_to_start_timeout=schedule_to_start_timeout,
+        retry_policy=retry_policy,
+        cancellation_type=cancellation_type,
+        task_queue=task_queue,
+        retry=retry,
+        start_to_close_timeout_ms=start_to_close_timeout_ms,
+        schedule_to_close_timeout_ms=schedule_to_close_timeout_ms,
+        cancellationType=cancellationType,
+        args=args,
+        result_type=result_type,
     )
 
 
@@ -419,20 +497,29 @@ def execute_child(
     run_timeout = run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms)
     lease = either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds", leaseTimeoutSeconds)
     payload: Dict[str, Any] = {
-        "namespace": instance.info.namespace, "workflowType": child_type, "workflowId": child_id,
-        "parentWorkflowId": instance.info.workflow_id, "parentWorkflowRunId": instance.info.run_id,
+        "namespace": instance.info.namespace,
+        "workflowType": child_type,
+        "workflowId": child_id,
+        "parentWorkflowId": instance.info.workflow_id,
+        "parentWorkflowRunId": instance.info.run_id,
         "parentWorkflowTaskId": instance.info.task_id,
-        "args": encode_args(list(args) if args is not None else list(positional), f"child workflow {child_type!r} argument",
-                            instance.converter),
+        "args": encode_args(
+            list(args) if args is not None else list(positional), f"child workflow {child_type!r} argument", instance.converter
+        ),
     }
     optional: Dict[str, Any] = {
-        "parentCancellationType": cancellation_type, "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
-        "retry": retry_json(retry_policy), "workflowIdReusePolicy": id_reuse_policy,
+        "parentCancellationType": cancellation_type,
+        "runTimeoutMs": duration_ms(run_timeout, "run_timeout"),
+        "retry": retry_json(retry_policy),
+        "workflowIdReusePolicy": id_reuse_policy,
     }
     payload.update({k: v for k, v in optional.items() if v is not None})
-    request: Dict[str, Any] = {"type": f"workflow:{child_type}", "namespace": instance.info.namespace,
-                               "queue": either("task_queue", task_queue, "taskQueue", taskQueue) or instance.info.task_queue,
-                               "payload": payload}
+    request: Dict[str, Any] = {
+        "type": f"workflow:{child_type}",
+        "namespace": instance.info.namespace,
+        "queue": either("task_queue", task_queue, "taskQueue", taskQueue) or instance.info.task_queue,
+        "payload": payload,
+    }
     if lease is not None:
         request["lease_timeout_seconds"] = max(1, math.ceil(float(lease)))
     kind = cancellation_type or "wait_cancellation_completed"
@@ -448,8 +535,7 @@ def execute_child(
     given = list(args) if args is not None else list(positional)
 
     def issue(input: StartChildWorkflowInput) -> WorkflowFuture[Any]:
-        as_intercepted(payload, input.args, given, input.headers, f"child workflow {child_type!r} argument",
-                       instance.converter)
+        as_intercepted(payload, input.args, given, input.headers, f"child workflow {child_type!r} argument", instance.converter)
         future = instance.issue("child", child_type, f"child workflow {child_type} ({child_id})", request, on_cancel)
         future.result_type = result_type if result_type is not None else return_type_of(workflow)
         return future
@@ -487,13 +573,22 @@ def proxy_activities(options: Optional[Dict[str, Any]] = None) -> Any:
     return _Activities()
 
 
-def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional[str] = None,
-                    run_timeout: Optional[Duration] = None, args: Optional[Sequence[Any]] = None,
-                    workflow_type: Optional[str] = None, taskQueue: Optional[str] = None,  # noqa: N803
-                    workflow_run_timeout: Any = None, workflow_run_timeout_ms: Optional[int] = None,
-                    workflow_id: Optional[str] = None, workflowId: Optional[str] = None,  # noqa: N803
-                    retry: Optional[wt.RetryPolicy] = None, lease_timeout_seconds: Optional[int] = None,
-                    leaseTimeoutSeconds: Optional[int] = None) -> NoReturn:  # noqa: N803
+def continue_as_new(
+    *positional: Any,
+    workflow: Any = None,
+    task_queue: Optional[str] = None,
+    run_timeout: Optional[Duration] = None,
+    args: Optional[Sequence[Any]] = None,
+    workflow_type: Optional[str] = None,
+    taskQueue: Optional[str] = None,  # noqa: N803
+    workflow_run_timeout: Any = None,
+    workflow_run_timeout_ms: Optional[int] = None,
+    workflow_id: Optional[str] = None,
+    workflowId: Optional[str] = None,  # noqa: N803
+    retry: Optional[wt.RetryPolicy] = None,
+    lease_timeout_seconds: Optional[int] = None,
+    leaseTimeoutSeconds: Optional[int] = None,
+) -> NoReturn:  # noqa: N803
     """End this run and start the next one with these arguments and a fresh history (same workflow id).
 
     ``continue_as_new(n - 1)`` continues as the same workflow. The async SDK's call shapes work
@@ -509,14 +604,21 @@ def continue_as_new(*positional: Any, workflow: Any = None, task_queue: Optional
         raise TypeError("continue_as_new: pass the arguments positionally or as args=[...], not both")
     target = either("workflow", workflow, "workflow_type", workflow_type)
     next_type = name_of(target, "workflow") if target is not None else instance.info.workflow_type
-    raise ContinueAsNew(next_type, list(args) if args is not None else positional, {
-        "task_queue": either("task_queue", task_queue, "taskQueue", taskQueue),
-        "workflow_run_timeout_ms": duration_ms(run_timeout_compat(run_timeout, workflow_run_timeout,
-                                                                  workflow_run_timeout_ms), "run_timeout"),
-        "workflow_id": either("workflow_id", workflow_id, "workflowId", workflowId), "retry": retry,
-        "lease_timeout_seconds": either("lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds",
-                                        leaseTimeoutSeconds),
-    })
+    raise ContinueAsNew(
+        next_type,
+        list(args) if args is not None else positional,
+        {
+            "task_queue": either("task_queue", task_queue, "taskQueue", taskQueue),
+            "workflow_run_timeout_ms": duration_ms(
+                run_timeout_compat(run_timeout, workflow_run_timeout, workflow_run_timeout_ms), "run_timeout"
+            ),
+            "workflow_id": either("workflow_id", workflow_id, "workflowId", workflowId),
+            "retry": retry,
+            "lease_timeout_seconds": either(
+                "lease_timeout_seconds", lease_timeout_seconds, "leaseTimeoutSeconds", leaseTimeoutSeconds
+            ),
+        },
+    )
 
 
 def _names_a_workflow(value: Any, instance: RunningWorkflow) -> bool:
@@ -526,8 +628,14 @@ def _names_a_workflow(value: Any, instance: RunningWorkflow) -> bool:
     return isinstance(value, str) and value == instance.info.workflow_type
 
 
-def milestone(name: str, *, index: Optional[int] = None, total: Optional[int] = None, status: str = "completed",
-              details: Optional[Dict[str, Any]] = None) -> WorkflowFuture[None]:
+def milestone(
+    name: str,
+    *,
+    index: Optional[int] = None,
+    total: Optional[int] = None,
+    status: str = "completed",
+    details: Optional[Dict[str, Any]] = None,
+) -> WorkflowFuture[None]:
     """Record a milestone event on the workflow task (once, not on every replay)."""
     _instance("milestone").emit_milestone(milestone_event(name, index, total, status, details))
     return resolved(None, f"milestone {name}")
@@ -538,8 +646,9 @@ def condition(predicate: Callable[[], bool], timeout: Optional[Duration] = None)
     return _instance("condition").condition(predicate, duration_ms(timeout, "condition timeout"))
 
 
-def wait_condition(predicate: Callable[[], bool], *, timeout: Optional[Duration] = None,
-                   timeout_summary: Optional[str] = None) -> WorkflowFuture[None]:
+def wait_condition(
+    predicate: Callable[[], bool], *, timeout: Optional[Duration] = None, timeout_summary: Optional[str] = None
+) -> WorkflowFuture[None]:
     """Temporal's spelling: resolves once ``predicate()`` holds; on timeout it fails with
     ``asyncio.TimeoutError`` (where [`condition()`][postgrip_agent.workflow.condition] resolves False)."""
     held = condition(predicate, timeout)
@@ -581,8 +690,7 @@ def upsert_search_attributes(attributes: Dict[str, Any]) -> None:
     agree; it needs the service's ``markers`` extension, which the local service has."""
     if not isinstance(attributes, dict) or not all(isinstance(k, str) and k for k in attributes):
         raise TypeError("upsert_search_attributes takes a dict of attribute names to JSON values")
-    _patches.upsert_search_attributes(_instance("upsert_search_attributes"),
-                                      plain_value(attributes, "search attributes"))
+    _patches.upsert_search_attributes(_instance("upsert_search_attributes"), plain_value(attributes, "search attributes"))
 
 
 def deprecate_patch(id: str) -> None:

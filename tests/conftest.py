@@ -70,7 +70,9 @@ class Wire:
             payload["workflowId"] = workflow_id
         return self.enqueue(f"workflow:{workflow_type}", payload, queue=queue)
 
-    def poll(self, queue: str = "q", agent: str = "agent-1", wait: int = 0, types: str = "", namespace: str = "default") -> Optional[Dict[str, Any]]:
+    def poll(
+        self, queue: str = "q", agent: str = "agent-1", wait: int = 0, types: str = "", namespace: str = "default"
+    ) -> Optional[Dict[str, Any]]:
         params = {"queue": queue, "agent_id": agent, "wait_seconds": wait, "namespace": namespace}
         if types:
             params["task_types"] = types
@@ -78,9 +80,18 @@ class Wire:
         return body.get("task")
 
     def complete(self, task: Dict[str, Any], value: Any = None, agent: str = "agent-1", expect: int = 200, **result: Any) -> Any:
-        return self.post(f"/api/v1/agent/tasks/{task['id']}/complete?agent_id={agent}", {"result": {"value": value, **result}}, expect)
+        return self.post(
+            f"/api/v1/agent/tasks/{task['id']}/complete?agent_id={agent}", {"result": {"value": value, **result}}, expect
+        )
 
-    def fail(self, task: Dict[str, Any], error: str, failure: Optional[Dict[str, Any]] = None, agent: str = "agent-1", expect: int = 200) -> Any:
+    def fail(
+        self,
+        task: Dict[str, Any],
+        error: str,
+        failure: Optional[Dict[str, Any]] = None,
+        agent: str = "agent-1",
+        expect: int = 200,
+    ) -> Any:
         body: Dict[str, Any] = {"error": error}
         if failure is not None:
             body["result"] = {"failure": failure}
@@ -92,16 +103,25 @@ class Wire:
     def activity(self, workflow_task: Dict[str, Any], name: str, *args: Any, **extra: Any) -> Dict[str, Any]:
         payload = workflow_task["payload"]
         body = {
-            "activityType": name, "workflowId": payload["workflowId"], "workflowRunId": payload["runId"],
-            "workflowTaskId": workflow_task["id"], "attempt": 1, "args": list(args), **extra,
+            "activityType": name,
+            "workflowId": payload["workflowId"],
+            "workflowRunId": payload["runId"],
+            "workflowTaskId": workflow_task["id"],
+            "attempt": 1,
+            "args": list(args),
+            **extra,
         }
         return self.enqueue(f"activity:{name}", body, queue=workflow_task["queue"])
 
     def timer(self, workflow_task: Dict[str, Any], duration_ms: int) -> Dict[str, Any]:
         payload = workflow_task["payload"]
         body = {
-            "timerId": f"t{duration_ms}", "durationMs": duration_ms, "fireAt": "2000-01-01T00:00:00Z",
-            "workflowId": payload["workflowId"], "workflowRunId": payload["runId"], "workflowTaskId": workflow_task["id"],
+            "timerId": f"t{duration_ms}",
+            "durationMs": duration_ms,
+            "fireAt": "2000-01-01T00:00:00Z",
+            "workflowId": payload["workflowId"],
+            "workflowRunId": payload["runId"],
+            "workflowTaskId": workflow_task["id"],
         }
         return self.enqueue("timer", body, queue=workflow_task["queue"])
 
@@ -120,8 +140,10 @@ class Wire:
 
 #: a PostgreSQL database the store tests may use (each test gets a schema of its own)
 POSTGRES_URL = os.environ.get("POSTGRIP_TEST_POSTGRES")
-HOW_TO_ENABLE = ("PostgreSQL tests are off: set POSTGRIP_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test "
-                 "(any database you may create schemas in) to run them")
+HOW_TO_ENABLE = (
+    "PostgreSQL tests are off: set POSTGRIP_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test "
+    "(any database you may create schemas in) to run them"
+)
 
 
 def postgres_db() -> Iterator[str]:
@@ -196,8 +218,10 @@ def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Selenium (skipped without it unless POSTGRIP_REQUIRE_BROWSER)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("POSTGRIP_REQUIRE_BROWSER"):
-            pytest.fail(f"POSTGRIP_REQUIRE_BROWSER is set but Debian's chromium and chromium-driver ({CHROMIUM}, "
-                        f"{CHROMEDRIVER}) are absent; .ci/run installs them")
+            pytest.fail(
+                f"POSTGRIP_REQUIRE_BROWSER is set but Debian's chromium and chromium-driver ({CHROMIUM}, "
+                f"{CHROMEDRIVER}) are absent; .ci/run installs them"
+            )
         pytest.skip("Chromium is absent here: apt-get install chromium chromium-driver (.ci/run does)")
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium must not fetch a browser or driver: Debian's are given
     from selenium import webdriver
@@ -228,7 +252,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("skipped")
     postgres = reasons.pop(HOW_TO_ENABLE, 0)
     if postgres:
-        terminalreporter.write_line(f"{postgres} PostgreSQL tests skipped: POSTGRIP_TEST_POSTGRES is not set "
-                                    "(set it to e.g. postgresql://postgres@127.0.0.1:5432/test to run them)")
+        terminalreporter.write_line(
+            f"{postgres} PostgreSQL tests skipped: POSTGRIP_TEST_POSTGRES is not set "
+            "(set it to e.g. postgresql://postgres@127.0.0.1:5432/test to run them)"
+        )
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{count} skipped: {reason}")

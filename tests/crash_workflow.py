@@ -10,6 +10,9 @@ class Killable:
     @workflow.run
     def run(self, value: int):  # type: ignore[no-untyped-def]
         result = yield workflow.execute_activity(
-            "killable_work", value, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)))
+            "killable_work",
+            value,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )
         return result

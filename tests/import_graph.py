@@ -33,8 +33,19 @@ SERVER_LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
 ]
 #: what workflow code runs on: it calls a runtime the agent installs, never the agent or the client
 WORKFLOW_SIDE = ("workflow", "activity", "_runtime", "_scopes", "_handlers")
-CLIENT_SIDE = ("connection", "_transport", "client", "workflow_client", "task_client", "schedule_client", "handle",
-               "_subclient", "agent", "cli", "contrib")
+CLIENT_SIDE = (
+    "connection",
+    "_transport",
+    "client",
+    "workflow_client",
+    "task_client",
+    "schedule_client",
+    "handle",
+    "_subclient",
+    "agent",
+    "cli",
+    "contrib",
+)
 #: entry points (``python -m``) may reach anywhere
 ENTRY_POINTS = ("__main__",)
 
@@ -66,18 +77,19 @@ def _resolve(source: str, level: int, module: Optional[str], known: Dict[str, Pa
     if level == 0:
         if not module or not (module == "postgrip_agent" or module.startswith("postgrip_agent.")):
             return None
-        return module[len("postgrip_agent."):] if module != "postgrip_agent" else ""
+        return module[len("postgrip_agent.") :] if module != "postgrip_agent" else ""
     base = source.split(".") if source else []
     if not _is_package(source, known):
         base = base[:-1]
-    base = base[:len(base) - (level - 1)] if level > 1 else base
+    base = base[: len(base) - (level - 1)] if level > 1 else base
     return ".".join([*base, *(module.split(".") if module else [])])
 
 
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST, lazy: bool = False) -> Iterator[Tuple[ast.stmt, bool]]:
@@ -189,8 +201,11 @@ def violations(graph: Optional[List[Edge]] = None) -> List[str]:
                 problems.append(f"{where} imports {edge.target}: {layers[mine][0]} may not import {layers[theirs][0]}")
         if _within(edge.source, WORKFLOW_SIDE) and _within(edge.target, CLIENT_SIDE):
             problems.append(f"{where} imports {edge.target}: workflow code never imports the client or agent side")
-        if _within(edge.source, ("server",)) and not _within(edge.target, ("server",)) and not _within(
-                edge.target, ("types", "_wire", "_wire_schedules", "_converter", "_sockets")):
+        if (
+            _within(edge.source, ("server",))
+            and not _within(edge.target, ("server",))
+            and not _within(edge.target, ("types", "_wire", "_wire_schedules", "_converter", "_sockets"))
+        ):
             problems.append(f"{where} imports {edge.target}: the service imports only types from the SDK side")
         if _within(edge.source, ("server.store",)) and _within(edge.target, ("types", "_wire", "_converter")):
             problems.append(f"{where} imports {edge.target}: the store keeps records, not wire types")
@@ -208,10 +223,17 @@ def mermaid(graph: Optional[List[Edge]] = None) -> str:
                 return label
         return None
 
-    links = sorted({(group(e.source), group(e.target)) for e in graph
-                    if group(e.source) and group(e.target) and group(e.source) != group(e.target)})
-    lines = ["flowchart TD"] + [f"    {a.replace('.', '_')}[{a}] --> {b.replace('.', '_')}[{b}]"  # type: ignore[union-attr]
-                                for a, b in links]
+    links = sorted(
+        {
+            (group(e.source), group(e.target))
+            for e in graph
+            if group(e.source) and group(e.target) and group(e.source) != group(e.target)
+        }
+    )
+    lines = ["flowchart TD"] + [
+        f"    {a.replace('.', '_')}[{a}] --> {b.replace('.', '_')}[{b}]"  # type: ignore[union-attr]
+        for a, b in links
+    ]
     return "\n".join(lines)
 
 

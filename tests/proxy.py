@@ -89,13 +89,28 @@ class FaultyProxy:
     request reached the service, its answer is thrown away), answers cut in half, answers
     stalled past the client's timeout, and answers delayed."""
 
-    def __init__(self, target: Tuple[str, int], *, seed: int = 7, drop_request: float = 0.0, drop_answer: float = 0.0,
-                 half_answer: float = 0.0, stall: float = 0.0, delay: float = 0.0, stall_seconds: float = 2.5) -> None:
+    def __init__(
+        self,
+        target: Tuple[str, int],
+        *,
+        seed: int = 7,
+        drop_request: float = 0.0,
+        drop_answer: float = 0.0,
+        half_answer: float = 0.0,
+        stall: float = 0.0,
+        delay: float = 0.0,
+        stall_seconds: float = 2.5,
+    ) -> None:
         import random
 
         self.target = target
-        self.rates = {"drop_request": drop_request, "drop_answer": drop_answer, "half_answer": half_answer,
-                      "stall": stall, "delay": delay}
+        self.rates = {
+            "drop_request": drop_request,
+            "drop_answer": drop_answer,
+            "half_answer": half_answer,
+            "stall": stall,
+            "delay": delay,
+        }
         self.stall_seconds = stall_seconds
         self.injected = {name: 0 for name in self.rates}
         self.enabled = True

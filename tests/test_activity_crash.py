@@ -16,7 +16,7 @@ from postgrip_agent import Agent, activity
 from .conftest import Wire, wait_for
 from .crash_workflow import Killable
 
-DOOMED_AGENT = textwrap.dedent('''
+DOOMED_AGENT = textwrap.dedent("""
     import pathlib, sys, time
     sys.path.insert(0, sys.argv[4])
     from crash_workflow import Killable
@@ -30,7 +30,7 @@ DOOMED_AGENT = textwrap.dedent('''
 
     client = Client.connect(sys.argv[1])
     Agent(client, task_queue=sys.argv[2], workflows=[Killable], activities=[killable_work], activity_lease=1).run()
-''')
+""")
 _attempts: List[int] = []
 
 

@@ -60,9 +60,14 @@ class RunsSlowStep:
     @workflow.run
     def run(self, seconds: float, attempts: int):
         try:
-            return (yield workflow.execute_activity(
-                slow_step, seconds, start_to_close_timeout=timedelta(seconds=1),
-                retry_policy=RetryPolicy(maximum_attempts=attempts, **FAST_RETRY)))
+            return (
+                yield workflow.execute_activity(
+                    slow_step,
+                    seconds,
+                    start_to_close_timeout=timedelta(seconds=1),
+                    retry_policy=RetryPolicy(maximum_attempts=attempts, **FAST_RETRY),
+                )
+            )
         except ActivityError as err:
             assert isinstance(err.cause, TimeoutFailure)
             return {"error": "ActivityError", "timeout_type": err.cause.timeout_type, "attempt": err.attempt}
@@ -72,8 +77,11 @@ class RunsSlowStep:
 class LetsTheTimeoutFail:
     @workflow.run
     def run(self, seconds: float):
-        return (yield workflow.execute_activity(slow_step, seconds, start_to_close_timeout=timedelta(seconds=1),
-                                                retry_policy=RetryPolicy(maximum_attempts=1)))
+        return (
+            yield workflow.execute_activity(
+                slow_step, seconds, start_to_close_timeout=timedelta(seconds=1), retry_policy=RetryPolicy(maximum_attempts=1)
+            )
+        )
 
 
 def test_an_attempt_past_start_to_close_runs_once_and_fails_the_workflow_in_about_the_timeout(env: Any, queue: str) -> None:
@@ -122,8 +130,11 @@ class HeartbeatsPastItsTimeout:
     @workflow.run
     def run(self):
         try:
-            yield workflow.execute_activity(heartbeats_forever, start_to_close_timeout=timedelta(milliseconds=600),
-                                            retry_policy=RetryPolicy(maximum_attempts=1))
+            yield workflow.execute_activity(
+                heartbeats_forever,
+                start_to_close_timeout=timedelta(milliseconds=600),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
         except ActivityError as err:
             return getattr(err.cause, "timeout_type", None)
 
@@ -151,9 +162,14 @@ def goes_quiet() -> Dict[str, Any]:
 class GoesQuiet:
     @workflow.run
     def run(self):
-        return (yield workflow.execute_activity(
-            goes_quiet, start_to_close_timeout=timedelta(seconds=10), heartbeat_timeout=timedelta(milliseconds=500),
-            retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY)))
+        return (
+            yield workflow.execute_activity(
+                goes_quiet,
+                start_to_close_timeout=timedelta(seconds=10),
+                heartbeat_timeout=timedelta(milliseconds=500),
+                retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY),
+            )
+        )
 
 
 def test_an_activity_that_stops_heartbeating_times_out_and_the_retry_resumes_from_its_details(env: Any, queue: str) -> None:
@@ -185,9 +201,12 @@ class BoundedBySchedule:
         target = slow_step if long_running else always_fails
         args = [5.0] if long_running else []
         try:
-            yield workflow.execute_activity(target, *args, schedule_to_close_timeout=timedelta(milliseconds=1200),
-                                            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300),
-                                                                     backoff_coefficient=2.0))
+            yield workflow.execute_activity(
+                target,
+                *args,
+                schedule_to_close_timeout=timedelta(milliseconds=1200),
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=300), backoff_coefficient=2.0),
+            )
         except ActivityError as err:
             return {"type": err.type, "timeout_type": getattr(err.cause, "timeout_type", None)}
 
@@ -209,8 +228,12 @@ class NobodyTakesIt:
     @workflow.run
     def run(self):
         try:
-            yield workflow.execute_activity("unserved", task_queue="nobody-polls-this", start_to_close_timeout=5,
-                                            schedule_to_start_timeout=timedelta(milliseconds=300))
+            yield workflow.execute_activity(
+                "unserved",
+                task_queue="nobody-polls-this",
+                start_to_close_timeout=5,
+                schedule_to_start_timeout=timedelta(milliseconds=300),
+            )
         except ActivityError as err:
             return getattr(err.cause, "timeout_type", None)
 
@@ -229,12 +252,16 @@ def raises_key_error(order: Dict[str, Any]) -> Any:
 class FailsOnKeyError:
     @workflow.run
     def run(self):
-        return (yield workflow.execute_activity(raises_key_error, {}, start_to_close_timeout=5,
-                                                retry_policy=RetryPolicy(maximum_attempts=1)))
+        return (
+            yield workflow.execute_activity(
+                raises_key_error, {}, start_to_close_timeout=5, retry_policy=RetryPolicy(maximum_attempts=1)
+            )
+        )
 
 
-def test_a_failing_activitys_traceback_reaches_the_caller_and_the_agent_log(env: Any, queue: str,
-                                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_activitys_traceback_reaches_the_caller_and_the_agent_log(
+    env: Any, queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="postgrip_agent.agent")
     with Agent(env.client, task_queue=queue, workflows=[FailsOnKeyError], activities=[raises_key_error]):
         handle = env.client.start_workflow(FailsOnKeyError, task_queue=queue)
@@ -262,8 +289,11 @@ def fails_then_waits() -> str:
 class RetriesLater:
     @workflow.run
     def run(self):
-        return (yield workflow.execute_activity(fails_then_waits, start_to_close_timeout=5,
-                                                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=30))))
+        return (
+            yield workflow.execute_activity(
+                fails_then_waits, start_to_close_timeout=5, retry_policy=RetryPolicy(initial_interval=timedelta(seconds=30))
+            )
+        )
 
 
 def test_describe_lists_a_pending_activity_with_its_attempt_and_last_failure(env: Any, queue: str) -> None:
@@ -287,7 +317,8 @@ class BadTimeouts:
     @workflow.run
     def run(self, which: str):
         options: Dict[str, Any] = {
-            "zero": {"start_to_close_timeout": 0}, "negative": {"start_to_close_timeout": -1},
+            "zero": {"start_to_close_timeout": 0},
+            "negative": {"start_to_close_timeout": -1},
             "text": {"start_to_close_timeout": "10s"},
             "heartbeat": {"start_to_close_timeout": 1, "heartbeat_timeout": 5},
         }[which]
@@ -297,10 +328,15 @@ class BadTimeouts:
             return str(err)
 
 
-@pytest.mark.parametrize("which,expected", [
-    ("zero", "must be positive"), ("negative", "must not be negative"),
-    ("text", "must be a timedelta or a number of seconds"), ("heartbeat", "must be shorter than"),
-])
+@pytest.mark.parametrize(
+    "which,expected",
+    [
+        ("zero", "must be positive"),
+        ("negative", "must not be negative"),
+        ("text", "must be a timedelta or a number of seconds"),
+        ("heartbeat", "must be shorter than"),
+    ],
+)
 def test_bad_timeouts_get_a_clear_error_before_anything_is_sent(env: Any, queue: str, which: str, expected: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[BadTimeouts]):
         handle = env.client.start_workflow(BadTimeouts, which, task_queue=queue)
@@ -312,8 +348,11 @@ def test_bad_timeouts_get_a_clear_error_before_anything_is_sent(env: Any, queue:
 def test_the_service_refuses_out_of_range_activity_timeouts(wire: Wire, value: Any) -> None:
     workflow_task = wire.start("W", "w-bad-timeout")
     wire.poll()
-    body = {"type": "activity:x", "queue": "q", "payload": {
-        "workflowRunId": workflow_task["payload"]["runId"], "startToCloseTimeoutMs": value}}
+    body = {
+        "type": "activity:x",
+        "queue": "q",
+        "payload": {"workflowRunId": workflow_task["payload"]["runId"], "startToCloseTimeoutMs": value},
+    }
     refused = wire.post("/api/v1/tasks", body, 400)
     assert "startToCloseTimeoutMs" in refused["error"]
 
@@ -333,19 +372,30 @@ def blocks_in_c() -> str:
 class TakesTheResult:
     @workflow.run
     def run(self):
-        return (yield workflow.execute_activity(blocks_in_c, start_to_close_timeout=timedelta(seconds=1),
-                                                retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY)))
+        return (
+            yield workflow.execute_activity(
+                blocks_in_c,
+                start_to_close_timeout=timedelta(seconds=1),
+                retry_policy=RetryPolicy(maximum_attempts=2, **FAST_RETRY),
+            )
+        )
 
 
-def test_a_timed_out_attempt_blocked_in_c_never_gets_its_late_result_to_the_workflow(env: Any, queue: str,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_timed_out_attempt_blocked_in_c_never_gets_its_late_result_to_the_workflow(
+    env: Any, queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
     _reset()
     caplog.set_level(logging.INFO, logger="postgrip_agent.agent")
     with Agent(env.client, task_queue=queue, workflows=[TakesTheResult], activities=[blocks_in_c]):
         handle = env.client.start_workflow(TakesTheResult, task_queue=queue)
         assert handle.result(timeout=10) == "second attempt"
-        wait_for(lambda: any("stopped" in r.getMessage() or "dropped" in r.getMessage() for r in caplog.records
-                             if "blocks_in_c" in r.getMessage() and "attempt 1" in r.getMessage()))
+        wait_for(
+            lambda: any(
+                "stopped" in r.getMessage() or "dropped" in r.getMessage()
+                for r in caplog.records
+                if "blocks_in_c" in r.getMessage() and "attempt 1" in r.getMessage()
+            )
+        )
     assert _state["attempts"] == [1, 2]
     completed = [e for e in handle.fetch_history().events if e.type == "ActivityTaskCompleted"]
     assert len(completed) == 1 and completed[0].attributes["result"] == "second attempt"
@@ -380,7 +430,9 @@ class SeesCancellation:
             return {"cause": type(err.cause).__name__, "type": err.type, "message": str(err.cause)}
 
 
-def test_an_activity_that_ends_cancelled_reaches_the_workflow_as_activity_error_with_cancelled_failure(env: Any, queue: str) -> None:
+def test_an_activity_that_ends_cancelled_reaches_the_workflow_as_activity_error_with_cancelled_failure(
+    env: Any, queue: str
+) -> None:
     with Agent(env.client, task_queue=queue, workflows=[SeesCancellation], activities=[gives_up]):
         outcome = env.client.execute_workflow(SeesCancellation, task_queue=queue, timeout=10)
     assert outcome == {"cause": "CancelledFailure", "type": "CancelledFailure", "message": "stopped by its own code"}
@@ -430,8 +482,13 @@ class DefaultBound:
 
 def test_an_agent_default_start_to_close_timeout_bounds_activities_that_name_none(env: Any, queue: str) -> None:
     _state["release"] = threading.Event()
-    with Agent(env.client, task_queue=queue, workflows=[DefaultBound], activities=[untimed_overrun],
-               default_start_to_close_timeout=timedelta(milliseconds=800)):
+    with Agent(
+        env.client,
+        task_queue=queue,
+        workflows=[DefaultBound],
+        activities=[untimed_overrun],
+        default_start_to_close_timeout=timedelta(milliseconds=800),
+    ):
         try:
             assert env.client.execute_workflow(DefaultBound, task_queue=queue, timeout=20) == "START_TO_CLOSE"
         finally:

@@ -19,8 +19,14 @@ _infos: List[Dict[str, Any]] = []
 @activity.defn
 def chatty(n: int) -> str:
     info = activity.info()
-    _infos.append({"type": info.activity_type, "attempt": info.attempt, "workflow": info.workflow_id,
-                   "thread": threading.current_thread().name})
+    _infos.append(
+        {
+            "type": info.activity_type,
+            "attempt": info.attempt,
+            "workflow": info.workflow_id,
+            "thread": threading.current_thread().name,
+        }
+    )
     activity.stdout("starting\n")
     activity.milestone("half", index=1, total=2)
     activity.heartbeat({"progress": 50})

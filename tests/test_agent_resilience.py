@@ -94,7 +94,9 @@ def test_second_agent_finishes_after_first_vanishes_mid_activity(env: Any, queue
             assert handle.result(timeout=20) == 41
         retried = [e for e in handle.fetch_history().events if e.type == "ActivityTaskCompleted"]
         assert len(retried) == 1
-        attempts = sorted((t for t in env.client.task.list(queue=queue) if t.type == "activity:slow_double"), key=lambda t: t.attempt)
+        attempts = sorted(
+            (t for t in env.client.task.list(queue=queue) if t.type == "activity:slow_double"), key=lambda t: t.attempt
+        )
         lost, survivor = attempts  # start_to_close (1 s, shorter than the 10 s lease) ended attempt 1
         assert lost.state == "failed" and "timed out (START_TO_CLOSE)" in (lost.error or "")
         assert survivor.state == "succeeded" and survivor.agent_id != doomed.identity and survivor.attempt == 2

@@ -15,9 +15,10 @@ from .conftest import postgres_db
 T10 = timedelta(seconds=10)
 
 
-@pytest.fixture(params=[(True, "http", "sqlite"), (False, "http", "sqlite"), (True, "in-process", "sqlite"),
-                        (True, "http", "postgres")],
-                ids=["with-extensions", "contract-only", "in-process", "postgres"])
+@pytest.fixture(
+    params=[(True, "http", "sqlite"), (False, "http", "sqlite"), (True, "in-process", "sqlite"), (True, "http", "postgres")],
+    ids=["with-extensions", "contract-only", "in-process", "postgres"],
+)
 def env(request: pytest.FixtureRequest) -> Any:
     """Every test here runs four times: against our service's round-trip extensions, against a
     service that offers only the contract (the SDK's fallback paths), through the in-process
@@ -265,7 +266,9 @@ def pooled_nap() -> float:
 class HundredNaps:
     @workflow.run
     def run(self):
-        results = yield workflow.wait_all(*[workflow.execute_activity(pooled_nap, start_to_close_timeout=T10) for _ in range(100)])
+        results = yield workflow.wait_all(
+            *[workflow.execute_activity(pooled_nap, start_to_close_timeout=T10) for _ in range(100)]
+        )
         return sum(results)
 
 
@@ -301,10 +304,12 @@ def test_now_random_and_uuid4_are_identical_across_replays(env: Any, queue: str)
     assert _replays[0][1] != _replays[0][2]
 
 
-@pytest.mark.parametrize("extensions,transport,per_step,fixed",
-                         [(True, "http", 2, 4), (False, "http", 6, 5), (True, "in-process", 2, 4)])
-def test_http_requests_for_sequential_activities_with_and_without_extensions(queue: str, extensions: bool, transport: str,
-                                                                             per_step: int, fixed: int) -> None:
+@pytest.mark.parametrize(
+    "extensions,transport,per_step,fixed", [(True, "http", 2, 4), (False, "http", 6, 5), (True, "in-process", 2, 4)]
+)
+def test_http_requests_for_sequential_activities_with_and_without_extensions(
+    queue: str, extensions: bool, transport: str, per_step: int, fixed: int
+) -> None:
     from postgrip_agent.testing import WorkflowEnvironment
 
     with WorkflowEnvironment.start_local(round_trip_extensions=extensions, transport=transport) as environment:

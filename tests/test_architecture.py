@@ -18,14 +18,16 @@ def test_each_rule_catches_what_it_names() -> None:
     def edge(source: str, target: str, *names: str) -> Edge:
         return Edge(source, target, names, 1, False)
 
-    found = violations([
-        edge("types", "client", "Client"),                      # upward, and with the next one a cycle
-        edge("client", "types", "Task"),
-        edge("agent.lane", "handle", "_connection_of"),         # a private name from another package
-        edge("workflow", "agent.agent", "Agent"),               # workflow code reaching the agent
-        edge("server.store.sql", "server.engine.core", "Fence"),  # the store above the engine
-        edge("server.http.api", "client", "Client"),            # the service on the client side
-    ])
+    found = violations(
+        [
+            edge("types", "client", "Client"),  # upward, and with the next one a cycle
+            edge("client", "types", "Task"),
+            edge("agent.lane", "handle", "_connection_of"),  # a private name from another package
+            edge("workflow", "agent.agent", "Agent"),  # workflow code reaching the agent
+            edge("server.store.sql", "server.engine.core", "Fence"),  # the store above the engine
+            edge("server.http.api", "client", "Client"),  # the service on the client side
+        ]
+    )
     assert found == [
         "import cycle: client -> types",
         "types:1 imports client: types may not import client",
@@ -37,7 +39,9 @@ def test_each_rule_catches_what_it_names() -> None:
 
 
 def test_the_package_imports_where_unix_only_modules_are_missing() -> None:
-    code = ("import sys; sys.modules['resource'] = None; sys.modules['fcntl'] = None; "
-            "import postgrip_agent.pytest_plugin, postgrip_agent.server, postgrip_agent.testing")
+    code = (
+        "import sys; sys.modules['resource'] = None; sys.modules['fcntl'] = None; "
+        "import postgrip_agent.pytest_plugin, postgrip_agent.server, postgrip_agent.testing"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]

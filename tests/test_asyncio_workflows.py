@@ -58,21 +58,11 @@ class SayHelloWorkflow:
     async def run(self) -> List[str]:
         # Run 5 activities at the same time
         results = await asyncio.gather(
-            workflow.execute_activity(
-                say_hello_activity, "user1", start_to_close_timeout=timedelta(seconds=5)
-            ),
-            workflow.execute_activity(
-                say_hello_activity, "user2", start_to_close_timeout=timedelta(seconds=5)
-            ),
-            workflow.execute_activity(
-                say_hello_activity, "user3", start_to_close_timeout=timedelta(seconds=5)
-            ),
-            workflow.execute_activity(
-                say_hello_activity, "user4", start_to_close_timeout=timedelta(seconds=5)
-            ),
-            workflow.execute_activity(
-                say_hello_activity, "user5", start_to_close_timeout=timedelta(seconds=5)
-            ),
+            workflow.execute_activity(say_hello_activity, "user1", start_to_close_timeout=timedelta(seconds=5)),
+            workflow.execute_activity(say_hello_activity, "user2", start_to_close_timeout=timedelta(seconds=5)),
+            workflow.execute_activity(say_hello_activity, "user3", start_to_close_timeout=timedelta(seconds=5)),
+            workflow.execute_activity(say_hello_activity, "user4", start_to_close_timeout=timedelta(seconds=5)),
+            workflow.execute_activity(say_hello_activity, "user5", start_to_close_timeout=timedelta(seconds=5)),
         )
         # Sort the results because they can complete in any order
         return list(sorted(results))
@@ -80,8 +70,7 @@ class SayHelloWorkflow:
 
 def test_temporal_hello_parallel_activity_sample(env: WorkflowEnvironment, cached: Any) -> None:
     with agent(env, cached, workflows=[SayHelloWorkflow], activities=[say_hello_activity]):
-        result = env.client.execute_workflow(SayHelloWorkflow.run, id="hello-parallel-activity-workflow-id",
-                                             task_queue="asyncio")
+        result = env.client.execute_workflow(SayHelloWorkflow.run, id="hello-parallel-activity-workflow-id", task_queue="asyncio")
     assert result == [f"Hello, user{n}!" for n in range(1, 6)]
     events = env.client.get_workflow_handle("hello-parallel-activity-workflow-id").fetch_history().events
     assert sum(e.type == "ActivityTaskScheduled" for e in events) == 5
@@ -212,10 +201,12 @@ class GeneratorCleansUpAfterCancel:
         return "not cancelled"
 
 
-@pytest.mark.parametrize("workflow_class, started", [(CleansUpAfterCancel, "ActivityTaskScheduled"),
-                                                      (GeneratorCleansUpAfterCancel, "TimerStarted")])
-def test_cleanup_after_a_caught_cancellation_needs_no_shield(env: WorkflowEnvironment, cached: Any,
-                                                             workflow_class: Any, started: str) -> None:
+@pytest.mark.parametrize(
+    "workflow_class, started", [(CleansUpAfterCancel, "ActivityTaskScheduled"), (GeneratorCleansUpAfterCancel, "TimerStarted")]
+)
+def test_cleanup_after_a_caught_cancellation_needs_no_shield(
+    env: WorkflowEnvironment, cached: Any, workflow_class: Any, started: str
+) -> None:
     _cleanups.clear()
     _blocked.clear()
     with agent(env, cached, workflows=[workflow_class], activities=[blocker, cleanup]):
@@ -279,8 +270,9 @@ class GeneratorScopeShieldsWork:
 
 
 @pytest.mark.parametrize("workflow_class", [ShieldsWork, ScopeShieldsWork, GeneratorScopeShieldsWork])
-def test_a_shield_protects_work_running_when_the_cancellation_arrives(env: WorkflowEnvironment, cached: Any,
-                                                                      workflow_class: Any) -> None:
+def test_a_shield_protects_work_running_when_the_cancellation_arrives(
+    env: WorkflowEnvironment, cached: Any, workflow_class: Any
+) -> None:
     _cleanups.clear()
     _release.clear()
     try:

@@ -39,8 +39,9 @@ class Chaos:
 
 
 def test_a_hundred_workflows_with_signals_survive_network_faults(env: Any, queue: str) -> None:
-    proxy = FaultyProxy((env.server.host, env.server.port), drop_request=0.01, drop_answer=0.02, half_answer=0.01,
-                        stall=0.003, delay=0.03)
+    proxy = FaultyProxy(
+        (env.server.host, env.server.port), drop_request=0.01, drop_answer=0.02, half_answer=0.01, stall=0.003, delay=0.03
+    )
     client = Client.connect(proxy.address, timeout=2.0)
     agent_client = Client.connect(proxy.address, timeout=2.0)
     started_at = time.monotonic()
@@ -48,8 +49,9 @@ def test_a_hundred_workflows_with_signals_survive_network_faults(env: Any, queue
         with Agent(agent_client, task_queue=queue, workflows=[Chaos], activities=[double], poll_wait_seconds=1):
 
             def drive(n: int) -> Dict[str, Any]:
-                handle: WorkflowHandle[Any] = client.start_workflow(Chaos, n, id=f"chaos-{n}", task_queue=queue,
-                                                                    lease_timeout=timedelta(seconds=3))
+                handle: WorkflowHandle[Any] = client.start_workflow(
+                    Chaos, n, id=f"chaos-{n}", task_queue=queue, lease_timeout=timedelta(seconds=3)
+                )
                 handle.signal(GO, f"a-{n}")
                 handle.signal(GO, f"b-{n}")
                 return handle.result(timeout=90)  # type: ignore[no-any-return]

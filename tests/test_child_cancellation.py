@@ -66,8 +66,7 @@ def _started(env: Any, kid: str) -> bool:
 def test_a_cancelled_parent_waits_for_its_childs_cleanup_by_default(env: Any, queue: str, scope_only: bool) -> None:
     _cleaned.clear()
     with Agent(env.client, task_queue=queue, workflows=[CancellingParent, CleaningChild], activities=[cleanup]):
-        parent = env.client.start_workflow(CancellingParent, "default", scope_only, id=f"parent-{scope_only}",
-                                           task_queue=queue)
+        parent = env.client.start_workflow(CancellingParent, "default", scope_only, id=f"parent-{scope_only}", task_queue=queue)
         wait_for(lambda: _started(env, f"parent-{scope_only}-kid"))
         if not scope_only:
             parent.cancel("order withdrawn")
@@ -84,8 +83,9 @@ def test_a_cancelled_parent_waits_for_its_childs_cleanup_by_default(env: Any, qu
 def test_try_cancel_and_abandon_do_not_wait_for_the_child(env: Any, queue: str, cancellation_type: str) -> None:
     _cleaned.clear()
     with Agent(env.client, task_queue=queue, workflows=[CancellingParent, CleaningChild], activities=[cleanup]):
-        parent = env.client.start_workflow(CancellingParent, cancellation_type, True, id=f"p-{cancellation_type}",
-                                           task_queue=queue)
+        parent = env.client.start_workflow(
+            CancellingParent, cancellation_type, True, id=f"p-{cancellation_type}", task_queue=queue
+        )
         assert parent.result(timeout=20) == {"error": "CancelledFailure", "reason": "the parent changed its mind"}
         child = env.client.get_workflow_handle(f"p-{cancellation_type}-kid")
         if cancellation_type == "abandon":
@@ -105,7 +105,8 @@ class CleansThenReturns:
             return "slept"
         except CancelledFailure:
             done = await workflow.CancellationScope.non_cancellable(
-                lambda: workflow.execute_activity(cleanup, "self", start_to_close_timeout=timedelta(seconds=10)))
+                lambda: workflow.execute_activity(cleanup, "self", start_to_close_timeout=timedelta(seconds=10))
+            )
             return f"returned after {done}"
 
 

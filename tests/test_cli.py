@@ -34,11 +34,18 @@ def command() -> List[str]:
     return [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "postgrip_agent.cli"]
 
 
-def cli(*args: str, address: Optional[str] = None, check: Optional[int] = 0, timeout: float = 60,
-        cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, address: Optional[str] = None, check: Optional[int] = 0, timeout: float = 60, cwd: Optional[Path] = None
+) -> subprocess.CompletedProcess:
     extra = ["--address", address] if address else []
-    done = subprocess.run([*command(), *args, *extra], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    done = subprocess.run(
+        [*command(), *args, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
     if check is not None:
         assert done.returncode == check, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
     return done
@@ -121,15 +128,19 @@ def test_execute_shows_progress_and_prints_the_result(served: str) -> None:
 
 
 def test_start_list_describe_show_signal_query_update_terminate(served: str) -> None:
-    started = json.loads(cli("workflow", "start", "Listener", "--id", "cli-listener", "-q", QUEUE, "-o", "json",
-                             address=served).stdout)
+    started = json.loads(
+        cli("workflow", "start", "Listener", "--id", "cli-listener", "-q", QUEUE, "-o", "json", address=served).stdout
+    )
     assert started["workflow_id"] == "cli-listener" and started["run_id"]
     listed = json.loads(cli("workflow", "list", "--type", "Listener", "-o", "json", address=served).stdout)
     assert [row["id"] for row in listed] == ["cli-listener"] and listed[0]["state"] == "running"
     assert json.loads(cli("workflow", "count", "--type", "Listener", "-o", "json", address=served).stdout) == 1
     cli("workflow", "signal", "cli-listener", "hear", "--arg", '"one"', address=served)
-    wait_for(lambda: json.loads(cli("workflow", "query", "cli-listener", "heard_so_far", "-o", "json",
-                                    address=served).stdout) == ["one"])
+    wait_for(
+        lambda: (
+            json.loads(cli("workflow", "query", "cli-listener", "heard_so_far", "-o", "json", address=served).stdout) == ["one"]
+        )
+    )
     assert cli("workflow", "update", "cli-listener", "hear_now", "--arg", '"two"', address=served).stdout.strip() == "2"
     described = json.loads(cli("workflow", "describe", "cli-listener", "-o", "json", address=served).stdout)
     assert described["state"] == "running" and described["type"] == "Listener"
@@ -145,8 +156,12 @@ def test_start_list_describe_show_signal_query_update_terminate(served: str) -> 
 def test_show_follow_streams_until_the_run_ends_and_cancel(served: str) -> None:
     cli("workflow", "start", "Listener", "--id", "cli-follow", "-q", QUEUE, address=served)
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "postgrip_agent.cli"]
-    follower = subprocess.Popen([*command, "workflow", "show", "cli-follow", "--follow", "--address", served],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follower = subprocess.Popen(
+        [*command, "workflow", "show", "cli-follow", "--follow", "--address", served],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         cli("workflow", "signal", "cli-follow", "hear", "--arg", '"stop"', address=served)
         out, err = follower.communicate(timeout=30)
@@ -161,12 +176,32 @@ def test_show_follow_streams_until_the_run_ends_and_cancel(served: str) -> None:
 
 
 def test_schedules_from_the_command_line(served: str) -> None:
-    created = json.loads(cli("schedule", "create", "cli-nightly", "--workflow", "Shouter", "--cron", "0 6 * * *",
-                             "--arg", '"dawn"', "-q", QUEUE, "-o", "json", address=served).stdout)
+    created = json.loads(
+        cli(
+            "schedule",
+            "create",
+            "cli-nightly",
+            "--workflow",
+            "Shouter",
+            "--cron",
+            "0 6 * * *",
+            "--arg",
+            '"dawn"',
+            "-q",
+            QUEUE,
+            "-o",
+            "json",
+            address=served,
+        ).stdout
+    )
     assert created["id"] == "cli-nightly" and created["spec"] == "0 6 * * *"
     cli("schedule", "trigger", "cli-nightly", address=served)
-    wait_for(lambda: any(r["type"] == "Shouter" and r["state"] == "succeeded" for r in json.loads(
-        cli("workflow", "list", "--type", "Shouter", "-o", "json", address=served).stdout)))
+    wait_for(
+        lambda: any(
+            r["type"] == "Shouter" and r["state"] == "succeeded"
+            for r in json.loads(cli("workflow", "list", "--type", "Shouter", "-o", "json", address=served).stdout)
+        )
+    )
     cli("schedule", "pause", "cli-nightly", "--reason", "holiday", address=served)
     listed = json.loads(cli("schedule", "list", "-o", "json", address=served).stdout)
     assert [(s["id"], s["state"]) for s in listed] == [("cli-nightly", "paused")]
@@ -181,8 +216,7 @@ def test_bad_input_is_one_line_with_its_exit_code(served: str, tmp_path: Path) -
     one_line_error(cli("workflow", "start", "Shouter", "--arg", "{oops", address=served, check=2), "--arg", "not JSON")
     one_line_error(cli("workflow", "describe", "no-such-workflow", address=served, check=1), "not found")
     one_line_error(cli("workflow", "list", address="http://127.0.0.1:1", check=3), "127.0.0.1:1", "--address")
-    one_line_error(cli("agent", "no_such_module_here", "-q", QUEUE, address=served, check=2, cwd=tmp_path),
-                   "does not import")
+    one_line_error(cli("agent", "no_such_module_here", "-q", QUEUE, address=served, check=2, cwd=tmp_path), "does not import")
     unknown = cli("workflow", "execute", "NoSuchWorkflow", "-q", QUEUE, "--timeout", "3", address=served, check=4)
     assert "no agent has taken this NoSuchWorkflow run" in unknown.stderr and "-q cli" in unknown.stderr
     one_line_error(unknown, "did not finish within 3")
@@ -204,16 +238,23 @@ def test_server_refuses_a_taken_port_a_bad_db_and_a_bad_level_and_creates_nothin
 
 def test_server_refuses_a_public_address_without_a_token_unless_told_insecure(tmp_path: Path) -> None:
     db = tmp_path / "open.db"
-    one_line_error(cli("server", "--host", "0.0.0.0", "--port", "0", "--db", str(db), check=2),
-                   "refusing to listen on 0.0.0.0 without an auth token", "--auth-token", "--insecure")
+    one_line_error(
+        cli("server", "--host", "0.0.0.0", "--port", "0", "--db", str(db), check=2),
+        "refusing to listen on 0.0.0.0 without an auth token",
+        "--auth-token",
+        "--insecure",
+    )
     assert not db.exists()
     from postgrip_agent.server import LocalServer
 
-    with LocalServer(host="0.0.0.0", port=0, insecure=True) as opened, LocalServer(host="0.0.0.0", port=0, auth_token="t") as closed:
+    with (
+        LocalServer(host="0.0.0.0", port=0, insecure=True) as opened,
+        LocalServer(host="0.0.0.0", port=0, auth_token="t") as closed,
+    ):
         assert opened.address and closed.address
 
 
-AGENT_MODULE = '''
+AGENT_MODULE = """
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -232,7 +273,7 @@ class Slow:
     @workflow.run
     def run(self, seconds: float):
         return (yield workflow.execute_activity(slow_step, seconds, start_to_close_timeout=timedelta(seconds=120)))
-'''
+"""
 
 
 @pytest.mark.parametrize("seconds, grace", [(1.0, 20.0), (60.0, 0.5)], ids=["finishes-in-grace", "handed-back"])
@@ -241,9 +282,13 @@ def test_the_agent_runner_drains_on_sigterm(tmp_path: Path, seconds: float, grac
     command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "postgrip_agent.cli"]
     with LocalServer(db=":memory:", port=0) as server:
         client = Client.connect(server.address)
-        runner = subprocess.Popen([*command, "agent", "slow_jobs", "-q", "jobs", "--grace", str(grace),
-                                   "--address", server.address], cwd=tmp_path,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runner = subprocess.Popen(
+            [*command, "agent", "slow_jobs", "-q", "jobs", "--grace", str(grace), "--address", server.address],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             handle = client.start_workflow("Slow", seconds, task_queue="jobs")
             wait_for(lambda: (tmp_path / "started").exists(), timeout=20)

@@ -52,14 +52,14 @@ def test_result_prints_json_and_exits_by_outcome(listed: str) -> None:
     assert "terminated" in stopped.stdout.lower(), stopped.stdout
     waiting = cli("workflow", "result", "listed-00", "--timeout", "0.3", address=listed, check=EXIT_TIMEOUT)
     one_line_error(waiting, "did not finish within 0.3 s")
-    executed = cli("workflow", "execute", "Nobody", "-q", "nobody-polls", "--timeout", "0.3", address=listed,
-                   check=EXIT_TIMEOUT)
+    executed = cli("workflow", "execute", "Nobody", "-q", "nobody-polls", "--timeout", "0.3", address=listed, check=EXIT_TIMEOUT)
     one_line_error(executed, "did not finish within 0.3 s")
 
 
 def test_a_closed_pipe_ends_the_command_quietly(listed: str) -> None:
-    proc = subprocess.Popen([*command(), "workflow", "list", "--all", "--address", listed], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*command(), "workflow", "list", "--all", "--address", listed], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().startswith("ID")
     proc.stdout.close()  # as `| head -1` does

@@ -92,8 +92,14 @@ def test_service_operations(env: Any) -> None:
 def test_start_signal_query_update_and_result(env: Any, queue: str) -> None:
     client = env.client
     with Agent(client, task_queue=queue, workflows=[OrderWorkflow], activities=[price]):
-        handle = client.start_workflow(OrderWorkflow, Order("book", 4), id="order-7", task_queue=queue,
-                                       memo={"source": "web"}, search_attributes={"customer": "acme"})
+        handle = client.start_workflow(
+            OrderWorkflow,
+            Order("book", 4),
+            id="order-7",
+            task_queue=queue,
+            memo={"source": "web"},
+            search_attributes={"customer": "acme"},
+        )
         assert handle.id == "order-7" and handle.run_id is None and handle.result_run_id
         handle.signal("note", "gift wrap")
         assert handle.query("notes") == ["gift wrap"]
@@ -201,12 +207,18 @@ def test_task_client(env: Any) -> None:
         tasks.workflow_runtime(command="x", isolation="microvm")
     lane = env.client.connection
     polled = lane.request("GET", "/api/v1/agent/poll", params={"queue": "ops", "agent_id": "me"}, idempotent=False)["task"]
-    lane.request("POST", f"/api/v1/agent/tasks/{polled['id']}/events", params={"agent_id": "me"},
-                 body={"event": {"kind": "stdout", "data": "hi\n"}})
+    lane.request(
+        "POST",
+        f"/api/v1/agent/tasks/{polled['id']}/events",
+        params={"agent_id": "me"},
+        body={"event": {"kind": "stdout", "data": "hi\n"}},
+    )
     seen: List[wt.TaskEvent] = []
 
     def finish() -> None:
-        lane.request("POST", f"/api/v1/agent/tasks/{polled['id']}/complete", params={"agent_id": "me"}, body={"result": {"exit_code": 0}})
+        lane.request(
+            "POST", f"/api/v1/agent/tasks/{polled['id']}/complete", params={"agent_id": "me"}, body={"result": {"exit_code": 0}}
+        )
 
     timer = threading.Timer(0.2, finish)
     timer.start()
@@ -275,10 +287,13 @@ def test_listings_take_the_async_sdks_paging_and_filters(env: Any, queue: str) -
     assert len(everything) == 5
     assert [w.id for w in workflows.list(task_queue=queue, limit=2)] == [w.id for w in everything[:2]]
     assert [w.id for w in workflows.list(task_queue=queue, offset=2, limit=2)] == [w.id for w in everything[2:4]]
-    _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2,
-                                                                                         "order_by": "-created_at"})
+    _, headers = env.client.connection.request_full(
+        "GET", "/api/v1/workflows", params={"queue": queue, "limit": 2, "order_by": "-created_at"}
+    )
     token = headers.get("X-Next-Page-Token")  # a token goes on in its listing's order (newest first here)
-    assert token and [w.id for w in workflows.list(task_queue=queue, page_token=token, limit=2)] == [w.id for w in everything[2:4]]
+    assert token and [w.id for w in workflows.list(task_queue=queue, page_token=token, limit=2)] == [
+        w.id for w in everything[2:4]
+    ]
     _, headers = env.client.connection.request_full("GET", "/api/v1/workflows", params={"queue": queue, "limit": 2})
     oldest_first = headers.get("X-Next-Page-Token")  # the service's own default order: oldest first
     assert [w.id for w in workflows.list(task_queue=queue, page_token=oldest_first)] == [w.id for w in everything[2::-1]]
@@ -288,8 +303,9 @@ def test_listings_take_the_async_sdks_paging_and_filters(env: Any, queue: str) -
     with pytest.raises(TypeError, match="not both"):
         list(workflows.list(query="x", q="y"))
     for n in range(3):
-        env.client.schedule.create_workflow_schedule(workflow="Listed", schedule_id=f"sched-{queue}-{n}", task_queue=queue,
-                                                     interval=timedelta(hours=1))
+        env.client.schedule.create_workflow_schedule(
+            workflow="Listed", schedule_id=f"sched-{queue}-{n}", task_queue=queue, interval=timedelta(hours=1)
+        )
     schedules = [s.id for s in env.client.schedule.list() if s.id.startswith(f"sched-{queue}")]
     assert len(schedules) == 3
     assert len(list(env.client.schedule.list(limit=2))) == 2

@@ -45,8 +45,14 @@ def _run_json(env: Any, workflow_id: str) -> Any:
 def test_a_start_with_the_reference_spellings(env: Any, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Doubler], activities=[double]):
         handle = env.client.start_workflow(
-            Doubler, workflow_id="ported-1", args=[21], task_queue=queue, retry={"maximumAttempts": 2},
-            workflow_id_reuse_policy="allow_duplicate", workflow_run_timeout_ms=60_000, lease_timeout_seconds=15,
+            Doubler,
+            workflow_id="ported-1",
+            args=[21],
+            task_queue=queue,
+            retry={"maximumAttempts": 2},
+            workflow_id_reuse_policy="allow_duplicate",
+            workflow_run_timeout_ms=60_000,
+            lease_timeout_seconds=15,
             ui={"display_name": "  Nightly report ", "tags": ["a", " ", "b"], "details": {"owner": "ops"}},
         )
         assert handle.workflow_id == handle.id == "ported-1"
@@ -64,20 +70,24 @@ def test_a_start_with_the_reference_spellings(env: Any, queue: str) -> None:
 def test_execute_and_signal_with_start_take_the_reference_spellings(env: Any, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Doubler], activities=[double]):
         assert env.client.execute_workflow(Doubler, workflow_id="ported-2", args=[4], task_queue=queue, timeout=10) == 8
-        handle = env.client.workflow.signal_with_start(Doubler, signal="poke", workflow_id="ported-3", args=[5],
-                                                       task_queue=queue, retry={"maximumAttempts": 1})
+        handle = env.client.workflow.signal_with_start(
+            Doubler, signal="poke", workflow_id="ported-3", args=[5], task_queue=queue, retry={"maximumAttempts": 1}
+        )
         assert handle.id == "ported-3" and handle.result(timeout=10) == 10
 
 
-@pytest.mark.parametrize("keywords,problem", [
-    ({"id": "a", "workflow_id": "b"}, "pass id= or workflow_id="),
-    ({"retry_policy": {"maximumAttempts": 1}, "retry": {"maximumAttempts": 2}}, "pass retry_policy= or retry="),
-    ({"run_timeout": 5, "workflow_run_timeout_ms": 5000}, "pass run_timeout= or workflow_run_timeout_ms="),
-    ({"run_timeout": 5, "workflow_run_timeout": 5000}, "pass run_timeout= or workflow_run_timeout="),
-    ({"workflow_run_timeout": 5000, "workflow_run_timeout_ms": 5000}, "workflow_run_timeout= or workflow_run_timeout_ms="),
-    ({"id_reuse_policy": "allow_duplicate", "workflow_id_reuse_policy": "reject_duplicate"}, "id_reuse_policy="),
-    ({"lease_timeout": 5, "lease_timeout_seconds": 5}, "pass lease_timeout= or lease_timeout_seconds="),
-])
+@pytest.mark.parametrize(
+    "keywords,problem",
+    [
+        ({"id": "a", "workflow_id": "b"}, "pass id= or workflow_id="),
+        ({"retry_policy": {"maximumAttempts": 1}, "retry": {"maximumAttempts": 2}}, "pass retry_policy= or retry="),
+        ({"run_timeout": 5, "workflow_run_timeout_ms": 5000}, "pass run_timeout= or workflow_run_timeout_ms="),
+        ({"run_timeout": 5, "workflow_run_timeout": 5000}, "pass run_timeout= or workflow_run_timeout="),
+        ({"workflow_run_timeout": 5000, "workflow_run_timeout_ms": 5000}, "workflow_run_timeout= or workflow_run_timeout_ms="),
+        ({"id_reuse_policy": "allow_duplicate", "workflow_id_reuse_policy": "reject_duplicate"}, "id_reuse_policy="),
+        ({"lease_timeout": 5, "lease_timeout_seconds": 5}, "pass lease_timeout= or lease_timeout_seconds="),
+    ],
+)
 def test_both_spellings_at_once_are_refused_before_sending(env: Any, keywords: Any, problem: str) -> None:
     sent = env.client.connection.requests_sent
     with pytest.raises(TypeError, match=problem):
@@ -90,8 +100,14 @@ def test_both_spellings_at_once_are_refused_before_sending(env: Any, keywords: A
 def test_schedules_take_the_reference_spellings_and_request_dicts(env: Any) -> None:
     schedules = env.client.schedule
     created = schedules.create_workflow_schedule(
-        workflow="Report", schedule_id="ported-s", interval_seconds=600, jitter_seconds=5, catch_up_window_seconds=60,
-        retry={"maximumAttempts": 3}, workflow_id_reuse_policy="allow_duplicate", workflow_run_timeout_ms=30_000,
+        workflow="Report",
+        schedule_id="ported-s",
+        interval_seconds=600,
+        jitter_seconds=5,
+        catch_up_window_seconds=60,
+        retry={"maximumAttempts": 3},
+        workflow_id_reuse_policy="allow_duplicate",
+        workflow_run_timeout_ms=30_000,
         ui={"displayName": "Report"},
     )
     assert created.spec.interval_seconds == 600 and created.spec.jitter_seconds == 5
@@ -131,8 +147,7 @@ class Hops:
     @workflow.run
     def run(self, hop: int):
         if hop == 0:
-            workflow.continue_as_new(hop + 1, workflowId="hops-next", retry={"maximumAttempts": 3},
-                                     lease_timeout_seconds=17)
+            workflow.continue_as_new(hop + 1, workflowId="hops-next", retry={"maximumAttempts": 3}, lease_timeout_seconds=17)
         yield workflow.sleep(0)
         return f"{workflow.info().workflow_id} at hop {hop}"
 
@@ -148,8 +163,16 @@ def test_continue_as_new_takes_workflow_id_retry_and_lease(env: Any, queue: str)
 
 
 def test_the_async_sdks_agent_and_client_shapes(env: Any, queue: str) -> None:
-    connection = Connection(env.address, auth_token=None, agent_id="agent-7", agent_name="nightly", agent_host="box-1",
-                            agent_queue=queue, timeout=5, headers={"X-Team": "ops"})
+    connection = Connection(
+        env.address,
+        auth_token=None,
+        agent_id="agent-7",
+        agent_name="nightly",
+        agent_host="box-1",
+        agent_queue=queue,
+        timeout=5,
+        headers={"X-Team": "ops"},
+    )
     agent = WorkflowWorker.create(connection=connection, workflows=[Doubler], activities=[double])
     assert (agent.identity, agent.name, agent.host, agent.task_queue) == ("agent-7", "nightly", "box-1", queue)
     workflows = WorkflowClient(connection=connection)
@@ -167,8 +190,15 @@ def test_the_async_sdks_agent_and_client_shapes(env: Any, queue: str) -> None:
 
 
 def test_client_connect_takes_the_agent_credentials_keywords(env: Any) -> None:
-    client = Client.connect(env.address, auth_token="t0ken", agent_access_token="a", agent_refresh_token="r",
-                            agent_access_expires_at="2030-01-01T00:00:00Z", worker_id="w-1", agent_namespace="ns1")
+    client = Client.connect(
+        env.address,
+        auth_token="t0ken",
+        agent_access_token="a",
+        agent_refresh_token="r",
+        agent_access_expires_at="2030-01-01T00:00:00Z",
+        worker_id="w-1",
+        agent_namespace="ns1",
+    )
     assert client.connection.token == "t0ken" and client.connection.agent_defaults["identity"] == "w-1"
     assert client.connection.agent_defaults["namespace"] == "ns1"
     with pytest.raises(TypeError, match="pass token= or auth_token="):
@@ -181,6 +211,7 @@ def test_the_runtime_helpers_of_the_async_sdk() -> None:
         @workflow.run
         def run(self):
             import time
+
             return time.time()
 
     with pytest.raises(ValueError, match="time.time"):
@@ -191,7 +222,6 @@ def test_the_runtime_helpers_of_the_async_sdk() -> None:
     with pytest.raises(TypeError, match="activity context"):
         activity.run_in_activity_runtime(object(), lambda: None)  # type: ignore[arg-type]
     assert workflow.ContinueAsNewCommand is workflow.ContinueAsNew
-
 
 
 @workflow.defn
@@ -214,8 +244,7 @@ class Counter:
     @workflow.run
     def run(self, hop: int):
         if hop == 0:
-            raise workflow.ContinueAsNewCommand("Counter", [1], {"workflow_run_timeout_ms": 60_000,
-                                                                 "leaseTimeoutSeconds": 19})
+            raise workflow.ContinueAsNewCommand("Counter", [1], {"workflow_run_timeout_ms": 60_000, "leaseTimeoutSeconds": 19})
         yield workflow.wait_condition(lambda: self.done)
         return self.total
 
@@ -250,8 +279,9 @@ def test_a_workflow_info_and_a_continue_as_new_command_built_by_hand() -> None:
     assert theirs.namespace == "default"
     with pytest.raises(TypeError, match="needs run_id"):
         workflow.WorkflowInfo(workflow_id="w", task_queue="q", workflow_type="T")
-    command = workflow.ContinueAsNewCommand("T", [1, 2], options={"taskQueue": "q2", "workflow_run_timeout": 1500,
-                                                                  "retry": {"maximumAttempts": 2}})
+    command = workflow.ContinueAsNewCommand(
+        "T", [1, 2], options={"taskQueue": "q2", "workflow_run_timeout": 1500, "retry": {"maximumAttempts": 2}}
+    )
     assert (command.task_queue, command.run_timeout_ms, command.retry) == ("q2", 1500, {"maximumAttempts": 2})
     assert command.options == {"taskQueue": "q2", "workflow_run_timeout": 1500, "retry": {"maximumAttempts": 2}}
     with pytest.raises(TypeError, match="unknown task_que; known: workflow_id"):

@@ -36,8 +36,12 @@ def test_one_request_sent_several_times_at_once_takes_effect_once(server: LocalS
     wire.start("W", "once")
 
     def signal(_: int) -> Tuple[int, Dict[str, Any], str]:
-        response = requests.post(f"{server.address}/api/v1/workflows/once/signal", json={"name": "go", "args": [1]},
-                                 headers={"Idempotency-Key": "the-same-key"}, timeout=30)
+        response = requests.post(
+            f"{server.address}/api/v1/workflows/once/signal",
+            json={"name": "go", "args": [1]},
+            headers={"Idempotency-Key": "the-same-key"},
+            timeout=30,
+        )
         return response.status_code, response.json(), response.headers.get("Idempotency-Replayed", "")
 
     answers = _together(AT_ONCE, signal)
@@ -49,8 +53,11 @@ def test_one_request_sent_several_times_at_once_takes_effect_once(server: LocalS
 
 def test_one_workflow_id_started_at_once_starts_one_run(server: LocalServer, wire: Wire) -> None:
     def start(_: int) -> int:
-        response = requests.post(f"{server.address}/api/v1/tasks", timeout=30, json={
-            "type": "workflow:W", "queue": "q", "payload": {"workflowId": "only-one"}})
+        response = requests.post(
+            f"{server.address}/api/v1/tasks",
+            timeout=30,
+            json={"type": "workflow:W", "queue": "q", "payload": {"workflowId": "only-one"}},
+        )
         return response.status_code
 
     statuses = _together(AT_ONCE, start)
@@ -63,8 +70,7 @@ def test_many_writes_of_one_run_at_once_are_all_applied_in_one_order(server: Loc
     wire.start("W", "busy")
 
     def signal(i: int) -> int:
-        return requests.post(f"{server.address}/api/v1/workflows/busy/signal", json={"name": f"s{i}"},
-                             timeout=30).status_code
+        return requests.post(f"{server.address}/api/v1/workflows/busy/signal", json={"name": f"s{i}"}, timeout=30).status_code
 
     assert _together(AT_ONCE * 2, signal) == [202] * (AT_ONCE * 2)
     events = wire.history("busy")
@@ -110,8 +116,9 @@ def test_a_result_waiter_racing_the_close_is_woken(server: LocalServer, wire: Wi
         task = wire.poll(wait=5)
         assert task is not None
         answers: List[Dict[str, Any]] = []
-        waiter = threading.Thread(target=lambda: answers.append(
-            Wire(server.address).get(f"/api/v1/workflows/close-{i}", params={"wait_seconds": 20})))
+        waiter = threading.Thread(
+            target=lambda: answers.append(Wire(server.address).get(f"/api/v1/workflows/close-{i}", params={"wait_seconds": 20}))
+        )
         waiter.start()
         wire.complete(task, i)
         waiter.join(timeout=15)
@@ -126,6 +133,7 @@ def test_one_namespace_or_schedule_created_at_once_is_created_once(server: Local
 
     namespaces = _together(AT_ONCE, create("/api/v1/namespaces", {"name": "team-x"}))
     assert sorted(namespaces)[0] in (200, 201) and sorted(namespaces)[1:] == [409] * (AT_ONCE - 1)
-    schedules = _together(AT_ONCE, create("/api/v1/schedules", {
-        "id": "nightly", "spec": {"cron": "0 3 * * *"}, "action": {"workflowType": "W"}}))
+    schedules = _together(
+        AT_ONCE, create("/api/v1/schedules", {"id": "nightly", "spec": {"cron": "0 3 * * *"}, "action": {"workflowType": "W"}})
+    )
     assert sorted(schedules) == [202] + [409] * (AT_ONCE - 1)

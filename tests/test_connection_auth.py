@@ -82,8 +82,12 @@ def test_agent_lane_writes_are_signed_with_ed25519() -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     recorder = _Recorder()
-    conn = Connection(recorder.address, signing_private_key=base64.b64encode(raw).decode(), agent_access_token="acc",
-                      headers={"X-Team": "payments"})
+    conn = Connection(
+        recorder.address,
+        signing_private_key=base64.b64encode(raw).decode(),
+        agent_access_token="acc",
+        headers={"X-Team": "payments"},
+    )
     conn.request("POST", "/api/v1/agent/tasks/t1/complete", params={"agent_id": "a"}, body={"result": {}}, agent_lane=True)
     conn.request("GET", "/api/v1/tasks")  # not an agent-lane write: unsigned
     signed, plain = recorder.requests
@@ -91,8 +95,17 @@ def test_agent_lane_writes_are_signed_with_ed25519() -> None:
     assert headers["Authorization"] == "Bearer acc" and headers["X-Team"] == "payments"
     assert headers["User-Agent"] == USER_AGENT and USER_AGENT.startswith("postgrip-agent-python-sync/")
     digest = base64.b64encode(hashlib.sha256(signed["body"]).digest()).decode()
-    canonical = "\n".join(["agent-task-v1", "POST", "/api/v1/agent/tasks/t1/complete", "agent_id=a",
-                           headers["X-Agent-Signature-Timestamp"], digest, ""]).encode()
+    canonical = "\n".join(
+        [
+            "agent-task-v1",
+            "POST",
+            "/api/v1/agent/tasks/t1/complete",
+            "agent_id=a",
+            headers["X-Agent-Signature-Timestamp"],
+            digest,
+            "",
+        ]
+    ).encode()
     key.public_key().verify(base64.b64decode(headers["X-Agent-Signature"]), canonical)  # raises if wrong
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     assert headers["X-Agent-Signature-Key-Id"] == hashlib.sha256(public).hexdigest()[:16]

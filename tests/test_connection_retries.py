@@ -91,8 +91,13 @@ def bad() -> Iterator[Misbehaving]:
 
 
 def _conn(address: str, sleeps: List[float], **options: Any) -> Connection:
-    retry = RetryOptions(max_attempts=options.pop("attempts", 4), max_elapsed=options.pop("elapsed", 10.0),
-                         initial_backoff=0.01, max_backoff=0.05, sleep=sleeps.append)
+    retry = RetryOptions(
+        max_attempts=options.pop("attempts", 4),
+        max_elapsed=options.pop("elapsed", 10.0),
+        initial_backoff=0.01,
+        max_backoff=0.05,
+        sleep=sleeps.append,
+    )
     return Connection(address, retry=retry, **options)
 
 
@@ -156,7 +161,9 @@ def test_a_write_that_never_connected_is_retried_and_bounded() -> None:
     listener.close()  # nothing listens: connections are refused
     sleeps: List[float] = []
     with pytest.raises(TransportError) as caught:
-        _conn(f"http://127.0.0.1:{port}", sleeps, attempts=3).request("POST", "/api/v1/tasks", body={"type": "x"}, idempotent=False)
+        _conn(f"http://127.0.0.1:{port}", sleeps, attempts=3).request(
+            "POST", "/api/v1/tasks", body={"type": "x"}, idempotent=False
+        )
     assert not caught.value.reached_server
     assert len(sleeps) == 2
 

@@ -45,8 +45,14 @@ def shared_client() -> Iterator[None]:
 
 def manage(address: str) -> "subprocess.Popen[str]":
     env = {**os.environ, "PYTHONPATH": str(ROOT), "POSTGRIP_TEST_ADDRESS": address}
-    return subprocess.Popen([sys.executable, "-m", "django", "postgrip_agent", "--settings", SETTINGS], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", "postgrip_agent", "--settings", SETTINGS],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_views_and_the_management_command_run_a_workflow(shared_client: None) -> None:
@@ -94,10 +100,13 @@ def test_an_unknown_setting_is_named(shared_client: None) -> None:
 
 
 def test_the_command_without_a_reachable_service_fails_clearly(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "django", "postgrip_agent", "--settings", SETTINGS], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "POSTGRIP_TEST_ADDRESS": "http://127.0.0.1:1"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "postgrip_agent", "--settings", SETTINGS],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "POSTGRIP_TEST_ADDRESS": "http://127.0.0.1:1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "127.0.0.1:1" in done.stderr.strip().splitlines()[-1]
-
-

@@ -21,8 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PUBLIC_MODULES = ["postgrip_agent", "postgrip_agent.workflow", "postgrip_agent.activity", "postgrip_agent.testing",
-                  "postgrip_agent.replayer", "postgrip_agent.history"]
+PUBLIC_MODULES = [
+    "postgrip_agent",
+    "postgrip_agent.workflow",
+    "postgrip_agent.activity",
+    "postgrip_agent.testing",
+    "postgrip_agent.replayer",
+    "postgrip_agent.history",
+]
 TITLED_BLOCK = re.compile(r'^```python\s+title="([\w./-]+\.py)"\s*\n(.*?)^```', re.S | re.M)
 
 
@@ -33,8 +39,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import mkdocs  # noqa: F401
     except ImportError:
         pytest.fail("mkdocs is not installed: pip install -e '.[docs]' (the test extra includes it)")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return out
 
@@ -53,8 +65,11 @@ def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     missing = []
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
-        missing += [f"{module_name}.{name}" for name in module.__all__
-                    if not inspect.ismodule(getattr(module, name)) and name not in anchors]
+        missing += [
+            f"{module_name}.{name}"
+            for name in module.__all__
+            if not inspect.ismodule(getattr(module, name)) and name not in anchors
+        ]
     assert not missing, f"not in the API reference (add a ::: line to a page of docs/reference/): {missing}"
 
 
@@ -78,8 +93,14 @@ PROGRAMS = list(_programs())
 
 def test_the_guides_show_programs() -> None:
     pages = {page for page, _ in PROGRAMS}
-    assert {"tutorial.md", "guides/messages.md", "guides/cancellation.md", "guides/child-workflows.md",
-            "guides/schedules.md", "guides/versioning.md"} <= pages, pages
+    assert {
+        "tutorial.md",
+        "guides/messages.md",
+        "guides/cancellation.md",
+        "guides/child-workflows.md",
+        "guides/schedules.md",
+        "guides/versioning.md",
+    } <= pages, pages
 
 
 @pytest.mark.parametrize("page,files", PROGRAMS, ids=[page for page, _ in PROGRAMS])
@@ -90,8 +111,14 @@ def test_the_programs_on_the_page_run(page: str, files: Dict[str, str], tmp_path
     mains = [title for title, source in files.items() if 'if __name__ == "__main__":' in source]
     assert mains, f"{page}: none of {sorted(files)} is a program (no __main__ block)"
     for title in mains:
-        done = subprocess.run([sys.executable, title], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            [sys.executable, title],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert done.returncode == 0, f"{page}: {title} failed:\n{done.stderr[-3000:]}"
         assert done.stdout.strip(), f"{page}: {title} printed nothing"
 
@@ -112,9 +139,12 @@ def test_the_raw_role_check_finds_what_it_is_for() -> None:
 
 
 def test_no_docstring_uses_a_sphinx_role() -> None:
-    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}"
-             for path in sorted((ROOT / "postgrip_agent").rglob("*.py"))
-             for number, line in enumerate(path.read_text().splitlines(), 1) if raw_roles(line)]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}"
+        for path in sorted((ROOT / "postgrip_agent").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if raw_roles(line)
+    ]
     assert not found, "use [`name`][postgrip_agent.path.name] (a link) or ``name`` instead:\n" + "\n".join(found)
 
 
@@ -130,11 +160,17 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# Home\n\nSee [the guide](guide.md) and [its part](other.md#nowhere).\n")
     (tmp_path / "docs" / "other.md").write_text("# Other\n")
-    (tmp_path / "mkdocs.yml").write_text("site_name: t\nstrict: true\nvalidation:\n  anchors: warn\n"
-                                         "nav:\n  - index.md\n  - other.md\n")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: t\nstrict: true\nvalidation:\n  anchors: warn\nnav:\n  - index.md\n  - other.md\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert done.returncode != 0
     assert "guide.md" in done.stderr and "nowhere" in done.stderr  # the missing page and the missing anchor, each named
 
@@ -147,7 +183,8 @@ def test_code_blocks_show_every_character_at_1280px(site: Path, browser: Any) ->
         browser.get((site / page / "index.html").as_uri())
         widths = browser.execute_script(
             "return Array.from(document.querySelectorAll('.md-content pre > code'))"
-            ".map(c => [c.scrollWidth, c.clientWidth, c.textContent.slice(0, 40)])")
+            ".map(c => [c.scrollWidth, c.clientWidth, c.textContent.slice(0, 40)])"
+        )
         assert widths, f"{page}: no code block found"
         cut += [f"{page}: {text!r} ({scroll} > {client} px)" for scroll, client, text in widths if scroll > client + 1]
     assert not cut, cut

@@ -9,8 +9,14 @@ import importlib
 import inspect
 from typing import Any, Iterator, Set, Tuple
 
-PUBLIC_MODULES = ["postgrip_agent", "postgrip_agent.workflow", "postgrip_agent.activity", "postgrip_agent.testing",
-                  "postgrip_agent.replayer", "postgrip_agent.history"]
+PUBLIC_MODULES = [
+    "postgrip_agent",
+    "postgrip_agent.workflow",
+    "postgrip_agent.activity",
+    "postgrip_agent.testing",
+    "postgrip_agent.replayer",
+    "postgrip_agent.history",
+]
 
 MISSING: Set[str] = set()
 

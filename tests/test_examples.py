@@ -19,7 +19,13 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize("program", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_the_example_runs(program: Path, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(program)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, str(program)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), "an example shows what it did"

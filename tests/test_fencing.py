@@ -18,8 +18,17 @@ def _lease(wire: Wire, agent: str = "agent-1", queue: str = "q") -> Tuple[Dict[s
     return task, response.headers["X-PostGrip-Lease-Token"]
 
 
-def _write(wire: Wire, task_id: str, action: str, body: Any, token: Optional[str], *, lease_of: Optional[str] = None,
-           key: Optional[str] = None, agent: str = "agent-1") -> Any:
+def _write(
+    wire: Wire,
+    task_id: str,
+    action: str,
+    body: Any,
+    token: Optional[str],
+    *,
+    lease_of: Optional[str] = None,
+    key: Optional[str] = None,
+    agent: str = "agent-1",
+) -> Any:
     headers = {}
     if token is not None:
         headers["X-PostGrip-Lease"] = f"{lease_of or task_id} {token}"
@@ -49,8 +58,16 @@ def test_a_lapsed_activation_cannot_schedule_next_to_its_successor(mwire: Wire, 
     manual_server.advance(6)  # the activation stalls past its lease; the task is leased again
     again, current = _lease(mwire, agent="agent-1")
     assert again["id"] == task["id"] and current != lapsed
-    command = {"type": "activity:charge", "queue": "q", "payload": {
-        "activityType": "charge", "workflowRunId": task["payload"]["runId"], "workflowTaskId": task["id"], "args": [1]}}
+    command = {
+        "type": "activity:charge",
+        "queue": "q",
+        "payload": {
+            "activityType": "charge",
+            "workflowRunId": task["payload"]["runId"],
+            "workflowTaskId": task["id"],
+            "args": [1],
+        },
+    }
     fresh = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {current}"})
     assert fresh.status_code == 202
     late = mwire.call("POST", "/api/v1/tasks", json=command, headers={"X-PostGrip-Lease": f"{task['id']} {lapsed}"})
@@ -102,8 +119,13 @@ def test_signals_and_starts_with_an_idempotency_key_are_applied_once(wire: Wire)
     assert a.json()["id"] == b.json()["id"]
     signal_key = uuid.uuid4().hex
     for _ in range(3):
-        wire.call("POST", "/api/v1/workflows/once-1/signal", 202, json={"name": "s", "args": [1]},
-                  headers={"Idempotency-Key": signal_key})
+        wire.call(
+            "POST",
+            "/api/v1/workflows/once-1/signal",
+            202,
+            json={"name": "s", "args": [1]},
+            headers={"Idempotency-Key": signal_key},
+        )
     assert wire.history_types("once-1").count("WorkflowSignaled") == 1
     assert wire.get("/api/v1/workflows/count", params={"id": "once-1"})["count"] == 1
 
@@ -118,8 +140,11 @@ def test_a_failed_write_is_not_remembered_so_its_retry_runs_again(wire: Wire) ->
 
 def _continue(wire: Wire, task: Dict[str, Any], token: str) -> Dict[str, Any]:
     """Enqueue the next run of ``task``'s workflow, naming the continuing task's lease (as our agent does)."""
-    body = {"type": "workflow:Chain", "queue": "q", "payload": {
-        "workflowType": "Chain", "workflowId": "chain", "continuedFromWorkflowId": "chain", "args": []}}
+    body = {
+        "type": "workflow:Chain",
+        "queue": "q",
+        "payload": {"workflowType": "Chain", "workflowId": "chain", "continuedFromWorkflowId": "chain", "args": []},
+    }
     answer = wire.call("POST", "/api/v1/tasks", 202, json=body, headers={"X-PostGrip-Lease": f"{task['id']} {token}"})
     return answer.json()  # type: ignore[no-any-return]
 
@@ -136,8 +161,22 @@ def test_a_successor_that_continues_before_its_predecessor_closed_gets_a_new_run
     c_task = _continue(wire, b, b_token)
     assert c_task["id"] != b["id"]
     for task, token, successor in ((a, a_token, b_task), (b, b_token, c_task)):
-        done = _write(wire, task["id"], "complete", {"result": {"continue_as_new": {
-            "workflow_id": "chain", "workflow_type": "Chain", "task_queue": "q", "task_id": successor["id"]}}}, token)
+        done = _write(
+            wire,
+            task["id"],
+            "complete",
+            {
+                "result": {
+                    "continue_as_new": {
+                        "workflow_id": "chain",
+                        "workflow_type": "Chain",
+                        "task_queue": "q",
+                        "task_id": successor["id"],
+                    }
+                }
+            },
+            token,
+        )
         assert done.status_code == 200, done.text
     chain = [wire.workflow(t["payload"]["runId"]) for t in (wire.task(a["id"]), wire.task(b["id"]), wire.task(c_task["id"]))]
     assert [run["state"] for run in chain] == ["continued_as_new", "continued_as_new", "running"]
@@ -169,8 +208,16 @@ def test_the_agent_writes_under_the_lease_its_work_holds_not_the_latest(mwire: W
 
 
 def _activity_command(task: Dict[str, Any]) -> Dict[str, Any]:
-    return {"type": "activity:charge", "queue": "q", "payload": {
-        "activityType": "charge", "workflowRunId": task["payload"]["runId"], "workflowTaskId": task["id"], "args": [1]}}
+    return {
+        "type": "activity:charge",
+        "queue": "q",
+        "payload": {
+            "activityType": "charge",
+            "workflowRunId": task["payload"]["runId"],
+            "workflowTaskId": task["id"],
+            "args": [1],
+        },
+    }
 
 
 def test_a_command_without_a_lease_header_from_another_agent_is_refused(wire: Wire) -> None:
@@ -199,8 +246,12 @@ def test_an_idempotency_key_reused_with_another_body_is_refused_naming_the_key(w
     wire.start("Reused", "reused-1")
     key = uuid.uuid4().hex
     wire.call("POST", "/api/v1/workflows/reused-1/signal", 202, json={"name": "s", "args": [1]}, headers={"Idempotency-Key": key})
-    other = requests.post(wire.address + "/api/v1/workflows/reused-1/signal", json={"name": "s", "args": [2]},
-                          headers={"Idempotency-Key": key}, timeout=10)
+    other = requests.post(
+        wire.address + "/api/v1/workflows/reused-1/signal",
+        json={"name": "s", "args": [2]},
+        headers={"Idempotency-Key": key},
+        timeout=10,
+    )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused" and key in other.json()["error"]
     signals = [e for e in wire.history("reused-1") if e["type"] == "WorkflowSignaled"]
     assert [e["attributes"]["args"] for e in signals] == [[1]]  # the second write was not applied, nor dropped silently
@@ -212,12 +263,20 @@ def test_an_idempotency_key_is_scoped_to_its_caller() -> None:
         session = requests.post(server.address + "/api/v1/agent/session/refresh", json={"refreshToken": token}, timeout=5).json()
         admin = {"Authorization": f"Bearer {token}"}
         agent = {"Authorization": f"Bearer {session['accessToken']}"}
-        requests.post(server.address + "/api/v1/tasks", json={"type": "workflow:Scoped", "queue": "q",
-                                                              "payload": {"workflowId": "scoped-1"}}, headers=admin, timeout=5)
+        requests.post(
+            server.address + "/api/v1/tasks",
+            json={"type": "workflow:Scoped", "queue": "q", "payload": {"workflowId": "scoped-1"}},
+            headers=admin,
+            timeout=5,
+        )
         key = uuid.uuid4().hex
         for caller in (admin, agent):  # the same key from two callers: two writes, each answered for itself
-            answer = requests.post(server.address + "/api/v1/workflows/scoped-1/signal", json={"name": "s", "args": [1]},
-                                   headers={**caller, "Idempotency-Key": key}, timeout=5)
+            answer = requests.post(
+                server.address + "/api/v1/workflows/scoped-1/signal",
+                json={"name": "s", "args": [1]},
+                headers={**caller, "Idempotency-Key": key},
+                timeout=5,
+            )
             assert answer.status_code == 202 and "Idempotency-Replayed" not in answer.headers
         history = requests.get(server.address + "/api/v1/workflows/scoped-1/history", headers=admin, timeout=5).json()
         assert [e["type"] for e in history].count("WorkflowSignaled") == 2

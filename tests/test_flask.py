@@ -50,8 +50,13 @@ class FlaskOrder:
 def make_app(address: str, run_agent: bool) -> Any:
     app = flask.Flask(__name__)
     app.testing = True  # the test client raises what a view raised
-    app.config.update(POSTGRIP_ADDRESS=address, POSTGRIP_TASK_QUEUE="flask-orders", POSTGRIP_RUN_AGENT=run_agent,
-                      POSTGRIP_AGENT_GRACE=5, POSTGRIP_RETRY_SECONDS=0.5)
+    app.config.update(
+        POSTGRIP_ADDRESS=address,
+        POSTGRIP_TASK_QUEUE="flask-orders",
+        POSTGRIP_RUN_AGENT=run_agent,
+        POSTGRIP_AGENT_GRACE=5,
+        POSTGRIP_RETRY_SECONDS=0.5,
+    )
     postgrip = PostGrip(workflows=[FlaskOrder], activities=[charge])
     postgrip.init_app(app)
 
@@ -113,8 +118,13 @@ def test_using_the_extension_on_an_app_without_it_says_how_to_set_it_up() -> Non
 
 def test_workflows_given_as_module_paths_are_discovered(server: LocalServer) -> None:
     app = flask.Flask(__name__)
-    app.config.update(POSTGRIP_ADDRESS=server.address, POSTGRIP_TASK_QUEUE="flask-mod", POSTGRIP_RUN_AGENT=True,
-                      POSTGRIP_WORKFLOWS=[__name__], POSTGRIP_AGENT_GRACE=1)
+    app.config.update(
+        POSTGRIP_ADDRESS=server.address,
+        POSTGRIP_TASK_QUEUE="flask-mod",
+        POSTGRIP_RUN_AGENT=True,
+        POSTGRIP_WORKFLOWS=[__name__],
+        POSTGRIP_AGENT_GRACE=1,
+    )
     postgrip = PostGrip(app)
     try:
         agent = postgrip.start_agent(app)
@@ -123,12 +133,16 @@ def test_workflows_given_as_module_paths_are_discovered(server: LocalServer) -> 
         postgrip.stop_agent(app)
 
 
-
-
 def test_a_module_named_for_both_workflows_and_activities_registers_each_once(server: LocalServer) -> None:
     app = flask.Flask(__name__)
-    app.config.update(POSTGRIP_ADDRESS=server.address, POSTGRIP_TASK_QUEUE="flask-both", POSTGRIP_RUN_AGENT=True,
-                      POSTGRIP_WORKFLOWS=[__name__], POSTGRIP_ACTIVITIES=[__name__, __name__], POSTGRIP_AGENT_GRACE=1)
+    app.config.update(
+        POSTGRIP_ADDRESS=server.address,
+        POSTGRIP_TASK_QUEUE="flask-both",
+        POSTGRIP_RUN_AGENT=True,
+        POSTGRIP_WORKFLOWS=[__name__],
+        POSTGRIP_ACTIVITIES=[__name__, __name__],
+        POSTGRIP_AGENT_GRACE=1,
+    )
     postgrip = PostGrip(app)
     try:
         agent = postgrip.start_agent(app)

@@ -41,8 +41,9 @@ def test_a_frozen_replica_delays_writes_of_the_run_it_holds_by_seconds_and_no_ot
     with LocalServer(db=shared_postgres, port=0) as replica, Client.connect(replica.address) as client:
         held = client.workflow.start("W", id="held", task_queue="q")
         other = client.workflow.start("W", id="other", task_queue="q")
-        holder = subprocess.Popen([sys.executable, "-c", HOLDER, shared_postgres, held.describe().run_id],
-                                  stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, shared_postgres, held.describe().run_id], stdout=subprocess.PIPE, text=True
+        )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
             os.kill(holder.pid, signal.SIGSTOP)

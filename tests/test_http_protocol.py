@@ -193,23 +193,31 @@ def _task_count(server: LocalServer) -> int:
 def test_chunk_sizes_other_than_hex_digits_are_refused(server: LocalServer, size: bytes) -> None:
     body = json.dumps({"type": "job", "queue": "hex"}).encode()
     with _connect(server) as sock:
-        sock.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     + size + b"\r\n" + body + b"\r\n0\r\n\r\n")
+        sock.sendall(
+            b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + size
+            + b"\r\n"
+            + body
+            + b"\r\n0\r\n\r\n"
+        )
         status, _, answer = _read_response(sock)
     assert status == 400 and "chunk size" in json.loads(answer)["error"]
     assert _task_count(server) == 0
 
 
-@pytest.mark.parametrize("head,phrase", [
-    (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length : 15\r\n\r\n", "Malformed header"),
-    (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", "Malformed header"),
-    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n\r\n", "control character"),
-    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\rb\r\n\r\n", "bare CR or LF"),
-    (b"GET /healthz HTTP/1.1\r\nUser-Agent: raw\r\n\r\n", "Host header"),
-    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n folded\r\n\r\n", "line folding"),
-    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "conflicting host"),
-    (b"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "Bad request line"),
-])
+@pytest.mark.parametrize(
+    "head,phrase",
+    [
+        (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Length : 15\r\n\r\n", "Malformed header"),
+        (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", "Malformed header"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n\r\n", "control character"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\rb\r\n\r\n", "bare CR or LF"),
+        (b"GET /healthz HTTP/1.1\r\nUser-Agent: raw\r\n\r\n", "Host header"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n folded\r\n\r\n", "line folding"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "conflicting host"),
+        (b"GET  /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "Bad request line"),
+    ],
+)
 def test_framing_rfc_9112_refuses_is_refused_with_400(server: LocalServer, head: bytes, phrase: str) -> None:
     with _connect(server) as sock:
         sock.sendall(head + b'{"type": "job"}')

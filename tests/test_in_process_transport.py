@@ -93,14 +93,19 @@ def _outcome(call: Callable[[Client], Any], client: Client) -> Tuple[str, Any]:
 
 CALLS: List[Tuple[str, Callable[[Client], Any], Optional[type]]] = [
     ("describe a missing workflow", lambda c: c.get_workflow_handle("no-such-workflow").describe(), NotFoundError),
-    ("start twice", lambda c: [c.start_workflow("Twice", id="twice", task_queue="q") for _ in range(2)],
-     AlreadyExistsError),
-    ("an unknown field", lambda c: c.connection.request("POST", "/api/v1/tasks", body={"type": "x", "bogus": 1}),
-     InvalidArgumentError),
+    ("start twice", lambda c: [c.start_workflow("Twice", id="twice", task_queue="q") for _ in range(2)], AlreadyExistsError),
+    (
+        "an unknown field",
+        lambda c: c.connection.request("POST", "/api/v1/tasks", body={"type": "x", "bogus": 1}),
+        InvalidArgumentError,
+    ),
     ("no such endpoint", lambda c: c.connection.request("GET", "/api/v1/nowhere"), NotFoundError),
     ("a wrong method", lambda c: c.connection.request("DELETE", "/api/v1/tasks", idempotent=True), RPCError),
-    ("a task enqueued and read back", lambda c: c.task.get(c.task.enqueue("inproc.read", payload={"n": 1}, queue="q").id).payload,
-     None),
+    (
+        "a task enqueued and read back",
+        lambda c: c.task.get(c.task.enqueue("inproc.read", payload={"n": 1}, queue="q").id).payload,
+        None,
+    ),
 ]
 
 

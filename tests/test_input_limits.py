@@ -23,8 +23,9 @@ def _nested(depth: int) -> Any:
 def test_deeply_nested_arguments_are_refused(wire: Wire, depth: int) -> None:
     wire.start("Deep", "deep-1")
     body = '{"name": "s", "args": [' + "[" * depth + "1" + "]" * depth + "]}"  # raw: too deep for json.dumps too
-    refused = wire.call("POST", "/api/v1/workflows/deep-1/signal", 400, data=body,
-                        headers={"Content-Type": "application/json"}).json()
+    refused = wire.call(
+        "POST", "/api/v1/workflows/deep-1/signal", 400, data=body, headers={"Content-Type": "application/json"}
+    ).json()
     assert "nested deeper than 64" in refused["error"]
     assert wire.history_types("deep-1") == ["WorkflowExecutionStarted"]
 
@@ -55,28 +56,35 @@ def test_out_of_range_after_and_page_token_are_refused(wire: Wire) -> None:
     assert "after" in wire.call("GET", f"/api/v1/workflows/w-after/history?after={BIG}", 400).json()["error"]
     import base64
     import json
+
     token = base64.urlsafe_b64encode(json.dumps({"offset": BIG}).encode()).decode()
     assert "page_token" in wire.call("GET", f"/api/v1/tasks?page_token={token}", 400).json()["error"]
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"type": "workflow:W", "lease_timeout_seconds": BIG}, "lease_timeout_seconds"),
-    ({"type": "workflow:W", "lease_timeout_seconds": 10**7}, "lease_timeout_seconds"),
-    ({"type": "workflow:W", "payload": {"runTimeoutMs": BIG}}, "runTimeoutMs"),
-    ({"type": "workflow:W", "payload": {"runTimeoutMs": 10**30}}, "runTimeoutMs"),
-    ({"type": "workflow:W", "payload": {"retry": {"backoffCoefficient": 1e300}}}, "backoffCoefficient"),
-    ({"type": "timer", "payload": {"durationMs": 10**20}}, "durationMs"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"type": "workflow:W", "lease_timeout_seconds": BIG}, "lease_timeout_seconds"),
+        ({"type": "workflow:W", "lease_timeout_seconds": 10**7}, "lease_timeout_seconds"),
+        ({"type": "workflow:W", "payload": {"runTimeoutMs": BIG}}, "runTimeoutMs"),
+        ({"type": "workflow:W", "payload": {"runTimeoutMs": 10**30}}, "runTimeoutMs"),
+        ({"type": "workflow:W", "payload": {"retry": {"backoffCoefficient": 1e300}}}, "backoffCoefficient"),
+        ({"type": "timer", "payload": {"durationMs": 10**20}}, "durationMs"),
+    ],
+)
 def test_out_of_range_body_integers_are_refused(wire: Wire, body: Any, field: str) -> None:
     response = wire.post("/api/v1/tasks", body, 400)
     assert field in response["error"]
 
 
-@pytest.mark.parametrize("spec,field", [
-    ({"interval_seconds": BIG}, "interval_seconds"),
-    ({"interval_seconds": 60, "jitter_seconds": BIG}, "jitter_seconds"),
-    ({"interval_seconds": 60, "catch_up_window_seconds": -1}, "catch_up_window_seconds"),
-])
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        ({"interval_seconds": BIG}, "interval_seconds"),
+        ({"interval_seconds": 60, "jitter_seconds": BIG}, "jitter_seconds"),
+        ({"interval_seconds": 60, "catch_up_window_seconds": -1}, "catch_up_window_seconds"),
+    ],
+)
 def test_out_of_range_schedule_numbers_are_refused_and_listing_still_works(wire: Wire, spec: Any, field: str) -> None:
     response = wire.post("/api/v1/schedules", {"id": "s", "spec": spec, "action": {"workflowType": "W"}}, 400)
     assert field in response["error"]
@@ -84,7 +92,9 @@ def test_out_of_range_schedule_numbers_are_refused_and_listing_still_works(wire:
 
 
 def test_timestamps_outside_the_window_are_refused(wire: Wire) -> None:
-    refused = wire.post("/api/v1/schedules/none/backfill", {"start_at": "1900-01-01T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"}, 400)
+    refused = wire.post(
+        "/api/v1/schedules/none/backfill", {"start_at": "1900-01-01T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"}, 400
+    )
     assert "1970" in refused["error"]
 
 
@@ -113,8 +123,12 @@ IDENTIFIER_CASES = [
     ("GET", "/api/v1/agent/poll?queue=q&namespace=a%00b", None, "query parameter namespace"),
     ("POST", "/api/v1/namespaces", {"name": NUL}, "body.name"),
     ("POST", "/api/v1/workflows/nul-1/signal", {"name": NUL}, "body.name"),
-    ("POST", "/api/v1/schedules", {"id": LONG, "spec": {"intervals": [{"every": "1h"}]},
-                                   "action": {"workflowType": "T", "taskQueue": "q"}}, "body.id"),
+    (
+        "POST",
+        "/api/v1/schedules",
+        {"id": LONG, "spec": {"intervals": [{"every": "1h"}]}, "action": {"workflowType": "T", "taskQueue": "q"}},
+        "body.id",
+    ),
 ]
 
 
@@ -130,15 +144,21 @@ def _refusals(server: LocalServer) -> list:  # type: ignore[type-arg]
 
 def test_nul_characters_and_long_identifiers_are_refused_alike_on_both_stores(db: str) -> None:
     with LocalServer(db=db, port=0) as server:
-        requests.post(server.address + "/api/v1/tasks", json={"type": "workflow:T", "queue": "q",
-                                                              "payload": {"workflowId": "nul-1"}}, timeout=10)
+        requests.post(
+            server.address + "/api/v1/tasks",
+            json={"type": "workflow:T", "queue": "q", "payload": {"workflowId": "nul-1"}},
+            timeout=10,
+        )
         refused = _refusals(server)
         # nothing half-written: only the one good start is there
         listed = requests.get(server.address + "/api/v1/workflows", timeout=10).json()
         assert [w["id"] for w in listed] == ["nul-1"]
     with LocalServer(db=":memory:", port=0) as reference:
-        requests.post(reference.address + "/api/v1/tasks", json={"type": "workflow:T", "queue": "q",
-                                                                 "payload": {"workflowId": "nul-1"}}, timeout=10)
+        requests.post(
+            reference.address + "/api/v1/tasks",
+            json={"type": "workflow:T", "queue": "q", "payload": {"workflowId": "nul-1"}},
+            timeout=10,
+        )
         assert refused == _refusals(reference)  # the same 400s, word for word, as SQLite's
 
 

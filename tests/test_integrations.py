@@ -44,10 +44,18 @@ def test_mypy_is_clean_on_the_package() -> None:
 
 def test_wheel_ships_py_typed(tmp_path: Path) -> None:
     source = tmp_path / "source"  # a copy, so a stale build/ folder of the checkout cannot fill the gaps
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "*-venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", "site"))
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
-                            capture_output=True, text=True)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "*-venv", "build", "*.egg-info", "__pycache__", ".mypy_cache", ".pytest_cache", "site"
+        ),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     wheel = next(tmp_path.glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

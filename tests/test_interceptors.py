@@ -158,16 +158,27 @@ class BillingChild:
 def test_a_clients_header_reaches_every_handler_the_activity_and_the_child(server: LocalServer, cached: bool) -> None:
     SEEN.clear()
     client = Client.connect(server, interceptors=[Tenancy()])
-    with Agent(client, task_queue="tenants", workflows=[Billing, BillingChild], activities=[bill],
-               max_cached_workflows=1000 if cached else 0):
+    with Agent(
+        client,
+        task_queue="tenants",
+        workflows=[Billing, BillingChild],
+        activities=[bill],
+        max_cached_workflows=1000 if cached else 0,
+    ):
         handle = client.start_workflow(Billing, 5, id=f"billing-{cached}", task_queue="tenants")
         assert handle.execute_update(Billing.bump, 1) == 2
         assert handle.query(Billing.status) == "waiting"
         handle.signal(Billing.approve)
         assert handle.result(timeout=30) == 11
     tenants = {entry[:2]: entry[2] for entry in SEEN}
-    assert tenants == {("run", "Billing"): "acme", ("activity", "bill"): "acme", ("run", "BillingChild"): "acme",
-                       ("update", "bump"): "acme", ("query", "status"): "acme", ("signal", "approve"): "acme"}, SEEN
+    assert tenants == {
+        ("run", "Billing"): "acme",
+        ("activity", "bill"): "acme",
+        ("run", "BillingChild"): "acme",
+        ("update", "bump"): "acme",
+        ("query", "status"): "acme",
+        ("signal", "approve"): "acme",
+    }, SEEN
     runs = [entry for entry in SEEN if entry[:2] == ("run", "Billing")]
     assert len(runs) == 1, SEEN  # replays (every activation, with the cache off) are not counted again
     history = server.engine.history(f"billing-{cached}")
@@ -178,7 +189,9 @@ def test_a_clients_header_reaches_every_handler_the_activity_and_the_child(serve
 REFERENCE_PYTHON = os.environ.get("POSTGRIP_REFERENCE_PYTHON")
 
 
-@pytest.mark.skipif(not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)")
+@pytest.mark.skipif(
+    not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)"
+)
 def test_a_reference_client_starts_a_run_our_intercepting_agent_runs(tmp_path: Path) -> None:
     SEEN.clear()
     script = Path(__file__).parent / "reference" / "ref_client.py"
@@ -187,8 +200,14 @@ def test_a_reference_client_starts_a_run_our_intercepting_agent_runs(tmp_path: P
         with Agent(ours, task_queue="hdr", workflows=[BillingChild], interceptors=[Tenancy()]):
             env = {key: value for key, value in os.environ.items() if not key.startswith("POSTGRIP_")}
             env.update(POSTGRIP_TOKEN="hdr-secret", POSTGRIP_AGENT_REFRESH_TOKEN="hdr-secret", PYTHONPATH="")
-            done = subprocess.run([str(REFERENCE_PYTHON), str(script), server.address, "BillingChild", "hdr", "41"],
-                                  cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [str(REFERENCE_PYTHON), str(script), server.address, "BillingChild", "hdr", "41"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == 42
     assert ("run", "BillingChild", None) in SEEN  # the foreign start carried no headers, and needed none

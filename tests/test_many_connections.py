@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_workflow_runs_while_1100_idle_connections_are_open() -> None:
-    proc = subprocess.run([sys.executable, "-m", "tests.many_connections", "1100"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=45)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.many_connections", "1100"], cwd=ROOT, capture_output=True, text=True, timeout=45
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [one for one in proc.stdout.splitlines() if one.startswith("RESULT ")]
     assert line, proc.stdout + proc.stderr[-3000:]

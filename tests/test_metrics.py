@@ -31,23 +31,33 @@ class Measured:
     def run(self, n: int):  # type: ignore[no-untyped-def]
         from postgrip_agent import RetryPolicy
 
-        return (yield workflow.execute_activity(measured, n, start_to_close_timeout=timedelta(seconds=10),
-                                                retry_policy=RetryPolicy(maximum_attempts=1)))
+        return (
+            yield workflow.execute_activity(
+                measured, n, start_to_close_timeout=timedelta(seconds=10), retry_policy=RetryPolicy(maximum_attempts=1)
+            )
+        )
 
 
 @workflow.defn
 class Stranded:
     @workflow.run
     def run(self):  # type: ignore[no-untyped-def]
-        yield workflow.execute_activity("nobody_runs_this", task_queue="unpolled", schedule_to_start_timeout=timedelta(seconds=5),
-                                        start_to_close_timeout=timedelta(seconds=10))
+        yield workflow.execute_activity(
+            "nobody_runs_this",
+            task_queue="unpolled",
+            schedule_to_start_timeout=timedelta(seconds=5),
+            start_to_close_timeout=timedelta(seconds=10),
+        )
 
 
 def _scrape(address: str, **headers: str) -> Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]:
     answer = requests.get(address + "/metrics", headers=headers, timeout=10)
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/plain"), answer.text[:300]
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in parser.text_string_to_metric_families(answer.text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parser.text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
 
 
 def _value(seen: Dict[Any, float], name: str, **labels: str) -> float:
@@ -82,8 +92,7 @@ def test_metrics_count_a_known_workload(db: str) -> None:
     assert _value(seen, "postgrip_schedule_to_start_seconds_count", namespace="default", queue="metered") >= 13
     assert _value(seen, "postgrip_schedule_to_start_seconds_count", namespace="default", queue="leased-once") == 1
     assert _value(seen, "postgrip_http_requests_total", route="/api/v1/tasks", method="POST", status="202") >= 8
-    assert _value(seen, "postgrip_http_requests_total", route="/api/v1/workflows/{workflowId}", method="GET",
-                  status="200") >= 1
+    assert _value(seen, "postgrip_http_requests_total", route="/api/v1/workflows/{workflowId}", method="GET", status="200") >= 1
     commits = _value(seen, "postgrip_store_commits_total")
     assert commits > 20 and _value(seen, "postgrip_store_commit_seconds_count") >= commits
     assert _value(seen, "postgrip_store_commit_seconds_bucket", le="+Inf") == _value(seen, "postgrip_store_commit_seconds_count")
@@ -104,8 +113,15 @@ def test_the_agent_reports_its_work_to_prometheus(server: LocalServer) -> None:
     registry = CollectorRegistry()
     metrics = AgentMetrics(registry)
     client = Client.connect(server)
-    agent = Agent(client, task_queue="agent-metered", workflows=[Measured], activities=[measured], metrics=metrics,
-                  identity="metered-agent", max_concurrent_activities=7)
+    agent = Agent(
+        client,
+        task_queue="agent-metered",
+        workflows=[Measured],
+        activities=[measured],
+        metrics=metrics,
+        identity="metered-agent",
+        max_concurrent_activities=7,
+    )
     with agent:
         for n in range(3):
             client.execute_workflow(Measured, n, task_queue="agent-metered", timeout=30)
@@ -113,9 +129,11 @@ def test_the_agent_reports_its_work_to_prometheus(server: LocalServer) -> None:
             client.execute_workflow(Measured, -1, task_queue="agent-metered", timeout=30)
         stats = agent.stats()
         assert stats["activity_slots"] == 7 and stats["cache_hits"] + stats["cache_misses"] >= 4
-        seen = {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in parser.text_string_to_metric_families(generate_latest(registry).decode())
-                for s in family.samples}
+        seen = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in parser.text_string_to_metric_families(generate_latest(registry).decode())
+            for s in family.samples
+        }
     activity = (("lane", "activity"), ("task_type", "activity:measured"))
     assert seen[("postgrip_agent_task_seconds_count", activity)] == 4
     assert seen[("postgrip_agent_task_failures_total", activity)] == 1

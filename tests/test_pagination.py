@@ -24,9 +24,19 @@ def server(db: str) -> Iterator[LocalServer]:
         with running.engine.operation():  # 10,000 finished runs, three to each created_at (the tiebreak matters)
             for i in range(RUNS):
                 at = 1_000.0 + i // 3
-                running.store.insert_run(RunRecord(
-                    run_id=f"old-run-{i}", id=f"old-{i}", namespace="default", type="Wf", queue="q",
-                    task_id=f"old-task-{i}", state="succeeded", created_at=at, updated_at=at))
+                running.store.insert_run(
+                    RunRecord(
+                        run_id=f"old-run-{i}",
+                        id=f"old-{i}",
+                        namespace="default",
+                        type="Wf",
+                        queue="q",
+                        task_id=f"old-task-{i}",
+                        state="succeeded",
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
         yield running
 
 
@@ -68,8 +78,9 @@ def test_a_walk_while_runs_are_added_sees_each_run_once(server: LocalServer, ord
 def test_a_token_answers_only_the_order_it_was_made_for(server: LocalServer) -> None:
     first = requests.get(f"{server.address}/api/v1/workflows", params={"limit": 10}, timeout=30)
     token = first.headers["X-Next-Page-Token"]
-    other = requests.get(f"{server.address}/api/v1/workflows", params={"limit": 10, "order_by": "-created_at",
-                                                                        "page_token": token}, timeout=30)
+    other = requests.get(
+        f"{server.address}/api/v1/workflows", params={"limit": 10, "order_by": "-created_at", "page_token": token}, timeout=30
+    )
     assert other.status_code == 400 and "another order" in other.json()["error"]
     forged = requests.get(f"{server.address}/api/v1/workflows", params={"page_token": "bm90IGpzb24"}, timeout=30)
     assert forged.status_code == 400 and "not a token this service issued" in forged.json()["error"]

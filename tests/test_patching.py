@@ -76,8 +76,12 @@ def env(request: Any) -> Iterator[WorkflowEnvironment]:
 def _run(env: WorkflowEnvironment, version: str, workflow_id: str) -> Any:
     with Agent(env.client, task_queue="patching", workflows=[_define(version)], activities=[step], max_cached_workflows=0):
         handle = env.client.start_workflow("Greeter", id=workflow_id, task_queue="patching")
-        wait_for(lambda: sum(e.type == "ActivityTaskCompleted" for e in handle.fetch_history().events) == 1
-                 and env.client.task.get(handle.task_id).state == "blocked")  # waiting for the signal
+        wait_for(
+            lambda: (
+                sum(e.type == "ActivityTaskCompleted" for e in handle.fetch_history().events) == 1
+                and env.client.task.get(handle.task_id).state == "blocked"
+            )
+        )  # waiting for the signal
     return handle
 
 
@@ -89,9 +93,11 @@ def _finish(env: WorkflowEnvironment, version: str, *handles: Any) -> List[Any]:
 
 
 def _markers(handle: Any) -> List[Any]:
-    return [e.attributes.get("marker_name") or e.attributes.get("timer_id", "").split(":marker:")[-1]
-            for e in handle.fetch_history().events
-            if e.type == "MarkerRecorded" or (e.type == "TimerStarted" and ":marker:" in e.attributes.get("timer_id", ""))]
+    return [
+        e.attributes.get("marker_name") or e.attributes.get("timer_id", "").split(":marker:")[-1]
+        for e in handle.fetch_history().events
+        if e.type == "MarkerRecorded" or (e.type == "TimerStarted" and ":marker:" in e.attributes.get("timer_id", ""))
+    ]
 
 
 def test_patched_keeps_old_runs_on_the_old_branch_and_new_runs_on_the_new(env: WorkflowEnvironment) -> None:

@@ -69,18 +69,25 @@ def _stored_bytes(db: str) -> bytes:
     schema = parse_qs(urlsplit(db).query)["schema"][0]
     base = db.split("?")[0]
     with psycopg.connect(base, autocommit=True) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)).fetchall()]
-        return "".join(str(conn.execute(f'SELECT coalesce(string_agg(t::text, \'\n\'), \'\') FROM "{schema}"."{table}" t')
-                               .fetchone()[0]) for table in tables).encode()
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+            ).fetchall()
+        ]
+        return "".join(
+            str(conn.execute(f"SELECT coalesce(string_agg(t::text, '\n'), '') FROM \"{schema}\".\"{table}\" t").fetchone()[0])
+            for table in tables
+        ).encode()
 
 
 def test_an_encrypted_run_leaves_no_plaintext_in_the_database(store: str) -> None:
     with LocalServer(db=store) as server:
         client = Client.connect(server.address, data_converter=_converter())
         with Agent(client, task_queue="pay", workflows=[Payment], activities=[charge]):
-            result = client.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="pay-1", task_queue="pay",
-                                             memo={"note": SECRET_MEMO}, timeout=30)
+            result = client.execute_workflow(
+                Payment, Card("Ada", SECRET_ARG), id="pay-1", task_queue="pay", memo={"note": SECRET_MEMO}, timeout=30
+            )
         assert result == Card("Ada", SECRET_RESULT)
         stored = _stored_bytes(store)
         assert b"pay-1" in stored  # the rows are there...
@@ -96,12 +103,14 @@ def test_keys_rotate_and_a_wrong_or_missing_key_fails_clearly(tmp_path: Path) ->
     with LocalServer(db=str(tmp_path / "rotate.db")) as server:
         old = Client.connect(server.address, data_converter=_converter("k1", k1=KEY_1))
         with Agent(old, task_queue="pay", workflows=[Payment], activities=[charge]):
-            old.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="before", task_queue="pay",
-                                 memo={"note": SECRET_MEMO}, timeout=30)
+            old.execute_workflow(
+                Payment, Card("Ada", SECRET_ARG), id="before", task_queue="pay", memo={"note": SECRET_MEMO}, timeout=30
+            )
         rotated = Client.connect(server.address, data_converter=_converter("k2", k1=KEY_1, k2=KEY_2))
         with Agent(rotated, task_queue="pay", workflows=[Payment], activities=[charge]):
-            after = rotated.execute_workflow(Payment, Card("Bob", SECRET_ARG), id="after", task_queue="pay",
-                                             memo={"note": SECRET_MEMO}, timeout=30)
+            after = rotated.execute_workflow(
+                Payment, Card("Bob", SECRET_ARG), id="after", task_queue="pay", memo={"note": SECRET_MEMO}, timeout=30
+            )
         assert after == Card("Bob", SECRET_RESULT)
         assert rotated.get_workflow_handle("before", result_type=Card).result(timeout=10) == Card("Ada", SECRET_RESULT)
         new_envelope = server.engine.history("after")[0].attributes["args"][0][ENVELOPE_KEY]
@@ -129,11 +138,11 @@ def test_bad_codec_settings_are_refused_with_the_fix() -> None:
         Client.connect("http://127.0.0.1:1", data_converter="aes", check_health=False)  # type: ignore[arg-type]
 
 
-KEYS_MODULE = '''
+KEYS_MODULE = """
 from postgrip_agent.converter import DataConverter, EncryptionCodec, ZlibCodec
 
 converter = DataConverter(codecs=[ZlibCodec(), EncryptionCodec({"k1": bytes(range(32))}, "k1")])
-'''
+"""
 
 
 def test_the_cli_shows_an_encrypted_result_as_stored_unless_given_the_codec(tmp_path: Path) -> None:
@@ -143,17 +152,28 @@ def test_the_cli_shows_an_encrypted_result_as_stored_unless_given_the_codec(tmp_
     with LocalServer(db=str(tmp_path / "cli.db")) as server:
         client = Client.connect(server.address, data_converter=_converter())
         with Agent(client, task_queue="pay", workflows=[Payment], activities=[charge]):
-            client.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="cli-pay", task_queue="pay",
-                                    memo={"note": SECRET_MEMO}, timeout=30)
+            client.execute_workflow(
+                Payment, Card("Ada", SECRET_ARG), id="cli-pay", task_queue="pay", memo={"note": SECRET_MEMO}, timeout=30
+            )
         shown = cli("workflow", "watch", "cli-pay", "-o", "json", address=server.address, cwd=tmp_path)
         assert SECRET_RESULT not in shown.stdout and ENVELOPE_KEY in shown.stdout, shown.stdout
         assert "shown as stored" in shown.stderr and "encoded with zlib, aes256-gcm" in shown.stderr, shown.stderr
         assert "--data-converter MODULE:NAME" in shown.stderr
-        opened = cli("workflow", "watch", "cli-pay", "-o", "json", "--data-converter", "payload_keys:converter",
-                     address=server.address, cwd=tmp_path)
+        opened = cli(
+            "workflow",
+            "watch",
+            "cli-pay",
+            "-o",
+            "json",
+            "--data-converter",
+            "payload_keys:converter",
+            address=server.address,
+            cwd=tmp_path,
+        )
         assert json.loads(opened.stdout) == {"holder": "Ada", "number": SECRET_RESULT}
-        refused = cli("workflow", "watch", "cli-pay", "--data-converter", "payload_keys", address=server.address,
-                      cwd=tmp_path, check=2)
+        refused = cli(
+            "workflow", "watch", "cli-pay", "--data-converter", "payload_keys", address=server.address, cwd=tmp_path, check=2
+        )
         assert "give MODULE:NAME" in refused.stderr and "Traceback" not in refused.stderr
 
 
@@ -163,8 +183,9 @@ def test_an_encrypted_history_replays_with_its_converter(tmp_path: Path) -> None
     with LocalServer(db=str(tmp_path / "replay.db")) as server:
         client = Client.connect(server.address, data_converter=_converter())
         with Agent(client, task_queue="pay", workflows=[Payment], activities=[charge]):
-            client.execute_workflow(Payment, Card("Ada", SECRET_ARG), id="replayed", task_queue="pay",
-                                    memo={"note": SECRET_MEMO}, timeout=30)
+            client.execute_workflow(
+                Payment, Card("Ada", SECRET_ARG), id="replayed", task_queue="pay", memo={"note": SECRET_MEMO}, timeout=30
+            )
         history = client.get_workflow_handle("replayed").fetch_history()
     assert Replayer(workflows=[Payment], data_converter=_converter()).replay_workflow(history).error is None
     failed = Replayer(workflows=[Payment]).replay_workflow(history, raise_on_failure=False).error

@@ -46,10 +46,10 @@ def test_pydantic_models_go_in_and_out_and_a_validation_error_names_the_field(tm
             result = client.execute_workflow(Onboard, ada, task_queue="models", timeout=30)
             assert isinstance(result, Customer) and result == ada.model_copy(update={"name": "ADA"})
             with pytest.raises(WorkflowFailureError) as failed:
-                client.execute_workflow("Onboard", {"name": "x", "age": -1, "addresses": [{"street": "s"}]},
-                                        task_queue="models", timeout=30)
+                client.execute_workflow(
+                    "Onboard", {"name": "x", "age": -1, "addresses": [{"street": "s"}]}, task_queue="models", timeout=30
+                )
     cause = failed.value.cause
     assert isinstance(cause, ApplicationFailure) and cause.non_retryable and cause.type == "PayloadConversionError"
     assert "age: Input should be greater than or equal to 0" in str(cause), str(cause)
     assert "addresses.0.zip_code: Field required" in str(cause), str(cause)
-

@@ -75,11 +75,25 @@ class Bag:
 
 
 BAG = Bag(
-    day=date(2026, 12, 3), moment=datetime(2026, 12, 3, 10, 30, 15, 250000, tzinfo=timezone.utc), at=time(8, 15),
-    span=timedelta(minutes=90), amount=Decimal("1234.50"), ident=UUID("12345678-1234-5678-1234-567812345678"),
-    blob=b"\x00\xffbinary", labels={"b", "a"}, frozen=frozenset({3, 1}), pair=(7, "seven"), point=Point(1, 2),
-    meta={"tag": "x", "count": 2}, maybe=None, either="text", mode="slow", color=Color.BLUE, level=Level.HIGH,
-    nested=[{"origin": Point(0, 0)}], tag=Tag("heavy", 2.5),
+    day=date(2026, 12, 3),
+    moment=datetime(2026, 12, 3, 10, 30, 15, 250000, tzinfo=timezone.utc),
+    at=time(8, 15),
+    span=timedelta(minutes=90),
+    amount=Decimal("1234.50"),
+    ident=UUID("12345678-1234-5678-1234-567812345678"),
+    blob=b"\x00\xffbinary",
+    labels={"b", "a"},
+    frozen=frozenset({3, 1}),
+    pair=(7, "seven"),
+    point=Point(1, 2),
+    meta={"tag": "x", "count": 2},
+    maybe=None,
+    either="text",
+    mode="slow",
+    color=Color.BLUE,
+    level=Level.HIGH,
+    nested=[{"origin": Point(0, 0)}],
+    tag=Tag("heavy", 2.5),
 )
 
 _attempts: List[Dict[str, Any]] = []
@@ -113,8 +127,9 @@ class BagFlow:
     def run(self, bag: Bag) -> Generator[Any, Any, Bag]:
         from postgrip_agent import RetryPolicy
 
-        echoed = yield workflow.execute_activity(bag_echo, bag, start_to_close_timeout=10,
-                                                 retry_policy=RetryPolicy(initial_interval=0.05, maximum_attempts=3))
+        echoed = yield workflow.execute_activity(
+            bag_echo, bag, start_to_close_timeout=10, retry_policy=RetryPolicy(initial_interval=0.05, maximum_attempts=3)
+        )
         child = yield workflow.execute_child(BagChild, echoed, id=f"{workflow.info().workflow_id}-child")
         memo = workflow.memo_value("bag", type_hint=Bag)
         yield workflow.wait_condition(lambda: self.given is not None)
@@ -143,8 +158,13 @@ class BagFlow:
 def test_every_supported_type_crosses_every_path_typed(server: LocalServer, cached: bool) -> None:
     _attempts.clear()
     client = Client.connect(server)
-    with Agent(client, task_queue="bags", workflows=[BagFlow, BagChild], activities=[bag_echo],
-               max_cached_workflows=1000 if cached else 0):
+    with Agent(
+        client,
+        task_queue="bags",
+        workflows=[BagFlow, BagChild],
+        activities=[bag_echo],
+        max_cached_workflows=1000 if cached else 0,
+    ):
         handle = client.start_workflow(BagFlow, BAG, id=f"bag-{cached}", task_queue="bags", memo={"bag": BAG})
         updated = handle.execute_update(BagFlow.swap, BAG)
         assert isinstance(updated, Bag) and updated == dataclasses.replace(BAG, maybe=7)
@@ -165,22 +185,50 @@ def test_the_wire_carries_plain_documented_json(server: LocalServer) -> None:
     started = server.engine.history("plain-bag")[0]
     sent = started.attributes["args"][0]
     assert sent == {
-        "day": "2026-12-03", "moment": "2026-12-03T10:30:15.250000+00:00", "at": "08:15:00", "span": 5400.0,
-        "amount": "1234.50", "ident": "12345678-1234-5678-1234-567812345678", "blob": "AP9iaW5hcnk=",
-        "labels": ["a", "b"], "frozen": [1, 3], "pair": [7, "seven"], "point": [1, 2], "meta": {"tag": "x", "count": 2},
-        "maybe": None, "either": "text", "mode": "slow", "color": "blue", "level": 2,
-        "nested": [{"origin": [0, 0]}], "tag": {"name": "heavy", "weight": 2.5},
+        "day": "2026-12-03",
+        "moment": "2026-12-03T10:30:15.250000+00:00",
+        "at": "08:15:00",
+        "span": 5400.0,
+        "amount": "1234.50",
+        "ident": "12345678-1234-5678-1234-567812345678",
+        "blob": "AP9iaW5hcnk=",
+        "labels": ["a", "b"],
+        "frozen": [1, 3],
+        "pair": [7, "seven"],
+        "point": [1, 2],
+        "meta": {"tag": "x", "count": 2},
+        "maybe": None,
+        "either": "text",
+        "mode": "slow",
+        "color": "blue",
+        "level": 2,
+        "nested": [{"origin": [0, 0]}],
+        "tag": {"name": "heavy", "weight": 2.5},
     }
     assert json.loads(json.dumps(sent)) == sent
 
 
 #: (hint, value) pairs sent as a top-level activity argument and result
 TOP_LEVEL: List[Tuple[Any, Any]] = [
-    (date, date(2026, 1, 2)), (datetime, datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)), (time, time(23, 59, 1)),
-    (timedelta, timedelta(seconds=1.5)), (Decimal, Decimal("-0.001")), (UUID, UUID(int=7)), (bytes, b"\x01\x02"),
-    (Set[int], {3, 2, 1}), (FrozenSet[str], frozenset({"z"})), (Tuple[int, int], (4, 5)), (Point, Point(9, 8)),
-    (Meta, {"tag": "t", "count": 1}), (Optional[Decimal], None), (Union[int, str], 5), (Literal["a", "b"], "b"),
-    (Color, Color.RED), (Level, Level.LOW), (List[Dict[str, UUID]], [{"id": UUID(int=1)}]), (Tag, Tag("t", 1.0)),
+    (date, date(2026, 1, 2)),
+    (datetime, datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
+    (time, time(23, 59, 1)),
+    (timedelta, timedelta(seconds=1.5)),
+    (Decimal, Decimal("-0.001")),
+    (UUID, UUID(int=7)),
+    (bytes, b"\x01\x02"),
+    (Set[int], {3, 2, 1}),
+    (FrozenSet[str], frozenset({"z"})),
+    (Tuple[int, int], (4, 5)),
+    (Point, Point(9, 8)),
+    (Meta, {"tag": "t", "count": 1}),
+    (Optional[Decimal], None),
+    (Union[int, str], 5),
+    (Literal["a", "b"], "b"),
+    (Color, Color.RED),
+    (Level, Level.LOW),
+    (List[Dict[str, UUID]], [{"id": UUID(int=1)}]),
+    (Tag, Tag("t", 1.0)),
     (Bag, BAG),
 ]
 
@@ -190,6 +238,7 @@ def _typed_echo(index: int, hint: Any) -> Any:
         if getattr(hint, "__origin__", None) is None and isinstance(hint, type) and hint is not Meta:
             assert isinstance(value, hint), (hint, value)
         return value
+
     echo.__annotations__ = {"value": hint, "return": hint}
     echo.__name__ = f"typed_echo_{index}"
     return activity.defn(name=f"typed_echo_{index}")(echo)
@@ -212,7 +261,9 @@ def test_each_type_as_a_top_level_argument_and_result(server: LocalServer) -> No
     client = Client.connect(server)
     with Agent(client, task_queue="relay", workflows=[Relay], activities=TYPED_ECHOES):
         for index, (hint, value) in enumerate(TOP_LEVEL):
-            assert client.execute_workflow(Relay, index, value, task_queue="relay", timeout=30) == [True, type(value).__name__], hint
+            assert client.execute_workflow(Relay, index, value, task_queue="relay", timeout=30) == [True, type(value).__name__], (
+                hint
+            )
 
 
 @dataclasses.dataclass
@@ -248,7 +299,9 @@ def test_a_value_that_does_not_fit_fails_for_good_naming_the_field(server: Local
 REFERENCE_PYTHON = os.environ.get("POSTGRIP_REFERENCE_PYTHON")
 
 
-@pytest.mark.skipif(not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)")
+@pytest.mark.skipif(
+    not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)"
+)
 def test_a_reference_client_receives_the_plain_json_of_a_dataclass_result(tmp_path: Path) -> None:
     script = Path(__file__).parent / "reference" / "ref_client.py"
     with LocalServer(db=str(tmp_path / "ref.db"), auth_token="typed-secret") as server:
@@ -257,8 +310,14 @@ def test_a_reference_client_receives_the_plain_json_of_a_dataclass_result(tmp_pa
             env = {key: value for key, value in os.environ.items() if not key.startswith("POSTGRIP_")}
             env.update(POSTGRIP_TOKEN="typed-secret", POSTGRIP_AGENT_REFRESH_TOKEN="typed-secret", PYTHONPATH="")
             argument = json.dumps(PayloadConverter().to_json(BAG))
-            done = subprocess.run([str(REFERENCE_PYTHON), str(script), server.address, "BagChild", "typed", argument],
-                                  cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [str(REFERENCE_PYTHON), str(script), server.address, "BagChild", "typed", argument],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == PayloadConverter().to_json(BAG)
 

@@ -45,8 +45,10 @@ def _terminator(admin_url: str, app: str, stop: threading.Event, killed: List[in
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         while not stop.is_set():
-            rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s "
-                                "AND pid <> pg_backend_pid()", (app,)).fetchall()
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()",
+                (app,),
+            ).fetchall()
             killed.append(sum(1 for row in rows if row[0]))
             stop.wait(0.05)
 
@@ -77,7 +79,7 @@ def test_connections_terminated_mid_run_lose_no_run_and_answer_no_500(pg_url: st
             killer.join(10)
             assert sum(killed) >= 10, f"only {sum(killed)} connections were terminated"
             results = [h.result(timeout=60) for h in handles]
-        expected = [n ** 4 for n in range(1, 13)] + [16] * (len(handles) - 12)
+        expected = [n**4 for n in range(1, 13)] + [16] * (len(handles) - 12)
         assert results == expected
         for handle in handles:
             types = [e.type for e in handle.fetch_history().events]

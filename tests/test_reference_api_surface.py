@@ -28,8 +28,9 @@ def _reference_surface() -> Dict[str, Any]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("POSTGRIP_")}
     env["PYTHONPATH"] = ""
     with tempfile.TemporaryDirectory() as elsewhere:  # not this checkout, whose package has the same name
-        done = subprocess.run([str(REFERENCE_PYTHON), str(SCRIPT)], cwd=elsewhere, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [str(REFERENCE_PYTHON), str(SCRIPT)], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
@@ -61,8 +62,10 @@ def _accepts(path: str, keyword: str) -> bool:
             parameters = inspect.signature(_resolve(target)).parameters if target else {}
         except (AttributeError, TypeError, ValueError):
             return False
-        if keyword in parameters and parameters[keyword].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                                      inspect.Parameter.VAR_KEYWORD):
+        if keyword in parameters and parameters[keyword].kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
             return True
     return False
 
@@ -80,13 +83,17 @@ def _missing(data: Dict[str, Any]) -> List[str]:
     return missing
 
 
-@pytest.mark.skipif(not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)")
+@pytest.mark.skipif(
+    not REFERENCE_PYTHON, reason="set POSTGRIP_REFERENCE_PYTHON to a Python with postgrip-agent==0.12.3 (.ci/run does)"
+)
 def test_every_reference_name_and_keyword_is_accepted_or_listed_as_not_yet() -> None:
     data = _reference_surface()
     assert data["package"] == "postgrip-agent" and data["version"] == "0.12.3"
     names, keywords = len(data["names"]), sum(len(v) for v in data["keywords"].values())
     missing = set(_missing(data))
-    print(f"checked {names} names and {keywords} keywords of postgrip-agent {data['version']}: "
-          f"{names + keywords - len(missing)} accepted, {len(missing)} not yet")
+    print(
+        f"checked {names} names and {keywords} keywords of postgrip-agent {data['version']}: "
+        f"{names + keywords - len(missing)} accepted, {len(missing)} not yet"
+    )
     assert sorted(missing - NOT_YET) == [], "newly missing (a regression)"
     assert sorted(NOT_YET - missing) == [], "now accepted: take them off NOT_YET"

@@ -49,12 +49,13 @@ def _swap_first_two_activity_arguments(history: WorkflowHistory) -> WorkflowHist
     scheduled = [e for e in raw["events"] if e["type"] == "ActivityTaskScheduled"]
     assert len(scheduled) >= 2 and scheduled[0]["attributes"]["args"] != scheduled[1]["attributes"]["args"]
     scheduled[0]["attributes"]["args"], scheduled[1]["attributes"]["args"] = (
-        scheduled[1]["attributes"]["args"], scheduled[0]["attributes"]["args"])
+        scheduled[1]["attributes"]["args"],
+        scheduled[0]["attributes"]["args"],
+    )
     return WorkflowHistory.from_json(json.dumps(raw))
 
 
-def test_a_strict_replayer_refuses_like_commands_in_another_order(env: Any, queue: str,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_a_strict_replayer_refuses_like_commands_in_another_order(env: Any, queue: str, caplog: pytest.LogCaptureFixture) -> None:
     with Agent(env.client, task_queue=queue, workflows=[AsCompletedPairs], activities=[double]):
         handle = env.client.start_workflow(AsCompletedPairs, 3, task_queue=queue)
         handle.result(timeout=30)
@@ -104,8 +105,12 @@ def test_a_strict_replayer_compares_a_childs_arguments(env: Any, queue: str) -> 
     raw = handle.fetch_history().to_json()
     started = [e for e in raw["events"] if e["type"] == "ChildWorkflowExecutionStarted"]
     assert started and started[0]["attributes"]["args"] == [7]
-    assert Replayer(workflows=[OrderParent, OrderChild], strict=True).replay_workflow(
-        WorkflowHistory.from_json(json.dumps(raw))).error is None
+    assert (
+        Replayer(workflows=[OrderParent, OrderChild], strict=True)
+        .replay_workflow(WorkflowHistory.from_json(json.dumps(raw)))
+        .error
+        is None
+    )
     started[0]["attributes"]["args"] = [8]
     with pytest.raises(ApplicationFailure, match="other arguments"):
         Replayer(workflows=[OrderParent, OrderChild], strict=True).replay_workflow(WorkflowHistory.from_json(json.dumps(raw)))

@@ -96,6 +96,13 @@ def test_several_histories_collect_their_failures(env: Any, saved: Path) -> None
     with pytest.raises(ValueError, match="non-empty list of events"):
         WorkflowHistory.from_json("[]")
     with pytest.raises(ValueError, match="was not given"):
-        Replayer(workflows=[_define("original")]).replay_workflow(WorkflowHistory.from_json(
-            json.dumps({**history.to_json(), "events": [{**history.to_json()["events"][0],
-                                                         "attributes": {"workflow_type": "Other"}}]})))
+        Replayer(workflows=[_define("original")]).replay_workflow(
+            WorkflowHistory.from_json(
+                json.dumps(
+                    {
+                        **history.to_json(),
+                        "events": [{**history.to_json()["events"][0], "attributes": {"workflow_type": "Other"}}],
+                    }
+                )
+            )
+        )

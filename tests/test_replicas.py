@@ -43,8 +43,11 @@ class ThreeSteps:
 
 
 def _replica(url: str) -> Tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
-    process = subprocess.Popen([sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0", "--db", url,
-                                "--log-level", "INFO"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0", "--db", url, "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     assert "listening on http://" in line, line
@@ -68,8 +71,10 @@ def test_work_survives_a_replica_killed_mid_run(two_replicas: List[Tuple[subproc
     _executions.clear()
     (doomed, a), (_, b) = two_replicas
     through_a, through_b = Client.connect([a, b]), Client.connect([b, a])
-    agents = [Agent(through_a, task_queue="replicas", workflows=[ThreeSteps], activities=[replica_step], activity_lease=2),
-              Agent(through_b, task_queue="replicas", workflows=[ThreeSteps], activities=[replica_step], activity_lease=2)]
+    agents = [
+        Agent(through_a, task_queue="replicas", workflows=[ThreeSteps], activities=[replica_step], activity_lease=2),
+        Agent(through_b, task_queue="replicas", workflows=[ThreeSteps], activities=[replica_step], activity_lease=2),
+    ]
     for agent in agents:
         agent.start()
     killed_at: Dict[str, int] = {}
@@ -83,8 +88,12 @@ def test_work_survives_a_replica_killed_mid_run(two_replicas: List[Tuple[subproc
     killer = threading.Thread(target=kill_mid_run)
     killer.start()
     try:
-        handles = [(through_a if i % 2 == 0 else through_b).start_workflow(
-            ThreeSteps, f"wf-{i}", id=f"wf-{i}", task_queue="replicas", lease_timeout=2) for i in range(WORKFLOWS)]
+        handles = [
+            (through_a if i % 2 == 0 else through_b).start_workflow(
+                ThreeSteps, f"wf-{i}", id=f"wf-{i}", task_queue="replicas", lease_timeout=2
+            )
+            for i in range(WORKFLOWS)
+        ]
         results = [handle.result(timeout=180) for handle in handles]
         killer.join(timeout=60)
     finally:
@@ -98,8 +107,9 @@ def test_work_survives_a_replica_killed_mid_run(two_replicas: List[Tuple[subproc
         events = handle.fetch_history().events
         kinds = Counter(event.type for event in events)
         assert kinds["WorkflowExecutionCompleted"] == 1 and kinds["ActivityTaskCompleted"] == STEPS, (handle.id, kinds)
-        scheduled: Counter = Counter(tuple(event.attributes["args"])[1] for event in events
-                                     if event.type == "ActivityTaskScheduled")
+        scheduled: Counter = Counter(
+            tuple(event.attributes["args"])[1] for event in events if event.type == "ActivityTaskScheduled"
+        )
         for step in range(STEPS):
             ran = _executions[(f"wf-{i}", step)]
             assert 1 <= ran <= scheduled[step] + 1, (handle.id, step, ran, scheduled[step])

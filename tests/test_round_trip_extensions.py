@@ -37,17 +37,28 @@ def _lease_header(answer: Dict[str, Any]) -> Dict[str, str]:
     return {"X-PostGrip-Lease": f"{answer['task']['id']} {answer['lease_token']}"}
 
 
-def _post(wire: Wire, task_id: str, action: str, body: Any, headers: Optional[Dict[str, str]] = None,
-          agent: str = "agent-1") -> Any:
-    return wire.http.post(f"{wire.address}/api/v1/agent/tasks/{task_id}/{action}?agent_id={agent}", json=body,
-                          headers=headers or {}, timeout=10)
+def _post(
+    wire: Wire, task_id: str, action: str, body: Any, headers: Optional[Dict[str, str]] = None, agent: str = "agent-1"
+) -> Any:
+    return wire.http.post(
+        f"{wire.address}/api/v1/agent/tasks/{task_id}/{action}?agent_id={agent}", json=body, headers=headers or {}, timeout=10
+    )
 
 
 def _activity_command(workflow_task: Dict[str, Any], name: str = "charge") -> Dict[str, Any]:
     payload = workflow_task["payload"]
-    return {"type": f"activity:{name}", "queue": "q", "payload": {
-        "activityType": name, "workflowId": payload["workflowId"], "workflowRunId": payload["runId"],
-        "workflowTaskId": workflow_task["id"], "args": [1], "startToCloseTimeoutMs": 10_000}}
+    return {
+        "type": f"activity:{name}",
+        "queue": "q",
+        "payload": {
+            "activityType": name,
+            "workflowId": payload["workflowId"],
+            "workflowRunId": payload["runId"],
+            "workflowTaskId": workflow_task["id"],
+            "args": [1],
+            "startToCloseTimeoutMs": 10_000,
+        },
+    }
 
 
 def _seqs(events: List[Dict[str, Any]]) -> List[int]:
@@ -68,8 +79,13 @@ def test_the_tail_starts_at_the_cursor_the_last_activation_sent(wire: Wire) -> N
     first = _poll(wire)
     task = first["task"]
     cursor = _seqs(first["history"])[-1]
-    ended = _post(wire, task["id"], "activation", {"commands": [_activity_command(task)], "reason": "waiting",
-                                                   "cursor": cursor}, _lease_header(first))
+    ended = _post(
+        wire,
+        task["id"],
+        "activation",
+        {"commands": [_activity_command(task)], "reason": "waiting", "cursor": cursor},
+        _lease_header(first),
+    )
     assert ended.status_code == 200, ended.text
     activity = ended.json()["tasks"][0]
     assert wire.poll(types="activity:") is not None  # the activity, leased through the plain poll
@@ -96,13 +112,22 @@ def test_a_completion_hands_the_woken_workflow_task_back_to_the_same_agent(wire:
     task = first["task"]
     cursor = _seqs(first["history"])[-1]
     eager = {"queue": "q", "types": ["activity:"], "max": 5}
-    ended = _post(wire, task["id"], "activation", {"commands": [_activity_command(task)], "reason": "waiting",
-                                                   "cursor": cursor, "eager": eager}, _lease_header(first)).json()
+    ended = _post(
+        wire,
+        task["id"],
+        "activation",
+        {"commands": [_activity_command(task)], "reason": "waiting", "cursor": cursor, "eager": eager},
+        _lease_header(first),
+    ).json()
     leased = ended["leased"][0]
     assert leased["task"]["state"] == "leased" and leased["task"]["agent_id"] == "agent-1"
-    done = _post(wire, leased["task"]["id"], "complete-and-next",
-                 {"result": {"value": 3}, "next": {"queue": "q", "types": ["workflow:Handback"]}},
-                 {"X-PostGrip-Lease": f"{leased['task']['id']} {leased['lease_token']}"})
+    done = _post(
+        wire,
+        leased["task"]["id"],
+        "complete-and-next",
+        {"result": {"value": 3}, "next": {"queue": "q", "types": ["workflow:Handback"]}},
+        {"X-PostGrip-Lease": f"{leased['task']['id']} {leased['lease_token']}"},
+    )
     assert done.status_code == 200, done.text
     body = done.json()
     if CONTRACT is not None:
@@ -121,33 +146,47 @@ def test_no_hand_back_when_the_agent_does_not_take_that_workflow_or_it_is_alread
     wire.start("Handback", "hb-2")
     first = _poll(wire)
     task = first["task"]
-    activities = _post(wire, task["id"], "activation", {"commands": [_activity_command(task), _activity_command(task)],
-                                                        "reason": "waiting"}, _lease_header(first)).json()["tasks"]
+    activities = _post(
+        wire,
+        task["id"],
+        "activation",
+        {"commands": [_activity_command(task), _activity_command(task)], "reason": "waiting"},
+        _lease_header(first),
+    ).json()["tasks"]
     for _ in activities:
         assert wire.poll(types="activity:") is not None
-    other = _post(wire, activities[0]["id"], "complete-and-next",
-                  {"result": {"value": 1}, "next": {"queue": "q", "types": ["workflow:SomethingElse"]}}).json()
+    other = _post(
+        wire,
+        activities[0]["id"],
+        "complete-and-next",
+        {"result": {"value": 1}, "next": {"queue": "q", "types": ["workflow:SomethingElse"]}},
+    ).json()
     assert other["next"] is None
     woken = wire.poll(agent="agent-2", types="workflow:")  # a plain poller gets the woken workflow task
     assert woken is not None and woken["id"] == task["id"]
-    busy = _post(wire, activities[1]["id"], "complete-and-next",
-                 {"result": {"value": 2}, "next": {"queue": "q", "types": ["workflow:"]}}).json()
+    busy = _post(
+        wire, activities[1]["id"], "complete-and-next", {"result": {"value": 2}, "next": {"queue": "q", "types": ["workflow:"]}}
+    ).json()
     assert busy["next"] is None  # leased elsewhere: it runs again there once blocked (wake pending)
     assert wire.task(task["id"])["agent_id"] == "agent-2"
 
 
-@pytest.mark.parametrize("action,body,problem", [
-    ("complete-and-next", {"result": {"value": 1}}, "next is required"),
-    ("complete-and-next", {"next": {"queue": "q", "types": ["workflow:"]}}, "result is required"),
-    ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": "workflow:"}}, "next.types"),
-    ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": [], "max": 2}}, "next must be"),
-    ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": []}, "extra": 1}, "unknown field"),
-    ("activation", {"commands": [], "cursor": -1}, "cursor must be"),
-    ("activation", {"commands": [], "cursor": "7"}, "cursor must be"),
-    ("activation", {"commands": [], "eager": {"queue": "q", "types": ["activity:"], "max": -1}}, "eager.max"),
-])
-def test_bad_extension_bodies_are_refused_with_a_named_problem(wire: Wire, action: str, body: Dict[str, Any],
-                                                               problem: str) -> None:
+@pytest.mark.parametrize(
+    "action,body,problem",
+    [
+        ("complete-and-next", {"result": {"value": 1}}, "next is required"),
+        ("complete-and-next", {"next": {"queue": "q", "types": ["workflow:"]}}, "result is required"),
+        ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": "workflow:"}}, "next.types"),
+        ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": [], "max": 2}}, "next must be"),
+        ("complete-and-next", {"result": {"value": 1}, "next": {"queue": "q", "types": []}, "extra": 1}, "unknown field"),
+        ("activation", {"commands": [], "cursor": -1}, "cursor must be"),
+        ("activation", {"commands": [], "cursor": "7"}, "cursor must be"),
+        ("activation", {"commands": [], "eager": {"queue": "q", "types": ["activity:"], "max": -1}}, "eager.max"),
+    ],
+)
+def test_bad_extension_bodies_are_refused_with_a_named_problem(
+    wire: Wire, action: str, body: Dict[str, Any], problem: str
+) -> None:
     wire.start("Bad", "bad-1")
     task = wire.poll()
     assert task is not None

@@ -35,8 +35,9 @@ def _advance(env: WorkflowEnvironment, seconds: float, step: float) -> None:
 
 
 def test_interval_schedule_fires_each_slot_with_deterministic_ids(menv: WorkflowEnvironment) -> None:
-    menv.client.schedule.create_workflow_schedule(workflow="Report", schedule_id="every10", interval=timedelta(minutes=10),
-                                                  overlap_policy="allow_all")
+    menv.client.schedule.create_workflow_schedule(
+        workflow="Report", schedule_id="every10", interval=timedelta(minutes=10), overlap_policy="allow_all"
+    )
     _advance(menv, 3600, 60)
     assert _run_ids(menv.client) == [f"every10-20260101T00{m}000Z" for m in range(1, 6)] + ["every10-20260101T010000Z"]
     schedule = menv.client.schedule.get("every10")
@@ -47,8 +48,9 @@ def test_interval_schedule_fires_each_slot_with_deterministic_ids(menv: Workflow
 def test_cron_in_berlin_across_both_dst_transitions() -> None:
     clock = ManualClock(datetime(2026, 3, 27, 12, tzinfo=timezone.utc).timestamp())
     with WorkflowEnvironment.start_local(clock=clock) as env:
-        env.client.schedule.create_workflow_schedule(workflow="Nightly", schedule_id="night", cron="30 2 * * *",
-                                                     timezone="Europe/Berlin", overlap_policy="allow_all")
+        env.client.schedule.create_workflow_schedule(
+            workflow="Nightly", schedule_id="night", cron="30 2 * * *", timezone="Europe/Berlin", overlap_policy="allow_all"
+        )
         _advance(env, 4 * 86400, 1800)  # Mar 27 .. Mar 31: the spring gap
         clock.set(datetime(2026, 10, 23, 12, tzinfo=timezone.utc).timestamp())
         env.server.engine.run_due()
@@ -57,17 +59,20 @@ def test_cron_in_berlin_across_both_dst_transitions() -> None:
     assert ids == [
         "night-20260328T013000Z",  # 02:30 CET
         # Mar 29: 02:30 does not exist in Berlin: skipped
-        "night-20260330T003000Z", "night-20260331T003000Z",  # 02:30 CEST
+        "night-20260330T003000Z",
+        "night-20260331T003000Z",  # 02:30 CEST
         "night-20261024T003000Z",
         "night-20261025T003000Z",  # 02:30 happens twice: runs once, at the first
-        "night-20261026T013000Z", "night-20261027T013000Z",  # back on CET
+        "night-20261026T013000Z",
+        "night-20261027T013000Z",  # back on CET
     ]
 
 
 def test_pause_and_unpause(menv: WorkflowEnvironment) -> None:
     schedules = menv.client.schedule
-    schedules.create_workflow_schedule(workflow="R", schedule_id="p", interval=600, overlap_policy="allow_all",
-                                       missed_run_policy="skip")
+    schedules.create_workflow_schedule(
+        workflow="R", schedule_id="p", interval=600, overlap_policy="allow_all", missed_run_policy="skip"
+    )
     _advance(menv, 600, 60)
     assert schedules.pause("p", reason="maintenance").state == "paused"
     _advance(menv, 1500, 60)  # 00:35: the 00:20 and 00:30 slots pass while paused
@@ -79,8 +84,14 @@ def test_pause_and_unpause(menv: WorkflowEnvironment) -> None:
 
 def test_unpause_catches_up_within_the_window(menv: WorkflowEnvironment) -> None:
     schedules = menv.client.schedule
-    schedules.create_workflow_schedule(workflow="R", schedule_id="c", interval=600, overlap_policy="allow_all",
-                                       missed_run_policy="catch_up", catch_up_window=timedelta(minutes=15))
+    schedules.create_workflow_schedule(
+        workflow="R",
+        schedule_id="c",
+        interval=600,
+        overlap_policy="allow_all",
+        missed_run_policy="catch_up",
+        catch_up_window=timedelta(minutes=15),
+    )
     schedules.pause("c")
     _advance(menv, 1800, 60)
     schedules.unpause("c")
@@ -94,8 +105,14 @@ def test_a_tick_that_listed_the_schedule_earlier_judges_lateness_at_its_own_mome
     unpaused in between, the slot's lateness is judged when it fires, not when it was listed: a
     tick that listed it at 00:15 and fires at 00:30 must not start the 00:10 slot."""
     schedules = menv.client.schedule
-    schedules.create_workflow_schedule(workflow="R", schedule_id="late", interval=600, overlap_policy="allow_all",
-                                       missed_run_policy="catch_up", catch_up_window=timedelta(minutes=15))
+    schedules.create_workflow_schedule(
+        workflow="R",
+        schedule_id="late",
+        interval=600,
+        overlap_policy="allow_all",
+        missed_run_policy="catch_up",
+        catch_up_window=timedelta(minutes=15),
+    )
     schedules.pause("late")
     _advance(menv, 1800, 60)
     schedules.unpause("late")
@@ -103,15 +120,24 @@ def test_a_tick_that_listed_the_schedule_earlier_judges_lateness_at_its_own_mome
     assert _run_ids(menv.client) == ["late-20260101T002000Z", "late-20260101T003000Z"]
 
 
-@pytest.mark.parametrize("policy,downtime,expected", [
-    ("catch_up", 1500, ["d-20260101T001000Z", "d-20260101T002000Z"]),  # within a 30-minute window
-    ("catch_up", 7200, ["d-20260101T013000Z", "d-20260101T014000Z", "d-20260101T015000Z", "d-20260101T020000Z"]),
-    ("skip", 1500, []),
-    ("skip", 7200, ["d-20260101T020000Z"]),  # only the slot that is due right now
-])
+@pytest.mark.parametrize(
+    "policy,downtime,expected",
+    [
+        ("catch_up", 1500, ["d-20260101T001000Z", "d-20260101T002000Z"]),  # within a 30-minute window
+        ("catch_up", 7200, ["d-20260101T013000Z", "d-20260101T014000Z", "d-20260101T015000Z", "d-20260101T020000Z"]),
+        ("skip", 1500, []),
+        ("skip", 7200, ["d-20260101T020000Z"]),  # only the slot that is due right now
+    ],
+)
 def test_catch_up_and_skip_after_downtime(menv: WorkflowEnvironment, policy: str, downtime: int, expected: List[str]) -> None:
-    menv.client.schedule.create_workflow_schedule(workflow="R", schedule_id="d", interval=600, overlap_policy="allow_all",
-                                                  missed_run_policy=policy, catch_up_window=timedelta(minutes=30))
+    menv.client.schedule.create_workflow_schedule(
+        workflow="R",
+        schedule_id="d",
+        interval=600,
+        overlap_policy="allow_all",
+        missed_run_policy=policy,
+        catch_up_window=timedelta(minutes=30),
+    )
     assert isinstance(menv.server.clock, ManualClock)
     menv.server.clock.set(START.timestamp() + downtime)  # the service saw none of this time pass
     menv.server.engine.run_due()
@@ -147,8 +173,14 @@ def test_trigger_and_backfill(menv: WorkflowEnvironment) -> None:
 def test_schedule_client_operations(menv: WorkflowEnvironment) -> None:
     schedules = menv.client.schedule
     created = schedules.create_workflow_schedule(
-        workflow="R", schedule_id="ops", calendar={"hour": [2], "minute": [0]}, timezone="UTC", args=[1, "x"],
-        task_queue="reports", jitter=timedelta(seconds=0), memo={"team": "data"},
+        workflow="R",
+        schedule_id="ops",
+        calendar={"hour": [2], "minute": [0]},
+        timezone="UTC",
+        args=[1, "x"],
+        task_queue="reports",
+        jitter=timedelta(seconds=0),
+        memo={"team": "data"},
     )
     assert created.spec.calendar is not None and created.spec.calendar.hour == [2]
     assert created.next_run_at == START + timedelta(hours=2)
@@ -179,7 +211,9 @@ def test_bad_schedules_are_4xx_and_store_nothing(manual_server: LocalServer, mwi
         assert field in error["error"], (body, error)
     assert mwire.get("/api/v1/schedules") == []
     mwire.post("/api/v1/schedules", {"id": "b", "spec": {"interval_seconds": 60}, "action": action}, expect=202)
-    backwards = mwire.post("/api/v1/schedules/b/backfill", {"start_at": "2026-01-02T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"}, expect=400)
+    backwards = mwire.post(
+        "/api/v1/schedules/b/backfill", {"start_at": "2026-01-02T00:00:00Z", "end_at": "2026-01-01T00:00:00Z"}, expect=400
+    )
     assert "end_at" in backwards["error"]
     assert mwire.post("/api/v1/schedules/nope/pause", {}, expect=404)["code"] == "not_found"
     assert mwire.post("/api/v1/schedules", {"id": "b", "spec": {"interval_seconds": 60}, "action": action}, expect=409)
@@ -190,7 +224,9 @@ def test_restart_around_a_due_fire_neither_loses_nor_doubles(tmp_path: Path) -> 
     db = str(tmp_path / "sched.db")
     clock = ManualClock(START.timestamp())
     with LocalServer(db=db, clock=clock) as first:
-        Wire(first.address).post("/api/v1/schedules", {"id": "r", "spec": {"interval_seconds": 600}, "action": {"workflowType": "R"}}, expect=202)
+        Wire(first.address).post(
+            "/api/v1/schedules", {"id": "r", "spec": {"interval_seconds": 600}, "action": {"workflowType": "R"}}, expect=202
+        )
         first.advance(590)  # stopped ten seconds before the fire
     clock = ManualClock(START.timestamp() + 620)  # back twenty seconds after it
     with LocalServer(db=db, clock=clock) as second:
@@ -208,8 +244,9 @@ def scheduled_report(region: str) -> str:
 
 def test_schedule_runs_execute_and_their_results_are_readable(env: Any, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[scheduled_report]):
-        env.client.schedule.create_workflow_schedule(workflow=scheduled_report, schedule_id="live", interval=1,
-                                                     task_queue=queue, args=["emea"])
+        env.client.schedule.create_workflow_schedule(
+            workflow=scheduled_report, schedule_id="live", interval=1, task_queue=queue, args=["emea"]
+        )
         import time
 
         deadline = time.monotonic() + 10
@@ -223,8 +260,9 @@ def test_schedule_runs_execute_and_their_results_are_readable(env: Any, queue: s
 
 
 def test_jitter_offsets_each_fire_deterministically(menv: WorkflowEnvironment) -> None:
-    created = menv.client.schedule.create_workflow_schedule(workflow="R", schedule_id="j", interval=3600,
-                                                            jitter=timedelta(minutes=5), overlap_policy="allow_all")
+    created = menv.client.schedule.create_workflow_schedule(
+        workflow="R", schedule_id="j", interval=3600, jitter=timedelta(minutes=5), overlap_policy="allow_all"
+    )
     offset = created.next_run_at - (START + timedelta(hours=1))
     assert timedelta(0) <= offset < timedelta(minutes=5)
     assert menv.client.schedule.get("j").next_run_at == created.next_run_at  # the same on every read

@@ -108,11 +108,17 @@ def test_heartbeat_extends_lease_and_events_are_recorded(wire: Wire) -> None:
     wire.enqueue("shell.exec", {}, queue="q", lease_timeout_seconds=5)
     task = wire.poll()
     before = task["leased_until"]
-    beat = wire.post(f"/api/v1/agent/tasks/{task['id']}/heartbeat?agent_id=agent-1",
-                     {"lease_timeout_seconds": 60, "event": {"kind": "heartbeat", "details": {"pct": 50}}}, expect=200)
+    beat = wire.post(
+        f"/api/v1/agent/tasks/{task['id']}/heartbeat?agent_id=agent-1",
+        {"lease_timeout_seconds": 60, "event": {"kind": "heartbeat", "details": {"pct": 50}}},
+        expect=200,
+    )
     assert beat["leased_until"] > before
-    event = wire.post(f"/api/v1/agent/tasks/{task['id']}/events?agent_id=agent-1",
-                      {"event": {"kind": "stdout", "data": "hello\n", "stream": "stdout"}}, expect=202)
+    event = wire.post(
+        f"/api/v1/agent/tasks/{task['id']}/events?agent_id=agent-1",
+        {"event": {"kind": "stdout", "data": "hello\n", "stream": "stdout"}},
+        expect=202,
+    )
     assert event["kind"] == "stdout"
     bad = wire.post(f"/api/v1/agent/tasks/{task['id']}/events?agent_id=agent-1", {"event": {"kind": "shout"}}, expect=400)
     assert "kind" in bad["error"]
@@ -150,7 +156,9 @@ def test_compact_removes_finished_work_only(wire: Wire) -> None:
     wire.enqueue("shell.exec", {}, queue="q")
     started = wire.start("W", "wf-open")
     wire.start("W", "wf-done")
-    done_task = [t for t in [wire.poll(types="workflow:"), wire.poll(types="workflow:")] if t["payload"]["workflowId"] == "wf-done"][0]
+    done_task = [
+        t for t in [wire.poll(types="workflow:"), wire.poll(types="workflow:")] if t["payload"]["workflowId"] == "wf-done"
+    ][0]
     wire.complete(done_task, 42)
     result = wire.post("/api/v1/admin/compact", {"retention_seconds": 0}, expect=200)
     assert result == {"removed_tasks": 2, "removed_workflows": 1}
@@ -173,11 +181,9 @@ def test_responses_are_checked_against_the_contract_and_the_check_can_fail(wire:
             CONTRACT.validate("GET", f"/api/v1/tasks/{task['id']}", 200, broken)
 
 
-@pytest.mark.parametrize("raw", [
-    b"GARBAGE\r\n\r\n",
-    b"GET /healthz HTTP/2.0\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\nno-colon-here\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "raw", [b"GARBAGE\r\n\r\n", b"GET /healthz HTTP/2.0\r\n\r\n", b"GET /healthz HTTP/1.1\r\nno-colon-here\r\n\r\n"]
+)
 def test_malformed_http_is_400_and_the_service_keeps_serving(wire: Wire, raw: bytes) -> None:
     import socket
     from urllib.parse import urlsplit
@@ -193,6 +199,9 @@ def test_malformed_http_is_400_and_the_service_keeps_serving(wire: Wire, raw: by
 
 
 def test_headers_are_case_insensitive(wire: Wire) -> None:
-    response = wire.http.post(wire.address + "/api/v1/tasks", data=b'{"type": "x"}',
-                              headers={"content-type": "application/json", "CONTENT-LENGTH": "13"})
+    response = wire.http.post(
+        wire.address + "/api/v1/tasks",
+        data=b'{"type": "x"}',
+        headers={"content-type": "application/json", "CONTENT-LENGTH": "13"},
+    )
     assert response.status_code == 202

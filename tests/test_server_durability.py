@@ -35,14 +35,19 @@ def test_restart_on_same_file_continues_the_run(tmp_path: Path) -> None:
         assert wf_again["id"] == wf_task["id"]
         wire.complete(wf_again, "done")
         assert wire.history_types("durable") == [
-            "WorkflowExecutionStarted", "ActivityTaskScheduled", "ActivityTaskCompleted", "WorkflowExecutionCompleted",
+            "WorkflowExecutionStarted",
+            "ActivityTaskScheduled",
+            "ActivityTaskCompleted",
+            "WorkflowExecutionCompleted",
         ]
 
 
 def _spawn(db: str, *extra: str) -> Tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "postgrip_agent.server", "--db", db, "--port", "0", *extra],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -107,8 +112,12 @@ def test_the_server_command_takes_sqlite_synchronous(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-    refused = subprocess.run([sys.executable, "-m", "postgrip_agent.server", "--db", str(tmp_path / "x.db"),
-                              "--sqlite-synchronous", "off"], capture_output=True, text=True, timeout=30)
+    refused = subprocess.run(
+        [sys.executable, "-m", "postgrip_agent.server", "--db", str(tmp_path / "x.db"), "--sqlite-synchronous", "off"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert refused.returncode == 2 and "invalid choice: 'off'" in refused.stderr, refused.stderr
     assert not (tmp_path / "x.db").exists()
 

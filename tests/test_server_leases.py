@@ -124,7 +124,6 @@ def test_a_new_task_wakes_the_waiting_poller_whose_types_match(wire: Wire, serve
     assert got["activity-poller"][0] is None
 
 
-
 def test_a_poller_that_waits_again_at_once_is_still_woken(server: LocalServer) -> None:
     """Two pollers are woken together; one finds nothing and waits again at once (as a poll whose
     task was taken by another does), before the other has left the queue's wait list. Its new

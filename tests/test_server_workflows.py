@@ -73,7 +73,11 @@ def test_signals_are_recorded_in_order_and_wake_the_run(wire: Wire) -> None:
         event = wire.post("/api/v1/workflows/sig/signal", {"name": "add", "args": [i]}, expect=202)
         assert event["type"] == "WorkflowSignaled"
     signals = [e["attributes"] for e in wire.history("sig") if e["type"] == "WorkflowSignaled"]
-    assert signals == [{"signal_name": "add", "args": [0]}, {"signal_name": "add", "args": [1]}, {"signal_name": "add", "args": [2]}]
+    assert signals == [
+        {"signal_name": "add", "args": [0]},
+        {"signal_name": "add", "args": [1]},
+        {"signal_name": "add", "args": [2]},
+    ]
     assert wire.poll(types="workflow:")["id"] == wf_task["id"]
     assert "name" in wire.post("/api/v1/workflows/sig/signal", {"args": []}, expect=400)["error"]
 
@@ -87,7 +91,9 @@ def test_signal_to_finished_run_is_409(wire: Wire) -> None:
 def test_signal_with_start_starts_once_then_only_signals(wire: Wire) -> None:
     body = {"workflowType": "Cart", "queue": "q", "args": [1], "signal": {"name": "add", "args": ["apple"]}}
     first = wire.post("/api/v1/workflows/cart-1/signal-with-start", body, expect=202)
-    second = wire.post("/api/v1/workflows/cart-1/signal-with-start", {**body, "signal": {"name": "add", "args": ["pear"]}}, expect=202)
+    second = wire.post(
+        "/api/v1/workflows/cart-1/signal-with-start", {**body, "signal": {"name": "add", "args": ["pear"]}}, expect=202
+    )
     assert first["workflow"]["run_id"] == second["workflow"]["run_id"]
     assert first["task"]["id"] == second["task"]["id"]
     assert wire.history_types("cart-1") == ["WorkflowExecutionStarted", "WorkflowSignaled", "WorkflowSignaled"]
@@ -96,14 +102,26 @@ def test_signal_with_start_starts_once_then_only_signals(wire: Wire) -> None:
 
 def test_child_workflow_result_is_recorded_on_the_parent(wire: Wire) -> None:
     parent = _wf(wire, "parent")
-    child = wire.enqueue("workflow:Child", {
-        "workflowType": "Child", "workflowId": "child-1", "parentWorkflowId": "parent",
-        "parentWorkflowRunId": parent["payload"]["runId"], "parentWorkflowTaskId": parent["id"], "args": [2],
-    }, queue="q")
+    child = wire.enqueue(
+        "workflow:Child",
+        {
+            "workflowType": "Child",
+            "workflowId": "child-1",
+            "parentWorkflowId": "parent",
+            "parentWorkflowRunId": parent["payload"]["runId"],
+            "parentWorkflowTaskId": parent["id"],
+            "args": [2],
+        },
+        queue="q",
+    )
     wire.block(parent)
     started = [e for e in wire.history("parent") if e["type"] == "ChildWorkflowExecutionStarted"][0]
-    assert started["attributes"] == {"workflow_type": "Child", "child_workflow_id": "child-1", "child_run_id": child["payload"]["runId"],
-                                   "args": [2]}
+    assert started["attributes"] == {
+        "workflow_type": "Child",
+        "child_workflow_id": "child-1",
+        "child_run_id": child["payload"]["runId"],
+        "args": [2],
+    }
     assert started["task_id"] == child["id"]
     child_task = wire.poll(types="workflow:")
     assert child_task["id"] == child["id"]
@@ -115,7 +133,11 @@ def test_child_workflow_result_is_recorded_on_the_parent(wire: Wire) -> None:
 
 def test_child_failure_is_recorded_on_the_parent(wire: Wire) -> None:
     parent = _wf(wire, "parent-f")
-    wire.enqueue("workflow:Child", {"workflowId": "child-f", "parentWorkflowId": "parent-f", "parentWorkflowTaskId": parent["id"]}, queue="q")
+    wire.enqueue(
+        "workflow:Child",
+        {"workflowId": "child-f", "parentWorkflowId": "parent-f", "parentWorkflowTaskId": parent["id"]},
+        queue="q",
+    )
     wire.block(parent)
     wire.fail(wire.poll(types="workflow:"), "child broke", {"message": "child broke", "type": "Oops", "non_retryable": True})
     failed = [e for e in wire.history("parent-f") if e["type"] == "ChildWorkflowExecutionFailed"][0]
@@ -127,7 +149,11 @@ def test_continue_as_new_links_runs_and_latest_answers(wire: Wire) -> None:
     next_body = {"workflowType": "Order", "workflowId": "loop", "continuedFromWorkflowId": "loop", "args": [1]}
     next_task = wire.enqueue("workflow:Order", next_body, queue="q")
     assert wire.enqueue("workflow:Order", next_body, queue="q")["id"] == next_task["id"]  # a replay re-enqueues: no second run
-    wire.complete(first, None, continue_as_new={"workflow_id": "loop", "workflow_type": "Order", "task_queue": "q", "task_id": next_task["id"]})
+    wire.complete(
+        first,
+        None,
+        continue_as_new={"workflow_id": "loop", "workflow_type": "Order", "task_queue": "q", "task_id": next_task["id"]},
+    )
     old = wire.workflow(first["payload"]["runId"])
     assert old["state"] == "continued_as_new"
     assert wire.history_types(old["run_id"])[-1] == "WorkflowExecutionContinuedAsNew"
@@ -229,7 +255,9 @@ def test_id_reuse_policies(wire: Wire) -> None:
     wire.complete(wire.poll(types="workflow:"), 1)
     reject = wire.enqueue("workflow:W", {"workflowId": "dup", "workflowIdReusePolicy": "reject_duplicate"}, queue="q", expect=409)
     assert "reject_duplicate" in reject["error"]
-    failed_only = wire.enqueue("workflow:W", {"workflowId": "dup", "workflowIdReusePolicy": "allow_duplicate_failed_only"}, queue="q", expect=409)
+    failed_only = wire.enqueue(
+        "workflow:W", {"workflowId": "dup", "workflowIdReusePolicy": "allow_duplicate_failed_only"}, queue="q", expect=409
+    )
     assert "allow_duplicate_failed_only" in failed_only["error"]
     again = wire.enqueue("workflow:W", {"workflowId": "dup", "workflowIdReusePolicy": "allow_duplicate"}, queue="q")
     assert again["payload"]["runId"] != wire.history("dup")[0]["id"]
@@ -294,8 +322,10 @@ def test_workflow_wait_seconds_returns_when_the_run_closes(wire: Wire) -> None:
 def test_a_text_search_matches_percent_and_underscore_literally(wire: Wire) -> None:
     for workflow_id in ("lit_a_b", "lit_axb", "lit_50%off", "lit_50xoff"):
         wire.start("Literal", workflow_id)
+
     def found(text: str) -> list:  # type: ignore[type-arg]
         return sorted(w["id"] for w in wire.get("/api/v1/workflows", params={"q": text}))
+
     assert found("a_b") == ["lit_a_b"]
     assert found("50%") == ["lit_50%off"]
     assert found("LIT_A_B") == ["lit_a_b"]  # case-insensitive on both stores

@@ -63,8 +63,9 @@ def test_shutdown_with_grace_hands_back_what_still_runs(server: LocalServer) -> 
         assert (task.state, task.agent_id) == ("leased", "first")
     assert took < 5, took
     _release.set()
-    with Agent(client, task_queue="drain", workflows=[OneStep], activities=[waits_for_release], identity="second",
-               activity_lease=1):
+    with Agent(
+        client, task_queue="drain", workflows=[OneStep], activities=[waits_for_release], identity="second", activity_lease=1
+    ):
         assert handle.result(timeout=30) == "done by the second"
 
 

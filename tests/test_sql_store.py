@@ -52,14 +52,30 @@ def store(db: str) -> Iterator[Recording]:
 
 
 def _task(task_id: str, **fields: Any) -> TaskRecord:
-    base = dict(namespace="default", queue="q", type="activity:work", state="queued", attempt=1,
-                lease_timeout_seconds=30, created_at=100.0, updated_at=100.0, payload={"n": 1})
+    base = dict(
+        namespace="default",
+        queue="q",
+        type="activity:work",
+        state="queued",
+        attempt=1,
+        lease_timeout_seconds=30,
+        created_at=100.0,
+        updated_at=100.0,
+        payload={"n": 1},
+    )
     return TaskRecord(id=task_id, **{**base, **fields})  # type: ignore[arg-type]
 
 
 def _run(run_id: str, workflow_id: str, **fields: Any) -> RunRecord:
-    base = dict(namespace="default", type="Wf", queue="q", task_id=f"task-of-{run_id}", state="running",
-                created_at=100.0, updated_at=100.0)
+    base = dict(
+        namespace="default",
+        type="Wf",
+        queue="q",
+        task_id=f"task-of-{run_id}",
+        state="running",
+        created_at=100.0,
+        updated_at=100.0,
+    )
     return RunRecord(run_id=run_id, id=workflow_id, **{**base, **fields})  # type: ignore[arg-type]
 
 
@@ -70,11 +86,15 @@ def _ids(records: List[Any]) -> List[str]:
 def test_every_query_answers_the_same_on_each_database(store: Recording) -> None:
     with store.transaction():
         store.insert_namespace(NamespaceRecord("team-a", 1.0, 1.0))
-        for task in (_task("t-queued"), _task("t-later", not_before=500.0), _task("t-wf", type="workflow:Wf"),
-                     _task("t-leased", state="leased", leased_until=150.0, run_id="r1"),
-                     _task("t-timer", type="timer", fire_at=120.0, run_id="r1"),
-                     _task("t-timeout", timeout_at=130.0, run_id="r1"),
-                     _task("t-done", state="succeeded", updated_at=10.0)):
+        for task in (
+            _task("t-queued"),
+            _task("t-later", not_before=500.0),
+            _task("t-wf", type="workflow:Wf"),
+            _task("t-leased", state="leased", leased_until=150.0, run_id="r1"),
+            _task("t-timer", type="timer", fire_at=120.0, run_id="r1"),
+            _task("t-timeout", timeout_at=130.0, run_id="r1"),
+            _task("t-done", state="succeeded", updated_at=10.0),
+        ):
             store.insert_task(task)
         store.insert_run(_run("r1", "wf-1", deadline=140.0, search_attributes={"tag": ["a", "b"], "k": "v"}))
         store.insert_run(_run("r2", "wf-1", state="succeeded", updated_at=10.0))
@@ -86,8 +106,9 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
         store.put_session(SessionRecord("tok-1", "access", "agent-1", "fam-1", 900.0))
         store.put_session(SessionRecord("tok-2", "refresh", "agent-1", "fam-1", 900.0))
         store.put_idempotent(IdempotentRecord("key-1", 50.0, 200, {"ok": True}))
-        store.put_schedule(ScheduleRecord("s1", "default", "active", {"interval_seconds": 60}, {"workflowType": "Wf"},
-                                          90.0, 1.0, 1.0))
+        store.put_schedule(
+            ScheduleRecord("s1", "default", "active", {"interval_seconds": 60}, {"workflowType": "Wf"}, 90.0, 1.0, 1.0)
+        )
 
     assert [n.name for n in store.list_namespaces()] == ["team-a"]  # the engine, not the store, makes "default"
     assert store.get_namespace("team-a") is not None and store.get_namespace("nope") is None
@@ -100,8 +121,10 @@ def test_every_query_answers_the_same_on_each_database(store: Recording) -> None
         store.note_poller(PollerRecord("default", "q", "agent-1", ["activity:", "workflow:Wf"], 101.0))  # replaces
         store.note_poller(PollerRecord("default", "r", "agent-2", [], 102.0))
         store.note_poller(PollerRecord("team-a", "q", "agent-3", [], 103.0))
-    assert store.queue_pollers("default") == [PollerRecord("default", "q", "agent-1", ["activity:", "workflow:Wf"], 101.0),
-                                              PollerRecord("default", "r", "agent-2", [], 102.0)]
+    assert store.queue_pollers("default") == [
+        PollerRecord("default", "q", "agent-1", ["activity:", "workflow:Wf"], 101.0),
+        PollerRecord("default", "r", "agent-2", [], 102.0),
+    ]
     assert [p.agent_id for p in store.queue_pollers("default", "r")] == ["agent-2"]
     with store.transaction():  # a week later, pollers not seen since are forgotten
         store.note_poller(PollerRecord("default", "q", "agent-1", [], 200.0 + 7 * 24 * 3600))
@@ -192,15 +215,26 @@ def test_counts_follow_every_change_of_the_runs(db: str) -> None:
     with a scan of the runs after inserts, state changes, moves and deletions."""
     opened = open_store(db)
     assert isinstance(opened, SQLStore)
-    filters = [{}, {"namespace": "default"}, {"namespace": "other"}, {"state": "running"}, {"state": "succeeded"},
-               {"state__not": "running"}, {"namespace": "default", "type": "Wf", "state": "failed"}, {"queue": "q2"},
-               {"type": "Other"}]
+    filters = [
+        {},
+        {"namespace": "default"},
+        {"namespace": "other"},
+        {"state": "running"},
+        {"state": "succeeded"},
+        {"state__not": "running"},
+        {"namespace": "default", "type": "Wf", "state": "failed"},
+        {"queue": "q2"},
+        {"type": "Other"},
+    ]
 
     def agrees() -> None:
         runs = opened.list_runs({}, Page(limit=1000))
         for where in filters:
-            scanned = [r for r in runs if all(
-                (r.state != value) if key == "state__not" else (getattr(r, key) == value) for key, value in where.items())]
+            scanned = [
+                r
+                for r in runs
+                if all((r.state != value) if key == "state__not" else (getattr(r, key) == value) for key, value in where.items())
+            ]
             assert opened.count_runs(where) == len(scanned), where
         by_state: dict = {}
         for r in runs:
@@ -210,8 +244,15 @@ def test_counts_follow_every_change_of_the_runs(db: str) -> None:
     try:
         with opened.transaction():
             for i in range(30):
-                opened.insert_run(_run(f"c{i}", f"w{i}", namespace="other" if i % 5 == 0 else "default",
-                                       queue="q2" if i % 3 == 0 else "q", type="Other" if i % 7 == 0 else "Wf"))
+                opened.insert_run(
+                    _run(
+                        f"c{i}",
+                        f"w{i}",
+                        namespace="other" if i % 5 == 0 else "default",
+                        queue="q2" if i % 3 == 0 else "q",
+                        type="Other" if i % 7 == 0 else "Wf",
+                    )
+                )
         agrees()
         with opened.transaction():
             for i in range(0, 30, 2):
@@ -249,6 +290,5 @@ def test_only_transactions_that_change_a_row_count_as_commits(db: str) -> None:
 def test_the_test_above_calls_every_query_of_the_sql_store() -> None:
     if not CALLED:
         pytest.skip("runs after the test above")
-    queries = {name for name, member in vars(SQLStore).items()
-               if inspect.isfunction(member) and not name.startswith("_")}
+    queries = {name for name, member in vars(SQLStore).items() if inspect.isfunction(member) and not name.startswith("_")}
     assert queries - CALLED == set()

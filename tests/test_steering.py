@@ -313,8 +313,12 @@ def test_race_activity_against_timer_and_cancel_the_loser(env: Any, queue: str) 
 
 def test_signal_with_start_creates_then_only_signals(env: Any, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Collector], activities=[echo, slow_echo]):
-        first = env.client.workflow.signal_with_start(Collector, False, signal=ADD, signal_args=["one"], id="sws", task_queue=queue)
-        second = env.client.workflow.signal_with_start(Collector, False, signal=ADD, signal_args=["two"], id="sws", task_queue=queue)
+        first = env.client.workflow.signal_with_start(
+            Collector, False, signal=ADD, signal_args=["one"], id="sws", task_queue=queue
+        )
+        second = env.client.workflow.signal_with_start(
+            Collector, False, signal=ADD, signal_args=["two"], id="sws", task_queue=queue
+        )
         assert first.result_run_id == second.result_run_id
         assert env.client.count_workflows(workflow_id="sws") == 1
         deadline = time.monotonic() + 10
@@ -405,8 +409,9 @@ class SleepyChild:
 class ParentOfSleepy:
     @workflow.run
     def run(self, abandon: bool):
-        result = yield workflow.execute_child(SleepyChild, id=f"{workflow.info().workflow_id}-kid",
-                                              cancellation_type="abandon" if abandon else None)
+        result = yield workflow.execute_child(
+            SleepyChild, id=f"{workflow.info().workflow_id}-kid", cancellation_type="abandon" if abandon else None
+        )
         return result
 
 

@@ -41,16 +41,22 @@ class WithFinally:
 
 
 @pytest.mark.parametrize("cached", [1000, 0])
-def test_finally_runs_once_and_each_log_line_appears_once(env: Any, queue: str, cached: int, caplog: pytest.LogCaptureFixture,
-                                                          capfd: pytest.CaptureFixture[str]) -> None:
+def test_finally_runs_once_and_each_log_line_appears_once(
+    env: Any, queue: str, cached: int, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     _effects.clear()
     unraisable: List[Any] = []
     previous_hook = sys.unraisablehook
     sys.unraisablehook = unraisable.append
     caplog.set_level(logging.INFO, logger="postgrip_agent.workflow")
     try:
-        with Agent(env.client, task_queue=queue, workflows=[WithFinally], activities=[step_act, cleanup_effect],
-                   max_cached_workflows=cached):
+        with Agent(
+            env.client,
+            task_queue=queue,
+            workflows=[WithFinally],
+            activities=[step_act, cleanup_effect],
+            max_cached_workflows=cached,
+        ):
             handle = env.client.start_workflow(WithFinally, task_queue=queue)
             assert handle.result(timeout=10) == "ok"
         gc.collect()  # abandoned generators would run their finally blocks now

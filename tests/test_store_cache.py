@@ -18,8 +18,18 @@ from postgrip_agent.server.store import TaskRecord
 
 
 def _task(task_id: str, **fields: object) -> TaskRecord:
-    base = dict(id=task_id, namespace="default", queue="q", type="activity:x", state="queued", attempt=1,
-                lease_timeout_seconds=30, created_at=1.0, updated_at=1.0, payload={"n": 1})
+    base = dict(
+        id=task_id,
+        namespace="default",
+        queue="q",
+        type="activity:x",
+        state="queued",
+        attempt=1,
+        lease_timeout_seconds=30,
+        created_at=1.0,
+        updated_at=1.0,
+        payload={"n": 1},
+    )
     base.update(fields)
     return TaskRecord(**base)  # type: ignore[arg-type]
 
@@ -95,13 +105,16 @@ def test_many_rows_stay_exact_past_the_cache_size(tmp_path: Path) -> None:
     store.close()
 
 
-@pytest.mark.parametrize("before,after", [
-    ({"n": 1}, {"n": True}),     # equal to Python, not to JSON
-    ({"n": 1}, {"n": 1.0}),
-    ({"n": [1, 2]}, {"n": [1, 2, 3]}),
-    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # the same object in another key order
-    ({"n": 1}, None),
-])
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        ({"n": 1}, {"n": True}),  # equal to Python, not to JSON
+        ({"n": 1}, {"n": 1.0}),
+        ({"n": [1, 2]}, {"n": [1, 2, 3]}),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # the same object in another key order
+        ({"n": 1}, None),
+    ],
+)
 def test_an_update_stores_exactly_the_new_json(tmp_path: Path, before: object, after: object) -> None:
     """Unchanged JSON columns keep their stored text; a changed one is written, however slight the change."""
     path = str(tmp_path / "f.db")

@@ -33,8 +33,10 @@ def shared_postgres() -> Iterator[str]:
 def _columns(store: Any, table: str) -> Set[str]:
     if isinstance(store, PostgresStore):
         with store._conn() as conn:
-            rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                                "AND table_name = %s", (store.schema, table)).fetchall()
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                (store.schema, table),
+            ).fetchall()
         return {row[0] for row in rows}
     return {row[1] for row in store._db.execute(f"PRAGMA table_info({table})").fetchall()}
 
@@ -65,8 +67,14 @@ def test_migrations_are_recorded_once_and_the_schema_matches_the_records(db: str
         assert _versions(store) == [1, 2, 3, 4, 5, 6] and store.schema_version == 6  # type: ignore[attr-defined]
         for table, (record, _) in RECORD_TABLES.items():
             assert _columns(store, table) == {field.name for field in attrs.fields(record)}, table
-        assert {"runs_ns_created", "runs_ns_updated", "runs_ns_state_created", "runs_ns_type_created",
-                "tasks_ns_created", "run_counts_key"} <= _indexes(store)
+        assert {
+            "runs_ns_created",
+            "runs_ns_updated",
+            "runs_ns_state_created",
+            "runs_ns_type_created",
+            "tasks_ns_created",
+            "run_counts_key",
+        } <= _indexes(store)
     finally:
         store.close()
     again = open_store(target)  # opening again applies nothing twice
@@ -111,14 +119,18 @@ def test_a_sqlite_file_from_before_versioned_migrations_is_migrated(tmp_path: Pa
     """A file as the service wrote it before migrations existed: schedules without the columns
     added since (last_run_id, next_nominal_at, note), tasks without history_cursor."""
     path = tmp_path / "old.db"
-    _old_file(path, """
+    _old_file(
+        path,
+        """
         CREATE TABLE namespaces (name TEXT PRIMARY KEY, created_at, updated_at, tenant_id);
         INSERT INTO namespaces VALUES ('default', 1.0, 1.0, NULL), ('billing', 1.0, 1.0, NULL);
         CREATE TABLE schedules (id TEXT PRIMARY KEY, namespace, state, spec TEXT, action TEXT, next_run_at,
                                 created_at, updated_at, overlap_policy, tenant_id, last_run_at);
         INSERT INTO schedules VALUES ('nightly', 'default', 'paused', '{"interval_seconds": 3600}',
             '{"workflowType": "Nightly", "namespace": "default", "queue": "q", "args": []}', 4102444800.0, 1.0, 1.0, 'skip', NULL, NULL);
-    """ + OLD_TASKS)
+    """
+        + OLD_TASKS,
+    )
     with LocalServer(db=str(path), port=0) as server:
         wire = Wire(server.address)
         assert {n["name"] for n in wire.get("/api/v1/namespaces")} >= {"default", "billing"}
@@ -139,8 +151,18 @@ def test_an_old_files_column_order_stays_with_that_file(tmp_path: Path) -> None:
     older, fresh = SQLiteStore(str(path)), SQLiteStore(":memory:")
     try:
         assert [(t.id, t.payload, t.seq) for t in older.list_tasks({"queue": "q"}, Page())] == [("t-1", {"n": 1}, 1)]
-        written = TaskRecord(id="t-2", namespace="default", queue="q", type="job", state="queued", attempt=1,
-                             lease_timeout_seconds=30, created_at=2.0, updated_at=2.0, payload={"m": 2})
+        written = TaskRecord(
+            id="t-2",
+            namespace="default",
+            queue="q",
+            type="job",
+            state="queued",
+            attempt=1,
+            lease_timeout_seconds=30,
+            created_at=2.0,
+            updated_at=2.0,
+            payload={"m": 2},
+        )
         with fresh.transaction():
             fresh.insert_task(written)
         assert fresh.list_tasks({"queue": "q"}, Page()) == [written]
@@ -151,6 +173,7 @@ def test_an_old_files_column_order_stays_with_that_file(tmp_path: Path) -> None:
 
 # Replica A runs on a ManualClock, so nothing time-driven on A (a lapsed lease, a retry coming
 # due) can hand its waiting poll a task: only B's notification can wake it.
+
 
 def test_a_long_poll_on_one_replica_wakes_when_another_enqueues(shared_postgres: str) -> None:
     with LocalServer(db=shared_postgres, clock=ManualClock()) as a, LocalServer(db=shared_postgres) as b:
@@ -220,8 +243,7 @@ def test_a_client_moves_to_the_next_replica_when_one_stops(shared_postgres: str)
     a, b = LocalServer(db=shared_postgres).start(), LocalServer(db=shared_postgres).start()
     try:
         client = Client.connect([a.address, b.address])
-        with Agent(Client.connect([b.address, a.address]), task_queue="move", activities=[noted],
-                   workflows=[Steps]):
+        with Agent(Client.connect([b.address, a.address]), task_queue="move", activities=[noted], workflows=[Steps]):
             assert client.execute_workflow(Steps, 2, id="move-1", task_queue="move") == ["s0", "s1"]
             assert client.connection.address == a.address
             a.stop()
@@ -243,9 +265,21 @@ class Steps:
 
 
 def test_the_command_says_in_one_line_when_postgres_cannot_be_reached() -> None:
-    done = subprocess.run([sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0",
-                           "--db", "postgresql://postgres:secret@127.0.0.1:1/test"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "postgrip_agent.cli",
+            "server",
+            "--port",
+            "0",
+            "--db",
+            "postgresql://postgres:secret@127.0.0.1:1/test",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot connect to PostgreSQL at postgresql://postgres:***@127.0.0.1:1/test" in lines[0]
@@ -253,8 +287,11 @@ def test_the_command_says_in_one_line_when_postgres_cannot_be_reached() -> None:
 
 
 def test_the_service_runs_on_postgres_from_the_command_line(shared_postgres: str) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0", "--db",
-                                shared_postgres, "--log-level", "INFO"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postgrip_agent.cli", "server", "--port", "0", "--db", shared_postgres, "--log-level", "INFO"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -290,8 +327,7 @@ def test_pollers_on_two_replicas_never_lease_the_same_task(shared_postgres: str)
                 with lock:
                     leased.append(task["id"])
 
-        threads = [threading.Thread(target=worker, args=(replica.address, n))
-                   for n, replica in enumerate([a, b] * 4)]
+        threads = [threading.Thread(target=worker, args=(replica.address, n)) for n, replica in enumerate([a, b] * 4)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -308,17 +344,30 @@ def test_runs_stored_before_counts_were_kept_are_counted_after_the_upgrade(db: s
     try:
         with store.transaction():
             for i in range(12):
-                store.insert_run(RunRecord(run_id=f"old-{i}", id=f"w-{i}", namespace="default", type="Wf", queue="q",
-                                           task_id=f"t-{i}", state="running" if i % 3 else "succeeded",
-                                           created_at=1.0, updated_at=1.0))
+                store.insert_run(
+                    RunRecord(
+                        run_id=f"old-{i}",
+                        id=f"w-{i}",
+                        namespace="default",
+                        type="Wf",
+                        queue="q",
+                        task_id=f"t-{i}",
+                        state="running" if i % 3 else "succeeded",
+                        created_at=1.0,
+                        updated_at=1.0,
+                    )
+                )
         undo = ["DELETE FROM schema_migrations WHERE version = 5", "DROP TABLE run_counts"]
         if isinstance(store, PostgresStore):
             with store._conn() as conn:  # back to version 4, as a store of the previous release
                 for statement in ["DROP TRIGGER run_counts_follow ON runs"] + undo:
                     conn.execute(statement)
         else:
-            for statement in ["DROP TRIGGER run_counts_insert", "DROP TRIGGER run_counts_update",
-                              "DROP TRIGGER run_counts_delete"] + undo:
+            for statement in [
+                "DROP TRIGGER run_counts_insert",
+                "DROP TRIGGER run_counts_update",
+                "DROP TRIGGER run_counts_delete",
+            ] + undo:
                 store._db.execute(statement)
             store._db.commit()
     finally:

@@ -17,8 +17,9 @@ from .test_cli import Listener, Shouter, cli, shout
 def test_a_queue_shows_its_agents_their_types_and_its_backlog(server: LocalServer) -> None:
     client = Client.connect(server.address)
     with Agent(client, task_queue="described", workflows=[Shouter, Listener], activities=[shout], identity="agent-7"):
-        queue = wait_for(lambda: (q := client.describe_task_queue("described")).takes("activity:shout")
-                         and q.takes("workflow:Shouter") and q)  # both of its lanes have polled
+        queue = wait_for(
+            lambda: (q := client.describe_task_queue("described")).takes("activity:shout") and q.takes("workflow:Shouter") and q
+        )  # both of its lanes have polled
         assert {p.agent_id for p in queue.pollers} == {"agent-7"}
         kinds = {t for p in queue.pollers for t in p.task_types}
         assert {"workflow:Shouter", "workflow:Listener", "activity:shout"} <= kinds, kinds

@@ -87,16 +87,16 @@ class Cart:
 def test_decorated_handlers_by_name_and_by_reference(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Cart]):
         handle = env.client.start_workflow(Cart, id="cart-1", task_queue=queue)
-        handle.signal(Cart.add, "apple")              # a typed reference, Temporal's way
-        handle.signal("add", "pear")                  # by name
+        handle.signal(Cart.add, "apple")  # a typed reference, Temporal's way
+        handle.signal("add", "pear")  # by name
         assert handle.query(Cart.count) == 2
         assert handle.query(Cart.last_order) == Order("pear", 2)  # decoded into the method's return type
         assert handle.execute_update(Cart.add_many, "fig", "kiwi") == 4
         with pytest.raises(WorkflowUpdateFailedError, match="must differ"):
             handle.execute_update("add_many", "plum", "plum")
-        handle.signal(Cart.close)                      # registered as "close-cart"
+        handle.signal(Cart.close)  # registered as "close-cart"
         assert handle.result(timeout=10) == ["apple", "pear", "fig", "kiwi"]
-        assert handle.query(Cart.count) == 4           # a finished run answers by replaying its history
+        assert handle.query(Cart.count) == 4  # a finished run answers by replaying its history
         with pytest.raises(Exception, match="not running"):
             handle.execute_update(Cart.add_many, "x", "y")  # updates need a running run
     signals = [e.attributes["signal_name"] for e in handle.fetch_history().events if e.type == "WorkflowSignaled"]
@@ -121,18 +121,16 @@ class Approvals:
 def test_signal_arguments_follow_the_name_as_in_the_async_sdk(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Approvals]):
         handle = env.client.start_workflow(Approvals, 30, id="votes", task_queue=queue)
-        handle.signal("vote", "ann", 3)             # name, then the arguments
+        handle.signal("vote", "ann", 3)  # name, then the arguments
         handle.signal_sync("vote", args=["bob", 1])  # the async SDK's blocking spelling; Temporal's args=
         with pytest.raises(TypeError, match="not both"):
             handle.signal("vote", "eve", args=["eve"])
-        assert handle.result_sync(timeout=10, poll_interval=0.5) == {"timed_out": False,
-                                                                      "votes": [["ann", 3], ["bob", 1]]}
+        assert handle.result_sync(timeout=10, poll_interval=0.5) == {"timed_out": False, "votes": [["ann", 3], ["bob", 1]]}
 
 
 def test_wait_condition_times_out_with_asyncio_timeout_error(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Approvals]):
-        assert env.client.execute_workflow(Approvals, 0.05, task_queue=queue, timeout=10) == {"timed_out": True,
-                                                                                                "votes": []}
+        assert env.client.execute_workflow(Approvals, 0.05, task_queue=queue, timeout=10) == {"timed_out": True, "votes": []}
 
 
 def test_terminate_takes_the_reason_positionally(env: WorkflowEnvironment, queue: str) -> None:
@@ -160,8 +158,8 @@ class Invoice:
     def run(self, units: int):  # type: ignore[no-untyped-def]
         first = yield workflow.execute_activity_method(Billing.bill, units, start_to_close_timeout=T10)
         second = yield workflow.execute_activity(
-            "bill", units + 1, start_to_close_timeout_ms=10_000, retry=RetryPolicy(maximum_attempts=2),
-            cancellationType="abandon")
+            "bill", units + 1, start_to_close_timeout_ms=10_000, retry=RetryPolicy(maximum_attempts=2), cancellationType="abandon"
+        )
         return [first, second]
 
 
@@ -204,8 +202,7 @@ class Shielded:
 def test_scope_helpers_run_async_functions_and_say_where_they_are(env: WorkflowEnvironment, queue: str) -> None:
     _cleanup.clear()
     with Agent(env.client, task_queue=queue, workflows=[Shielded], activities=[note_cleanup]):
-        assert env.client.execute_workflow(Shielded, task_queue=queue, timeout=10) == ["cancellable", "tidied",
-                                                                                        "plain value"]
+        assert env.client.execute_workflow(Shielded, task_queue=queue, timeout=10) == ["cancellable", "tidied", "plain value"]
     assert _cleanup == ["tidied"]
 
 
@@ -216,8 +213,8 @@ class Relay:
         if n == 0:
             return hops
         if n % 2:
-            workflow.continue_as_new("Relay", n - 1, hops + [n])   # the async SDK: the workflow first
-        workflow.continue_as_new(args=[n - 1, hops + [n]])        # or args=
+            workflow.continue_as_new("Relay", n - 1, hops + [n])  # the async SDK: the workflow first
+        workflow.continue_as_new(args=[n - 1, hops + [n]])  # or args=
         yield  # pragma: no cover - continue_as_new does not return
 
 
@@ -249,14 +246,12 @@ class Notify:
     @workflow.run
     def run(self, priority: Priority, channel: Channel):  # type: ignore[no-untyped-def]
         assert isinstance(priority, Priority) and isinstance(channel, Channel)
-        return (yield workflow.execute_activity(route_message, priority, channel, [Channel.SMS],
-                                                start_to_close_timeout=T10))
+        return (yield workflow.execute_activity(route_message, priority, channel, [Channel.SMS], start_to_close_timeout=T10))
 
 
 def test_int_and_str_enum_arguments_arrive_as_members(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Notify], activities=[route_message]):
-        assert env.client.execute_workflow(Notify, Priority.HIGH, Channel.EMAIL, task_queue=queue,
-                                           timeout=10) == "HIGH/EMAIL/SMS"
+        assert env.client.execute_workflow(Notify, Priority.HIGH, Channel.EMAIL, task_queue=queue, timeout=10) == "HIGH/EMAIL/SMS"
 
 
 @activity.defn(name="chatty")
@@ -274,20 +269,20 @@ class Chatty:
         return (yield workflow.execute_activity(chatty, start_to_close_timeout=T10))
 
 
-def test_output_events_carry_the_stage_and_message_as_the_reference_records_them(env: WorkflowEnvironment,
-                                                                                  queue: str) -> None:
+def test_output_events_carry_the_stage_and_message_as_the_reference_records_them(env: WorkflowEnvironment, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty]):
         handle = env.client.start_workflow(Chatty, id="chatty", task_queue=queue)
         assert handle.result(timeout=10) == "ok"
     task_id = next(e.task_id for e in handle.fetch_history().events if e.type == "ActivityTaskScheduled")
     output = [(e.kind, e.stage, e.message, e.data) for e in env.client.task.events(task_id) if e.kind in ("stdout", "stderr")]
-    assert output == [("stdout", "activity", None, "plain\n"),
-                      ("stderr", "activity", "disk nearly full", "with a message\n"),
-                      ("stdout", "upload", None, "staged\n")]
+    assert output == [
+        ("stdout", "activity", None, "plain\n"),
+        ("stderr", "activity", "disk nearly full", "with a message\n"),
+        ("stdout", "upload", None, "staged\n"),
+    ]
 
 
-def test_a_list_valued_search_attribute_filter_matches_lists_holding_every_value(env: WorkflowEnvironment,
-                                                                                   queue: str) -> None:
+def test_a_list_valued_search_attribute_filter_matches_lists_holding_every_value(env: WorkflowEnvironment, queue: str) -> None:
     for workflow_id, tags in (("both", ["a", "b"]), ("only-b", "b"), ("b-and-c", ["b", "c"]), ("none", None)):
         attributes = {"tags": tags, "env": "prod"} if tags is not None else {"env": "prod"}
         env.client.start_workflow("Tagged", id=workflow_id, task_queue=queue, search_attributes=attributes)
@@ -306,8 +301,7 @@ def test_a_list_valued_search_attribute_filter_matches_lists_holding_every_value
 def test_the_agent_takes_the_async_sdks_one_concurrency_limit(env: WorkflowEnvironment, queue: str) -> None:
     with pytest.raises(TypeError, match="not both"):
         Agent(env.client, task_queue=queue, max_concurrent_tasks=2, max_concurrent_activities=3)
-    with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty], max_concurrent_tasks=1,
-               poll_interval=0.5):
+    with Agent(env.client, task_queue=queue, workflows=[Chatty], activities=[chatty], max_concurrent_tasks=1, poll_interval=0.5):
         assert env.client.execute_workflow(Chatty, task_queue=queue, timeout=10) == "ok"
 
 
@@ -328,10 +322,15 @@ class MemoAndSignals:
             missing = "no error"
         except KeyError as err:
             missing = "KeyError" if "missing" in str(err) else str(err)
-        return {"customer": workflow.memo_value("customer"), "fallback": workflow.memo_value("tier", "basic"),
-                "memo": workflow.memo(), "missing": missing, "approvals": self.approvals,
-                "same_info": workflow.workflow_info().run_id == workflow.info().run_id,
-                "replaying_history": workflow.unsafe.is_replaying_history_events()}
+        return {
+            "customer": workflow.memo_value("customer"),
+            "fallback": workflow.memo_value("tier", "basic"),
+            "memo": workflow.memo(),
+            "missing": missing,
+            "approvals": self.approvals,
+            "same_info": workflow.workflow_info().run_id == workflow.info().run_id,
+            "replaying_history": workflow.unsafe.is_replaying_history_events(),
+        }
 
     @workflow.signal
     def approve(self, who: str) -> None:
@@ -340,11 +339,24 @@ class MemoAndSignals:
 
 def test_memo_start_signal_and_temporal_names(env: Any, queue: str) -> None:
     with Agent(env.client, task_queue=queue, workflows=[MemoAndSignals]):
-        handle = env.client.start_workflow(MemoAndSignals, id=f"{queue}-memo", task_queue=queue,
-                                           memo={"customer": "acme"}, start_signal="approve", start_signal_args=["ada"])
+        handle = env.client.start_workflow(
+            MemoAndSignals,
+            id=f"{queue}-memo",
+            task_queue=queue,
+            memo={"customer": "acme"},
+            start_signal="approve",
+            start_signal_args=["ada"],
+        )
         outcome = handle.result(timeout=10)
-    assert outcome == {"customer": "acme", "fallback": "basic", "memo": {"customer": "acme"}, "missing": "KeyError",
-                       "approvals": ["ada"], "same_info": True, "replaying_history": False}
+    assert outcome == {
+        "customer": "acme",
+        "fallback": "basic",
+        "memo": {"customer": "acme"},
+        "missing": "KeyError",
+        "approvals": ["ada"],
+        "same_info": True,
+        "replaying_history": False,
+    }
     events = [e.type for e in handle.fetch_history().events]
     assert events.index("WorkflowSignaled") == 1  # the signal came with the start, before any activation
     with pytest.raises(TypeError, match="start_signal_args= goes with start_signal="):
@@ -356,12 +368,21 @@ def test_a_history_loads_in_temporals_argument_order(env: Any, queue: str) -> No
     from postgrip_agent.replayer import Replayer
 
     with Agent(env.client, task_queue=queue, workflows=[MemoAndSignals]):
-        handle = env.client.start_workflow(MemoAndSignals, id=f"{queue}-order", task_queue=queue, start_signal="approve",
-                                           start_signal_args=["bo"], memo={"customer": "bolt"})
+        handle = env.client.start_workflow(
+            MemoAndSignals,
+            id=f"{queue}-order",
+            task_queue=queue,
+            start_signal="approve",
+            start_signal_args=["bo"],
+            memo={"customer": "bolt"},
+        )
         handle.result(timeout=10)
     text = json.dumps(handle.fetch_history().to_json())
-    for loaded in (WorkflowHistory.from_json(handle.id, text), WorkflowHistory.from_json(handle.id, history=text),
-                   WorkflowHistory.from_json(text)):
+    for loaded in (
+        WorkflowHistory.from_json(handle.id, text),
+        WorkflowHistory.from_json(handle.id, history=text),
+        WorkflowHistory.from_json(text),
+    ):
         assert loaded.workflow_id == handle.id and loaded.events[0].type == "WorkflowExecutionStarted"
         assert Replayer(workflows=[MemoAndSignals]).replay_workflow(loaded).error is None
 

@@ -56,8 +56,10 @@ class Retried:
     def run(self):  # type: ignore[no-untyped-def]
         began = workflow.now()
         attempt = yield workflow.execute_activity(
-            flaky, start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(initial_interval=timedelta(hours=1), backoff_coefficient=1.0, maximum_attempts=5))
+            flaky,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(initial_interval=timedelta(hours=1), backoff_coefficient=1.0, maximum_attempts=5),
+        )
         return [attempt, (workflow.now() - began).total_seconds()]
 
 
@@ -84,8 +86,9 @@ def test_a_one_day_timer_races_a_signal(env: WorkflowEnvironment) -> None:
     assert outcome == "timed out" and waited >= 86400 and wall < 1.0
     with Agent(env.client, task_queue="race-2", workflows=[RaceAgainstSignal]):
         # the signal wins when it comes before the day is out (sent with the start, so no skip can come between)
-        handle = env.client.workflow.signal_with_start(RaceAgainstSignal, signal="approve", id="race-approved",
-                                                       task_queue="race-2")
+        handle = env.client.workflow.signal_with_start(
+            RaceAgainstSignal, signal="approve", id="race-approved", task_queue="race-2"
+        )
         outcome, waited = handle.result(timeout=20)
     assert outcome == "approved" and waited < 86400
 
@@ -127,15 +130,16 @@ class Overrun:
             "heartbeat": {"start_to_close_timeout": timedelta(minutes=5), "heartbeat_timeout": timedelta(seconds=1)},
         }[kind]
         try:
-            yield workflow.execute_activity(stuck, kind == "heartbeat", retry_policy=RetryPolicy(maximum_attempts=1),
-                                            **timeouts)
+            yield workflow.execute_activity(stuck, kind == "heartbeat", retry_policy=RetryPolicy(maximum_attempts=1), **timeouts)
         except ActivityError as err:
             return getattr(err.cause, "timeout_type", repr(err.cause))
         return "no timeout"
 
 
-@pytest.mark.parametrize("kind,expected", [("start_to_close", "START_TO_CLOSE"),
-                                           ("schedule_to_close", "SCHEDULE_TO_CLOSE"), ("heartbeat", "HEARTBEAT")])
+@pytest.mark.parametrize(
+    "kind,expected",
+    [("start_to_close", "START_TO_CLOSE"), ("schedule_to_close", "SCHEDULE_TO_CLOSE"), ("heartbeat", "HEARTBEAT")],
+)
 def test_activity_timeouts_fire_under_time_skipping(env: WorkflowEnvironment, kind: str, expected: str) -> None:
     _release.clear()
     with Agent(env.client, task_queue=f"overrun-{kind}", workflows=[Overrun], activities=[stuck]):

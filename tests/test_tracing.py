@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from postgrip_agent.contrib.opentelemetry import TracingInterceptor  # noqa: E402
 
-AGENT_SCRIPT = '''
+AGENT_SCRIPT = """
 import sys
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
@@ -50,18 +50,27 @@ provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, for
 client = Client.connect(sys.argv[1], interceptors=[TracingInterceptor(provider.get_tracer("agent"))])
 Agent(client, task_queue="traced", workflows=[Order], activities=[charge], identity="traced-agent").run(grace=5)
 out.flush()
-'''
+"""
 
 
 def _spans(exporter: InMemorySpanExporter) -> List[Dict[str, Any]]:
-    return [{"name": s.name, "trace": s.context.trace_id, "id": s.context.span_id,
-             "parent": s.parent.span_id if s.parent else None} for s in exporter.get_finished_spans()]
+    return [
+        {"name": s.name, "trace": s.context.trace_id, "id": s.context.span_id, "parent": s.parent.span_id if s.parent else None}
+        for s in exporter.get_finished_spans()
+    ]
 
 
 def _remote(path: Path) -> List[Dict[str, Any]]:
     spans = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [{"name": s["name"], "trace": int(s["context"]["trace_id"], 16), "id": int(s["context"]["span_id"], 16),
-             "parent": int(s["parent_id"], 16) if s.get("parent_id") else None} for s in spans]
+    return [
+        {
+            "name": s["name"],
+            "trace": int(s["context"]["trace_id"], 16),
+            "id": int(s["context"]["span_id"], 16),
+            "parent": int(s["parent_id"], 16) if s.get("parent_id") else None,
+        }
+        for s in spans
+    ]
 
 
 def test_one_trace_spans_the_web_request_the_run_and_its_activity_in_another_process(tmp_path: Path) -> None:
@@ -73,9 +82,12 @@ def test_one_trace_spans_the_web_request_the_run_and_its_activity_in_another_pro
     (tmp_path / "agent_side.py").write_text(textwrap.dedent(AGENT_SCRIPT))
     spans_file = tmp_path / "agent-spans.jsonl"
     with LocalServer(db=str(tmp_path / "traced.db")) as server:
-        agent = subprocess.Popen([sys.executable, str(tmp_path / "agent_side.py"), server.address, str(spans_file)],
-                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-                                 stderr=subprocess.PIPE, text=True)
+        agent = subprocess.Popen(
+            [sys.executable, str(tmp_path / "agent_side.py"), server.address, str(spans_file)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             client = Client.connect(server.address, interceptors=[TracingInterceptor(tracer)])
             app = flask.Flask("orders")
@@ -136,8 +148,18 @@ def test_no_span_twice_when_runs_replay(server: LocalServer, cached: bool) -> No
         handle.signal(Traced.proceed)
         assert handle.result(timeout=30) == 3
     names = sorted(s.name for s in exporter.get_finished_spans())
-    assert names == sorted(["StartWorkflow:Traced", "RunWorkflow:Traced", "StartActivity:step", "StartActivity:step",
-                            "RunActivity:step", "RunActivity:step", "SignalWorkflow:proceed", "HandleSignal:proceed"]), names
+    assert names == sorted(
+        [
+            "StartWorkflow:Traced",
+            "RunWorkflow:Traced",
+            "StartActivity:step",
+            "StartActivity:step",
+            "RunActivity:step",
+            "RunActivity:step",
+            "SignalWorkflow:proceed",
+            "HandleSignal:proceed",
+        ]
+    ), names
 
 
 @workflow.defn

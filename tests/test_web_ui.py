@@ -47,8 +47,9 @@ class Payment:
 
     @workflow.run
     def run(self, label: str):  # type: ignore[no-untyped-def]
-        yield workflow.execute_activity(slow_step, label, start_to_close_timeout=timedelta(seconds=120),
-                                        heartbeat_timeout=timedelta(seconds=30))
+        yield workflow.execute_activity(
+            slow_step, label, start_to_close_timeout=timedelta(seconds=120), heartbeat_timeout=timedelta(seconds=30)
+        )
         yield workflow.wait_condition(lambda: "ship" in self.notes)
         return {"label": label, "notes": self.notes}
 
@@ -83,8 +84,9 @@ def service() -> Iterator[LocalServer]:
             client.start_workflow(Payment, "pay-1", id="payment-live", task_queue=QUEUE)
             client.start_workflow(Payment, "pay-2", id="payment-to-cancel", task_queue=QUEUE)
             client.start_workflow(Payment, "pay-3", id="payment-to-terminate", task_queue=QUEUE).terminate(reason="test")
-            client.schedule.create_workflow_schedule(workflow=Greeting, args=["nightly"], schedule_id="nightly-greeting",
-                                                     task_queue=QUEUE, interval=timedelta(hours=1))
+            client.schedule.create_workflow_schedule(
+                workflow=Greeting, args=["nightly"], schedule_id="nightly-greeting", task_queue=QUEUE, interval=timedelta(hours=1)
+            )
             yield server
             _release.set()
 
@@ -210,18 +212,34 @@ def test_the_list_page_over_100000_runs_uses_indexes_and_answers_fast(tmp_path: 
         with server.engine.operation():
             for i in range(100_000):
                 at = 1_000.0 + i * 0.01
-                server.store.insert_run(RunRecord(run_id=f"run-{i}", id=f"wf-{i}", namespace="default", type="Report",
-                                                  queue="q", task_id=f"task-{i}", state="succeeded", created_at=at,
-                                                  updated_at=at))
+                server.store.insert_run(
+                    RunRecord(
+                        run_id=f"run-{i}",
+                        id=f"wf-{i}",
+                        namespace="default",
+                        type="Report",
+                        queue="q",
+                        task_id=f"task-{i}",
+                        state="succeeded",
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
         statements: List[str] = []
         server.store._db.set_trace_callback(statements.append)  # type: ignore[attr-defined]
         session = requests.Session()
         started = time.perf_counter()
-        page = session.get(server.address + "/api/v1/workflows", timeout=10,
-                           params={"namespace": "default", "limit": 50, "order_by": "-created_at"})
-        counts = [session.get(server.address + "/api/v1/workflows/count", timeout=10,
-                              params={"namespace": "default", "state": state}).json()["count"]
-                  for state in ("running", "succeeded", "failed", "continued_as_new")]
+        page = session.get(
+            server.address + "/api/v1/workflows",
+            timeout=10,
+            params={"namespace": "default", "limit": 50, "order_by": "-created_at"},
+        )
+        counts = [
+            session.get(
+                server.address + "/api/v1/workflows/count", timeout=10, params={"namespace": "default", "state": state}
+            ).json()["count"]
+            for state in ("running", "succeeded", "failed", "continued_as_new")
+        ]
         took = time.perf_counter() - started
         server.store._db.set_trace_callback(None)  # type: ignore[attr-defined]
         assert [r["id"] for r in page.json()][:2] == ["wf-99999", "wf-99998"] and counts == [0, 100_000, 0, 0]

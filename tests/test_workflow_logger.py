@@ -43,8 +43,9 @@ def _poke_until_done(handle: Any, signals: int = 3) -> None:
 
 
 @pytest.mark.parametrize("cache", [0, 1])
-def test_each_line_is_logged_once_with_the_cache_off_and_under_eviction(env: Any, queue: str, cache: int,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_each_line_is_logged_once_with_the_cache_off_and_under_eviction(
+    env: Any, queue: str, cache: int, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="postgrip_agent.workflow")
     with Agent(env.client, task_queue=queue, workflows=[Poked], max_cached_workflows=cache):
         # two runs side by side: with one cache slot, each activation evicts the other run
@@ -60,8 +61,9 @@ def test_each_line_is_logged_once_with_the_cache_off_and_under_eviction(env: Any
     assert sorted(line for line in lines if line.startswith("poked")) == sorted(["poked 1", "poked 2", "poked 3"] * 2), lines
 
 
-def test_lines_written_before_an_agent_restart_are_not_written_again(env: Any, queue: str,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_lines_written_before_an_agent_restart_are_not_written_again(
+    env: Any, queue: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="postgrip_agent.workflow")
     with Agent(env.client, task_queue=queue, workflows=[Poked]):
         handle = env.client.start_workflow(Poked, "restart", task_queue=queue)

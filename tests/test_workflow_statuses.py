@@ -34,8 +34,12 @@ def test_each_ending_has_its_status_and_listings_filter_by_it(env: Any, queue: s
     with Agent(env.client, task_queue=queue, workflows=[Ending]):
         for how in ("complete", "fail", "continue", "cancel", "terminate", "time_out", "run"):
             handle = env.client.start_workflow(
-                Ending, how, id=f"{queue}-{how}", task_queue=queue,
-                run_timeout=timedelta(milliseconds=300) if how == "time_out" else None)
+                Ending,
+                how,
+                id=f"{queue}-{how}",
+                task_queue=queue,
+                run_timeout=timedelta(milliseconds=300) if how == "time_out" else None,
+            )
             ids[how] = handle.id
             if how in ("cancel", "terminate"):
                 wait_for(lambda h=handle: any(e.type == "TimerStarted" for e in h.fetch_history().events))
@@ -45,8 +49,14 @@ def test_each_ending_has_its_status_and_listings_filter_by_it(env: Any, queue: s
                     handle.result(timeout=10, follow_runs=False)
         latest_of_continued = env.client.get_workflow_handle(ids["continue"])
         wait_for(lambda: len(list(env.client.workflow.list(workflow_id=ids["continue"]))) == 2)
-        expected = {"complete": "COMPLETED", "fail": "FAILED", "cancel": "CANCELED", "terminate": "TERMINATED",
-                    "time_out": "TIMED_OUT", "run": "RUNNING"}
+        expected = {
+            "complete": "COMPLETED",
+            "fail": "FAILED",
+            "cancel": "CANCELED",
+            "terminate": "TERMINATED",
+            "time_out": "TIMED_OUT",
+            "run": "RUNNING",
+        }
         for how, status in expected.items():
             assert env.client.get_workflow_handle(ids[how]).describe().status == status, how
         statuses = sorted(run.status for run in env.client.workflow.list(workflow_id=ids["continue"]))

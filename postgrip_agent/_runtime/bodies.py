@@ -69,8 +69,11 @@ class Body:
         return any(not s.cancellable for s in self.scopes[1:])
 
     def ready(self) -> bool:
-        return self.task is None and not self.outcome.done() and (
-            not self.started or (self.waiting is not None and self.waiting.done()))
+        return (
+            self.task is None
+            and not self.outcome.done()
+            and (not self.started or (self.waiting is not None and self.waiting.done()))
+        )
 
     def step(self, continue_as_new: Type[BaseException]) -> None:
         """Run a generator body to its next yield (or its end)."""
@@ -92,13 +95,18 @@ class Body:
             self.outcome.set_exception(err)
             return
         if not isinstance(yielded, WorkflowFuture):
-            hint = "a generator workflow yields workflow futures; asyncio needs an async def workflow" \
-                if yielded is not None else "bare yield"
+            hint = (
+                "a generator workflow yields workflow futures; asyncio needs an async def workflow"
+                if yielded is not None
+                else "bare yield"
+            )
             self.body.close()
-            self.outcome.set_exception(TypeError(
-                f"{self.name} waited on {yielded!r} ({hint}); yield only workflow futures "
-                "(workflow.execute_activity, workflow.sleep, workflow.wait_all, ...)"
-            ))
+            self.outcome.set_exception(
+                TypeError(
+                    f"{self.name} waited on {yielded!r} ({hint}); yield only workflow futures "
+                    "(workflow.execute_activity, workflow.sleep, workflow.wait_all, ...)"
+                )
+            )
             return
         self.waiting = yielded
 

@@ -19,7 +19,10 @@ def _init_takes_args(cls: type) -> bool:
         params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # type: ignore[misc]
     except (TypeError, ValueError):
         return False
-    return any(p.kind in (p.VAR_POSITIONAL,) or p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    return any(
+        p.kind in (p.VAR_POSITIONAL,) or p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in params
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -42,8 +45,13 @@ def _check_arguments(fn: Callable[..., Any], args: List[Any]) -> None:
             raise
 
 
-def _call(fn: Callable[..., Any], args: List[Any], what: str, converter: DataConverter = DEFAULT,
-          invoke: Optional[Callable[[Callable[..., Any], List[Any]], Any]] = None) -> Any:
+def _call(
+    fn: Callable[..., Any],
+    args: List[Any],
+    what: str,
+    converter: DataConverter = DEFAULT,
+    invoke: Optional[Callable[[Callable[..., Any], List[Any]], Any]] = None,
+) -> Any:
     """``fn`` with ``args`` decoded into the types it declares (through ``invoke``: the run's
     interceptors, when it has some)."""
     try:

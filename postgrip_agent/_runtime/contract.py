@@ -61,8 +61,14 @@ class RunningWorkflow(Protocol):
     def cancelled_here(self) -> Optional[str]:
         """A cancellation the running body has not seen yet."""
 
-    def issue(self, kind: str, name: Any, description: str, request: Dict[str, Any],
-              on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
+    def issue(
+        self,
+        kind: str,
+        name: Any,
+        description: str,
+        request: Dict[str, Any],
+        on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None,
+    ) -> WorkflowFuture[Any]:
         """Issue a command (an activity, a child, ...); its future resolves from history."""
 
     def base_payload(self) -> Dict[str, Any]:
@@ -77,8 +83,9 @@ class RunningWorkflow(Protocol):
     def timer(self, duration_ms: int) -> WorkflowFuture[None]:
         """A durable timer."""
 
-    def set_handler(self, kind: str, name: str, handler: Optional[Callable[..., Any]],
-                    validator: Optional[Callable[..., Any]]) -> None:
+    def set_handler(
+        self, kind: str, name: str, handler: Optional[Callable[..., Any]], validator: Optional[Callable[..., Any]]
+    ) -> None:
         """Register (or remove) a signal, query or update handler."""
 
     def random(self) -> random.Random:

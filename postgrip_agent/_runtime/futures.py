@@ -37,8 +37,19 @@ class WorkflowFuture(Generic[T]):
     """The outcome of a workflow command. ``yield`` it from a generator workflow or ``await``
     it from an ``async def`` one; either way the scheduler resumes the body with the result."""
 
-    __slots__ = ("_value", "_error", "_callbacks", "description", "scope", "on_cancel", "command", "shielded", "_hash",
-                 "_asyncio_future_blocking", "result_type")
+    __slots__ = (
+        "_value",
+        "_error",
+        "_callbacks",
+        "description",
+        "scope",
+        "on_cancel",
+        "command",
+        "shielded",
+        "_hash",
+        "_asyncio_future_blocking",
+        "result_type",
+    )
 
     def __init__(self, description: str = "") -> None:
         self._value: Any = _PENDING
@@ -98,8 +109,9 @@ class WorkflowFuture(Generic[T]):
         else:
             self._callbacks.append((callback, None, None))
 
-    def add_done_callback(self, callback: Callable[["WorkflowFuture[T]"], None], *,
-                          context: Optional[contextvars.Context] = None) -> None:
+    def add_done_callback(
+        self, callback: Callable[["WorkflowFuture[T]"], None], *, context: Optional[contextvars.Context] = None
+    ) -> None:
         """As asyncio's: ``callback(future)`` runs on the workflow's loop soon after the future is
         done (outside a running workflow, at once)."""
         loop = asyncio.events._get_running_loop()

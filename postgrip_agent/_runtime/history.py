@@ -109,7 +109,9 @@ class History:
                 name = event.attributes.get("marker_name")
             else:
                 name = event.attributes.get("workflow_type")
-            digest = args_digest(event.attributes["args"]) if kind in ("activity", "child") and "args" in event.attributes else None
+            digest = (
+                args_digest(event.attributes["args"]) if kind in ("activity", "child") and "args" in event.attributes else None
+            )
             self.commands.append(RecordedCommand(kind, name, event.task_id, event.seq, digest))
         return added
 

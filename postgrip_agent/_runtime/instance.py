@@ -151,8 +151,10 @@ class WorkflowInstance:
         added = self.history.extend(raw_events)
         newly = self.history.commands[recorded_before:]
         if len(self.history.commands) > len(self.issued_futures):
-            raise NotAContinuation(f"history records {len(self.history.commands)} commands, this instance issued "
-                                   f"{len(self.issued_futures)}: another agent advanced run {self.info.run_id}")
+            raise NotAContinuation(
+                f"history records {len(self.history.commands)} commands, this instance issued "
+                f"{len(self.issued_futures)}: another agent advanced run {self.info.run_id}"
+            )
         for index, recorded in enumerate(newly, start=recorded_before):
             kind, name, future = self.issued_futures[index]
             if recorded.kind != kind or recorded.name != name:
@@ -198,7 +200,8 @@ class WorkflowInstance:
             raise ApplicationFailure(
                 f"workflow {self.info.workflow_type} ({self.info.workflow_id}) has no {kind} handler {name!r}"
                 f"; known: {', '.join(known) or 'none'}",
-                type=f"{kind.capitalize()}NotFound", non_retryable=True,
+                type=f"{kind.capitalize()}NotFound",
+                non_retryable=True,
             )
         return handler
 
@@ -224,7 +227,9 @@ class WorkflowInstance:
                     body.close()
             self.querying = False
 
-    def call_handler(self, kind: str, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> WorkflowFuture[Any]:
+    def call_handler(
+        self, kind: str, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None
+    ) -> WorkflowFuture[Any]:
         """Run a query or update handler against the replayed state (query mode)."""
         with self._running():
             handler = self._handler_for(kind, name)
@@ -251,15 +256,19 @@ class WorkflowInstance:
                 return
             assert run is not None
             for kind, name, method, check in getattr(target, "_postgrip_handlers", ()):  # @workflow.signal etc.
-                self.set_handler(kind, name, getattr(self.instance, method),
-                                 getattr(self.instance, check) if check else None)
+                self.set_handler(kind, name, getattr(self.instance, method), getattr(self.instance, check) if check else None)
             entry: Callable[..., Any] = getattr(self.instance, run.__name__)
         else:
             entry = target
         self.main = self._spawn(entry, self.args, f"workflow {self.info.workflow_type}", ("workflow", "", self.headers))
 
-    def _spawn(self, fn: Callable[..., Any], args: List[Any], name: str,
-               entry: Optional[Tuple[str, str, Optional[Dict[str, Any]]]] = None) -> Body:
+    def _spawn(
+        self,
+        fn: Callable[..., Any],
+        args: List[Any],
+        name: str,
+        entry: Optional[Tuple[str, str, Optional[Dict[str, Any]]]] = None,
+    ) -> Body:
         """A body for ``fn(*args)``; an ``entry`` point (kind, name, headers) goes through the inbound interceptors."""
         try:
             value = _call(fn, args, name, self.converter, self.interception.invoke(*entry) if entry else None)
@@ -358,11 +367,11 @@ class WorkflowInstance:
             task_id, name, args, headers = (list(attributes.get("args") or []) + [None] * 4)[:4]
             self.updates_in_workflow[str(task_id)] = self._replay_update(str(name), list(args or []), headers)
         elif kind == "WorkflowSignaled":
-            self._deliver_signal(str(attributes.get("signal_name")), list(attributes.get("args") or []),
-                                 attributes.get("headers"))
+            self._deliver_signal(
+                str(attributes.get("signal_name")), list(attributes.get("args") or []), attributes.get("headers")
+            )
         elif kind == "WorkflowUpdateCompleted" and not attributes.get("in_workflow"):
-            self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []),
-                                attributes.get("headers"))
+            self._replay_update(str(attributes.get("update_name")), list(attributes.get("args") or []), attributes.get("headers"))
         elif kind == "WorkflowCancellationRequested":
             self.cancel_requested = True
             self.cancel_scope(self.root, str(attributes.get("reason") or "workflow cancellation requested"))
@@ -387,7 +396,9 @@ class WorkflowInstance:
             return
         self._run_signal(handler, name, args, headers)
 
-    def _run_signal(self, handler: Callable[..., Any], name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None) -> None:
+    def _run_signal(
+        self, handler: Callable[..., Any], name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None
+    ) -> None:
         body = self._spawn(handler, args, f"signal handler {name!r}", ("signal", name, headers))
         error = body.outcome.exception() if body.outcome.done() else None
         if isinstance(error, (TypeError, RecursionError)):  # arguments it cannot take: drop the signal, keep the run
@@ -476,13 +487,20 @@ class WorkflowInstance:
         reason, body.pending_cancel = body.pending_cancel, None
         return reason
 
-    def issue(self, kind: str, name: Any, description: str, request: Dict[str, Any],
-              on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None) -> WorkflowFuture[Any]:
+    def issue(
+        self,
+        kind: str,
+        name: Any,
+        description: str,
+        request: Dict[str, Any],
+        on_cancel: Optional[Callable[[WorkflowFuture[Any], BaseException], None]] = None,
+    ) -> WorkflowFuture[Any]:
         if self.tearing_down:
             raise _TearingDown(f"{description}: the workflow instance is being dropped (its run goes on elsewhere)")
         if self.querying:
-            raise ApplicationFailure(f"a query handler cannot schedule work ({description})", type="QueryIssuedCommand",
-                                     non_retryable=True)
+            raise ApplicationFailure(
+                f"a query handler cannot schedule work ({description})", type="QueryIssuedCommand", non_retryable=True
+            )
         reason = self.cancelled_here() if kind != "marker" else None
         if reason is not None:
             return failed(CancelledFailure(reason), description)
@@ -500,8 +518,10 @@ class WorkflowInstance:
                 )
             drift = argument_drift(recorded, request)
             if drift is not None:  # a deliberate deploy may change arguments (as in Temporal): warn, or refuse
-                message = (f"command #{index + 1} ({kind} {name!r}) passes other arguments than history recorded "
-                           f"(digest {drift}, history {recorded.digest}; run {self.info.run_id})")
+                message = (
+                    f"command #{index + 1} ({kind} {name!r}) passes other arguments than history recorded "
+                    f"(digest {drift}, history {recorded.digest}; run {self.info.run_id})"
+                )
                 if self.strict_arguments:
                     raise determinism_violation(message)
                 log.warning("%s: replay goes on with the recorded result", message)
@@ -522,7 +542,11 @@ class WorkflowInstance:
         """Pass over recorded markers the code no longer asks for (a ``patched`` call removed
         once no run needs its old branch); return the index of the next recorded command."""
         commands = self.history.commands
-        while self.issued < len(commands) and commands[self.issued].kind == "marker" and (kind, name) != ("marker", commands[self.issued].name):
+        while (
+            self.issued < len(commands)
+            and commands[self.issued].kind == "marker"
+            and (kind, name) != ("marker", commands[self.issued].name)
+        ):
             recorded = commands[self.issued]
             placeholder = resolved(None, f"marker {recorded.name}")
             self.issued_futures.append(("marker", recorded.name, placeholder))
@@ -567,13 +591,20 @@ class WorkflowInstance:
 
     def timer(self, duration_ms: int) -> WorkflowFuture[None]:
         fire_at = format_timestamp(self.now + timedelta(milliseconds=duration_ms))
-        payload = {**self.base_payload(), "timerId": f"{self.info.run_id}:{self.issued + 1}", "durationMs": duration_ms, "fireAt": fire_at}
+        payload = {
+            **self.base_payload(),
+            "timerId": f"{self.info.run_id}:{self.issued + 1}",
+            "durationMs": duration_ms,
+            "fireAt": fire_at,
+        }
         if self.shielded():
             payload["cancellationScope"] = "non_cancellable"
         request = {"type": "timer", "namespace": self.info.namespace, "queue": self.info.task_queue, "payload": payload}
         return self.issue("timer", duration_ms, f"timer {duration_ms} ms", request)
 
-    def set_handler(self, kind: str, name: str, handler: Optional[Callable[..., Any]], validator: Optional[Callable[..., Any]]) -> None:
+    def set_handler(
+        self, kind: str, name: str, handler: Optional[Callable[..., Any]], validator: Optional[Callable[..., Any]]
+    ) -> None:
         if handler is None:
             self.handlers.pop((kind, name), None)
             return

@@ -55,8 +55,9 @@ class _OutboundRoot(WorkflowOutboundInterceptor):
         return self.issuing[-1](input)
 
 
-def as_intercepted(payload: Dict[str, Any], args: List[Any], given: List[Any], headers: Dict[str, Any], what: str,
-                   converter: DataConverter) -> None:
+def as_intercepted(
+    payload: Dict[str, Any], args: List[Any], given: List[Any], headers: Dict[str, Any], what: str, converter: DataConverter
+) -> None:
     """A command's payload as the outbound interceptors left it: arguments they replaced, headers they added."""
     if args is not given:
         payload["args"] = encode_args(args, what, converter)

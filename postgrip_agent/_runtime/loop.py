@@ -140,13 +140,16 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
         """The workflow's time (it advances only with history)."""
         return self._instance.now.timestamp()
 
-    def call_soon(self, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None) -> asyncio.Handle:
+    def call_soon(
+        self, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None
+    ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any,
-                   context: Optional[contextvars.Context] = None) -> asyncio.TimerHandle:
+    def call_later(
+        self, delay: float, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None
+    ) -> asyncio.TimerHandle:
         """A durable timer: ``callback`` runs when history says it fired."""
         milliseconds = max(0, round(delay * 1000))
         handle = asyncio.TimerHandle(self.time() + milliseconds / 1000, callback, args, self, context)
@@ -163,8 +166,9 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
         timer._on_done(fired)
         return handle
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any,
-                context: Optional[contextvars.Context] = None) -> asyncio.TimerHandle:
+    def call_at(
+        self, when: float, callback: Callable[..., Any], *args: Any, context: Optional[contextvars.Context] = None
+    ) -> asyncio.TimerHandle:
         return self.call_later(when - self.time(), callback, *args, context=context)
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
@@ -174,7 +178,9 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
     def create_future(self) -> "asyncio.Future[Any]":
         return WorkflowAsyncFuture(loop=self)
 
-    def create_task(self, coro: Any, *, name: Optional[str] = None, context: Optional[contextvars.Context] = None) -> "asyncio.Task[Any]":
+    def create_task(
+        self, coro: Any, *, name: Optional[str] = None, context: Optional[contextvars.Context] = None
+    ) -> "asyncio.Task[Any]":
         """A task of its own, inside the cancellation scopes of the code that made it (shielded
         from cancellation when ``asyncio.shield`` made it)."""
         label = name or str(getattr(coro, "__qualname__", "task"))
@@ -184,8 +190,12 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
         if self._instance.tearing_down:
             return
         error = context.get("exception")
-        log.warning("workflow %s: %s", self._instance.info.workflow_id, context.get("message", "unhandled error in a task"),
-                    exc_info=(type(error), error, error.__traceback__) if error is not None else None)
+        log.warning(
+            "workflow %s: %s",
+            self._instance.info.workflow_id,
+            context.get("message", "unhandled error in a task"),
+            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+        )
 
     def default_exception_handler(self, context: Dict[str, Any]) -> None:
         self.call_exception_handler(context)
@@ -196,8 +206,10 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
     # ------------------------------------------------------------ what workflows may not do
 
     def _refuse(self, what: str) -> RuntimeError:
-        return RuntimeError(f"{what} is not available in workflow code (it would not replay the same way); "
-                            "run it in an activity (workflow.execute_activity)")
+        return RuntimeError(
+            f"{what} is not available in workflow code (it would not replay the same way); "
+            "run it in an activity (workflow.execute_activity)"
+        )
 
     def call_soon_threadsafe(self, *args: Any, **kwargs: Any) -> asyncio.Handle:
         raise self._refuse("loop.call_soon_threadsafe")
@@ -219,6 +231,7 @@ class WorkflowLoop(_LoopBase):  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- asyncio helpers that order by address
+
 
 def _in_order(original: Callable[..., Any], coroutines_allowed: bool = True) -> Callable[..., Any]:
     """``asyncio.as_completed`` (and ``wait`` before Python 3.11) put what they are given in a

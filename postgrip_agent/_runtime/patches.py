@@ -37,10 +37,18 @@ def patched(instance: RunningWorkflow, patch_id: str, *, deprecated: bool = Fals
     if found or new:  # the run took (or takes now) the patched branch: the marker says so
         payload = {**instance.base_payload(), "markerName": name, "details": {"patch_id": patch_id, "deprecated": deprecated}}
         if not instance.markers:  # written as a zero-length timer whose id names the marker
-            payload = {**instance.base_payload(), "timerId": f"{instance.info.run_id}{MARKER_TIMER}{name}",
-                       "durationMs": 0, "fireAt": format_timestamp(instance.now)}
-        request = {"type": "marker" if instance.markers else "timer", "namespace": instance.info.namespace,
-                   "queue": instance.info.task_queue, "payload": payload}
+            payload = {
+                **instance.base_payload(),
+                "timerId": f"{instance.info.run_id}{MARKER_TIMER}{name}",
+                "durationMs": 0,
+                "fireAt": format_timestamp(instance.now),
+            }
+        request = {
+            "type": "marker" if instance.markers else "timer",
+            "namespace": instance.info.namespace,
+            "queue": instance.info.task_queue,
+            "payload": payload,
+        }
         instance.issue("marker", name, f"marker {name}", request)
     taken = found or new or deprecated
     instance.patches[patch_id] = taken
@@ -50,9 +58,10 @@ def patched(instance: RunningWorkflow, patch_id: str, *, deprecated: bool = Fals
 def upsert_search_attributes(instance: RunningWorkflow, attributes: Dict[str, Any]) -> None:
     """Record a change of the run's search attributes in its history (a marker the service applies)."""
     if not instance.markers and not instance.is_replaying():
-        raise RuntimeError("upsert_search_attributes needs a service with the 'markers' extension (the local "
-                           "service has it); set search attributes when starting the workflow instead")
+        raise RuntimeError(
+            "upsert_search_attributes needs a service with the 'markers' extension (the local "
+            "service has it); set search attributes when starting the workflow instead"
+        )
     payload = {**instance.base_payload(), "markerName": wt.UPSERT_MARKER, "details": {"search_attributes": attributes}}
-    request = {"type": "marker", "namespace": instance.info.namespace, "queue": instance.info.task_queue,
-               "payload": payload}
+    request = {"type": "marker", "namespace": instance.info.namespace, "queue": instance.info.task_queue, "payload": payload}
     instance.issue("marker", wt.UPSERT_MARKER, "upsert of search attributes", request)

@@ -22,8 +22,17 @@ class _TearingDown(BaseException):
 
 
 #: the keys of a continue-as-new options dict (the async SDK's ``ContinueAsNewCommand(type, args, options)``)
-CONTINUE_AS_NEW_OPTIONS = ("workflow_id", "workflowId", "task_queue", "taskQueue", "workflow_run_timeout",
-                           "workflow_run_timeout_ms", "retry", "lease_timeout_seconds", "leaseTimeoutSeconds")
+CONTINUE_AS_NEW_OPTIONS = (
+    "workflow_id",
+    "workflowId",
+    "task_queue",
+    "taskQueue",
+    "workflow_run_timeout",
+    "workflow_run_timeout_ms",
+    "retry",
+    "lease_timeout_seconds",
+    "leaseTimeoutSeconds",
+)
 
 
 class ContinueAsNew(BaseException):
@@ -40,16 +49,16 @@ class ContinueAsNew(BaseException):
         given = {key: value for key, value in dict(options or {}).items() if value is not None}
         unknown = sorted(set(given) - set(CONTINUE_AS_NEW_OPTIONS))
         if unknown:
-            raise TypeError(f"continue-as-new options: unknown {', '.join(unknown)}; known: "
-                            f"{', '.join(CONTINUE_AS_NEW_OPTIONS)}")
+            raise TypeError(f"continue-as-new options: unknown {', '.join(unknown)}; known: {', '.join(CONTINUE_AS_NEW_OPTIONS)}")
         if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
             raise TypeError(f"continue-as-new args must be a list of the next run's arguments, not {type(args).__name__}")
         next_id = either("workflow_id", given.get("workflow_id"), "workflowId", given.get("workflowId"))
         if next_id is not None and (not isinstance(next_id, str) or not next_id.strip()):
             raise ValueError("continue_as_new: workflow_id must be a non-empty string")
         timeout = run_timeout(None, given.get("workflow_run_timeout"), given.get("workflow_run_timeout_ms"))
-        lease = either("lease_timeout_seconds", given.get("lease_timeout_seconds"), "leaseTimeoutSeconds",
-                       given.get("leaseTimeoutSeconds"))
+        lease = either(
+            "lease_timeout_seconds", given.get("lease_timeout_seconds"), "leaseTimeoutSeconds", given.get("leaseTimeoutSeconds")
+        )
         self.workflow_type = workflow_type
         self.next_values = list(args)
         encode_args(self.next_values, "continue_as_new argument")  # a value that cannot be sent fails here, in the workflow
@@ -69,6 +78,7 @@ def determinism_violation(message: str) -> ApplicationFailure:
 @attrs.frozen(init=False)
 class WorkflowInfo:
     """What a workflow knows about its run (``workflow.info()``): ids, type, queue, namespace, attempt, parent and start time."""
+
     workflow_id: str
     run_id: str
     workflow_type: str
@@ -80,19 +90,43 @@ class WorkflowInfo:
     continued_from_run_id: Optional[str] = None
     start_time: Optional[datetime] = None
 
-    def __init__(self, workflow_id: str, run_id: Optional[str] = None, workflow_type: Optional[str] = None,
-                 task_queue: Optional[str] = None, namespace: str = "default", task_id: str = "", attempt: int = 1,
-                 parent_workflow_id: Optional[str] = None, continued_from_run_id: Optional[str] = None,
-                 start_time: Optional[datetime] = None, *, workflow_run_id: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        workflow_id: str,
+        run_id: Optional[str] = None,
+        workflow_type: Optional[str] = None,
+        task_queue: Optional[str] = None,
+        namespace: str = "default",
+        task_id: str = "",
+        attempt: int = 1,
+        parent_workflow_id: Optional[str] = None,
+        continued_from_run_id: Optional[str] = None,
+        start_time: Optional[datetime] = None,
+        *,
+        workflow_run_id: Optional[str] = None,
+    ) -> None:
         """Built by the runtime; made by hand (a test, a replay), ``workflow_run_id=`` is the async SDK's
         spelling of ``run_id`` and its four fields (id, run id, queue, type) are enough."""
         run = either("run_id", run_id, "workflow_run_id", workflow_run_id)
-        missing = [name for name, value in (("run_id", run), ("workflow_type", workflow_type),
-                                            ("task_queue", task_queue)) if value is None]
+        missing = [
+            name
+            for name, value in (("run_id", run), ("workflow_type", workflow_type), ("task_queue", task_queue))
+            if value is None
+        ]
         if run is None or workflow_type is None or task_queue is None:
             raise TypeError(f"WorkflowInfo needs {', '.join(missing)}")
-        self.__attrs_init__(workflow_id, run, workflow_type, task_queue, namespace, task_id,
-                            attempt, parent_workflow_id, continued_from_run_id, start_time)
+        self.__attrs_init__(
+            workflow_id,
+            run,
+            workflow_type,
+            task_queue,
+            namespace,
+            task_id,
+            attempt,
+            parent_workflow_id,
+            continued_from_run_id,
+            start_time,
+        )
 
     @property
     def workflow_run_id(self) -> str:

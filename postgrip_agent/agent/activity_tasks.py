@@ -53,12 +53,19 @@ def activity_info(task: Dict[str, Any], name: str, converter: DataConverter = DE
     details = converter.open(payload.get("heartbeatDetails"), f"activity {name} heartbeat details")
     timeouts = _timeouts(payload)
     return ActivityInfo(
-        task_id=task["id"], activity_type=name, attempt=int(task.get("attempt") or payload.get("attempt") or 1),
-        namespace=task["namespace"], task_queue=task["queue"], workflow_id=payload.get("workflowId"),
-        workflow_run_id=payload.get("workflowRunId"), scheduled_time=_when(payload.get("scheduledAt")),
+        task_id=task["id"],
+        activity_type=name,
+        attempt=int(task.get("attempt") or payload.get("attempt") or 1),
+        namespace=task["namespace"],
+        task_queue=task["queue"],
+        workflow_id=payload.get("workflowId"),
+        workflow_run_id=payload.get("workflowRunId"),
+        scheduled_time=_when(payload.get("scheduledAt")),
         current_attempt_scheduled_time=_when(task.get("not_before") or task.get("created_at")),
-        start_to_close_timeout=timeouts["START_TO_CLOSE"], schedule_to_close_timeout=timeouts["SCHEDULE_TO_CLOSE"],
-        heartbeat_timeout=timeouts["HEARTBEAT"], schedule_to_start_timeout=timeouts["SCHEDULE_TO_START"],
+        start_to_close_timeout=timeouts["START_TO_CLOSE"],
+        schedule_to_close_timeout=timeouts["SCHEDULE_TO_CLOSE"],
+        heartbeat_timeout=timeouts["HEARTBEAT"],
+        schedule_to_start_timeout=timeouts["SCHEDULE_TO_START"],
         heartbeat_details=details if isinstance(details, dict) else None,
     )
 
@@ -79,8 +86,15 @@ def _converted(convert: Any, *args: Any) -> Any:
 
 
 class ActivityTaskRunner:
-    def __init__(self, lane: AgentLane, activities: Dict[str, Any], leases: LeaseKeeper, lease_seconds: float = 10.0,
-                 handback: Optional[LocalDispatch] = None, interceptors: Sequence[Interceptor] = ()) -> None:
+    def __init__(
+        self,
+        lane: AgentLane,
+        activities: Dict[str, Any],
+        leases: LeaseKeeper,
+        lease_seconds: float = 10.0,
+        handback: Optional[LocalDispatch] = None,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
         #: run around each attempt (the activity inbound chain)
         self.interceptors = tuple(interceptors)
         self.lane = lane
@@ -96,16 +110,23 @@ class ActivityTaskRunner:
     def run(self, task: Dict[str, Any]) -> bool:
         """Run one attempt and report it; True when the activity returned, False when it failed."""
         payload = task.get("payload") or {}
-        name = payload.get("activityType") or task["type"][len("activity:"):]
+        name = payload.get("activityType") or task["type"][len("activity:") :]
         target = self.activities.get(name)
         guard = ThreadGuard()
-        ctx = ActivityContext(activity_info(task, name, self.converter), send_heartbeat=lambda details: self._heartbeat(ctx, details),
-                              send_event=lambda event: self._event(ctx, event))
+        ctx = ActivityContext(
+            activity_info(task, name, self.converter),
+            send_heartbeat=lambda details: self._heartbeat(ctx, details),
+            send_event=lambda event: self._event(ctx, event),
+        )
         # the lease is renewed for as long as the attempt runs; its timeouts are the service's
         limit = ctx.info.start_to_close_timeout
-        self.leases.track(task["id"], float(task.get("lease_timeout_seconds") or 30),
-                          on_lost=lambda reason: self._stop(ctx, guard, reason),
-                          deadline_seconds=limit.total_seconds() if limit else None, renew_as=self.lease_seconds)
+        self.leases.track(
+            task["id"],
+            float(task.get("lease_timeout_seconds") or 30),
+            on_lost=lambda reason: self._stop(ctx, guard, reason),
+            deadline_seconds=limit.total_seconds() if limit else None,
+            renew_as=self.lease_seconds,
+        )
         try:
             if target is None:
                 message = f"activity {name} is not registered with this agent"
@@ -115,8 +136,13 @@ class ActivityTaskRunner:
             headers: Dict[str, Any] = given if isinstance(given, dict) else {}
             return self._execute(ctx, guard, target, list(payload.get("args") or []), headers)
         except TaskGone as err:
-            log.info("activity %s (task %s, attempt %d): its outcome was dropped, the service had already ended the "
-                     "attempt: %s", name, task["id"], ctx.info.attempt, err)
+            log.info(
+                "activity %s (task %s, attempt %d): its outcome was dropped, the service had already ended the attempt: %s",
+                name,
+                task["id"],
+                ctx.info.attempt,
+                err,
+            )
             return False
         finally:
             self.leases.release(task["id"])
@@ -125,11 +151,14 @@ class ActivityTaskRunner:
         """The service ended the attempt (it timed out, or was cancelled): stop the code."""
         ctx.cancelled, ctx.cancel_reason = True, reason
         if guard.interrupt():
-            log.info("activity %s (task %s): attempt ended by the service (%s); interrupting its thread",
-                     ctx.info.activity_type, ctx.info.task_id, reason)
+            log.info(
+                "activity %s (task %s): attempt ended by the service (%s); interrupting its thread",
+                ctx.info.activity_type,
+                ctx.info.task_id,
+                reason,
+            )
 
-    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any],
-                 headers: Dict[str, Any]) -> bool:
+    def _execute(self, ctx: ActivityContext, guard: ThreadGuard, target: Any, args: List[Any], headers: Dict[str, Any]) -> bool:
         task_id = ctx.info.task_id
         result: Optional[Dict[str, Any]] = None
         error: Optional[BaseException] = None
@@ -143,8 +172,9 @@ class ActivityTaskRunner:
                         value = through_activity(self.interceptors, ExecuteActivityInput(target, decoded, headers), _run)
                     finally:
                         guard.leave()
-                    result = {"value": _converted(encode_value, value, f"activity {ctx.info.activity_type} result",
-                                                  self.converter)}
+                    result = {
+                        "value": _converted(encode_value, value, f"activity {ctx.info.activity_type} result", self.converter)
+                    }
                 except BaseException as err:  # any failure of user code is reported, not raised
                     if not isinstance(err, Exception):
                         raise
@@ -187,7 +217,9 @@ class ActivityTaskRunner:
         if ctx.cancelled:
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {ctx.cancel_reason or 'its attempt ended'}")
         try:
-            self.lane.heartbeat(ctx.info.task_id, self.converter.encode(details, "heartbeat details") if details is not None else None)
+            self.lane.heartbeat(
+                ctx.info.task_id, self.converter.encode(details, "heartbeat details") if details is not None else None
+            )
         except TaskGone as err:
             ctx.cancelled, ctx.cancel_reason = True, str(err)
             raise CancelledFailure(f"activity {ctx.info.activity_type} cancelled: {err}") from err

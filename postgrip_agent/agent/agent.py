@@ -34,7 +34,9 @@ log = logging.getLogger("postgrip_agent.agent")
 class _Lane:
     """A kind of work (workflow tasks or activities): its pool, its slots and its pollers."""
 
-    def __init__(self, name: str, slots: int, pollers: int, task_types: List[str], run: Callable[[Dict[str, Any]], Optional[bool]]) -> None:
+    def __init__(
+        self, name: str, slots: int, pollers: int, task_types: List[str], run: Callable[[Dict[str, Any]], Optional[bool]]
+    ) -> None:
         self.name = name
         self.slots = threading.Semaphore(slots)
         self.size = slots
@@ -158,8 +160,10 @@ class Agent:
         """
         if max_concurrent_tasks is not None:
             if max_concurrent_activities is not None or max_concurrent_workflow_tasks is not None:
-                raise TypeError("pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
-                                "max_concurrent_workflow_tasks, not both")
+                raise TypeError(
+                    "pass max_concurrent_tasks (the async SDK's) or max_concurrent_activities/"
+                    "max_concurrent_workflow_tasks, not both"
+                )
             max_concurrent_activities = max_concurrent_workflow_tasks = max_concurrent_tasks
         max_concurrent_activities = 100 if max_concurrent_activities is None else max_concurrent_activities
         max_concurrent_workflow_tasks = 8 if max_concurrent_workflow_tasks is None else max_concurrent_workflow_tasks
@@ -209,19 +213,34 @@ class Agent:
             raise TypeError("interceptors must be postgrip_agent.interceptor.Interceptor objects")
         #: the client's interceptors, then this agent's own
         self.interceptors = (*client.connection.interceptors, *interceptors)
-        self._workflow_runner = WorkflowTaskRunner(self.lane, self.workflows, max_cached_workflows, eager=eager,
-                                                   stopping=self._stopping, default_start_to_close_ms=default_ms,
-                                                   interceptors=workflow_classes(self.interceptors))
-        self._activity_runner = ActivityTaskRunner(self.lane, self.activities, self.leases, activity_lease,
-                                                   handback=handback if self.workflows else None,
-                                                   interceptors=self.interceptors)
+        self._workflow_runner = WorkflowTaskRunner(
+            self.lane,
+            self.workflows,
+            max_cached_workflows,
+            eager=eager,
+            stopping=self._stopping,
+            default_start_to_close_ms=default_ms,
+            interceptors=workflow_classes(self.interceptors),
+        )
+        self._activity_runner = ActivityTaskRunner(
+            self.lane,
+            self.activities,
+            self.leases,
+            activity_lease,
+            handback=handback if self.workflows else None,
+            interceptors=self.interceptors,
+        )
         self._lanes: List[_Lane] = []
         if self.workflows:
             prefixes = [f"{kind}:{name}" for name in self.workflows for kind in ("workflow", "query", "update")]
-            self._lanes.append(_Lane("workflow", max_concurrent_workflow_tasks, pollers_per_kind, prefixes, self._run_workflow_task))
+            self._lanes.append(
+                _Lane("workflow", max_concurrent_workflow_tasks, pollers_per_kind, prefixes, self._run_workflow_task)
+            )
         if self.activities:
             prefixes = [f"activity:{name}" for name in self.activities]
-            self._lanes.append(_Lane("activity", max_concurrent_activities, pollers_per_kind, prefixes, self._activity_runner.run))
+            self._lanes.append(
+                _Lane("activity", max_concurrent_activities, pollers_per_kind, prefixes, self._activity_runner.run)
+            )
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []
         self._started = False
@@ -249,12 +268,21 @@ class Agent:
         self.leases.start()
         for lane in self._lanes:
             for n in range(lane.pollers):
-                thread = threading.Thread(target=self._poll_loop, args=(lane,), name=f"postgrip-poll-{lane.name}-{n}", daemon=True)
+                thread = threading.Thread(
+                    target=self._poll_loop, args=(lane,), name=f"postgrip-poll-{lane.name}-{n}", daemon=True
+                )
                 thread.start()
                 self._threads.append(thread)
-        log.info("agent %s%s on %s polling queue %r in namespace %r (%d workflows, %d activities)",
-                 self.identity, f" ({self.name})" if self.name else "", self.host, self.task_queue, self.namespace,
-                 len(self.workflows), len(self.activities))
+        log.info(
+            "agent %s%s on %s polling queue %r in namespace %r (%d workflows, %d activities)",
+            self.identity,
+            f" ({self.name})" if self.name else "",
+            self.host,
+            self.task_queue,
+            self.namespace,
+            len(self.workflows),
+            len(self.activities),
+        )
         return self
 
     @classmethod
@@ -278,16 +306,19 @@ class Agent:
         self.start()
         try:
             if inspect.isawaitable(awaitable):
+
                 async def wait() -> Any:
                     return await awaitable
+
                 return asyncio.run(wait())
             if callable(awaitable):
                 return awaitable()
             result = getattr(awaitable, "result", None)
             if callable(result):
                 return result()
-            raise TypeError(f"run_until takes a function, an awaitable or something with result(), "
-                            f"not {type(awaitable).__name__}")
+            raise TypeError(
+                f"run_until takes a function, an awaitable or something with result(), not {type(awaitable).__name__}"
+            )
         finally:
             self.shutdown()
 
@@ -333,8 +364,12 @@ class Agent:
             thread.join(self.poll_wait_seconds + 5.0)
         if any(lane.in_flight for lane in self._lanes):
             handed = self.leases.hand_back()
-            log.warning("agent %s: %d task(s) still running after the %.1f s grace period were handed back",
-                        self.identity, handed, grace or 0.0)
+            log.warning(
+                "agent %s: %d task(s) still running after the %.1f s grace period were handed back",
+                self.identity,
+                handed,
+                grace or 0.0,
+            )
         self.leases.stop()
         self._workflow_runner.cache.clear()  # live runs go on elsewhere: tear them down without side effects
         self._stopped.set()
@@ -363,8 +398,9 @@ class Agent:
                 return
             try:
                 began = time.perf_counter()
-                task = self.lane.poll(self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds,
-                                      with_history=lane.name == "workflow")
+                task = self.lane.poll(
+                    self.namespace, self.task_queue, lane.task_types, self.poll_wait_seconds, with_history=lane.name == "workflow"
+                )
                 if self.metrics is not None:
                     self.metrics.polled(lane.name, time.perf_counter() - began, task is not None)
                 backoff = 0.05

@@ -48,17 +48,24 @@ class AgentLane:
     def _has(self, extension: str) -> bool:
         return extension in (self.connection.extensions or frozenset())
 
-    def poll(self, namespace: str, queue: str, task_types: Sequence[str], wait_seconds: int,
-             with_history: bool = False) -> Optional[Dict[str, Any]]:
+    def poll(
+        self, namespace: str, queue: str, task_types: Sequence[str], wait_seconds: int, with_history: bool = False
+    ) -> Optional[Dict[str, Any]]:
         """Lease the next task. ``with_history``: where the service offers ``history-tail``, a
         workflow task comes with its run's new history events (see ``take_history``)."""
-        params = {"namespace": namespace, "queue": queue, "agent_id": self.identity, "wait_seconds": wait_seconds,
-                  "task_types": ",".join(task_types)}
+        params = {
+            "namespace": namespace,
+            "queue": queue,
+            "agent_id": self.identity,
+            "wait_seconds": wait_seconds,
+            "task_types": ",".join(task_types),
+        }
         tail = with_history and self._has("history-tail")
         path = "/api/v1/agent/poll-with-history" if tail else "/api/v1/agent/poll"
         # a poll may lease a task, so it is not blindly retried once it reached the service
-        body, headers = self.connection.request_full("GET", path, params=params, idempotent=False,
-                                                     timeout=wait_seconds + self.connection.timeout, agent_lane=True)
+        body, headers = self.connection.request_full(
+            "GET", path, params=params, idempotent=False, timeout=wait_seconds + self.connection.timeout, agent_lane=True
+        )
         if tail:
             return self._handed_over(body)
         task: Optional[Dict[str, Any]] = (body or {}).get("task")
@@ -132,14 +139,25 @@ class AgentLane:
 
     def _post(self, task_id: str, action: str, body: Dict[str, Any], lease_of: Optional[str] = None) -> Any:
         try:
-            return self.connection.request("POST", f"/api/v1/agent/tasks/{_q(task_id)}/{action}", body=body,
-                                           params=self._params, idempotent=True, agent_lane=True,
-                                           headers=self._fence(lease_of or task_id))
+            return self.connection.request(
+                "POST",
+                f"/api/v1/agent/tasks/{_q(task_id)}/{action}",
+                body=body,
+                params=self._params,
+                idempotent=True,
+                agent_lane=True,
+                headers=self._fence(lease_of or task_id),
+            )
         except (ConflictError, NotFoundError) as err:
             raise TaskGone(str(err)) from err
 
-    def heartbeat(self, task_id: str, details: Optional[Dict[str, Any]] = None, stage: str = "activity",
-                  lease_seconds: Optional[float] = None) -> None:
+    def heartbeat(
+        self,
+        task_id: str,
+        details: Optional[Dict[str, Any]] = None,
+        stage: str = "activity",
+        lease_seconds: Optional[float] = None,
+    ) -> None:
         """Renew the lease (``lease_seconds`` sets its new length); stage "activity" is the activity's own
         heartbeat, which also resets its heartbeat timeout, stage "lease" only the agent's renewal."""
         event: Dict[str, Any] = {"kind": "heartbeat", "stage": stage}
@@ -157,8 +175,7 @@ class AgentLane:
         """Complete a task (``lease_of``: the task whose lease this write is made under, if not itself)."""
         self._post(task_id, "complete", {"result": result}, lease_of)
 
-    def complete_and_next(self, task_id: str, result: Dict[str, Any], queue: str,
-                          types: List[str]) -> Optional[Dict[str, Any]]:
+    def complete_and_next(self, task_id: str, result: Dict[str, Any], queue: str, types: List[str]) -> Optional[Dict[str, Any]]:
         """Complete a task; where the service offers ``completion-handback``, the workflow task the
         completion woke comes back leased to this agent (when on ``queue`` with a type in ``types``)."""
         if not self._has("completion-handback"):
@@ -167,8 +184,9 @@ class AgentLane:
         answer = self._post(task_id, "complete-and-next", {"result": result, "next": {"queue": queue, "types": types}})
         return self._handed_over((answer or {}).get("next"))
 
-    def fail(self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None,
-             stack_trace: Optional[str] = None) -> None:
+    def fail(
+        self, task_id: str, error: str, failure: Dict[str, Any], lease_of: Optional[str] = None, stack_trace: Optional[str] = None
+    ) -> None:
         """Fail a task; ``stack_trace`` travels in the result's ``stderr`` (FailureInfo has no field for it)."""
         result: Dict[str, Any] = {"failure": failure}
         if stack_trace:
@@ -188,8 +206,14 @@ class AgentLane:
 
     def signal(self, run_id: str, name: str, args: List[Any], lease_of: Optional[str] = None) -> None:
         try:
-            self.connection.request("POST", f"/api/v1/workflows/{_q(run_id)}/signal", body={"name": name, "args": args},
-                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of))
+            self.connection.request(
+                "POST",
+                f"/api/v1/workflows/{_q(run_id)}/signal",
+                body={"name": name, "args": args},
+                idempotent=False,
+                agent_lane=True,
+                headers=self._fence(lease_of),
+            )
         except ConflictError as err:
             if err.code == "stale_lease":
                 raise TaskGone(str(err)) from err
@@ -199,8 +223,14 @@ class AgentLane:
         """Ask a workflow (a child) to cancel, under the lease of the activation that decides it;
         one that is no longer running is left alone."""
         try:
-            self.connection.request("POST", f"/api/v1/workflows/{_q(workflow_id)}/cancel", body={"reason": reason},
-                                    idempotent=False, agent_lane=True, headers=self._fence(lease_of))
+            self.connection.request(
+                "POST",
+                f"/api/v1/workflows/{_q(workflow_id)}/cancel",
+                body={"reason": reason},
+                idempotent=False,
+                agent_lane=True,
+                headers=self._fence(lease_of),
+            )
         except NotFoundError:
             return
         except ConflictError as err:
@@ -210,10 +240,17 @@ class AgentLane:
     def history(self, run_id: str, after: Optional[int] = None) -> List[Dict[str, Any]]:
         params = {"after": after} if after else None
         return self.connection.request(  # type: ignore[no-any-return]
-            "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True)
+            "GET", f"/api/v1/workflows/{_q(run_id)}/history", params=params, agent_lane=True
+        )
 
-    def end_activation(self, task_id: str, commands: List[Dict[str, Any]], reason: str,
-                       eager: Optional[Dict[str, Any]] = None, cursor: Optional[int] = None) -> List[Dict[str, Any]]:
+    def end_activation(
+        self,
+        task_id: str,
+        commands: List[Dict[str, Any]],
+        reason: str,
+        eager: Optional[Dict[str, Any]] = None,
+        cursor: Optional[int] = None,
+    ) -> List[Dict[str, Any]]:
         """Send an activation's new commands and block its workflow task: one request and one
         transaction where the service offers ``activation-commit``, else one request each.
 
@@ -250,5 +287,6 @@ class AgentLane:
 
     def enqueue(self, request: Dict[str, Any], lease_of: Optional[str] = None) -> Dict[str, Any]:
         """Send a command; ``lease_of`` is the workflow task whose activation issues it."""
-        return self.connection.request("POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True,  # type: ignore[no-any-return]
-                                       headers=self._fence(lease_of))
+        return self.connection.request(  # type: ignore[no-any-return]
+            "POST", "/api/v1/tasks", body=request, idempotent=False, agent_lane=True, headers=self._fence(lease_of)
+        )

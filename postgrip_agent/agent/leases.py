@@ -52,8 +52,15 @@ class LeaseKeeper:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def track(self, task_id: str, lease_seconds: float, *, on_lost: Optional[Callable[[str], None]] = None,
-              deadline_seconds: Optional[float] = None, renew_as: Optional[float] = None) -> None:
+    def track(
+        self,
+        task_id: str,
+        lease_seconds: float,
+        *,
+        on_lost: Optional[Callable[[str], None]] = None,
+        deadline_seconds: Optional[float] = None,
+        renew_as: Optional[float] = None,
+    ) -> None:
         """Renew the task's lease until released (the lease is liveness; timeouts are the service's).
 
         ``deadline_seconds``: call ``on_lost`` then even before the service says so, so a timed-out
@@ -93,8 +100,11 @@ class LeaseKeeper:
         for lease in held:
             try:
                 given = self._lane.give_back(lease.task_id)
-                log.info("task %s %s", lease.task_id, "handed back to the service" if given
-                         else "left to lapse (the service cannot take a lease back)")
+                log.info(
+                    "task %s %s",
+                    lease.task_id,
+                    "handed back to the service" if given else "left to lapse (the service cannot take a lease back)",
+                )
             except Exception as err:  # gone already, or the service is unreachable: it lapses anyway
                 log.warning("handing back task %s failed: %s; its lease will lapse", lease.task_id, err)
             self._notify_lost(lease, reason)
@@ -119,9 +129,11 @@ class LeaseKeeper:
                 expired = [lease for lease in self._leases.values() if lease.deadline is not None and lease.deadline <= now]
                 for lease in expired:
                     lease.deadline = None
-                upcoming = min([lease.next_at for lease in self._leases.values()]
-                               + [lease.deadline for lease in self._leases.values() if lease.deadline is not None],
-                               default=now + 60)
+                upcoming = min(
+                    [lease.next_at for lease in self._leases.values()]
+                    + [lease.deadline for lease in self._leases.values() if lease.deadline is not None],
+                    default=now + 60,
+                )
                 self._next_look = upcoming
                 self._wake.clear()
             for lease in expired:

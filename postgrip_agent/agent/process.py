@@ -22,7 +22,8 @@ def discover(module: types.ModuleType) -> Tuple[List[Any], List[Any]]:
         if getattr(value, "__module__", None) != module.__name__:
             continue
         if getattr(value, "_postgrip_workflow_name", None) is not None and (
-                inspect.isclass(value) or getattr(value, "_postgrip_run_method", None) is value):
+            inspect.isclass(value) or getattr(value, "_postgrip_run_method", None) is value
+        ):
             workflows.append(value)
         elif getattr(value, "_postgrip_activity_name", None) is not None and callable(value):
             activities.append(value)
@@ -33,8 +34,7 @@ def leave_stuck_work(agent: Agent) -> None:
     """After a drain, exit at once if task code is still busy (a long C call ignores interruption):
     its task was handed back already, and the interpreter would otherwise wait for the thread."""
     if agent.in_flight:
-        log.warning("%d task(s) still busy in this process after being handed back; exiting without them",
-                    agent.in_flight)
+        log.warning("%d task(s) still busy in this process after being handed back; exiting without them", agent.in_flight)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -14,8 +14,15 @@ from .._runtime.futures import WorkflowFuture
 from .._runtime.instance import UPDATE_SIGNAL, WorkflowInstance
 from ..interceptor import WorkflowInboundInterceptor
 from .._runtime.records import ContinueAsNew, NotAContinuation, WorkflowInfo
-from ..errors import (ApplicationFailure, DecodeError, PostGripAgentError, TransportError, UnavailableError, failure_info,
-                      stack_text)
+from ..errors import (
+    ApplicationFailure,
+    DecodeError,
+    PostGripAgentError,
+    TransportError,
+    UnavailableError,
+    failure_info,
+    stack_text,
+)
 from ..inspection import failure_chain
 from .dispatch import LocalDispatch
 from .lane import AgentLane, InvalidCommand, TaskGone
@@ -65,10 +72,16 @@ def _after(events: List[Dict[str, Any]], last_seq: int) -> List[Dict[str, Any]]:
 
 
 class WorkflowTaskRunner:
-    def __init__(self, lane: AgentLane, workflows: Dict[str, Any], cache_size: int = 1_000,
-                 eager: Optional[LocalDispatch] = None, stopping: Optional[threading.Event] = None,
-                 default_start_to_close_ms: Optional[int] = None,
-                 interceptors: Sequence[Type[WorkflowInboundInterceptor]] = ()) -> None:
+    def __init__(
+        self,
+        lane: AgentLane,
+        workflows: Dict[str, Any],
+        cache_size: int = 1_000,
+        eager: Optional[LocalDispatch] = None,
+        stopping: Optional[threading.Event] = None,
+        default_start_to_close_ms: Optional[int] = None,
+        interceptors: Sequence[Type[WorkflowInboundInterceptor]] = (),
+    ) -> None:
         self.lane = lane
         #: how arguments and results cross the wire (typed values, codecs): the connection's
         self.converter = lane.connection.data_converter
@@ -95,8 +108,9 @@ class WorkflowTaskRunner:
             except TRANSIENT as err:
                 if self.stopping.is_set() or time.monotonic() + delay > give_up:
                     raise  # the lease lapses (or is handed back) and the task runs again later
-                log.warning("task %s (%s): the service is unavailable (%s); trying again in %.1fs",
-                            task["id"], task["type"], err, delay)
+                log.warning(
+                    "task %s (%s): the service is unavailable (%s); trying again in %.1fs", task["id"], task["type"], err, delay
+                )
                 if self.stopping.wait(delay):
                     raise
                 delay = min(delay * 2, MAX_TRANSIENT_BACKOFF)
@@ -117,30 +131,45 @@ class WorkflowTaskRunner:
             # (WorkflowExecutionFailed, with the traceback) rather than retry silently for ever.
             log.exception("workflow task %s (%s) failed inside the agent", task["id"], task["type"])
             message = f"workflow task failed in agent {self.lane.identity}: {type(err).__name__}: {err}"
-            self.lane.fail(task["id"], message, {"message": message, "type": "WorkflowTaskFailed", "non_retryable": True,
-                                                 "details": [traceback.format_exc()]}, stack_trace=traceback.format_exc())
+            self.lane.fail(
+                task["id"],
+                message,
+                {"message": message, "type": "WorkflowTaskFailed", "non_retryable": True, "details": [traceback.format_exc()]},
+                stack_trace=traceback.format_exc(),
+            )
 
     # ------------------------------------------------------------------ workflow tasks
 
     def _info(self, task: Dict[str, Any], history: History, run_id: str, workflow_id: str, workflow_type: str) -> WorkflowInfo:
         started = history.started
         return WorkflowInfo(
-            workflow_id=workflow_id, run_id=run_id, workflow_type=workflow_type, task_queue=task["queue"],
-            namespace=task["namespace"], task_id=started.task_id or task["id"],
+            workflow_id=workflow_id,
+            run_id=run_id,
+            workflow_type=workflow_type,
+            task_queue=task["queue"],
+            namespace=task["namespace"],
+            task_id=started.task_id or task["id"],
             attempt=int(started.attributes.get("attempt") or 1),
             parent_workflow_id=started.attributes.get("parent_workflow_id"),
-            continued_from_run_id=started.attributes.get("continued_from_run_id"), start_time=started.created_at,
+            continued_from_run_id=started.attributes.get("continued_from_run_id"),
+            start_time=started.created_at,
         )
 
     def _workflow(self, task: Dict[str, Any]) -> None:
         payload = task.get("payload") or {}
-        workflow_type = payload.get("workflowType") or task["type"][len("workflow:"):]
+        workflow_type = payload.get("workflowType") or task["type"][len("workflow:") :]
         run_id = payload.get("runId")
         target = self.workflows.get(workflow_type)
         if target is None or not run_id:
-            problem = (f"workflow {workflow_type} is not registered with the agent on queue {task.get('queue')!r} "
-                       f"(it has: {', '.join(sorted(self.workflows)) or 'none'}); register it there, or start it on "
-                       "the queue of an agent that has it") if run_id else "workflow task has no runId"
+            problem = (
+                (
+                    f"workflow {workflow_type} is not registered with the agent on queue {task.get('queue')!r} "
+                    f"(it has: {', '.join(sorted(self.workflows)) or 'none'}); register it there, or start it on "
+                    "the queue of an agent that has it"
+                )
+                if run_id
+                else "workflow task has no runId"
+            )
             self.lane.fail(task["id"], problem, {"message": problem, "type": "WorkflowNotRegistered", "non_retryable": True})
             return
         entry = self.cache.entry(run_id)
@@ -179,9 +208,15 @@ class WorkflowTaskRunner:
                 # replayed up to where the previous activation got (its commands, or the events it had
                 # applied when the service tells): log lines from before are not written again
                 live_after = history.last_command_seq if cursor is None else max(cursor, history.last_command_seq)
-                entry.instance = instance = WorkflowInstance(target, info, history, live_after_seq=live_after,
-                                                                 converter=self.converter, interceptors=self.interceptors,
-                                                                 headers=_headers(payload))
+                entry.instance = instance = WorkflowInstance(
+                    target,
+                    info,
+                    history,
+                    live_after_seq=live_after,
+                    converter=self.converter,
+                    interceptors=self.interceptors,
+                    headers=_headers(payload),
+                )
                 instance.markers = self.lane._has("markers")
                 instance.default_start_to_close_ms = self.default_start_to_close_ms
                 outcome = instance.activate()
@@ -225,15 +260,25 @@ class WorkflowTaskRunner:
     def _end_activation(self, task_id: str, instance: WorkflowInstance) -> None:
         """Send the new commands and block; activities leased back at once go to the activity pool."""
         eager = self.eager
-        local = [c for c in instance.new_commands if c.kind == "activity" and eager is not None
-                 and c.request.get("queue") == eager.queue and c.request.get("type", "").startswith(tuple(eager.types))]
+        local = [
+            c
+            for c in instance.new_commands
+            if c.kind == "activity"
+            and eager is not None
+            and c.request.get("queue") == eager.queue
+            and c.request.get("type", "").startswith(tuple(eager.types))
+        ]
         reserved = eager.reserve(len(local)) if eager is not None and local else 0
         leased: List[Dict[str, Any]] = []
         try:
             spec = {"queue": eager.queue, "types": eager.types, "max": reserved} if eager is not None and reserved else None
-            leased = self.lane.end_activation(task_id, [c.request for c in instance.new_commands],
-                                              f"waiting ({len(instance.new_commands)} new command(s))", eager=spec,
-                                              cursor=instance.last_seq)
+            leased = self.lane.end_activation(
+                task_id,
+                [c.request for c in instance.new_commands],
+                f"waiting ({len(instance.new_commands)} new command(s))",
+                eager=spec,
+                cursor=instance.last_seq,
+            )
         finally:
             if eager is not None:
                 for activity_task in leased:
@@ -243,8 +288,12 @@ class WorkflowTaskRunner:
     def _report_failure(self, task_id: str, error: BaseException) -> None:
         """Fail the workflow task with the full stack text (the workflow's traceback and the
         activity's behind it), after recording the failure's cause chain as a task event."""
-        event = {"kind": "failed", "stage": "workflow", "message": (str(error) or type(error).__name__)[:2000],
-                 "details": {"failure_chain": failure_chain(error)}}
+        event = {
+            "kind": "failed",
+            "stage": "workflow",
+            "message": (str(error) or type(error).__name__)[:2000],
+            "details": {"failure_chain": failure_chain(error)},
+        }
         try:
             self.lane.event(task_id, event)
         except TaskGone:
@@ -262,8 +311,11 @@ class WorkflowTaskRunner:
             try:
                 error = outcome.exception()
                 if error is None:
-                    self.lane.complete(update_task, {"value": encode_value(outcome.result(), "update result", self.converter)},
-                                       lease_of=workflow_task)
+                    self.lane.complete(
+                        update_task,
+                        {"value": encode_value(outcome.result(), "update result", self.converter)},
+                        lease_of=workflow_task,
+                    )
                 else:
                     self.lane.fail(update_task, str(error) or type(error).__name__, failure_info(error), lease_of=workflow_task)
             except (TaskGone, TypeError) as err:
@@ -285,7 +337,9 @@ class WorkflowTaskRunner:
         queue = can.task_queue or info.task_queue
         next_id = can.workflow_id or info.workflow_id
         payload: Dict[str, Any] = {
-            "namespace": info.namespace, "workflowType": can.workflow_type, "workflowId": next_id,
+            "namespace": info.namespace,
+            "workflowType": can.workflow_type,
+            "workflowId": next_id,
             "continuedFromWorkflowId": info.workflow_id,
             "args": encode_args(can.next_values, "continue_as_new argument", self.converter),
         }
@@ -296,14 +350,27 @@ class WorkflowTaskRunner:
         headers = _headers(task.get("payload") or {})
         if headers:  # the next run carries what this one was started with (a trace goes on through the chain)
             payload["headers"] = headers
-        request: Dict[str, Any] = {"type": f"workflow:{can.workflow_type}", "namespace": info.namespace, "queue": queue,
-                                   "payload": payload}
+        request: Dict[str, Any] = {
+            "type": f"workflow:{can.workflow_type}",
+            "namespace": info.namespace,
+            "queue": queue,
+            "payload": payload,
+        }
         if can.lease_timeout_seconds:
             request["lease_timeout_seconds"] = can.lease_timeout_seconds
         next_task = self.lane.enqueue(request, lease_of=task["id"])
-        self.lane.complete(task["id"], {"message": "workflow continued as new", "continue_as_new": {
-            "workflow_id": next_id, "workflow_type": can.workflow_type, "task_queue": queue, "task_id": next_task["id"],
-        }})
+        self.lane.complete(
+            task["id"],
+            {
+                "message": "workflow continued as new",
+                "continue_as_new": {
+                    "workflow_id": next_id,
+                    "workflow_type": can.workflow_type,
+                    "task_queue": queue,
+                    "task_id": next_task["id"],
+                },
+            },
+        )
 
     # ------------------------------------------------------------------ queries and updates
 
@@ -311,8 +378,9 @@ class WorkflowTaskRunner:
         """The run's history events after ``last_seq`` (one request)."""
         return _after(self.lane.history(run_id, after=last_seq), last_seq)
 
-    def _live_query(self, run_id: str, name: str, args: List[Any],
-                    headers: Optional[Dict[str, Any]] = None) -> Optional[WorkflowFuture[Any]]:
+    def _live_query(
+        self, run_id: str, name: str, args: List[Any], headers: Optional[Dict[str, Any]] = None
+    ) -> Optional[WorkflowFuture[Any]]:
         """Answer from the cached live instance when it is up to date with history (else None)."""
         entry = self.cache.peek(run_id)
         if entry is None:
@@ -333,8 +401,11 @@ class WorkflowTaskRunner:
             workflow_type = payload.get("workflowType") or task["type"].split(":", 1)[1]
             target = self.workflows.get(workflow_type)
             if target is None:
-                raise ApplicationFailure(f"workflow {workflow_type} is not registered with this agent",
-                                         type="WorkflowNotRegistered", non_retryable=True)
+                raise ApplicationFailure(
+                    f"workflow {workflow_type} is not registered with this agent",
+                    type="WorkflowNotRegistered",
+                    non_retryable=True,
+                )
             run_id = str(payload.get("workflowRunId") or payload.get("workflowId") or "")
             if not run_id:
                 raise ApplicationFailure(f"{kind} task has no workflowId", type="InvalidPayload", non_retryable=True)
@@ -345,8 +416,15 @@ class WorkflowTaskRunner:
             else:
                 history = History(self.lane.history(run_id))
                 info = self._info(task, history, run_id, str(payload.get("workflowId") or run_id), str(workflow_type))
-                instance = WorkflowInstance(target, info, history, query_mode=True, live_after_seq=history.last_seq,
-                                            converter=self.converter, interceptors=self.interceptors)
+                instance = WorkflowInstance(
+                    target,
+                    info,
+                    history,
+                    query_mode=True,
+                    live_after_seq=history.last_seq,
+                    converter=self.converter,
+                    interceptors=self.interceptors,
+                )
                 try:
                     instance.activate()
                 except ContinueAsNew:
@@ -361,7 +439,8 @@ class WorkflowTaskRunner:
             if not outcome.done():
                 raise ApplicationFailure(
                     f"query handler {name!r} waited on a workflow future; query handlers must return without waiting",
-                    type="HandlerBlocked", non_retryable=True,
+                    type="HandlerBlocked",
+                    non_retryable=True,
                 )
             value = encode_value(outcome.result(), f"{kind} {name!r} result", self.converter)
         except (TaskGone, *TRANSIENT):

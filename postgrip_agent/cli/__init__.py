@@ -54,8 +54,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                 from ._agent import load_converter
 
                 converter = load_converter(spec)
-            client = Client.connect(address, token=getattr(args, "token", None),
-                                    namespace=getattr(args, "namespace", None) or "default", data_converter=converter)
+            client = Client.connect(
+                address,
+                token=getattr(args, "token", None),
+                namespace=getattr(args, "namespace", None) or "default",
+                data_converter=converter,
+            )
         return int(args.run(client, args, out))
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -72,8 +76,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _exit_code(err: Exception, debug: bool) -> Optional[int]:
     """Say what failed in one line on stderr and give the exit code; None for an error that is a bug."""
-    from ..errors import (InvalidArgumentError, NotFoundError, PostGripAgentError, TimeoutFailure, TransportError,
-                          UnauthorizedError)
+    from ..errors import (
+        InvalidArgumentError,
+        NotFoundError,
+        PostGripAgentError,
+        TimeoutFailure,
+        TransportError,
+        UnauthorizedError,
+    )
 
     if isinstance(err, TimeoutFailure):
         return _fail(str(err), EXIT_TIMEOUT, debug)
@@ -83,8 +93,11 @@ def _exit_code(err: Exception, debug: bool) -> Optional[int]:
         if err.reached_server:
             return _fail(f"the service did not answer in time: {err}", EXIT_FAILED, debug)
         text = str(err)
-        hint = ("" if "--address" in text else " (or pass --address)") if "POSTGRIP_AGENTORCHESTRATOR_URL" in text else \
-            " (set --address or POSTGRIP_AGENTORCHESTRATOR_URL)"
+        hint = (
+            ("" if "--address" in text else " (or pass --address)")
+            if "POSTGRIP_AGENTORCHESTRATOR_URL" in text
+            else " (set --address or POSTGRIP_AGENTORCHESTRATOR_URL)"
+        )
         return _fail(f"{err}{hint}", EXIT_UNREACHABLE, debug)
     if isinstance(err, UnauthorizedError):
         return _fail(f"{err}: give the service's token with --token (or POSTGRIP_TOKEN)", EXIT_FAILED, debug)

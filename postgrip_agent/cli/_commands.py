@@ -33,8 +33,14 @@ def timestamp(text: str, what: str) -> datetime:
 
 
 def _start(client: Client, args: argparse.Namespace) -> Any:
-    return client.start_workflow(args.workflow_type, *arguments(args), id=args.id, task_queue=args.task_queue,
-                                 id_reuse_policy=args.id_reuse_policy, run_timeout=args.run_timeout)
+    return client.start_workflow(
+        args.workflow_type,
+        *arguments(args),
+        id=args.id,
+        task_queue=args.task_queue,
+        id_reuse_policy=args.id_reuse_policy,
+        run_timeout=args.run_timeout,
+    )
 
 
 def start(client: Client, args: argparse.Namespace, out: Output) -> int:
@@ -66,9 +72,13 @@ def _hint_if_not_picked_up(client: Client, task_id: str, args: argparse.Namespac
     except Exception:  # only a hint: say nothing rather than something wrong
         return
     if task.state == "queued" and task.agent_id is None:
-        print(f"postgrip-agent: no agent has taken this {args.workflow_type} run after {PICKUP_HINT_SECONDS:g} s: "
-              f"is an agent with workflow {args.workflow_type!r} polling queue {args.task_queue!r}? "
-              f"(e.g. postgrip-agent agent MODULE -q {args.task_queue})", file=sys.stderr, flush=True)
+        print(
+            f"postgrip-agent: no agent has taken this {args.workflow_type} run after {PICKUP_HINT_SECONDS:g} s: "
+            f"is an agent with workflow {args.workflow_type!r} polling queue {args.task_queue!r}? "
+            f"(e.g. postgrip-agent agent MODULE -q {args.task_queue})",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def watch(client: Client, args: argparse.Namespace, out: Output) -> int:
@@ -89,8 +99,10 @@ def _follow_to_result(client: Client, handle: Any, out: Output, timeout: Optiona
     try:
         value = handle.result(timeout=None if deadline is None else max(0.1, deadline - time.monotonic()))
     except TimeoutFailure:
-        raise TimeoutFailure(f"workflow {handle.id} did not finish within {timeout:g} s; it goes on "
-                             f"(postgrip-agent workflow watch {handle.id}); exit 4") from None
+        raise TimeoutFailure(
+            f"workflow {handle.id} did not finish within {timeout:g} s; it goes on "
+            f"(postgrip-agent workflow watch {handle.id}); exit 4"
+        ) from None
     except PayloadConversionError as err:
         return _shown_as_stored(client, handle.id, out, err)
     except WorkflowFailureError as err:
@@ -110,13 +122,24 @@ def list_workflows(client: Client, args: argparse.Namespace, out: Output) -> int
     runs: List[wt.WorkflowExecution] = []
     token = args.page_token
     while True:
-        page, token = client.workflow.list_page(**_filters(args), page_size=500 if args.all else args.limit - len(runs),
-                                                page_token=token)
+        page, token = client.workflow.list_page(
+            **_filters(args), page_size=500 if args.all else args.limit - len(runs), page_token=token
+        )
         runs += page
         if token is None or (not args.all and len(runs) >= args.limit):
             break
-    rows = [{"id": run.id, "type": run.type, "state": run.state, "status": run.status, "queue": run.queue,
-             "run_id": run.run_id, "created": run.created_at} for run in runs]
+    rows = [
+        {
+            "id": run.id,
+            "type": run.type,
+            "state": run.state,
+            "status": run.status,
+            "queue": run.queue,
+            "run_id": run.run_id,
+            "created": run.created_at,
+        }
+        for run in runs
+    ]
     out.table(["id", "type", "status", "queue", "run_id", "created"], rows)
     if token is not None:
         print(f"postgrip-agent: more runs: --page-token {token}", file=sys.stderr, flush=True)
@@ -149,8 +172,11 @@ def _failed(workflow_id: str, out: Output, err: WorkflowFailureError) -> int:
 def _shown_as_stored(client: Client, workflow_id: str, out: Output, err: Exception) -> int:
     """A result encoded with codecs this command was not given: printed as stored, with a note."""
     stored = client.connection.request("GET", f"/api/v1/workflows/{quote_segment(workflow_id)}").get("result") or {}
-    print(f"postgrip-agent: the result is shown as stored: {err}; pass --data-converter MODULE:NAME to open it",
-          file=sys.stderr, flush=True)
+    print(
+        f"postgrip-agent: the result is shown as stored: {err}; pass --data-converter MODULE:NAME to open it",
+        file=sys.stderr,
+        flush=True,
+    )
     out.value(stored.get("value"))
     return 0
 
@@ -162,19 +188,34 @@ def count(client: Client, args: argparse.Namespace, out: Output) -> int:
 
 def describe(client: Client, args: argparse.Namespace, out: Output) -> int:
     run = client.get_workflow_handle(args.workflow_id).describe()
-    out.record({"workflow_id": run.id, "type": run.type, "state": run.state, "status": run.status, "run_id": run.run_id,
-                "task_queue": run.queue, "created": run.created_at, "updated": run.updated_at,
-                "pending_activities": [f"{a.activity_type} (attempt {a.attempt}, {a.state})" for a in run.pending_activities],
-                "result": run.result.value if run.result is not None else None, "error": run.error})
+    out.record(
+        {
+            "workflow_id": run.id,
+            "type": run.type,
+            "state": run.state,
+            "status": run.status,
+            "run_id": run.run_id,
+            "task_queue": run.queue,
+            "created": run.created_at,
+            "updated": run.updated_at,
+            "pending_activities": [f"{a.activity_type} (attempt {a.attempt}, {a.state})" for a in run.pending_activities],
+            "result": run.result.value if run.result is not None else None,
+            "error": run.error,
+        }
+    )
     return 0
 
 
 def show(client: Client, args: argparse.Namespace, out: Output) -> int:
     events = client.get_workflow_handle(args.workflow_id).fetch_history_events(wait_new_event=args.follow)
     if out.json and not args.follow:
-        out.table(["id", "type", "task_id", "created_at", "attributes"],
-                  [{"id": e.id, "type": e.type, "task_id": e.task_id, "created_at": e.created_at,
-                    "attributes": e.attributes} for e in events])
+        out.table(
+            ["id", "type", "task_id", "created_at", "attributes"],
+            [
+                {"id": e.id, "type": e.type, "task_id": e.task_id, "created_at": e.created_at, "attributes": e.attributes}
+                for e in events
+            ],
+        )
         return 0
     for event in events:
         if out.json:  # one JSON object per line while following
@@ -220,23 +261,38 @@ def terminate(client: Client, args: argparse.Namespace, out: Output) -> int:
 def _schedule_row(schedule: wt.Schedule) -> Dict[str, Any]:
     spec = schedule.spec
     every = spec.cron or (f"every {spec.interval_seconds}s" if spec.interval_seconds else "calendar")
-    return {"id": schedule.id, "state": schedule.state, "workflow": schedule.action.workflow_type, "spec": every,
-            "next_run": schedule.next_run_at, "last_run": schedule.last_run_at}
+    return {
+        "id": schedule.id,
+        "state": schedule.state,
+        "workflow": schedule.action.workflow_type,
+        "spec": every,
+        "next_run": schedule.next_run_at,
+        "last_run": schedule.last_run_at,
+    }
 
 
 def schedule_create(client: Client, args: argparse.Namespace, out: Output) -> int:
     if not args.cron and not args.interval:
         raise UsageError("a schedule needs --cron EXPR or --interval SECONDS")
     created = client.schedule.create_workflow_schedule(
-        workflow=args.workflow, schedule_id=args.schedule_id, task_queue=args.task_queue, args=arguments(args),
-        cron=args.cron, interval=args.interval, timezone=args.timezone, overlap_policy=args.overlap_policy)
+        workflow=args.workflow,
+        schedule_id=args.schedule_id,
+        task_queue=args.task_queue,
+        args=arguments(args),
+        cron=args.cron,
+        interval=args.interval,
+        timezone=args.timezone,
+        overlap_policy=args.overlap_policy,
+    )
     out.record(_schedule_row(created))
     return 0
 
 
 def schedule_list(client: Client, args: argparse.Namespace, out: Output) -> int:
-    out.table(["id", "state", "workflow", "spec", "next_run", "last_run"],
-              [_schedule_row(s) for s in client.schedule.list(state=args.state)])
+    out.table(
+        ["id", "state", "workflow", "spec", "next_run", "last_run"],
+        [_schedule_row(s) for s in client.schedule.list(state=args.state)],
+    )
     return 0
 
 
@@ -256,14 +312,24 @@ def schedule_action(action: str) -> Command:
             answer = getattr(schedules, action)(args.schedule_id, args.reason)
         out.record(wt.to_json(answer) if hasattr(answer, "__attrs_attrs__") else {"schedule_id": args.schedule_id})
         return 0
+
     return run
 
 
 def task_list(client: Client, args: argparse.Namespace, out: Output) -> int:
     rows = []
     for task in client.task.list(queue=args.queue, type=args.type, state=args.state, page_size=min(args.limit, 500)):
-        rows.append({"id": task.id, "type": task.type, "state": task.state, "queue": task.queue,
-                     "attempt": task.attempt, "agent": task.agent_id, "updated": task.updated_at})
+        rows.append(
+            {
+                "id": task.id,
+                "type": task.type,
+                "state": task.state,
+                "queue": task.queue,
+                "attempt": task.attempt,
+                "agent": task.agent_id,
+                "updated": task.updated_at,
+            }
+        )
         if len(rows) >= args.limit:
             break
     out.table(["id", "type", "state", "queue", "attempt", "agent", "updated"], rows)
@@ -281,27 +347,48 @@ def task_queue_describe(client: Client, args: argparse.Namespace, out: Output) -
     if out.json:
         out.record(_queue_json(queue))
         return 0
-    out.table(["agent_id", "task_types", "last_seen"],
-              [{"agent_id": p.agent_id, "task_types": ", ".join(p.task_types) or "(every type)", "last_seen": p.last_seen}
-               for p in queue.pollers])
+    out.table(
+        ["agent_id", "task_types", "last_seen"],
+        [
+            {"agent_id": p.agent_id, "task_types": ", ".join(p.task_types) or "(every type)", "last_seen": p.last_seen}
+            for p in queue.pollers
+        ],
+    )
     backlog = ", ".join(f"{kind} {count}" for kind, count in sorted(queue.backlog.items())) or "empty"
     out.line(f"backlog: {backlog}")
     if not queue.pollers:
-        print(f"postgrip-agent: no agent has polled queue {args.queue!r}; start one with "
-              f"postgrip-agent agent MODULE -q {args.queue}", file=sys.stderr, flush=True)
+        print(
+            f"postgrip-agent: no agent has polled queue {args.queue!r}; start one with "
+            f"postgrip-agent agent MODULE -q {args.queue}",
+            file=sys.stderr,
+            flush=True,
+        )
     return 0
 
 
 def task_queue_list(client: Client, args: argparse.Namespace, out: Output) -> int:
     raw = client.connection.request("GET", "/api/v1/task-queues", params={"namespace": client.namespace})
-    out.table(["queue", "agents", "task_types"],
-              [{"queue": q["queue"], "agents": len(q["pollers"]),
-                "task_types": ", ".join(sorted({t for p in q["pollers"] for t in p["task_types"]})) or "(every type)"}
-               for q in raw])
+    out.table(
+        ["queue", "agents", "task_types"],
+        [
+            {
+                "queue": q["queue"],
+                "agents": len(q["pollers"]),
+                "task_types": ", ".join(sorted({t for p in q["pollers"] for t in p["task_types"]})) or "(every type)",
+            }
+            for q in raw
+        ],
+    )
     return 0
 
 
 def _queue_json(queue: Any) -> Dict[str, Any]:
-    return {"namespace": queue.namespace, "queue": queue.queue, "backlog": queue.backlog,
-            "pollers": [{"agent_id": p.agent_id, "task_types": p.task_types,
-                         "last_seen": p.last_seen.isoformat() if p.last_seen else None} for p in queue.pollers]}
+    return {
+        "namespace": queue.namespace,
+        "queue": queue.queue,
+        "backlog": queue.backlog,
+        "pollers": [
+            {"agent_id": p.agent_id, "task_types": p.task_types, "last_seen": p.last_seen.isoformat() if p.last_seen else None}
+            for p in queue.pollers
+        ],
+    }

@@ -65,41 +65,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--args", metavar="JSON-ARRAY", help="all the arguments, as one JSON array")
 
 
-
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
     s = argparse.SUPPRESS
-    common.add_argument("--address", default=s, help="the service's URL (env POSTGRIP_AGENTORCHESTRATOR_URL; "
-                                                     "default http://127.0.0.1:4100)")
+    common.add_argument(
+        "--address", default=s, help="the service's URL (env POSTGRIP_AGENTORCHESTRATOR_URL; default http://127.0.0.1:4100)"
+    )
     common.add_argument("--token", default=s, help="bearer token for the service (env POSTGRIP_TOKEN)")
     common.add_argument("--namespace", default=s, help="namespace (default 'default')")
     common.add_argument("--output", "-o", choices=("table", "json"), default=s, help="table (default) or json")
-    common.add_argument("--log-level", default=s, help=f"logging level: {', '.join(LEVELS)} (default WARNING; "
-                                                       "INFO for server and agent)")
-    common.add_argument("--data-converter", default=s, metavar="MODULE:NAME",
-                        help="a postgrip_agent.converter.DataConverter (or a function returning one) whose codecs "
-                             "open encrypted payloads, e.g. myapp.payloads:converter (env POSTGRIP_DATA_CONVERTER); "
-                             "without it, encoded values are shown as stored")
+    common.add_argument(
+        "--log-level", default=s, help=f"logging level: {', '.join(LEVELS)} (default WARNING; INFO for server and agent)"
+    )
+    common.add_argument(
+        "--data-converter",
+        default=s,
+        metavar="MODULE:NAME",
+        help="a postgrip_agent.converter.DataConverter (or a function returning one) whose codecs "
+        "open encrypted payloads, e.g. myapp.payloads:converter (env POSTGRIP_DATA_CONVERTER); "
+        "without it, encoded values are shown as stored",
+    )
     common.add_argument("--debug", action="store_true", default=s, help="show the traceback of an error")
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(prog="postgrip-agent", parents=[common],
-                                     description="PostGrip Agent workflows, synchronously: the local service, "
-                                                 "agents, workflows, schedules and tasks.")
+    parser = argparse.ArgumentParser(
+        prog="postgrip-agent",
+        parents=[common],
+        description="PostGrip Agent workflows, synchronously: the local service, agents, workflows, schedules and tasks.",
+    )
     parser.add_argument("--version", action="version", version=f"postgrip-agent {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_server(_Sub(commands, common))
     _add_agent(_Sub(commands, common))
 
     workflow = commands.add_parser("workflow", help="start, inspect and steer workflows").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     sub = _Sub(workflow, common)
-    for name, run, help_text in (("start", Run("_commands", "start"), "start a workflow and print its id"),
-                                 ("execute", Run("_commands", "execute"), "start a workflow, show its progress, print its result")):
+    for name, run, help_text in (
+        ("start", Run("_commands", "start"), "start a workflow and print its id"),
+        ("execute", Run("_commands", "execute"), "start a workflow, show its progress, print its result"),
+    ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("workflow_type", metavar="TYPE", help="the workflow's registered name")
         p.add_argument("--id", help="workflow id (default: a new UUID)")
@@ -117,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, run in (("list", Run("_commands", "list_workflows")), ("count", Run("_commands", "count"))):
         p = sub.add_parser(name, help=f"{name} workflows (filters combine)")
         p.add_argument("--type", help="workflow type")
-        p.add_argument("--state", choices=("running", "succeeded", "failed", "cancelled", "terminated", "timed_out",
-                                           "continued_as_new"))
+        p.add_argument(
+            "--state", choices=("running", "succeeded", "failed", "cancelled", "terminated", "timed_out", "continued_as_new")
+        )
         p.add_argument("--task-queue", "-q")
         p.add_argument("--query", help="search attribute filter, e.g. 'customer=acme'")
         if name == "list":
@@ -137,7 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("workflow_id", metavar="ID")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until the run ends")
     p.set_defaults(run=Run("_commands", "show"))
-    for name, run in (("signal", Run("_commands", "signal")), ("query", Run("_commands", "query")), ("update", Run("_commands", "update"))):
+    for name, run in (
+        ("signal", Run("_commands", "signal")),
+        ("query", Run("_commands", "query")),
+        ("update", Run("_commands", "update")),
+    ):
         p = sub.add_parser(name, help=f"{name} a workflow")
         p.add_argument("workflow_id", metavar="ID")
         p.add_argument("name", metavar="NAME", help=f"the {name}'s name")
@@ -150,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
 
     schedule = commands.add_parser("schedule", help="manage schedules").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     sub = _Sub(schedule, common)
     p = sub.add_parser("create", help="create a schedule that starts a workflow")
     p.add_argument("schedule_id", metavar="ID")
@@ -191,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=Run("_commands", "task_describe"))
 
     queues = commands.add_parser("task-queue", help="which agents poll which queues").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     sub = _Sub(queues, common)
     p = sub.add_parser("describe", help="the agents polling a queue (types, last seen) and its backlog")
     p.add_argument("queue", metavar="QUEUE")
@@ -212,35 +229,51 @@ class _Sub:
         return parser
 
 
-
 def _add_server(commands: Any) -> None:
     parser = commands.add_parser("server", help="run the local runtime service (PostGrip Agent API on SQLite or PostgreSQL)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4100, help="port to listen on (default 4100; 0 picks one)")
-    parser.add_argument("--db", default="./postgrip.db",
-                        help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host/db[?schema=S] "
-                             "(pip install 'postgrip-agent-sync[postgres]'); default ./postgrip.db")
-    parser.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full",
-                        help="how a SQLite --db commits: full (default) syncs every commit to disk, so what the "
-                             "service acknowledged survives a power loss; normal syncs at checkpoints only, faster, "
-                             "and a power loss may undo the last commits (a process crash loses nothing either way)")
-    parser.add_argument("--unpolled-warning-after", type=float, default=300.0, metavar="SECONDS",
-                        help="warn the caller who starts a run of a workflow type no agent has polled its queue for "
-                             "within this long (default 300; 0: never)")
+    parser.add_argument(
+        "--db",
+        default="./postgrip.db",
+        help="SQLite file, :memory:, or a PostgreSQL URL postgresql://user@host/db[?schema=S] "
+        "(pip install 'postgrip-agent-sync[postgres]'); default ./postgrip.db",
+    )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=("full", "normal"),
+        default="full",
+        help="how a SQLite --db commits: full (default) syncs every commit to disk, so what the "
+        "service acknowledged survives a power loss; normal syncs at checkpoints only, faster, "
+        "and a power loss may undo the last commits (a process crash loses nothing either way)",
+    )
+    parser.add_argument(
+        "--unpolled-warning-after",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="warn the caller who starts a run of a workflow type no agent has polled its queue for "
+        "within this long (default 300; 0: never)",
+    )
     parser.add_argument("--auth-token", default=None, help="require 'Authorization: Bearer TOKEN' on the API")
-    parser.add_argument("--insecure", action="store_true",
-                        help="allow a non-loopback --host without --auth-token (only on a network you trust)")
+    parser.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without --auth-token (only on a network you trust)"
+    )
     parser.set_defaults(run=Run("_server", "run"), needs_client=False)
 
 
-
 def _add_agent(commands: Any) -> None:
-    parser = commands.add_parser("agent", help="run an agent for the workflows and activities of MODULEs",
-                                 description=AGENT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "agent",
+        help="run an agent for the workflows and activities of MODULEs",
+        description=AGENT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("modules", nargs="+", metavar="MODULE", help="module path, e.g. myapp.workflows")
     parser.add_argument("--task-queue", "-q", required=True, help="the queue to poll")
     parser.add_argument("--identity", help="the agent's id (default: host-pid-random)")
-    parser.add_argument("--grace", type=float, default=30.0,
-                        help="seconds in-flight work may take to finish on SIGTERM/SIGINT (default 30)")
+    parser.add_argument(
+        "--grace", type=float, default=30.0, help="seconds in-flight work may take to finish on SIGTERM/SIGINT (default 30)"
+    )
     parser.add_argument("--max-concurrent-activities", type=int, default=None, help="activity threads (default 100)")
     parser.set_defaults(run=Run("_agent", "run"))

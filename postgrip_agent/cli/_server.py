@@ -44,9 +44,15 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     _check_db(args.db)
     existed = [p for p in (args.db, args.db + "-wal", args.db + "-shm") if os.path.exists(p)]
     try:
-        server = LocalServer(db=args.db, host=args.host, port=args.port, auth_token=args.auth_token,
-                             insecure=args.insecure, sqlite_synchronous=args.sqlite_synchronous,
-                             unpolled_warning_after=args.unpolled_warning_after)
+        server = LocalServer(
+            db=args.db,
+            host=args.host,
+            port=args.port,
+            auth_token=args.auth_token,
+            insecure=args.insecure,
+            sqlite_synchronous=args.sqlite_synchronous,
+            unpolled_warning_after=args.unpolled_warning_after,
+        )
         server.start()
     except ValueError as err:  # refused before anything was created (a public address without a token, ...)
         raise UsageError(str(err)) from err
@@ -55,8 +61,10 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
     except OSError as err:
         _remove_new_files(args.db, existed)  # nothing is left behind by a start that failed
         if err.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {args.port} on {args.host} is already in use; stop what holds it or pass "
-                             "--port with another number (0 picks a free one)") from err
+            raise UsageError(
+                f"port {args.port} on {args.host} is already in use; stop what holds it or pass "
+                "--port with another number (0 picks a free one)"
+            ) from err
         if err.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {err.strerror}; check --host and --port") from err
         raise

@@ -20,12 +20,24 @@ class LazyClient:
     address. A process forked after that (a pre-fork server) makes its own on first use instead
     of sharing the parent's connections."""
 
-    def __init__(self, address: Optional[str] = None, *, token: Optional[str] = None, namespace: str = "default",
-                 task_queue: str = "default", retry_seconds: float = DEFAULT_RETRY_SECONDS,
-                 **connection_options: Any) -> None:
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        *,
+        token: Optional[str] = None,
+        namespace: str = "default",
+        task_queue: str = "default",
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        **connection_options: Any,
+    ) -> None:
         self.address = address or os.environ.get("POSTGRIP_AGENTORCHESTRATOR_URL")
-        self._options = dict(token=token, namespace=namespace, default_task_queue=task_queue,
-                             retry=RetryOptions(max_elapsed=float(retry_seconds)), **connection_options)
+        self._options = dict(
+            token=token,
+            namespace=namespace,
+            default_task_queue=task_queue,
+            retry=RetryOptions(max_elapsed=float(retry_seconds)),
+            **connection_options,
+        )
         self._client: Optional[Client] = None
         self._pid = 0
         self._lock = threading.Lock()

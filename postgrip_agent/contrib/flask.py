@@ -47,13 +47,17 @@ class PostGrip:
     def init_app(self, app: Flask, *, workflows: Sequence[Any] = (), activities: Sequence[Any] = ()) -> None:
         config = app.config
         state = _State(
-            LazyClient(config.get("POSTGRIP_ADDRESS"), token=config.get("POSTGRIP_TOKEN"),
-                       namespace=config.get("POSTGRIP_NAMESPACE", "default"),
-                       task_queue=config.get("POSTGRIP_TASK_QUEUE", "default"),
-                       retry_seconds=config.get("POSTGRIP_RETRY_SECONDS", DEFAULT_RETRY_SECONDS)),
+            LazyClient(
+                config.get("POSTGRIP_ADDRESS"),
+                token=config.get("POSTGRIP_TOKEN"),
+                namespace=config.get("POSTGRIP_NAMESPACE", "default"),
+                task_queue=config.get("POSTGRIP_TASK_QUEUE", "default"),
+                retry_seconds=config.get("POSTGRIP_RETRY_SECONDS", DEFAULT_RETRY_SECONDS),
+            ),
             list(workflows) or self._workflows or list(config.get("POSTGRIP_WORKFLOWS", ())),
             list(activities) or self._activities or list(config.get("POSTGRIP_ACTIVITIES", ())),
-            config.get("POSTGRIP_TASK_QUEUE", "default"), float(config.get("POSTGRIP_AGENT_GRACE", 30.0)),
+            config.get("POSTGRIP_TASK_QUEUE", "default"),
+            float(config.get("POSTGRIP_AGENT_GRACE", 30.0)),
         )
         app.extensions[EXTENSION] = state
         if config.get("POSTGRIP_RUN_AGENT", False):
@@ -73,8 +77,7 @@ class PostGrip:
 
 
 class _State:
-    def __init__(self, client: LazyClient, workflows: List[Any], activities: List[Any], task_queue: str,
-                 grace: float) -> None:
+    def __init__(self, client: LazyClient, workflows: List[Any], activities: List[Any], task_queue: str, grace: float) -> None:
         self.client = client
         self.workflows, self.activities = workflows, activities
         self.task_queue, self.grace = task_queue, grace
@@ -83,8 +86,7 @@ class _State:
     def start_agent(self) -> Agent:
         if self.agent is None:
             workflows, activities = _resolve(self.workflows, self.activities)
-            self.agent = Agent(self.client.get(), task_queue=self.task_queue, workflows=workflows,
-                               activities=activities).start()
+            self.agent = Agent(self.client.get(), task_queue=self.task_queue, workflows=workflows, activities=activities).start()
             atexit.register(self.stop_agent)
         return self.agent
 

@@ -28,8 +28,9 @@ try:
     from opentelemetry import context as otel_context, propagate, trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError as err:  # pragma: no cover - the optional extra
-    raise ImportError("postgrip_agent.contrib.opentelemetry needs opentelemetry-api: "
-                      "pip install 'postgrip-agent-sync[opentelemetry]'") from err
+    raise ImportError(
+        "postgrip_agent.contrib.opentelemetry needs opentelemetry-api: pip install 'postgrip-agent-sync[opentelemetry]'"
+    ) from err
 
 from .. import workflow
 from ..interceptor import (
@@ -77,8 +78,9 @@ class TracingInterceptor(Interceptor):
         self.tracer = tracer or trace.get_tracer("postgrip_agent")
 
     @contextlib.contextmanager
-    def span(self, name: str, kind: SpanKind, parent: Any = None, attributes: Optional[Dict[str, Any]] = None,
-             ended: bool = False) -> Iterator[None]:
+    def span(
+        self, name: str, kind: SpanKind, parent: Any = None, attributes: Optional[Dict[str, Any]] = None, ended: bool = False
+    ) -> Iterator[None]:
         """A span (child of ``parent``, a context, else the current one) current inside the block;
         ``ended``: ended as it starts (workflow code)."""
         span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes or {})
@@ -119,8 +121,11 @@ class _ClientTracing(OutboundInterceptor):
         self.tracing = tracing
 
     def start_workflow(self, input: StartWorkflowInput) -> Any:
-        with self.tracing.span(f"StartWorkflow:{input.workflow}", SpanKind.CLIENT,
-                               attributes={"postgrip.workflow_id": input.id, "postgrip.task_queue": input.task_queue}):
+        with self.tracing.span(
+            f"StartWorkflow:{input.workflow}",
+            SpanKind.CLIENT,
+            attributes={"postgrip.workflow_id": input.id, "postgrip.task_queue": input.task_queue},
+        ):
             _inject(input.headers)
             return self.next.start_workflow(input)
 
@@ -135,8 +140,9 @@ class _ClientTracing(OutboundInterceptor):
             return self.next.query_workflow(input)
 
     def start_workflow_update(self, input: StartWorkflowUpdateInput) -> Any:
-        with self.tracing.span(f"StartWorkflowUpdate:{input.update}", SpanKind.CLIENT,
-                               attributes={"postgrip.workflow_id": input.id}):
+        with self.tracing.span(
+            f"StartWorkflowUpdate:{input.update}", SpanKind.CLIENT, attributes={"postgrip.workflow_id": input.id}
+        ):
             _inject(input.headers)
             return self.next.start_workflow_update(input)
 
@@ -150,8 +156,12 @@ class _ActivityTracing(ActivityInboundInterceptor):
         from .. import activity
 
         info = activity.info()
-        with self.tracing.span(f"RunActivity:{info.activity_type}", SpanKind.SERVER, _extracted(input.headers),
-                               {"postgrip.workflow_id": info.workflow_id or "", "postgrip.attempt": info.attempt}):
+        with self.tracing.span(
+            f"RunActivity:{info.activity_type}",
+            SpanKind.SERVER,
+            _extracted(input.headers),
+            {"postgrip.workflow_id": info.workflow_id or "", "postgrip.attempt": info.attempt},
+        ):
             return self.next.execute_activity(input)
 
 
@@ -163,16 +173,22 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
     def start_activity(self, input: StartActivityInput) -> Any:
         if workflow.is_replaying():  # a replayed command is not sent again: no span, no header
             return self.next.start_activity(input)
-        with self.inbound.tracing.span(f"StartActivity:{input.activity}", SpanKind.CLIENT, self.inbound.parent,
-                                       self.inbound.attributes(), ended=True):
+        with self.inbound.tracing.span(
+            f"StartActivity:{input.activity}", SpanKind.CLIENT, self.inbound.parent, self.inbound.attributes(), ended=True
+        ):
             _inject(input.headers)
         return self.next.start_activity(input)
 
     def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
         if workflow.is_replaying():
             return self.next.start_child_workflow(input)
-        with self.inbound.tracing.span(f"StartChildWorkflow:{input.workflow}", SpanKind.CLIENT, self.inbound.parent,
-                                       {**self.inbound.attributes(), "postgrip.child_workflow_id": input.id}, ended=True):
+        with self.inbound.tracing.span(
+            f"StartChildWorkflow:{input.workflow}",
+            SpanKind.CLIENT,
+            self.inbound.parent,
+            {**self.inbound.attributes(), "postgrip.child_workflow_id": input.id},
+            ended=True,
+        ):
             _inject(input.headers)
         return self.next.start_child_workflow(input)
 

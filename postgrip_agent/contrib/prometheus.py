@@ -20,8 +20,9 @@ try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 except ImportError as err:  # pragma: no cover - the optional extra
-    raise ImportError("postgrip_agent.contrib.prometheus needs prometheus_client: "
-                      "pip install 'postgrip-agent-sync[metrics]'") from err
+    raise ImportError(
+        "postgrip_agent.contrib.prometheus needs prometheus_client: pip install 'postgrip-agent-sync[metrics]'"
+    ) from err
 
 __all__ = ["AgentMetrics"]
 
@@ -36,12 +37,26 @@ class AgentMetrics:
         registry = registry if registry is not None else REGISTRY
         self._agents: List[Any] = []
         self._lock = threading.Lock()
-        self.poll_seconds = Histogram("postgrip_agent_poll_seconds", "Time an agent's poll took (long-polls wait for work)",
-                                      ["lane", "outcome"], buckets=_BUCKETS, registry=registry)
-        self.task_seconds = Histogram("postgrip_agent_task_seconds", "Time an agent spent running a task",
-                                      ["lane", "task_type"], buckets=_BUCKETS, registry=registry)
-        self.task_failures = Counter("postgrip_agent_task_failures", "Tasks that failed (an activity raised, or the "
-                                     "agent could not run the task)", ["lane", "task_type"], registry=registry)
+        self.poll_seconds = Histogram(
+            "postgrip_agent_poll_seconds",
+            "Time an agent's poll took (long-polls wait for work)",
+            ["lane", "outcome"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.task_seconds = Histogram(
+            "postgrip_agent_task_seconds",
+            "Time an agent spent running a task",
+            ["lane", "task_type"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.task_failures = Counter(
+            "postgrip_agent_task_failures",
+            "Tasks that failed (an activity raised, or the agent could not run the task)",
+            ["lane", "task_type"],
+            registry=registry,
+        )
         registry.register(self)
 
     def attach(self, agent: Any) -> None:

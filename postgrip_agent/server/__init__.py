@@ -92,30 +92,47 @@ class LocalServer:
         Listening on an address other than loopback without ``auth_token`` would serve anyone who
         can reach it: it is refused (``ValueError``) unless ``insecure=True`` says that is meant."""
         if auth_token is None and not insecure and not _loopback(host):
-            raise ValueError(f"refusing to listen on {host} without an auth token: anyone who can reach it could run "
-                             "and read workflows. Give auth_token (--auth-token), listen on 127.0.0.1, or pass "
-                             "insecure=True (--insecure) if the network itself is trusted")
+            raise ValueError(
+                f"refusing to listen on {host} without an auth token: anyone who can reach it could run "
+                "and read workflows. Give auth_token (--auth-token), listen on 127.0.0.1, or pass "
+                "insecure=True (--insecure) if the network itself is trusted"
+            )
         self.db = db
         self.clock = clock or Clock()
         self.store = store or open_store(db, sqlite_synchronous=sqlite_synchronous)
         try:
-            self._build(auth_token, round_trip_extensions, tick_lag_limit, host, port, max_connections,
-                        idle_timeout, header_timeout)
+            self._build(
+                auth_token, round_trip_extensions, tick_lag_limit, host, port, max_connections, idle_timeout, header_timeout
+            )
             self.engine.pollers.window = float(unpolled_warning_after)
         except BaseException:
             if store is None:
                 self.store.close()  # a port in use leaves no connection pool or listener behind
             raise
 
-    def _build(self, auth_token: Optional[str], round_trip_extensions: bool, tick_lag_limit: float, host: str,
-               port: int, max_connections: int, idle_timeout: float, header_timeout: float) -> None:
+    def _build(
+        self,
+        auth_token: Optional[str],
+        round_trip_extensions: bool,
+        tick_lag_limit: float,
+        host: str,
+        port: int,
+        max_connections: int,
+        idle_timeout: float,
+        header_timeout: float,
+    ) -> None:
         self.engine = Engine(self.store, self.clock, auth_token=auth_token)
         self.schedules = ScheduleService(self.engine)
-        self.api = Api(self.engine, auth_token=auth_token, extra_routes=schedule_routes(self.schedules),
-                       round_trip_extensions=round_trip_extensions)
+        self.api = Api(
+            self.engine,
+            auth_token=auth_token,
+            extra_routes=schedule_routes(self.schedules),
+            round_trip_extensions=round_trip_extensions,
+        )
         self.api.tick_lag_limit = tick_lag_limit
-        self._http: HttpServer = make_http_server(self.api, host, port, max_connections=max_connections,
-                                                  idle_timeout=idle_timeout, header_timeout=header_timeout)
+        self._http: HttpServer = make_http_server(
+            self.api, host, port, max_connections=max_connections, idle_timeout=idle_timeout, header_timeout=header_timeout
+        )
         self._stopped = threading.Event()
         self._threads: List[threading.Thread] = []
         self._started = False
@@ -143,8 +160,7 @@ class LocalServer:
         ``Client.connect(server)`` mounts one: a Client and an Agent in this process then reach
         the service with the same API, status codes and errors as over HTTP, at a fraction of
         the cost. Calls fail as a refused connection would while the server is not running."""
-        return InProcessAdapter(self.api.route, self.api.extensions,
-                                lambda: self._started and not self._stopped.is_set())
+        return InProcessAdapter(self.api.route, self.api.extensions, lambda: self._started and not self._stopped.is_set())
 
     def start(self) -> "LocalServer":
         if self._started:
@@ -157,8 +173,11 @@ class LocalServer:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        log.info("PostGrip Agent local service listening on %s (db %s)", self.address,
-                 safe_url(self.db) if is_postgres_url(self.db) else self.db)
+        log.info(
+            "PostGrip Agent local service listening on %s (db %s)",
+            self.address,
+            safe_url(self.db) if is_postgres_url(self.db) else self.db,
+        )
         return self
 
     def serve_forever(self) -> None:

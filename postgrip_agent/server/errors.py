@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 class ServiceError(Exception):
     status = 500
     code = "internal"

@@ -143,8 +143,13 @@ def extract(root: Path) -> Dict[str, Any]:
     for target, (origin, extra) in FORWARDS.items():
         callables[target] = sorted((set(callables.get(target, [])) | set(callables[origin]) | set(extra)) - {"options"})
     callables.pop("postgrip_agent.Connection")
-    return {"package": "postgrip-agent", "version": _version(root), "excluded": EXCLUDED,
-            "names": sorted(set(names)), "keywords": {k: v for k, v in sorted(callables.items()) if v}}
+    return {
+        "package": "postgrip-agent",
+        "version": _version(root),
+        "excluded": EXCLUDED,
+        "names": sorted(set(names)),
+        "keywords": {k: v for k, v in sorted(callables.items()) if v},
+    }
 
 
 def _version(root: Path) -> Optional[str]:

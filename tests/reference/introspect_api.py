@@ -68,8 +68,11 @@ def surface() -> Dict[str, Any]:
         if found:
             keywords.setdefault(path, set()).update(found)
 
-    for prefix, module in (("postgrip_agent", postgrip_agent), ("postgrip_agent.workflow", workflow),
-                           ("postgrip_agent.activity", activity)):
+    for prefix, module in (
+        ("postgrip_agent", postgrip_agent),
+        ("postgrip_agent.workflow", workflow),
+        ("postgrip_agent.activity", activity),
+    ):
         for name in module.__all__:
             if _excluded(name):
                 continue
@@ -99,9 +102,13 @@ def surface() -> Dict[str, Any]:
         user = {mine for mine, theirs in renames.items() if theirs in wire or theirs == "search_attributes"}
         keywords.setdefault(path, set()).update((wire - set(renames.values())) | user)
         keywords[path].discard("options")
-    return {"package": "postgrip-agent", "version": getattr(postgrip_agent, "__version__", None) or read["version"],
-            "excluded": extract_api.EXCLUDED, "names": sorted(names),
-            "keywords": {path: sorted(found) for path, found in sorted(keywords.items())}}
+    return {
+        "package": "postgrip-agent",
+        "version": getattr(postgrip_agent, "__version__", None) or read["version"],
+        "excluded": extract_api.EXCLUDED,
+        "names": sorted(names),
+        "keywords": {path: sorted(found) for path, found in sorted(keywords.items())},
+    }
 
 
 if __name__ == "__main__":

@@ -45,11 +45,17 @@ async def main(address: str) -> None:
             if any(event["type"] == "ActivityTaskCompleted" for event in history):
                 break
             await asyncio.sleep(0.01)
-        marker = {"type": "marker", "queue": "reference",
-                  "payload": {"workflowTaskId": history[0]["task_id"], "markerName": "patch:ref-check"}}
-        request = urllib.request.Request(f"{address}/api/v1/tasks", data=json.dumps(marker).encode(), method="POST",
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": f"Bearer {os.environ['POSTGRIP_TOKEN']}"})
+        marker = {
+            "type": "marker",
+            "queue": "reference",
+            "payload": {"workflowTaskId": history[0]["task_id"], "markerName": "patch:ref-check"},
+        }
+        request = urllib.request.Request(
+            f"{address}/api/v1/tasks",
+            data=json.dumps(marker).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {os.environ['POSTGRIP_TOKEN']}"},
+        )
         await asyncio.to_thread(urllib.request.urlopen, request)
         await handle.signal(ADD, "ada")
         return await handle.result(timeout=30)

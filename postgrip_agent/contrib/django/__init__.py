@@ -43,10 +43,19 @@ def settings() -> Dict[str, Any]:
     if unknown:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(f"POSTGRIP has unknown key(s) {', '.join(unknown)}; "
-                                   "use ADDRESS, TOKEN, NAMESPACE, TASK_QUEUE, GRACE and RETRY_SECONDS")
-    return {"ADDRESS": None, "TOKEN": None, "NAMESPACE": "default", "TASK_QUEUE": "default", "GRACE": 30.0,
-            "RETRY_SECONDS": DEFAULT_RETRY_SECONDS, **given}
+        raise ImproperlyConfigured(
+            f"POSTGRIP has unknown key(s) {', '.join(unknown)}; "
+            "use ADDRESS, TOKEN, NAMESPACE, TASK_QUEUE, GRACE and RETRY_SECONDS"
+        )
+    return {
+        "ADDRESS": None,
+        "TOKEN": None,
+        "NAMESPACE": "default",
+        "TASK_QUEUE": "default",
+        "GRACE": 30.0,
+        "RETRY_SECONDS": DEFAULT_RETRY_SECONDS,
+        **given,
+    }
 
 
 def get_client() -> Client:
@@ -54,8 +63,13 @@ def get_client() -> Client:
     global _shared
     if _shared is None:
         config = settings()
-        _shared = LazyClient(config["ADDRESS"], token=config["TOKEN"], namespace=config["NAMESPACE"],
-                             task_queue=config["TASK_QUEUE"], retry_seconds=config["RETRY_SECONDS"])
+        _shared = LazyClient(
+            config["ADDRESS"],
+            token=config["TOKEN"],
+            namespace=config["NAMESPACE"],
+            task_queue=config["TASK_QUEUE"],
+            retry_seconds=config["RETRY_SECONDS"],
+        )
     return _shared.get()
 
 

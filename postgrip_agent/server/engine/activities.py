@@ -77,11 +77,15 @@ class Activities:
             return
         kind = task.timeout_kind or "START_TO_CLOSE"
         self.state.defer(lambda: self.state.metrics.timed_out(kind))
-        name = (task.payload or {}).get("activityType") or task.type[len("activity:"):]
+        name = (task.payload or {}).get("activityType") or task.type[len("activity:") :]
         message = f"activity {name} timed out ({kind}) on attempt {task.attempt}"
         # schedule-to-close ends all retrying; a retry of a schedule-to-start timeout would queue the same way
-        failure = {"message": message, "type": "TimeoutFailure", "non_retryable": kind in ("SCHEDULE_TO_CLOSE", "SCHEDULE_TO_START"),
-                   "details": [{"timeout_type": kind}]}
+        failure = {
+            "message": message,
+            "type": "TimeoutFailure",
+            "non_retryable": kind in ("SCHEDULE_TO_CLOSE", "SCHEDULE_TO_START"),
+            "details": [{"timeout_type": kind}],
+        }
         run = self.state.open_run(task.run_id)
         if run is None:
             self.state.finish_task(task, "failed", now, result={"failure": failure}, error=message)
@@ -90,13 +94,22 @@ class Activities:
 
     def lease_lapsed(self, task: TaskRecord, run: RunRecord, now: float) -> None:
         """The agent stopped renewing: the attempt is lost, and counts as a failed attempt."""
-        name = (task.payload or {}).get("activityType") or task.type[len("activity:"):]
+        name = (task.payload or {}).get("activityType") or task.type[len("activity:") :]
         message = f"activity {name} attempt {task.attempt} was lost: its lease lapsed (agent {task.agent_id} stopped renewing it)"
         failure = {"message": message, "type": "LeaseExpired"}
         self.fail(task, run, message, failure, {"failure": failure}, now)
 
-    def fail(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float,
-                       *, timeout_type: Optional[str] = None) -> None:
+    def fail(
+        self,
+        task: TaskRecord,
+        run: RunRecord,
+        error: str,
+        failure: Dict[str, Any],
+        result: Any,
+        now: float,
+        *,
+        timeout_type: Optional[str] = None,
+    ) -> None:
         """An activity attempt failed: retry it under its policy, or record ActivityTaskFailed (Canceled, TimedOut) and wake the run."""
         payload = dict(task.payload or {})
         stack_trace = (result or {}).get("stderr") if isinstance(result, dict) else None
@@ -122,20 +135,44 @@ class Activities:
         if task.heartbeat_details is not None:  # the next attempt can resume where this one stopped
             payload["heartbeatDetails"] = task.heartbeat_details
         retry = attrs.evolve(
-            task, id=self.state.new_id(), state="queued", attempt=attempt + 1, agent_id=None,
-            leased_until=None, result=None, error=None, payload=payload, created_at=now,
-            updated_at=now, not_before=now + delay, wake_pending=False, cancel_requested=False,
-            lease_token=None, attempt_started_at=None, last_heartbeat_at=None, heartbeat_details=None,
+            task,
+            id=self.state.new_id(),
+            state="queued",
+            attempt=attempt + 1,
+            agent_id=None,
+            leased_until=None,
+            result=None,
+            error=None,
+            payload=payload,
+            created_at=now,
+            updated_at=now,
+            not_before=now + delay,
+            wake_pending=False,
+            cancel_requested=False,
+            lease_token=None,
+            attempt_started_at=None,
+            last_heartbeat_at=None,
+            heartbeat_details=None,
         )
         self.arm(retry)
         self.store.insert_task(retry)
         self.state.deadline_added(retry.not_before)
         self.state.record(
-            run, "ActivityTaskRetryScheduled", retry.id, now,
-            previous_task=task.id, attempt=retry.attempt, not_before=ts(now + delay), **details,
+            run,
+            "ActivityTaskRetryScheduled",
+            retry.id,
+            now,
+            previous_task=task.id,
+            attempt=retry.attempt,
+            not_before=ts(now + delay),
+            **details,
         )
         self.state.record(
-            run, "ActivityTaskScheduled", retry.id, now,
-            activity_type=payload.get("activityType") or task.type[len("activity:"):],
-            attempt=retry.attempt, args=payload.get("args") or [],
+            run,
+            "ActivityTaskScheduled",
+            retry.id,
+            now,
+            activity_type=payload.get("activityType") or task.type[len("activity:") :],
+            attempt=retry.attempt,
+            args=payload.get("args") or [],
         )

@@ -64,8 +64,9 @@ class Watch:
 class _Waiters:
     """Condition variables keyed by run or task id, so a change wakes only its own waiters."""
 
-    def __init__(self, lock: threading.RLock, defer: Callable[[Callable[[], None]], None],
-                 publish: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self, lock: threading.RLock, defer: Callable[[Callable[[], None]], None], publish: Optional[Callable[[str], None]] = None
+    ) -> None:
         self.lock = lock
         self._watches: Dict[str, Watch] = {}
         #: wakes waiters here once the change is committed (at once outside a transaction)
@@ -339,7 +340,9 @@ class EngineState:
             raise NotFound(f"task {holder_id} not found")
         if holder.state != "leased" or holder.lease_token != token:
             state = f"terminal ({holder.state})" if holder.state in wt.TERMINAL_TASK_STATES else holder.state
-            raise StaleLease(f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied")
+            raise StaleLease(
+                f"stale lease: task {holder_id} is {state} and no longer held by this lease; the write was not applied"
+            )
 
     def deadline_added(self, when: Optional[float]) -> None:
         """Something falls due at ``when``: have the ticker wake for it (once committed)."""
@@ -381,9 +384,7 @@ class EngineState:
         """The workflow's run if it is running; a 409 naming ``what`` could not be done otherwise."""
         run = self.find_run(workflow_id)
         if run.state != "running":
-            raise Conflict(
-                f"cannot {what} workflow {run.id} (run {run.run_id}): it is not running (state {run.state})"
-            )
+            raise Conflict(f"cannot {what} workflow {run.id} (run {run.run_id}): it is not running (state {run.state})")
         return run
 
     def record(self, run: RunRecord, type_: str, task_id: Optional[str], now: float, **attributes: Any) -> HistoryRecord:
@@ -402,7 +403,9 @@ class EngineState:
         self.run_waiters.notify(run.run_id)
         return event
 
-    def task_event(self, task: TaskRecord, now: float, kind: str, agent_id: Optional[str] = None, **fields: Any) -> TaskEventRecord:
+    def task_event(
+        self, task: TaskRecord, now: float, kind: str, agent_id: Optional[str] = None, **fields: Any
+    ) -> TaskEventRecord:
         """Append an event to the task's own log and wake those waiting on it."""
         event = TaskEventRecord(task_id=task.id, kind=kind, created_at=now, agent_id=agent_id, tenant_id=task.tenant_id, **fields)
         self.store.append_task_event(event)

@@ -31,11 +31,43 @@ MAX_LEASE_SECONDS = 7 * DAY
 MAX_IDENTIFIER_BYTES = 1024
 #: identifier fields of a request body, at its top level and one object below it (a task's
 #: payload, a schedule's action); arguments, results and details below them are free-form
-TOP_IDENTIFIERS = frozenset({"type", "queue", "namespace", "id", "name", "workflowId", "workflowType", "scheduleId",
-                             "tenant_id", "tenantId", "agent_id", "agentId", "taskQueue"})
-NESTED_IDENTIFIERS = frozenset({"workflowId", "workflowType", "activityType", "workflowRunId", "workflowTaskId", "runId",
-                                "continuedFromWorkflowId", "parentWorkflowId", "parentWorkflowRunId", "queue",
-                                "taskQueue", "namespace", "timerId", "markerName", "queryName", "updateName"})
+TOP_IDENTIFIERS = frozenset(
+    {
+        "type",
+        "queue",
+        "namespace",
+        "id",
+        "name",
+        "workflowId",
+        "workflowType",
+        "scheduleId",
+        "tenant_id",
+        "tenantId",
+        "agent_id",
+        "agentId",
+        "taskQueue",
+    }
+)
+NESTED_IDENTIFIERS = frozenset(
+    {
+        "workflowId",
+        "workflowType",
+        "activityType",
+        "workflowRunId",
+        "workflowTaskId",
+        "runId",
+        "continuedFromWorkflowId",
+        "parentWorkflowId",
+        "parentWorkflowRunId",
+        "queue",
+        "taskQueue",
+        "namespace",
+        "timerId",
+        "markerName",
+        "queryName",
+        "updateName",
+    }
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -58,8 +90,10 @@ def parse_json(raw: bytes) -> Any:
     if b"\\u0000" in raw:  # JSON can carry U+0000 only escaped: nothing to look for without the escape
         where = nul_path(data)
         if where is not None:
-            raise BadRequest(f"{where} contains a NUL character (U+0000), which the service does not store; remove "
-                             "it (send binary data base64-encoded)")
+            raise BadRequest(
+                f"{where} contains a NUL character (U+0000), which the service does not store; remove "
+                "it (send binary data base64-encoded)"
+            )
     return data
 
 
@@ -67,11 +101,19 @@ def check_text(where: str, value: str, *, identifier: bool = True) -> None:
     """A string the service keeps: no NUL (U+0000, which PostgreSQL cannot store, so neither store
     takes it), and an identifier at most MAX_IDENTIFIER_BYTES long."""
     if "\x00" in value:
-        raise BadRequest(f"{where} contains a NUL character (U+0000), which the service does not store; remove it "
-                         "(send binary data base64-encoded)")
-    if identifier and len(value) * 4 > MAX_IDENTIFIER_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES:
-        raise BadRequest(f"{where} is {len(value.encode('utf-8', 'surrogatepass'))} bytes long; identifiers are at most "
-                         f"{MAX_IDENTIFIER_BYTES} bytes (UTF-8)")
+        raise BadRequest(
+            f"{where} contains a NUL character (U+0000), which the service does not store; remove it "
+            "(send binary data base64-encoded)"
+        )
+    if (
+        identifier
+        and len(value) * 4 > MAX_IDENTIFIER_BYTES
+        and len(value.encode("utf-8", "surrogatepass")) > MAX_IDENTIFIER_BYTES
+    ):
+        raise BadRequest(
+            f"{where} is {len(value.encode('utf-8', 'surrogatepass'))} bytes long; identifiers are at most "
+            f"{MAX_IDENTIFIER_BYTES} bytes (UTF-8)"
+        )
 
 
 def check_identifiers(body: Any) -> None:
@@ -152,8 +194,11 @@ def check_retry(name: str, policy: Any) -> None:
         return
     check_int(f"{name}.maximumAttempts", policy.maximum_attempts, 0, 2**31 - 1)
     check_number(f"{name}.backoffCoefficient", policy.backoff_coefficient, 0, 1000)
-    for wire, attr in (("initialIntervalMs", "initial_interval"), ("maximumIntervalMs", "maximum_interval"),
-                       ("expirationIntervalMs", "expiration_interval")):
+    for wire, attr in (
+        ("initialIntervalMs", "initial_interval"),
+        ("maximumIntervalMs", "maximum_interval"),
+        ("expirationIntervalMs", "expiration_interval"),
+    ):
         value = getattr(policy, attr)
         if value is not None:
             check_number(f"{name}.{wire}", value.total_seconds() * 1000, 0, MAX_DURATION_SECONDS * 1000)

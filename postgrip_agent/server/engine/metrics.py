@@ -36,7 +36,8 @@ def run_status(run: RunRecord) -> str:
     """A closed run's status in Temporal's words (as the SDK's ``WorkflowExecution.status``)."""
     if run.state != "failed":
         return {"succeeded": "COMPLETED", "continued_as_new": "CONTINUED_AS_NEW", "running": "RUNNING"}.get(
-            run.state, run.state.upper())
+            run.state, run.state.upper()
+        )
     failure = (run.result or {}).get("failure") if isinstance(run.result, dict) else None
     kind = failure.get("type") if isinstance(failure, dict) else None
     if kind == "TerminatedFailure" or (run.error or "").startswith("terminated"):

@@ -30,6 +30,7 @@ def _takes(types: Sequence[str], task_type: str) -> bool:
 
 class Pollers:
     """Which agents poll which queues for which task types, and the warning for starts no agent polls for."""
+
     def __init__(self, state: EngineState, window: float = UNPOLLED_WARNING_AFTER) -> None:
         self.state = state
         #: a run of a type no agent polled for within ``window`` seconds is warned about (0: never)
@@ -81,11 +82,15 @@ class Pollers:
             return None  # agents started with the service may not have polled yet
         fresh = now - self.window
         with self._lock:
-            if any(ns == namespace and q == queue and seen >= fresh and _takes(kinds, task_type)
-                   for (ns, q, _), (kinds, seen) in self._seen.items()):
+            if any(
+                ns == namespace and q == queue and seen >= fresh and _takes(kinds, task_type)
+                for (ns, q, _), (kinds, seen) in self._seen.items()
+            ):
                 return None
         if any(p.last_seen >= fresh and _takes(p.types, task_type) for p in self.of_queue(namespace, queue)):
             return None
-        return (f"no agent has polled queue {queue!r} for {task_type} in the last {self.window:g} s: the run waits "
-                f"until one does (is an agent with it registered running on that queue? postgrip-agent task-queue "
-                f"describe {queue})")
+        return (
+            f"no agent has polled queue {queue!r} for {task_type} in the last {self.window:g} s: the run waits "
+            f"until one does (is an agent with it registered running on that queue? postgrip-agent task-queue "
+            f"describe {queue})"
+        )

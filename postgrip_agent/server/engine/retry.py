@@ -9,11 +9,7 @@ DEFAULT_BACKOFF = 2.0
 
 
 def retry_delay(
-    policy: Optional[Dict[str, Any]],
-    attempt: int,
-    failure: Optional[Dict[str, Any]],
-    first_scheduled_at: float,
-    now: float,
+    policy: Optional[Dict[str, Any]], attempt: int, failure: Optional[Dict[str, Any]], first_scheduled_at: float, now: float
 ) -> Optional[float]:
     """Seconds until the next attempt, or ``None`` when the failure is final.
 

@@ -28,7 +28,7 @@ class Runs:
         which run is continuing."""
         payload: wt.WorkflowPayload = _payload(task.payload, wt.WorkflowPayload, "workflow")
         raw = dict(task.payload or {})
-        workflow_type = payload.workflow_type or task.type[len("workflow:"):]
+        workflow_type = payload.workflow_type or task.type[len("workflow:") :]
         if not workflow_type:
             raise BadRequest("workflow type missing: use type 'workflow:<Type>'")
         limits.check_duration_ms("payload.runTimeoutMs", payload.run_timeout_ms)
@@ -88,8 +88,13 @@ class Runs:
         self._insert_run(run, task, now, payload.args or [])
         if parent is not None:
             self.state.record(
-                parent, "ChildWorkflowExecutionStarted", task.id, now,
-                workflow_type=workflow_type, child_workflow_id=workflow_id, child_run_id=run_id,
+                parent,
+                "ChildWorkflowExecutionStarted",
+                task.id,
+                now,
+                workflow_type=workflow_type,
+                child_workflow_id=workflow_id,
+                child_run_id=run_id,
                 args=payload.args or [],  # beyond the contract's attributes: replay compares them
             )
         return task
@@ -103,9 +108,15 @@ class Runs:
         self.state.defer(lambda: self.state.metrics.run_started(run))
         self.state.deadline_added(run.deadline)
         self.state.record(
-            run, "WorkflowExecutionStarted", task.id, now,
-            workflow_type=run.type, args=args, parent_workflow_id=run.parent_id,
-            continued_from_run_id=run.continued_from_run_id, attempt=run.attempt,
+            run,
+            "WorkflowExecutionStarted",
+            task.id,
+            now,
+            workflow_type=run.type,
+            args=args,
+            parent_workflow_id=run.parent_id,
+            continued_from_run_id=run.continued_from_run_id,
+            attempt=run.attempt,
             **({"memo": run.memo} if run.memo else {}),  # beyond the contract: workflow.memo() reads it
         )
 
@@ -121,8 +132,9 @@ class Runs:
             run = self.store.get_run(holder.run_id)
             if run is not None and run.id == workflow_id and run.namespace == namespace and run.state == "running":
                 return run
-        running = self.store.list_runs({"id": workflow_id, "namespace": namespace, "state": "running"},
-                                       Page(limit=1, order_by="seq"))
+        running = self.store.list_runs(
+            {"id": workflow_id, "namespace": namespace, "state": "running"}, Page(limit=1, order_by="seq")
+        )
         return running[0] if running else None
 
     @staticmethod
@@ -160,16 +172,26 @@ class Runs:
                 self.store.update_run(next_run)
             run.next_run_id = next_run.run_id
             self.close_run(
-                run, "continued_as_new", now, task_state="succeeded", result=result_json,
+                run,
+                "continued_as_new",
+                now,
+                task_state="succeeded",
+                result=result_json,
                 event=("WorkflowExecutionContinuedAsNew", {"next_run_id": next_run.run_id, "next_workflow_id": next_run.id}),
             )
             return
         self.close_run(
-            run, "succeeded", now, task_state="succeeded", result=result_json,
+            run,
+            "succeeded",
+            now,
+            task_state="succeeded",
+            result=result_json,
             event=("WorkflowExecutionCompleted", {"result": result.value}),
         )
 
-    def fail_workflow_task(self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float) -> None:
+    def fail_workflow_task(
+        self, task: TaskRecord, run: RunRecord, error: str, failure: Dict[str, Any], result: Any, now: float
+    ) -> None:
         """A workflow task failed: retry the run under its retry policy, or fail it."""
         delay = None
         if run.retry:
@@ -178,7 +200,12 @@ class Runs:
         if delay is not None:
             next_run_id = self._retry_run(run, task, now, delay)
         self.close_run(
-            run, "failed", now, task_state="failed", result=result, error=error,
+            run,
+            "failed",
+            now,
+            task_state="failed",
+            result=result,
+            error=error,
             event=("WorkflowExecutionFailed", {"error": error, "failure": failure, "next_run_id": next_run_id}),
             notify_parent=next_run_id is None,
         )
@@ -186,14 +213,34 @@ class Runs:
     def _retry_run(self, run: RunRecord, task: TaskRecord, now: float, delay: float) -> str:
         started = self.store.history(run.run_id)[0]
         new_task = attrs.evolve(
-            task, id=self.state.new_id(), state="queued", attempt=1, agent_id=None, leased_until=None,
-            result=None, error=None, created_at=now, updated_at=now, not_before=now + delay,
-            wake_pending=False, payload=dict(task.payload or {}),
+            task,
+            id=self.state.new_id(),
+            state="queued",
+            attempt=1,
+            agent_id=None,
+            leased_until=None,
+            result=None,
+            error=None,
+            created_at=now,
+            updated_at=now,
+            not_before=now + delay,
+            wake_pending=False,
+            payload=dict(task.payload or {}),
         )
         new_run = attrs.evolve(
-            run, run_id=self.state.new_id(), task_id=new_task.id, state="running", created_at=now, updated_at=now,
-            attempt=run.attempt + 1, result=None, error=None, agent_id=None, next_run_id=None,
-            cancel_requested=False, continued_from_run_id=None,
+            run,
+            run_id=self.state.new_id(),
+            task_id=new_task.id,
+            state="running",
+            created_at=now,
+            updated_at=now,
+            attempt=run.attempt + 1,
+            result=None,
+            error=None,
+            agent_id=None,
+            next_run_id=None,
+            cancel_requested=False,
+            continued_from_run_id=None,
             deadline=now + run.run_timeout_ms / 1000.0 if run.run_timeout_ms else None,
         )
         new_task.payload["runId"] = new_run.run_id
@@ -228,8 +275,13 @@ class Runs:
         for child in self.store.running_children(run.run_id):
             if child.parent_cancellation_type != "abandon":
                 self.close_run(
-                    child, "failed", now, task_state="failed", error="terminated: parent workflow closed",
-                    event=("WorkflowExecutionTerminated", {"reason": "parent workflow closed"}), notify_parent=False,
+                    child,
+                    "failed",
+                    now,
+                    task_state="failed",
+                    error="terminated: parent workflow closed",
+                    event=("WorkflowExecutionTerminated", {"reason": "parent workflow closed"}),
+                    notify_parent=False,
                 )
         if notify_parent and state != "continued_as_new":
             self._notify_parent(run, now)
@@ -250,19 +302,31 @@ class Runs:
         if child.state == "succeeded":
             value = (child.result or {}).get("value")
             self.state.record(
-                parent, "ChildWorkflowExecutionCompleted", first_task, now,
-                child_workflow_id=child.id, child_run_id=child.run_id, result=value,
+                parent,
+                "ChildWorkflowExecutionCompleted",
+                first_task,
+                now,
+                child_workflow_id=child.id,
+                child_run_id=child.run_id,
+                result=value,
             )
         else:
             failure = (child.result or {}).get("failure") or {"message": child.error}
             self.state.record(
-                parent, "ChildWorkflowExecutionFailed", first_task, now,
-                child_workflow_id=child.id, child_run_id=child.run_id, error=child.error, failure=failure,
+                parent,
+                "ChildWorkflowExecutionFailed",
+                first_task,
+                now,
+                child_workflow_id=child.id,
+                child_run_id=child.run_id,
+                error=child.error,
+                failure=failure,
             )
         self.state.wake(parent, now)
 
     def get_workflow(self, workflow_id: str, wait_seconds: float = 0) -> RunRecord:
         """The run; with ``wait_seconds``, once it is no longer running (or time is up)."""
+
         def read() -> Tuple[RunRecord, str, bool]:
             run = self.state.find_run(workflow_id)
             return run, run.run_id, run.state != "running"
@@ -271,6 +335,7 @@ class Runs:
 
     def history(self, workflow_id: str, after: int = 0, wait_seconds: float = 0) -> List[HistoryRecord]:
         """The run's events after ``after`` (long-polls up to ``wait_seconds`` for new ones)."""
+
         def read() -> Tuple[List[HistoryRecord], str, bool]:
             run = self.state.find_run(workflow_id)
             events = self.store.history(run.run_id, after)
@@ -346,7 +411,11 @@ class Runs:
             run = self.state.running_run(workflow_id, "terminate")
             reason = reason or "terminated by request"
             return self.close_run(
-                run, "failed", self.clock.now(), task_state="failed", error=f"terminated: {reason}",
+                run,
+                "failed",
+                self.clock.now(),
+                task_state="failed",
+                error=f"terminated: {reason}",
                 result={"failure": {"message": f"terminated: {reason}", "type": "TerminatedFailure", "non_retryable": True}},
                 event=("WorkflowExecutionTerminated", {"reason": reason}),
             )

@@ -33,7 +33,10 @@ def zone(spec: Dict[str, Any]) -> ZoneInfo:
 def _calendar_cron(calendar: Dict[str, Any]) -> str:
     fields = []
     for key, default, low, high in (
-        ("minute", "0", 0, 59), ("hour", "0", 0, 23), ("day_of_month", "*", 1, 31), ("month", "*", 1, 12),
+        ("minute", "0", 0, 59),
+        ("hour", "0", 0, 23),
+        ("day_of_month", "*", 1, 31),
+        ("month", "*", 1, 12),
         ("day_of_week", "*", 0, 6),
     ):
         values = calendar.get(key)
@@ -67,7 +70,9 @@ def validate(spec: Dict[str, Any]) -> None:
         check_int("spec.interval_seconds", spec["interval_seconds"], 1, MAX_DURATION_SECONDS)
     expression = cron_expression(spec)
     if expression is not None and (not expression or not croniter.is_valid(expression)):
-        raise BadRequest(f"spec.cron: {expression!r} is not a valid 5-field cron expression or macro (e.g. '0 2 * * *', '@daily')")
+        raise BadRequest(
+            f"spec.cron: {expression!r} is not a valid 5-field cron expression or macro (e.g. '0 2 * * *', '@daily')"
+        )
     for key in ("jitter_seconds", "catch_up_window_seconds"):
         check_int(f"spec.{key}", spec.get(key), 0, MAX_DURATION_SECONDS)
     zone(spec)
@@ -138,5 +143,3 @@ def catch_up_window(spec: Dict[str, Any]) -> float:
 def nominal_label(nominal: float) -> str:
     """A start's nominal time as text for ids: ``YYYYMMDDTHHMMSSZ``."""
     return datetime.fromtimestamp(nominal, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-

@@ -50,6 +50,7 @@ def _bounded_slots(spec: Dict[str, Any], start: float, end: float, anchor: float
 
 class ScheduleService:
     """Schedules: create, update, pause, trigger, backfill; and the ticker's firing of due ones."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -102,9 +103,16 @@ class ScheduleService:
                 raise AlreadyExists(f"schedule {schedule_id} already exists")
             now = self.engine.clock.now()
             record = ScheduleRecord(
-                id=schedule_id, namespace=body.namespace or "default", state="active", spec=spec,
-                action=wt.to_json(body.action), next_run_at=now, created_at=now, updated_at=now,
-                overlap_policy=body.overlap_policy or "skip", tenant_id=body.tenant_id,
+                id=schedule_id,
+                namespace=body.namespace or "default",
+                state="active",
+                spec=spec,
+                action=wt.to_json(body.action),
+                next_run_at=now,
+                created_at=now,
+                updated_at=now,
+                overlap_policy=body.overlap_policy or "skip",
+                tenant_id=body.tenant_id,
             )
             self._plan_next(record, now)
             self.store.put_schedule(record)
@@ -116,8 +124,9 @@ class ScheduleService:
         """Schedules of a namespace (all when None) in a state; deleted ones only when asked for."""
         if state is not None and state not in SCHEDULE_STATES:
             raise BadRequest(f"state must be one of {', '.join(SCHEDULE_STATES)}, got {state!r}")
-        filters: Dict[str, Any] = {"namespace": namespace, "state": state} if state is not None else {
-            "namespace": namespace, "state__not": "deleted"}
+        filters: Dict[str, Any] = (
+            {"namespace": namespace, "state": state} if state is not None else {"namespace": namespace, "state__not": "deleted"}
+        )
         return self._locked(lambda: self.store.list_schedules(filters, page))  # type: ignore[no-any-return]
 
     def get(self, schedule_id: str) -> ScheduleRecord:
@@ -150,6 +159,7 @@ class ScheduleService:
 
     def set_state(self, schedule_id: str, state: str, note: Optional[str] = None) -> ScheduleRecord:
         """Pause or delete a schedule, with a note saying why."""
+
         def apply() -> ScheduleRecord:
             record = self._schedule(schedule_id)
             record.state = state
@@ -161,6 +171,7 @@ class ScheduleService:
 
     def unpause(self, schedule_id: str) -> ScheduleRecord:
         """Resume a paused schedule: it catches up per its window, or skips the paused-over slots."""
+
         def apply() -> ScheduleRecord:
             record = self._schedule(schedule_id)
             if record.state == "paused":
@@ -177,6 +188,7 @@ class ScheduleService:
 
     def trigger(self, schedule_id: str) -> Tuple[ScheduleRecord, TaskRecord]:
         """Start the schedule's workflow now; Conflict when its fixed workflow id is still running."""
+
         def apply() -> Tuple[ScheduleRecord, TaskRecord]:
             record = self._schedule(schedule_id)
             now = self.engine.clock.now()
@@ -199,7 +211,7 @@ class ScheduleService:
         now = self.engine.clock.now()
         tasks: List[TaskRecord] = []
         for first in range(0, len(slots), BACKFILL_BATCH):
-            batch = slots[first:first + BACKFILL_BATCH]
+            batch = slots[first : first + BACKFILL_BATCH]
 
             def apply(batch: List[float] = batch) -> None:
                 current = self._schedule(schedule_id)
@@ -211,13 +223,16 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ firing
 
-    def _start(self, record: ScheduleRecord, nominal: float, now: float, *, manual: bool = False,
-               overlap: bool = True) -> Optional[TaskRecord]:
+    def _start(
+        self, record: ScheduleRecord, nominal: float, now: float, *, manual: bool = False, overlap: bool = True
+    ) -> Optional[TaskRecord]:
         """Start the action's workflow for one nominal time; None when skipped."""
         if overlap and not manual and record.overlap_policy == "skip" and record.last_run_id:
             last = self.store.get_run(record.last_run_id)
             if last is not None and last.state == "running":
-                log.info("schedule %s: skipping %s, run %s is still running", record.id, specs.nominal_label(nominal), last.run_id)
+                log.info(
+                    "schedule %s: skipping %s, run %s is still running", record.id, specs.nominal_label(nominal), last.run_id
+                )
                 return None
         action = record.action
         label = specs.nominal_label(nominal)
@@ -226,20 +241,29 @@ class ScheduleService:
             f"{record.id}-manual-{label}-{self.engine.new_id()[:8]}" if manual else f"{record.id}-{label}"
         )
         payload: Dict[str, Any] = {
-            "workflowType": action["workflowType"], "workflowId": workflow_id, "args": action.get("args") or [],
+            "workflowType": action["workflowType"],
+            "workflowId": workflow_id,
+            "args": action.get("args") or [],
             "memo": {**(action.get("memo") or {}), "schedule_id": record.id, "nominal_time": label},
             "searchAttributes": {**(action.get("searchAttributes") or {}), "schedule_id": record.id},
         }
         reuse = action.get("workflowIdReusePolicy") or ("reject_duplicate" if derived else None)
-        for key, value in (("workflowIdReusePolicy", reuse), ("runTimeoutMs", action.get("runTimeoutMs")),
-                           ("retry", action.get("retry"))):
+        for key, value in (
+            ("workflowIdReusePolicy", reuse),
+            ("runTimeoutMs", action.get("runTimeoutMs")),
+            ("retry", action.get("retry")),
+        ):
             if value is not None:
                 payload[key] = value
         try:
-            task = self.engine.enqueue(wt.EnqueueTaskRequest(
-                type=f"workflow:{action['workflowType']}", namespace=action.get("namespace") or record.namespace,
-                queue=action.get("queue") or "default", payload=payload,
-            ))
+            task = self.engine.enqueue(
+                wt.EnqueueTaskRequest(
+                    type=f"workflow:{action['workflowType']}",
+                    namespace=action.get("namespace") or record.namespace,
+                    queue=action.get("queue") or "default",
+                    payload=payload,
+                )
+            )
         except (AlreadyExists, Conflict) as err:  # already fired (e.g. before a restart) or still running
             log.info("schedule %s: not starting %s: %s", record.id, workflow_id, err)
             return None
@@ -252,8 +276,11 @@ class ScheduleService:
         with self.engine.locked():
             due = [record.id for record in self.store.due_schedules(now)]
         for schedule_id in due:
-            self.engine.run_item(f"schedule {schedule_id}", functools.partial(self._fire_if_due, schedule_id, now),
-                                 functools.partial(self._quarantine, schedule_id))
+            self.engine.run_item(
+                f"schedule {schedule_id}",
+                functools.partial(self._fire_if_due, schedule_id, now),
+                functools.partial(self._quarantine, schedule_id),
+            )
 
     def _fire_if_due(self, schedule_id: str, listed_at: float) -> None:
         # Judged at this item's own moment, not the tick's: the schedule may have been paused,

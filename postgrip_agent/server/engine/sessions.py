@@ -36,8 +36,11 @@ class Sessions:
                 session = self.store.get_session(refresh_token)
                 if session is not None and session.kind == "refresh-used":
                     count = self.store.delete_session_family(session.family_id)
-                    log.warning("a rotated refresh token of family %s was presented again; revoked the family (%d tokens)",
-                                session.family_id, count)
+                    log.warning(
+                        "a rotated refresh token of family %s was presented again; revoked the family (%d tokens)",
+                        session.family_id,
+                        count,
+                    )
                     revoked = session.family_id
                 elif session is None or session.kind != "refresh" or session.expires_at <= now:
                     raise Unauthorized("refresh token is invalid or expired; enrol again with the service token")
@@ -47,22 +50,37 @@ class Sessions:
                     agent_id, family, namespace = session.agent_id, session.family_id, session.namespace
             if revoked is None:
                 access = SessionRecord(secrets.token_urlsafe(24), "access", agent_id, family, now + ACCESS_TOKEN_TTL, namespace)
-                refresh = SessionRecord(secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL, namespace)
+                refresh = SessionRecord(
+                    secrets.token_urlsafe(24), "refresh", agent_id, family, now + REFRESH_TOKEN_TTL, namespace
+                )
                 self.store.put_session(access)
                 self.store.put_session(refresh)
         if revoked is not None:  # raised after the commit: the revocation must stick
-            error = Unauthorized("refresh token was already used, so its session family is revoked; enrol again with the service token")
+            error = Unauthorized(
+                "refresh token was already used, so its session family is revoked; enrol again with the service token"
+            )
             error.keep_changes = True  # also when an enclosing (idempotent) transaction is still open
             raise error
         return {
-            "agentId": agent_id, "tenantId": "local", "tokenFamilyId": family,
-            "accessToken": access.token, "refreshToken": refresh.token,
-            "accessExpiresAt": ts(access.expires_at), "refreshExpiresAt": ts(refresh.expires_at),
-            "status": "active", "trustState": "trusted",
+            "agentId": agent_id,
+            "tenantId": "local",
+            "tokenFamilyId": family,
+            "accessToken": access.token,
+            "refreshToken": refresh.token,
+            "accessExpiresAt": ts(access.expires_at),
+            "refreshExpiresAt": ts(refresh.expires_at),
+            "status": "active",
+            "trustState": "trusted",
         }
 
-    def idempotent(self, key: str, work: Callable[[], Tuple[int, Any, Dict[str, str]]], *,
-                   request_digest: Optional[str] = None, shown_key: Optional[str] = None) -> Tuple[int, Any, Dict[str, str]]:
+    def idempotent(
+        self,
+        key: str,
+        work: Callable[[], Tuple[int, Any, Dict[str, str]]],
+        *,
+        request_digest: Optional[str] = None,
+        shown_key: Optional[str] = None,
+    ) -> Tuple[int, Any, Dict[str, str]]:
         """Run a write once per key: a retry gets the first successful answer, with no second effect.
         The same key with another request (``request_digest`` differs) is refused with 422.
 
@@ -112,14 +130,17 @@ class Sessions:
                 current = self.store.get_session(session.token)
                 if current is not None and current.namespace is None:
                     self.store.bind_session_family(session.family_id, namespace)
-                    log.info("agent session family %s (agent %s) bound to namespace %s", session.family_id,
-                             session.agent_id, namespace)
+                    log.info(
+                        "agent session family %s (agent %s) bound to namespace %s", session.family_id, session.agent_id, namespace
+                    )
                     session.namespace = namespace
                     return
                 session.namespace = current.namespace if current is not None else namespace
         if session.namespace != namespace:
-            raise Forbidden(f"this agent session acts in namespace {session.namespace!r}, not {namespace!r}; "
-                            f"enrol another session for namespace {namespace!r}")
+            raise Forbidden(
+                f"this agent session acts in namespace {session.namespace!r}, not {namespace!r}; "
+                f"enrol another session for namespace {namespace!r}"
+            )
 
 
 class _Answered(Exception):
@@ -129,9 +150,11 @@ class _Answered(Exception):
 def _replay(saved: IdempotentRecord, request_digest: Optional[str], shown_key: str) -> Tuple[int, Any, Dict[str, str]]:
     """The first answer to a key, for a retry of the same request; 422 for another request."""
     if request_digest and saved.request_digest and saved.request_digest != request_digest:
-        raise KeyReused(f"Idempotency-Key {shown_key!r} was already used for a different request "
-                        "(another body or query); a retry must repeat the request exactly, and a new "
-                        "request needs a new key")
+        raise KeyReused(
+            f"Idempotency-Key {shown_key!r} was already used for a different request "
+            "(another body or query); a retry must repeat the request exactly, and a new "
+            "request needs a new key"
+        )
     if saved.status >= 400:
         replayed = ServiceError(str((saved.body or {}).get("error")))
         replayed.status, replayed.code = saved.status, str((saved.body or {}).get("code"))

@@ -40,8 +40,14 @@ class Engine:
     (``Timekeeping``) and sessions (``Sessions``) in objects of their own, all holding
     one ``EngineState``."""
 
-    def __init__(self, store: Store, clock: Optional[Clock] = None, *, new_id: Optional[Callable[[], str]] = None,
-                 auth_token: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Optional[Clock] = None,
+        *,
+        new_id: Optional[Callable[[], str]] = None,
+        auth_token: Optional[str] = None,
+    ) -> None:
         self.state = state = EngineState(store, clock, new_id=new_id, auth_token=auth_token)
         self.store, self.clock, self.new_id, self.auth_token = state.store, state.clock, state.new_id, state.auth_token
         #: called with the tick's time on every tick of the ticker (schedules fire from here)
@@ -63,10 +69,16 @@ class Engine:
         self.run_item, self.run_due, self.ticker = self.time.run_item, self.time.run_due, self.time.ticker
         self.tick_lag, self.wake_ticker = self.time.tick_lag, self.time.wake_ticker
         self.time_skip_target, self.activity_running, self.next_due = (
-            self.time.time_skip_target, self.time.activity_running, self.time.next_due)
+            self.time.time_skip_target,
+            self.time.activity_running,
+            self.time.next_due,
+        )
         # administration
         self.list_namespaces, self.create_namespace, self.compact = (
-            self.admin.list_namespaces, self.admin.create_namespace, self.admin.compact)
+            self.admin.list_namespaces,
+            self.admin.create_namespace,
+            self.admin.compact,
+        )
         self.ready_stats, self.long_polls_waiting = self.admin.ready_stats, self.admin.long_polls_waiting
         # agent sessions and idempotency keys
         self.refresh_session, self.idempotent = self.sessions.refresh_session, self.sessions.idempotent
@@ -143,12 +155,12 @@ class Engine:
 
     def wait_task(self, task_id: str, wait_seconds: float) -> TaskRecord:
         """The task, once it is terminal or ``wait_seconds`` have passed."""
+
         def read() -> Tuple[TaskRecord, str, bool]:
             task = self.state.task(task_id)
             return task, task_id, task.state in wt.TERMINAL_TASK_STATES
 
         return self.state.wait_for(self.state.task_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
-
 
     def _check_command_lease(self, payload: Any, caller: Optional[str], task_type: str) -> None:
         """A command from a writer without a lease header: its run's workflow task must be leased
@@ -162,11 +174,15 @@ class Engine:
         if owner is None or not owner.type.startswith("workflow:"):
             return  # no run named: the type's own checks answer
         if owner.state != "leased":
-            raise StaleLease(f"stale command: {task_type} for workflow task {owner.id}, which is {owner.state}, not "
-                             "leased: the activation that sent it no longer holds its lease; nothing was recorded")
+            raise StaleLease(
+                f"stale command: {task_type} for workflow task {owner.id}, which is {owner.state}, not "
+                "leased: the activation that sent it no longer holds its lease; nothing was recorded"
+            )
         if caller and owner.agent_id and owner.agent_id != caller:
-            raise StaleLease(f"stale command: {task_type} from agent {caller}, but workflow task {owner.id} is leased "
-                             f"to agent {owner.agent_id}; nothing was recorded")
+            raise StaleLease(
+                f"stale command: {task_type} from agent {caller}, but workflow task {owner.id} is leased "
+                f"to agent {owner.agent_id}; nothing was recorded"
+            )
 
     def _owning_run(self, run_id: Optional[str], workflow_task_id: Optional[str], what: str) -> Optional[RunRecord]:
         run = None
@@ -198,9 +214,13 @@ class Engine:
         self.store.insert_task(task)
         if run is not None:
             self.state.record(
-                run, "ActivityTaskScheduled", task.id, now,
-                activity_type=payload.activity_type or task.type[len("activity:"):],
-                attempt=task.attempt, args=payload.args or [],
+                run,
+                "ActivityTaskScheduled",
+                task.id,
+                now,
+                activity_type=payload.activity_type or task.type[len("activity:") :],
+                attempt=task.attempt,
+                args=payload.args or [],
             )
 
     def _enqueue_timer(self, task: TaskRecord, now: float) -> None:
@@ -220,8 +240,13 @@ class Engine:
         self.state.deadline_added(fire_at)
         if run is not None:
             self.state.record(
-                run, "TimerStarted", task.id, now,
-                timer_id=payload.timer_id or task.id, duration_ms=duration_ms, fire_at=ts(fire_at),
+                run,
+                "TimerStarted",
+                task.id,
+                now,
+                timer_id=payload.timer_id or task.id,
+                duration_ms=duration_ms,
+                fire_at=ts(fire_at),
             )
 
     def _record_marker(self, task: TaskRecord, now: float) -> None:
@@ -270,7 +295,12 @@ class Engine:
     # ================================================================== agent lane
 
     def poll(
-        self, namespace: str, queue: str, agent_id: str, wait_seconds: float, type_prefixes: Sequence[str],
+        self,
+        namespace: str,
+        queue: str,
+        agent_id: str,
+        wait_seconds: float,
+        type_prefixes: Sequence[str],
         caller_alive: Callable[[], bool] = lambda: True,
     ) -> Optional[TaskRecord]:
         """Lease the next task, waiting up to ``wait_seconds`` for one. A caller that hung up
@@ -288,8 +318,11 @@ class Engine:
                 with self.state.operation():
                     # Read again in the transaction (locking it): another poller may have leased it since.
                     current = self.store.get_task(task.id)
-                    still_free = current is not None and current.state == "queued" and (
-                        current.not_before is None or current.not_before <= now)
+                    still_free = (
+                        current is not None
+                        and current.state == "queued"
+                        and (current.not_before is None or current.not_before <= now)
+                    )
                     if current is not None and still_free:
                         self._lease(current, agent_id, now)
                         self.store.commit_lazily()  # lost in a database crash, the task is leased again
@@ -367,14 +400,17 @@ class Engine:
             self.state.task_event(task, now, event.kind, agent_id or task.agent_id, **_event_fields(event))
             return task
 
-    def append_event(self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None) -> TaskEventRecord:
+    def append_event(
+        self, task_id: str, agent_id: Optional[str], event: wt.TaskEventInput, fence: Fence = None
+    ) -> TaskEventRecord:
         """Add an event to the caller's task's log."""
         with self.state.operation():
             task = self._writable_task(task_id, agent_id, fence)
             return self.state.task_event(task, self.clock.now(), event.kind, agent_id or task.agent_id, **_event_fields(event))
 
-    def block(self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None,
-              cursor: Optional[int] = None) -> TaskRecord:
+    def block(
+        self, task_id: str, agent_id: Optional[str], reason: Optional[str], fence: Fence = None, cursor: Optional[int] = None
+    ) -> TaskRecord:
         """Park a workflow task until something happens to its run. ``cursor``: the last history
         seq the agent applied (the history-tail extensions send what follows it), None if unknown."""
         with self.state.operation():
@@ -411,10 +447,16 @@ class Engine:
             log.info("task %s (%s) released by %s; queued again", task.id, task.type, holder)
             return task
 
-    def end_activation(self, task_id: str, agent_id: Optional[str], commands: List[wt.EnqueueTaskRequest],
-                       reason: Optional[str], fence: Fence = None,
-                       eager: Optional[Tuple[str, Sequence[str], int]] = None,
-                       cursor: Optional[int] = None) -> Tuple[TaskRecord, List[TaskRecord], List[TaskRecord]]:
+    def end_activation(
+        self,
+        task_id: str,
+        agent_id: Optional[str],
+        commands: List[wt.EnqueueTaskRequest],
+        reason: Optional[str],
+        fence: Fence = None,
+        eager: Optional[Tuple[str, Sequence[str], int]] = None,
+        cursor: Optional[int] = None,
+    ) -> Tuple[TaskRecord, List[TaskRecord], List[TaskRecord]]:
         """An activation's new commands and its block, all applied or none (one transaction).
 
         ``eager`` = (queue, task-type prefixes, how many): lease that many of the activities just
@@ -436,14 +478,20 @@ class Engine:
                 for task in scheduled:
                     if len(leased) >= most:
                         break
-                    if (task.type.startswith("activity:") and task.queue == queue and task.state == "queued"
-                            and task.not_before is None and task.type.startswith(tuple(prefixes))):
+                    if (
+                        task.type.startswith("activity:")
+                        and task.queue == queue
+                        and task.state == "queued"
+                        and task.not_before is None
+                        and task.type.startswith(tuple(prefixes))
+                    ):
                         self._lease(task, agent_id, now)
                         leased.append(task)
             return blocked, scheduled, leased
 
-    def complete_and_next(self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence,
-                          queue: str, prefixes: Sequence[str]) -> Tuple[TaskRecord, Optional[TaskRecord]]:
+    def complete_and_next(
+        self, task_id: str, agent_id: Optional[str], result: wt.TaskResult, fence: Fence, queue: str, prefixes: Sequence[str]
+    ) -> Tuple[TaskRecord, Optional[TaskRecord]]:
         """Complete a task and, in the same transaction, lease the workflow task it woke to the same
         agent (when it is queued on ``queue`` with a type in ``prefixes``); no poller is woken for it."""
         with self.state.operation():
@@ -453,9 +501,15 @@ class Engine:
             run = self.state.open_run(task.run_id) if agent_id and task.type.startswith("activity:") else None
             following = self.store.get_task(run.task_id) if run is not None else None
             now = self.clock.now()
-            if (agent_id and following is not None and following.state == "queued" and following.queue == queue
-                    and following.namespace == task.namespace and following.type.startswith(tuple(prefixes))
-                    and (following.not_before is None or following.not_before <= now)):
+            if (
+                agent_id
+                and following is not None
+                and following.state == "queued"
+                and following.queue == queue
+                and following.namespace == task.namespace
+                and following.type.startswith(tuple(prefixes))
+                and (following.not_before is None or following.not_before <= now)
+            ):
                 self._lease(following, agent_id, now)
                 claimed = following
             for available in held:
@@ -503,9 +557,14 @@ class Engine:
                     payload = task.payload or {}
                     headers = payload.get("headers") if isinstance(payload.get("headers"), dict) else None
                     self.state.record(
-                        run, "WorkflowUpdateCompleted", task.id, now,
-                        update_name=payload.get("updateName"), args=payload.get("args") or [],
-                        result=result.value, update_id=payload.get("updateId") or task.id,
+                        run,
+                        "WorkflowUpdateCompleted",
+                        task.id,
+                        now,
+                        update_name=payload.get("updateName"),
+                        args=payload.get("args") or [],
+                        result=result.value,
+                        update_id=payload.get("updateId") or task.id,
                         in_workflow=True if in_workflow else None,
                         **({"headers": headers} if headers else {}),  # what interceptors read on replay
                     )
@@ -541,20 +600,25 @@ class Engine:
             namespace = req.namespace or "default"
             run = self.store.latest_run(workflow_id, namespace)
             if run is None or run.state != "running":
-                payload: Dict[str, Any] = {
-                    "workflowType": req.workflow_type, "workflowId": workflow_id, "args": req.args or [],
-                }
+                payload: Dict[str, Any] = {"workflowType": req.workflow_type, "workflowId": workflow_id, "args": req.args or []}
                 for key, value in (
-                    ("workflowIdReusePolicy", req.workflow_id_reuse_policy), ("runTimeoutMs", req.run_timeout_ms),
-                    ("retry", wt.to_json(req.retry) if req.retry else None), ("memo", req.memo),
+                    ("workflowIdReusePolicy", req.workflow_id_reuse_policy),
+                    ("runTimeoutMs", req.run_timeout_ms),
+                    ("retry", wt.to_json(req.retry) if req.retry else None),
+                    ("memo", req.memo),
                     ("searchAttributes", req.search_attributes),
                 ):
                     if value is not None:
                         payload[key] = value
-                self.enqueue(wt.EnqueueTaskRequest(
-                    type=f"workflow:{req.workflow_type}", namespace=namespace, queue=req.queue,
-                    payload=payload, lease_timeout_seconds=req.lease_timeout_seconds,
-                ))
+                self.enqueue(
+                    wt.EnqueueTaskRequest(
+                        type=f"workflow:{req.workflow_type}",
+                        namespace=namespace,
+                        queue=req.queue,
+                        payload=payload,
+                        lease_timeout_seconds=req.lease_timeout_seconds,
+                    )
+                )
                 run = self.store.latest_run(workflow_id, namespace)
                 assert run is not None
             event = self.runs.signal_run(run, req.signal, self.clock.now())
@@ -570,6 +634,7 @@ class Engine:
             self.state.run_waiters.notify_everyone()
             self.state.task_waiters.notify_everyone()
         self.state.ticker_wake.set()
+
 
 def _event_fields(event: wt.TaskEventInput) -> Dict[str, Any]:
     return {"stage": event.stage, "message": event.message, "stream": event.stream, "data": event.data, "details": event.details}

@@ -69,9 +69,14 @@ class Timekeeping:
         except Exception as err:
             count, streak = (failure[0], failure[2]) if failure else (0, 0)
             if self.store.transient(err):
-                delay = min(MAX_TRANSIENT_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** streak)
-                log.warning("%s: the store is unavailable (%s: %s); retrying in %.1fs", key, type(err).__name__,
-                            " ".join(str(err).split())[:300], delay)
+                delay = min(MAX_TRANSIENT_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**streak)
+                log.warning(
+                    "%s: the store is unavailable (%s: %s); retrying in %.1fs",
+                    key,
+                    type(err).__name__,
+                    " ".join(str(err).split())[:300],
+                    delay,
+                )
                 self.item_failures[key] = (count, time.monotonic() + delay, streak + 1)
                 return
             count += 1
@@ -105,8 +110,14 @@ class Timekeeping:
         if run is not None:  # the run would wait for ever on this task: fail it, visibly
             run.state, run.error, run.deadline = "failed", f"task {task.id} ({task.type}) {reason}", None
             self.state.save_run(run, now)
-            self.state.record(run, "WorkflowExecutionFailed", run.task_id, now, error=run.error,
-                          failure={"message": run.error, "type": "Quarantined", "non_retryable": True})
+            self.state.record(
+                run,
+                "WorkflowExecutionFailed",
+                run.task_id,
+                now,
+                error=run.error,
+                failure={"message": run.error, "type": "Quarantined", "non_retryable": True},
+            )
 
     def _quarantine_run(self, run_id: str, reason: str) -> None:
         run = self.store.get_run(run_id)
@@ -154,7 +165,11 @@ class Timekeeping:
             return
         self.state.defer(lambda: self.state.metrics.timed_out("WORKFLOW_RUN"))
         self.runs.close_run(
-            run, "failed", now, task_state="failed", error="workflow run timed out",
+            run,
+            "failed",
+            now,
+            task_state="failed",
+            error="workflow run timed out",
             result={"failure": {"message": "workflow run timed out", "type": "TimeoutFailure", "non_retryable": True}},
             event=("WorkflowExecutionTimedOut", {"run_timeout_ms": run.run_timeout_ms}),
         )
@@ -224,8 +239,12 @@ class Timekeeping:
                 backoff = FIRST_RETRY_SECONDS
             except Exception as err:  # keep time moving; the error is logged, and the next tick backs off
                 if self.store.transient(err):
-                    log.warning("ticker: the store is unavailable (%s: %s); trying again in %.1fs", type(err).__name__,
-                                " ".join(str(err).split())[:300], backoff)
+                    log.warning(
+                        "ticker: the store is unavailable (%s: %s); trying again in %.1fs",
+                        type(err).__name__,
+                        " ".join(str(err).split())[:300],
+                        backoff,
+                    )
                 else:
                     log.exception("ticker failed to process due work; trying again in %.1fs", backoff)
                 self.state.ticker_next = self.clock.now() + backoff

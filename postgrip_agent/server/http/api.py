@@ -41,6 +41,7 @@ RACE_ATTEMPTS = 5
 # Which credentials an operation accepts (the contract's security requirements).
 PUBLIC, MANAGEMENT, EITHER, AGENT = "public", "management", "either", "agent"
 
+
 def _token_digest(header: Optional[str]) -> str:
     """Who sent a request, for scoping its idempotency keys: a digest of its credentials."""
     return hashlib.sha256((header or "").encode("utf-8", "surrogateescape")).hexdigest()[:16] if header else "anonymous"
@@ -98,8 +99,13 @@ Route = Tuple[str, Pattern[str], str, Callable[[Request], Response]]
 class Api:
     """Maps each contract operation onto the engine."""
 
-    def __init__(self, engine: Engine, auth_token: Optional[str] = None, extra_routes: Optional[List[Any]] = None,
-                 round_trip_extensions: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        auth_token: Optional[str] = None,
+        extra_routes: Optional[List[Any]] = None,
+        round_trip_extensions: bool = True,
+    ):
         self.engine = engine
         self.auth_token = auth_token
         self.tick_lag_limit = TICK_LAG_LIMIT
@@ -176,14 +182,22 @@ class Api:
 
     # ------------------------------------------------------------------ dispatch
 
-    def dispatch(self, method: str, target: str, headers: Dict[str, str], body: bytes,
-                 caller_alive: Callable[[], bool] = lambda: True) -> Response:
+    def dispatch(
+        self, method: str, target: str, headers: Dict[str, str], body: bytes, caller_alive: Callable[[], bool] = lambda: True
+    ) -> Response:
         """Route one request (header names in lower case) to its handler."""
         split = urlsplit(target)
         return self.route(method, split.path, parse_qs(split.query, keep_blank_values=True), headers, body, caller_alive)
 
-    def route(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
-              caller_alive: Callable[[], bool] = lambda: True) -> Response:
+    def route(
+        self,
+        method: str,
+        path: str,
+        query: Dict[str, List[str]],
+        headers: Dict[str, str],
+        body: bytes,
+        caller_alive: Callable[[], bool] = lambda: True,
+    ) -> Response:
         """``dispatch()`` with the target already split: the path as sent (percent-encoded), the
         query decoded (the in-process transport passes it so, skipping the URL round trip)."""
         with self._count_lock:
@@ -200,8 +214,15 @@ class Api:
         finally:
             self.engine.state.metrics.request(self._local.template, method, status, time.perf_counter() - began)
 
-    def _raced(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
-               caller_alive: Callable[[], bool]) -> Response:
+    def _raced(
+        self,
+        method: str,
+        path: str,
+        query: Dict[str, List[str]],
+        headers: Dict[str, str],
+        body: bytes,
+        caller_alive: Callable[[], bool],
+    ) -> Response:
         """One request, run again (up to RACE_ATTEMPTS) when its transaction lost a race."""
         for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
@@ -221,12 +242,20 @@ class Api:
         """A request failed on the store: 503 when the database is away for a while, else the error."""
         if not self.engine.store.transient(err):
             raise err
-        log.warning("%s %s: the store is unavailable: %s: %s", method, path[:200], type(err).__name__,
-                    " ".join(str(err).split())[:300])
+        log.warning(
+            "%s %s: the store is unavailable: %s: %s", method, path[:200], type(err).__name__, " ".join(str(err).split())[:300]
+        )
         raise Unavailable("the service's database is unavailable for now; try again") from err
 
-    def _routed(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes,
-                caller_alive: Callable[[], bool]) -> Response:
+    def _routed(
+        self,
+        method: str,
+        path: str,
+        query: Dict[str, List[str]],
+        headers: Dict[str, str],
+        body: bytes,
+        caller_alive: Callable[[], bool],
+    ) -> Response:
         path = path.rstrip("/") or "/"
         allowed: List[str] = []
         for route_method, pattern, lane, handler in self._candidates(path):
@@ -247,8 +276,9 @@ class Api:
             for name, values in query.items():
                 for value in values:
                     limits.check_text(f"query parameter {name}", value)
-            request = Request(method, path, query, body, params, caller_alive, session=session,
-                              fence=_fence(headers.get(LEASE_HEADER)))
+            request = Request(
+                method, path, query, body, params, caller_alive, session=session, fence=_fence(headers.get(LEASE_HEADER))
+            )
             key = headers.get("idempotency-key")
             if key is not None and method != "GET":
                 if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -261,7 +291,11 @@ class Api:
             return handler(request)
         if allowed:
             methods = ", ".join(sorted(set(allowed)))
-            return 405, {"error": f"method {method} not allowed on {path}; use {methods}", "code": "method_not_allowed"}, {"Allow": methods}
+            return (
+                405,
+                {"error": f"method {method} not allowed on {path}; use {methods}", "code": "method_not_allowed"},
+                {"Allow": methods},
+            )
         raise NotFound(f"no such endpoint: {method} {path}")
 
     def _authorize(self, lane: str, header: Optional[str]) -> Optional[SessionRecord]:
@@ -287,7 +321,9 @@ class Api:
         """``GET /readyz``: the store answers; its counts, durability settings and extensions."""
         lag = self.engine.tick_lag()  # read without the engine lock: a stalled engine must not stall this
         if lag > self.tick_lag_limit:
-            raise Unavailable(f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)")
+            raise Unavailable(
+                f"not ready: the ticker last completed a tick {lag:.0f}s ago (timers, leases and schedules are stalled)"
+            )
         return 200, {"status": "ready", "stats": self.engine.ready_stats()}, {}
 
     # ------------------------------------------------------------------ agent sessions act in one namespace
@@ -358,14 +394,12 @@ class Api:
     def task_events(self, req: Request) -> Response:
         """``GET /api/v1/tasks/{taskId}/events``: the task's own events, a page at a time (long-polls with ``wait_seconds``)."""
         self._scope_task(req)
-        events = self.engine.task_events(
-            req.params["taskId"], req.int_arg("after", 0), req.wait_arg()
-        )
+        events = self.engine.task_events(req.params["taskId"], req.int_arg("after", 0), req.wait_arg())
         return 200, [task_event_json(e) for e in events], {}
 
     def _workflow_filters(self, req: Request) -> Dict[str, Any]:
         # a repeated parameter (how clients send a list) keeps every value
-        search = {key[len("search."):]: values for key, values in req.query.items() if key.startswith("search.")}
+        search = {key[len("search.") :]: values for key, values in req.query.items() if key.startswith("search.")}
         return {
             "namespace": self._namespace_arg(req),
             "id": req.arg("id"),
@@ -398,9 +432,7 @@ class Api:
     def history(self, req: Request) -> Response:
         """``GET /api/v1/workflows/{workflowId}/history``: the run's events, a page at a time."""
         self._scope_workflow(req)
-        events = self.engine.history(
-            req.params["workflowId"], req.int_arg("after", 0), req.wait_arg()
-        )
+        events = self.engine.history(req.params["workflowId"], req.int_arg("after", 0), req.wait_arg())
         return 200, [history_json(e) for e in events], {}
 
     def signal(self, req: Request) -> Response:
@@ -509,8 +541,7 @@ class Api:
         if spec is None:
             raise BadRequest('next is required: {"queue": ..., "types": [...]}, the workflow tasks this agent takes')
         queue, prefixes, _ = spec
-        task, following = self.engine.complete_and_next(req.params["taskId"], req.agent_id, result, req.fence,
-                                                        queue, prefixes)
+        task, following = self.engine.complete_and_next(req.params["taskId"], req.agent_id, result, req.fence, queue, prefixes)
         return 200, {"task": task_json(task), "next": None if following is None else self._handed_over(following)}, {}
 
     def activation(self, req: Request) -> Response:
@@ -524,7 +555,9 @@ class Api:
             raise BadRequest(f"unknown field(s) {', '.join(unknown)}; an activation takes commands, reason, eager and cursor")
         eager = _local_spec(raw.get("eager"), "eager")
         cursor = raw.get("cursor")
-        if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= limits.INT64_MAX):
+        if cursor is not None and (
+            isinstance(cursor, bool) or not isinstance(cursor, int) or not 0 <= cursor <= limits.INT64_MAX
+        ):
             raise BadRequest("cursor must be the last history seq the agent applied (an integer >= 0)")
         requests = []
         for index, command in enumerate(commands):
@@ -535,10 +568,18 @@ class Api:
         reason = raw.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise BadRequest("reason must be a string")
-        task, scheduled, leased = self.engine.end_activation(req.params["taskId"], req.agent_id, requests, reason,
-                                                             req.fence, eager, cursor)
-        return 200, {"task": task_json(task), "tasks": [task_json(t) for t in scheduled],
-                     "leased": [{"task": task_json(t), "lease_token": t.lease_token} for t in leased]}, {}
+        task, scheduled, leased = self.engine.end_activation(
+            req.params["taskId"], req.agent_id, requests, reason, req.fence, eager, cursor
+        )
+        return (
+            200,
+            {
+                "task": task_json(task),
+                "tasks": [task_json(t) for t in scheduled],
+                "leased": [{"task": task_json(t), "lease_token": t.lease_token} for t in leased],
+            },
+            {},
+        )
 
     def heartbeat(self, req: Request) -> Response:
         """``POST /api/v1/agent/tasks/{taskId}/heartbeat``: extend the lease; the answer says if cancellation was asked."""

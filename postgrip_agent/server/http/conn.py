@@ -41,7 +41,6 @@ SERVER_NAME = "postgrip-agent-local"
 EXTENSIONS = "lease-fencing, idempotency-key, wait-seconds, after, next-page-header, task-queues, headers"
 
 
-
 class _Conn:
     __slots__ = ("sock", "buf", "head", "head_size", "last_active", "first_byte_at", "head_at", "error")
 
@@ -122,7 +121,12 @@ class HttpServer:
         self._dispatch = dispatch
         self.extensions = extensions
         self.max_connections = max(8, min(max_connections, _descriptor_room(max_connections)))
-        self.idle_timeout, self.header_timeout, self.body_timeout, self.linger = idle_timeout, header_timeout, body_timeout, linger
+        self.idle_timeout, self.header_timeout, self.body_timeout, self.linger = (
+            idle_timeout,
+            header_timeout,
+            body_timeout,
+            linger,
+        )
         self.listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((host, port))
@@ -225,9 +229,16 @@ class HttpServer:
     def _refuse(self, sock: socket.socket) -> None:
         try:
             sock.setblocking(False)
-            sock.send(_response_bytes(503, {"error": "the service has too many open connections; retry shortly",
-                                            "code": "unavailable"}, {"Retry-After": "1"}, self._http_date(), close=True,
-                                       extensions=self.extensions))
+            sock.send(
+                _response_bytes(
+                    503,
+                    {"error": "the service has too many open connections; retry shortly", "code": "unavailable"},
+                    {"Retry-After": "1"},
+                    self._http_date(),
+                    close=True,
+                    extensions=self.extensions,
+                )
+            )
         except OSError:
             pass
         _close(sock)
@@ -308,8 +319,16 @@ class HttpServer:
 
     def _reply_and_close(self, conn: _Conn, status: int, message: str) -> None:
         try:
-            conn.sock.send(_response_bytes(status, {"error": message, "code": "invalid_request"}, {}, self._http_date(), close=True,
-                                           extensions=self.extensions))
+            conn.sock.send(
+                _response_bytes(
+                    status,
+                    {"error": message, "code": "invalid_request"},
+                    {},
+                    self._http_date(),
+                    close=True,
+                    extensions=self.extensions,
+                )
+            )
         except OSError:
             pass
         self._forget(conn)
@@ -385,17 +404,26 @@ class HttpServer:
             self._send(conn, err.status, {"error": err.message, "code": _code(err.status)}, {}, close=True, head=False)
             return False
         except socket.timeout:
-            self._send(conn, 408, {"error": "request not received in time", "code": "invalid_request"}, {}, close=True, head=False)
+            self._send(
+                conn, 408, {"error": "request not received in time", "code": "invalid_request"}, {}, close=True, head=False
+            )
             return False
         except (ConnectionError, OSError):
             return False
         conn.reset()
         if self._stopping.is_set():  # a request on a kept-alive connection as the service stops: not applied
-            self._send(conn, 503, {"error": "the service is stopping; retry (another replica, or after its restart)",
-                                   "code": "unavailable"}, {"Retry-After": "1"}, close=True, head=False)
+            self._send(
+                conn,
+                503,
+                {"error": "the service is stopping; retry (another replica, or after its restart)", "code": "unavailable"},
+                {"Retry-After": "1"},
+                close=True,
+                head=False,
+            )
             return False
-        status, payload, headers = answer(self._dispatch, head.method, head.target, head.headers, body,
-                                          lambda: _caller_alive(conn))
+        status, payload, headers = answer(
+            self._dispatch, head.method, head.target, head.headers, body, lambda: _caller_alive(conn)
+        )
         keep = head.keep_alive and not self._stopping.is_set()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d", head.method, head.target[:200], status)
@@ -410,8 +438,10 @@ class HttpServer:
         if not head.chunked:
             while len(conn.buf) < start + head.length:
                 if not self._recv(conn, deadline):
-                    raise BadHead(400, f"request body ended after {len(conn.buf) - start} of {head.length} bytes (Content-Length)")
-            return bytes(conn.buf[start:start + head.length])
+                    raise BadHead(
+                        400, f"request body ended after {len(conn.buf) - start} of {head.length} bytes (Content-Length)"
+                    )
+            return bytes(conn.buf[start : start + head.length])
         body = bytearray()
         at = start
         while True:
@@ -431,9 +461,9 @@ class HttpServer:
             while len(conn.buf) < at + size + 2:
                 if not self._recv(conn, deadline):
                     raise BadHead(400, "request body ended inside a chunk")
-            if conn.buf[at + size:at + size + 2] != b"\r\n":
+            if conn.buf[at + size : at + size + 2] != b"\r\n":
                 raise BadHead(400, "chunk not followed by CRLF")
-            body += conn.buf[at:at + size]
+            body += conn.buf[at : at + size]
             at += size + 2
         # drop the chunked body from the buffer; reset() then drops the head
         del conn.buf[start:at]
@@ -452,8 +482,11 @@ class HttpServer:
     def _send(self, conn: _Conn, status: int, payload: Any, headers: Dict[str, str], *, close: bool, head: bool) -> bool:
         try:
             conn.sock.settimeout(self.body_timeout)
-            conn.sock.sendall(_response_bytes(status, payload, headers, self._http_date(), close=close, omit_body=head,
-                                              extensions=self.extensions))
+            conn.sock.sendall(
+                _response_bytes(
+                    status, payload, headers, self._http_date(), close=close, omit_body=head, extensions=self.extensions
+                )
+            )
             return True
         except OSError:
             return False
@@ -501,14 +534,28 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
-def _response_bytes(status: int, payload: Any, headers: Dict[str, str], date: str, *, close: bool,
-                    omit_body: bool = False, extensions: str = EXTENSIONS) -> bytes:
+def _response_bytes(
+    status: int,
+    payload: Any,
+    headers: Dict[str, str],
+    date: str,
+    *,
+    close: bool,
+    omit_body: bool = False,
+    extensions: str = EXTENSIONS,
+) -> bytes:
     if isinstance(payload, bytes):  # a page or asset of the web UI: its own Content-Type
         data, content_type = payload, headers.get("Content-Type", "application/octet-stream")
     else:
         data, content_type = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode(), "application/json"
-    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}", f"Server: {SERVER_NAME}", f"Date: {date}", f"Content-Type: {content_type}",
-             f"Content-Length: {len(data)}", f"X-PostGrip-Extensions: {extensions}"]
+    lines = [
+        f"HTTP/1.1 {status} {reason_phrase(status)}",
+        f"Server: {SERVER_NAME}",
+        f"Date: {date}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(data)}",
+        f"X-PostGrip-Extensions: {extensions}",
+    ]
     lines += [f"{key}: {value}" for key, value in headers.items() if key != "Content-Type"]
     if close:
         lines.append("Connection: close")

@@ -15,8 +15,9 @@ log = logging.getLogger("postgrip_agent.server.http")
 Dispatch = Callable[[str, str, Dict[str, str], bytes, Callable[[], bool]], Tuple[int, Any, Dict[str, str]]]
 
 
-def answer(dispatch: Dispatch, method: str, target: str, headers: Dict[str, str], body: bytes,
-           caller_alive: Callable[[], bool]) -> Tuple[int, Any, Dict[str, str]]:
+def answer(
+    dispatch: Dispatch, method: str, target: str, headers: Dict[str, str], body: bytes, caller_alive: Callable[[], bool]
+) -> Tuple[int, Any, Dict[str, str]]:
     """Run one request through ``dispatch`` and turn whatever it raised into an ErrorResponse.
 
     The one place a request's exception becomes an answer, for the HTTP server and the

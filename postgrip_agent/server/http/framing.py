@@ -28,6 +28,7 @@ class BadHead(Exception):
 
 class Head:
     """An HTTP/1.1 request head: method, target, version, headers and how its body is framed."""
+
     __slots__ = ("method", "target", "version", "headers", "length", "chunked", "expect_continue", "keep_alive")
 
     def __init__(self, method: str, target: str, version: str, headers: Dict[str, str]) -> None:

@@ -46,25 +46,33 @@ class InProcessAdapter(BaseAdapter):
         self._extensions = extensions
         self._serving = serving
 
-    def call(self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str],
-             body: bytes) -> Tuple[int, bytes, Dict[str, str]]:
+    def call(
+        self, method: str, path: str, query: Dict[str, List[str]], headers: Dict[str, str], body: bytes
+    ) -> Tuple[int, bytes, Dict[str, str]]:
         """One call without requests' objects (the Connection's own fast path): the path as sent,
         the query decoded, header names in lower case. Answers the status, the JSON body as
         bytes (a copy: nothing the service holds is shared) and the headers, names in lower case."""
         if not self._serving():
             raise requests.exceptions.ConnectionError(
                 "NewConnectionError: Connection refused: the in-process PostGrip Agent service is not running "
-                "(start the LocalServer first; it may have been stopped)")
+                "(start the LocalServer first; it may have been stopped)"
+            )
         extra: Dict[str, str]
         if len(body) > MAX_BODY_BYTES:
-            status, payload, extra = 413, {"error": f"request body of {len(body)} bytes exceeds the "
-                                           f"{MAX_BODY_BYTES}-byte limit", "code": "payload_too_large"}, {}
+            status, payload, extra = (
+                413,
+                {
+                    "error": f"request body of {len(body)} bytes exceeds the {MAX_BODY_BYTES}-byte limit",
+                    "code": "payload_too_large",
+                },
+                {},
+            )
         else:
             route = self._route
-            status, payload, extra = answer(lambda m, t, h, b, alive: route(m, path, query, h, b, alive),
-                                            method, path, headers, body, lambda: True)
-        answered = {"server": SERVER_NAME, "content-type": "application/json",
-                    "x-postgrip-extensions": self._extensions}
+            status, payload, extra = answer(
+                lambda m, t, h, b, alive: route(m, path, query, h, b, alive), method, path, headers, body, lambda: True
+            )
+        answered = {"server": SERVER_NAME, "content-type": "application/json", "x-postgrip-extensions": self._extensions}
         for name, value in extra.items():
             answered[name.lower()] = value
         if isinstance(payload, bytes):  # a page or asset of the web UI (its content-type came in extra)
@@ -73,13 +81,21 @@ class InProcessAdapter(BaseAdapter):
             content = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
         return status, b"" if method == "HEAD" else content, answered
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Timeout = None,
-             verify: Any = True, cert: Any = None, proxies: Optional[Mapping[str, str]] = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Timeout = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Optional[Mapping[str, str]] = None,
+    ) -> requests.Response:
         split = urlsplit(request.url or "")
         body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
         headers = {name.lower(): value for name, value in request.headers.items()}
-        status, content, answered = self.call(request.method or "GET", split.path or "/",
-                                              parse_qs(split.query, keep_blank_values=True), headers, body)
+        status, content, answered = self.call(
+            request.method or "GET", split.path or "/", parse_qs(split.query, keep_blank_values=True), headers, body
+        )
         response = requests.Response()
         response.status_code = status
         response.reason = reason_phrase(status)

@@ -35,28 +35,55 @@ def _collector(engine: Engine) -> Any:
             seen = engine.state.metrics.snapshot()
             counters: List[Tuple[str, str, List[str], Any]] = [
                 ("postgrip_workflows_started", "Workflow runs started", ["namespace", "workflow_type"], seen.started),
-                ("postgrip_workflows_closed", "Workflow runs closed, by status", ["namespace", "workflow_type", "status"],
-                 seen.closed),
-                ("postgrip_lease_expiries", "Task leases that lapsed (an agent stopped renewing)", ["namespace", "queue"],
-                 seen.lease_expiries),
-                ("postgrip_timeouts", "Timeouts, by kind (an activity's START_TO_CLOSE... or WORKFLOW_RUN)", ["kind"],
-                 seen.timeouts),
-                ("postgrip_http_requests", "HTTP requests answered, by route, method and status",
-                 ["route", "method", "status"], seen.http),
+                (
+                    "postgrip_workflows_closed",
+                    "Workflow runs closed, by status",
+                    ["namespace", "workflow_type", "status"],
+                    seen.closed,
+                ),
+                (
+                    "postgrip_lease_expiries",
+                    "Task leases that lapsed (an agent stopped renewing)",
+                    ["namespace", "queue"],
+                    seen.lease_expiries,
+                ),
+                (
+                    "postgrip_timeouts",
+                    "Timeouts, by kind (an activity's START_TO_CLOSE... or WORKFLOW_RUN)",
+                    ["kind"],
+                    seen.timeouts,
+                ),
+                (
+                    "postgrip_http_requests",
+                    "HTTP requests answered, by route, method and status",
+                    ["route", "method", "status"],
+                    seen.http,
+                ),
             ]
             for name, text, labels, values in counters:
                 family = CounterMetricFamily(name, text, labels=labels)
                 for key, value in sorted(values.items()):
                     family.add_metric(list(key), value)
                 yield family
-            yield _histogram(HistogramMetricFamily(
-                "postgrip_schedule_to_start_seconds", "How long a task waited for an agent, from queued to leased",
-                labels=["namespace", "queue"]), seen.schedule_to_start)
-            yield _histogram(HistogramMetricFamily(
-                "postgrip_http_request_seconds", "Time to answer an HTTP request (long-polls include their wait)",
-                labels=["route"]), seen.http_latency)
-            backlog = GaugeMetricFamily("postgrip_task_backlog", "Tasks queued, waiting for an agent",
-                                        labels=["namespace", "queue"])
+            yield _histogram(
+                HistogramMetricFamily(
+                    "postgrip_schedule_to_start_seconds",
+                    "How long a task waited for an agent, from queued to leased",
+                    labels=["namespace", "queue"],
+                ),
+                seen.schedule_to_start,
+            )
+            yield _histogram(
+                HistogramMetricFamily(
+                    "postgrip_http_request_seconds",
+                    "Time to answer an HTTP request (long-polls include their wait)",
+                    labels=["route"],
+                ),
+                seen.http_latency,
+            )
+            backlog = GaugeMetricFamily(
+                "postgrip_task_backlog", "Tasks queued, waiting for an agent", labels=["namespace", "queue"]
+            )
             with engine.state.serial:
                 queued = engine.store.backlog()
             for (namespace, queue), count in sorted(queued.items()):
@@ -67,11 +94,16 @@ def _collector(engine: Engine) -> Any:
             yield GaugeMetricFamily("postgrip_polls_waiting", "Agent long-polls this replica holds now", value=waiting)
             yield GaugeMetricFamily("postgrip_ticker_lag_seconds", "How late the ticker's last tick was", value=engine.tick_lag())
             store = engine.store
-            yield CounterMetricFamily("postgrip_store_commits", "Write transactions this replica committed",
-                                      value=store.commits)
+            yield CounterMetricFamily("postgrip_store_commits", "Write transactions this replica committed", value=store.commits)
             commit = HistogramMetricFamily("postgrip_store_commit_seconds", "Time a write transaction's commit took")
-            commit.add_metric([], [*[(repr(b), n) for b, n in zip(LATENCY_BUCKETS, _cumulative(store.commit_buckets))],
-                                   ("+Inf", store.commit_count)], store.commit_seconds)
+            commit.add_metric(
+                [],
+                [
+                    *[(repr(b), n) for b, n in zip(LATENCY_BUCKETS, _cumulative(store.commit_buckets))],
+                    ("+Inf", store.commit_count),
+                ],
+                store.commit_seconds,
+            )
             yield commit
 
     return Collector()

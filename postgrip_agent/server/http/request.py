@@ -20,9 +20,19 @@ Response = Tuple[int, Any, Dict[str, str]]
 
 class Request:
     """One API request as a handler sees it: method, path parameters, query, body, the caller's session and fence."""
-    def __init__(self, method: str, path: str, query: Dict[str, List[str]], body: bytes, params: Dict[str, str],
-                 caller_alive: Callable[[], bool] = lambda: True, *, session: Optional[SessionRecord] = None,
-                 fence: Fence = None):
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: Dict[str, List[str]],
+        body: bytes,
+        params: Dict[str, str],
+        caller_alive: Callable[[], bool] = lambda: True,
+        *,
+        session: Optional[SessionRecord] = None,
+        fence: Fence = None,
+    ):
         self.caller_alive = caller_alive
         self.method = method
         self.path = path
@@ -128,8 +138,13 @@ def _position(token: str, page: Page, orderable: Optional[Tuple[str, ...]] = Non
     after, order = held.get("after"), held.get("order")
     if not isinstance(after, list) or len(after) != 2 or any(isinstance(v, (list, dict)) for v in after):
         raise refused
-    if orderable is not None and isinstance(order, list) and len(order) == 2 and order[0] in orderable \
-            and isinstance(order[1], bool):
+    if (
+        orderable is not None
+        and isinstance(order, list)
+        and len(order) == 2
+        and order[0] in orderable
+        and isinstance(order[1], bool)
+    ):
         page.order_by, page.descending = order[0], order[1]
     elif order != [page.order_by, page.descending]:
         raise BadRequest("page_token belongs to a listing in another order: ask with the order_by of the first page")
@@ -141,7 +156,6 @@ def paged(records: Sequence[Any], render: Callable[[Any], Dict[str, Any]], page:
     headers: Dict[str, str] = {}
     if len(records) == page.limit:
         last = records[-1]
-        position = {"after": [getattr(last, page.order_by), getattr(last, tiebreak)],
-                    "order": [page.order_by, page.descending]}
+        position = {"after": [getattr(last, page.order_by), getattr(last, tiebreak)], "order": [page.order_by, page.descending]}
         headers[NEXT_PAGE_HEADER] = base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
     return 200, [render(record) for record in records], headers

@@ -23,9 +23,13 @@ from .request import Request, Response
 COOKIE = "postgrip_ui"
 UI_HEADER = "x-postgrip-ui"
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-_SECURITY = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-             "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'"}
+_SECURITY = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
 Route = Tuple[str, str, str, Callable[[Request], Response]]
 
 
@@ -83,8 +87,14 @@ def ui_routes(auth_token: Optional[str], public: str) -> List[Route]:
     def icon(_: Request) -> Response:
         return 200, b"", {"Content-Type": "image/x-icon", "Cache-Control": "max-age=86400"}
 
-    return [("GET", "/", public, page), ("GET", "/favicon.ico", public, icon), ("GET", "/ui/session", public, session), ("POST", "/ui/login", public, login),
-            ("POST", "/ui/logout", public, logout), ("GET", "/ui/{asset}", public, asset)]
+    return [
+        ("GET", "/", public, page),
+        ("GET", "/favicon.ico", public, icon),
+        ("GET", "/ui/session", public, session),
+        ("POST", "/ui/login", public, login),
+        ("POST", "/ui/logout", public, logout),
+        ("GET", "/ui/{asset}", public, asset),
+    ]
 
 
 def _token_of(body: bytes) -> str:

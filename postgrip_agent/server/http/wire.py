@@ -87,12 +87,7 @@ def poller_json(poller: PollerRecord) -> Dict[str, Any]:
 
 def task_event_json(event: TaskEventRecord) -> Dict[str, Any]:
     """A task event as the contract's TaskEvent object."""
-    out: Dict[str, Any] = {
-        "id": str(event.seq),
-        "task_id": event.task_id,
-        "kind": event.kind,
-        "created_at": ts(event.created_at),
-    }
+    out: Dict[str, Any] = {"id": str(event.seq), "task_id": event.task_id, "kind": event.kind, "created_at": ts(event.created_at)}
     for key in ("agent_id", "stage", "message", "stream", "data", "details"):
         _put(out, key, getattr(event, key))
     _put(out, "tenantId", event.tenant_id)

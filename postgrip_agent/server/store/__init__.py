@@ -23,7 +23,21 @@ from .postgres import PostgresStore, is_postgres_url, safe_url
 from .sqlite import SQLiteStore, check_synchronous
 
 __all__ = [
-    "HistoryRecord", "IdempotentRecord", "NamespaceRecord", "Page", "PollerRecord", "RunRecord", "ScheduleRecord", "SessionRecord",
-    "Store", "TaskEventRecord", "TaskRecord", "contains_pattern", "PostgresStore", "SQLiteStore", "check_synchronous", "is_postgres_url",
+    "HistoryRecord",
+    "IdempotentRecord",
+    "NamespaceRecord",
+    "Page",
+    "PollerRecord",
+    "RunRecord",
+    "ScheduleRecord",
+    "SessionRecord",
+    "Store",
+    "TaskEventRecord",
+    "TaskRecord",
+    "contains_pattern",
+    "PostgresStore",
+    "SQLiteStore",
+    "check_synchronous",
+    "is_postgres_url",
     "safe_url",
 ]

@@ -26,6 +26,7 @@ def contains_pattern(text: str) -> str:
 @attrs.define
 class TaskRecord:
     """A task: a workflow task, an activity, a timer or a stand-alone task, with its lease and outcome."""
+
     id: str
     namespace: str
     queue: str
@@ -70,6 +71,7 @@ class TaskRecord:
 @attrs.define
 class RunRecord:
     """A workflow run: its type, state, arguments, outcome and deadlines."""
+
     run_id: str
     id: str
     namespace: str
@@ -102,6 +104,7 @@ class RunRecord:
 @attrs.define
 class HistoryRecord:
     """One event of a run's history (``seq`` orders them within the run)."""
+
     run_id: str
     workflow_id: str
     type: str
@@ -115,6 +118,7 @@ class HistoryRecord:
 @attrs.define
 class TaskEventRecord:
     """One event of a task's own log: progress, output, heartbeats (``seq`` orders them)."""
+
     task_id: str
     kind: str
     created_at: float
@@ -131,6 +135,7 @@ class TaskEventRecord:
 @attrs.define
 class NamespaceRecord:
     """A namespace."""
+
     name: str
     created_at: float
     updated_at: float
@@ -140,6 +145,7 @@ class NamespaceRecord:
 @attrs.define
 class SessionRecord:
     """An agent's access or refresh token, and the token family it belongs to."""
+
     token: str
     kind: str  # "access" or "refresh"
     agent_id: str
@@ -153,6 +159,7 @@ class SessionRecord:
 @attrs.define
 class ScheduleRecord:
     """A schedule: its spec, the workflow it starts, and when it fires next."""
+
     id: str
     namespace: str
     state: str
@@ -316,9 +323,7 @@ class Store(abc.ABC):
         """The task with this id, or None."""
 
     @abc.abstractmethod
-    def next_available_task(
-        self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float
-    ) -> Optional[TaskRecord]:
+    def next_available_task(self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float) -> Optional[TaskRecord]:
         """The oldest queued task of the queue that is due and matches a prefix (timers never)."""
 
     @abc.abstractmethod
@@ -498,4 +503,3 @@ class Store(abc.ABC):
     def compact(self, cutoff: float) -> Tuple[int, int]:
         """Remove finished runs (with their tasks, history, events) and finished stand-alone
         tasks last updated before ``cutoff``; return (removed tasks, removed runs)."""
-

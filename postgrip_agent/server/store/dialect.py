@@ -60,8 +60,7 @@ def _sqlite_prefix(column: str, prefixes: Sequence[str]) -> Tuple[str, List[Any]
 
 def _sqlite_json_has(column: str, attribute: str, value: Any) -> Tuple[str, List[Any]]:
     # json_each yields a scalar itself, and a list's items
-    return (f"EXISTS (SELECT 1 FROM json_each({column}, ?) WHERE json_each.value = ?)",
-            [f'$."{attribute}"', value])
+    return (f"EXISTS (SELECT 1 FROM json_each({column}, ?) WHERE json_each.value = ?)", [f'$."{attribute}"', value])
 
 
 def _sqlite_upsert(table: str, names: Sequence[str], key: str) -> str:
@@ -73,23 +72,41 @@ def _postgres_prefix(column: str, prefixes: Sequence[str]) -> Tuple[str, List[An
 
 
 def _postgres_json_has(column: str, attribute: str, value: Any) -> Tuple[str, List[Any]]:
-    return (f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof({column} -> ?) WHEN 'array' "
-            f"THEN {column} -> ? ELSE jsonb_build_array({column} -> ?) END) AS item WHERE item = ?)",
-            [attribute, attribute, attribute, JsonValue(value)])
+    return (
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof({column} -> ?) WHEN 'array' "
+        f"THEN {column} -> ? ELSE jsonb_build_array({column} -> ?) END) AS item WHERE item = ?)",
+        [attribute, attribute, attribute, JsonValue(value)],
+    )
 
 
 def _postgres_upsert(table: str, names: Sequence[str], key: str) -> str:
-    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_values(names)}) ON CONFLICT ({key}) DO UPDATE SET "
-            + ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != key))
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_values(names)}) ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
+        f"{n} = EXCLUDED.{n}" for n in names if n != key
+    )
 
 
 @attrs.frozen
 class JsonValue:
     """A parameter the database compares as JSON (PostgreSQL's jsonb); the store adapts it for its driver."""
+
     value: Any
 
 
-SQLITE = Dialect(name="sqlite", placeholder="?", skip_locked="", ilike="LIKE", prefix_match=_sqlite_prefix,
-                 json_has=_sqlite_json_has, upsert=_sqlite_upsert)
-POSTGRES = Dialect(name="postgresql", placeholder="%s", skip_locked=" FOR UPDATE SKIP LOCKED", ilike="ILIKE",
-                   prefix_match=_postgres_prefix, json_has=_postgres_json_has, upsert=_postgres_upsert)
+SQLITE = Dialect(
+    name="sqlite",
+    placeholder="?",
+    skip_locked="",
+    ilike="LIKE",
+    prefix_match=_sqlite_prefix,
+    json_has=_sqlite_json_has,
+    upsert=_sqlite_upsert,
+)
+POSTGRES = Dialect(
+    name="postgresql",
+    placeholder="%s",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    ilike="ILIKE",
+    prefix_match=_postgres_prefix,
+    json_has=_postgres_json_has,
+    upsert=_postgres_upsert,
+)

@@ -45,11 +45,13 @@ log = logging.getLogger("postgrip_agent.server.postgres")
 
 R = TypeVar("R")
 
+
 def lock_key(purpose: str, schema: Optional[str]) -> int:
     """A transaction-scoped advisory lock key of one schema's service (a signed 64-bit integer):
     services on different schemas of one database never wait for each other's locks."""
     digest = hashlib.sha256(f"postgrip-agent:{purpose}:{schema or ''}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
 
 CHANNEL = "postgrip_agent"
 #: URL parameters the store reads itself (libpq never sees them)
@@ -76,8 +78,14 @@ _SERIAL = SERIAL_TABLES
 #: most ``statement_timeout``; a session idle inside a transaction (its replica frozen, partitioned or
 #: gone) is ended after ``idle_in_transaction_session_timeout``, and every lock it held with it; the
 #: server probes a silent client's socket (``tcp_keepalives_*``)
-SESSION_BOUNDS = {"lock_timeout": "5s", "statement_timeout": "30s", "idle_in_transaction_session_timeout": "4s",
-                  "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+SESSION_BOUNDS = {
+    "lock_timeout": "5s",
+    "statement_timeout": "30s",
+    "idle_in_transaction_session_timeout": "4s",
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
 #: libpq's keepalive probes of the server's socket, unless the URL sets them
 CLIENT_KEEPALIVES = {"keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3"}
 
@@ -139,7 +147,8 @@ def _task_and_run_sql() -> Tuple[int, str]:
         f"WITH r AS MATERIALIZED (SELECT {', '.join(run_columns)} FROM runs "
         "WHERE run_id = (SELECT run_id FROM tasks WHERE id = %s) FOR UPDATE) "
         f"SELECT {', '.join('t.' + c for c in task_columns)}, {', '.join('r.' + c for c in run_columns)} "
-        "FROM tasks t LEFT JOIN r ON r.run_id = t.run_id WHERE t.id = %s FOR UPDATE OF t")
+        "FROM tasks t LEFT JOIN r ON r.run_id = t.run_id WHERE t.id = %s FOR UPDATE OF t"
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,8 +168,7 @@ class PostgresStore(SQLStore):
     dialect = POSTGRES
     concurrent_writers = True
 
-    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0,
-                 alone_grace: float = ALONE_GRACE) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0, alone_grace: float = ALONE_GRACE) -> None:
         try:
             import psycopg
             from psycopg.sql import Literal
@@ -174,8 +182,10 @@ class PostgresStore(SQLStore):
         self.schema = ours.get("schema")
         if "pool_size" in ours:
             if not ours["pool_size"].isdigit() or int(ours["pool_size"]) < 1:
-                raise ValueError(f"pool_size={ours['pool_size']!r} in the PostgreSQL URL: give a whole number of "
-                                 "connections, at least 1 (e.g. ?pool_size=16)")
+                raise ValueError(
+                    f"pool_size={ours['pool_size']!r} in the PostgreSQL URL: give a whole number of "
+                    "connections, at least 1 (e.g. ?pool_size=16)"
+                )
             pool_size = int(ours["pool_size"])
         if self.schema is not None and not self.schema.replace("_", "").isalnum():
             raise ValueError(f"schema name {self.schema!r}: use letters, digits and underscores")
@@ -200,8 +210,15 @@ class PostgresStore(SQLStore):
             reason = " ".join(str(err).split())  # libpq's message spans lines
             raise ConnectionError(f"cannot connect to PostgreSQL at {safe_url(self.url)}: {reason}") from None
         self._bounds, self._keepalives = session_bounds(self.url)
-        self._pool = ConnectionPool(self.url, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
-                                    configure=self._configure, kwargs={"autocommit": True, **self._keepalives})
+        self._pool = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=pool_size,
+            open=True,
+            timeout=connect_timeout,
+            configure=self._configure,
+            kwargs={"autocommit": True, **self._keepalives},
+        )
         self.schema_version = self._migrate(POSTGRES_MIGRATIONS)
 
     def transient(self, error: BaseException) -> bool:
@@ -244,8 +261,10 @@ class PostgresStore(SQLStore):
     def insert_namespace(self, record: NamespaceRecord) -> None:
         # two transactions may create one namespace at once (a first start in it on two replicas):
         # the second finds it made
-        self._execute("INSERT INTO namespaces (name, created_at, updated_at, tenant_id) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT (name) DO NOTHING", (record.name, record.created_at, record.updated_at, record.tenant_id))
+        self._execute(
+            "INSERT INTO namespaces (name, created_at, updated_at, tenant_id) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+            (record.name, record.created_at, record.updated_at, record.tenant_id),
+        )
 
     def _configure(self, conn: Any) -> None:
         """Each pooled session: the store's schema, and the bounds on its waits (one round trip)."""
@@ -289,8 +308,10 @@ class PostgresStore(SQLStore):
                 except BaseException:
                     self._rollback(conn)
                     raise
-                notify = "".join(f"SELECT pg_notify('{self._channel}', {self._literal(payload).as_string(conn)}); "
-                                 for payload in self._payloads(sorted(self._local.notes)))
+                notify = "".join(
+                    f"SELECT pg_notify('{self._channel}', {self._literal(payload).as_string(conn)}); "
+                    for payload in self._payloads(sorted(self._local.notes))
+                )
                 if self._local.lazy:  # this transaction's loss in a crash is harmless: do not wait for the WAL flush
                     notify = "SET LOCAL synchronous_commit TO OFF; " + notify
                 began = time.perf_counter()
@@ -411,15 +432,16 @@ class PostgresStore(SQLStore):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._migration_lock,))
             if self.schema:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
+            )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
             for migration in pending(migrations, done):
                 log.info("applying PostgreSQL schema migration %d: %s", migration.version, migration.name)
                 for statement in migration.statements:
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                             (migration.version, migration.name))
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (migration.version, migration.name))
         return newest_known(migrations, done)
 
     def _values(self, record: Any, names: Sequence[str]) -> List[Any]:

@@ -114,10 +114,11 @@ class SQLStore(Store):
     def get_task(self, task_id: str) -> Optional[TaskRecord]:
         return self._by_key("tasks", task_id)
 
-    def next_available_task(self, namespace: str, queue: str, type_prefixes: Sequence[str],
-                            now: float) -> Optional[TaskRecord]:
-        sql = ("SELECT * FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
-               "AND type != 'timer' AND (not_before IS NULL OR not_before <= ?)")
+    def next_available_task(self, namespace: str, queue: str, type_prefixes: Sequence[str], now: float) -> Optional[TaskRecord]:
+        sql = (
+            "SELECT * FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
+            "AND type != 'timer' AND (not_before IS NULL OR not_before <= ?)"
+        )
         params: List[Any] = [namespace, queue, now]
         if type_prefixes:
             clause, more = self.dialect.prefix_match("type", type_prefixes)
@@ -130,23 +131,36 @@ class SQLStore(Store):
         return self._all(TaskRecord, "SELECT * FROM tasks" + _page(where, params, page, _TASK_ORDER), params)
 
     def open_tasks_of_run(self, run_id: str) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE run_id = ? AND state IN ('queued', 'leased', 'blocked') "
-                                     "ORDER BY seq" + self._locking(), (run_id,))
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE run_id = ? AND state IN ('queued', 'leased', 'blocked') ORDER BY seq" + self._locking(),
+            (run_id,),
+        )
 
     def due_timers(self, now: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL AND fire_at <= ? "
-                                     "ORDER BY fire_at, seq", (now,))
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE state = 'queued' AND fire_at IS NOT NULL AND fire_at <= ? ORDER BY fire_at, seq",
+            (now,),
+        )
 
     def expired_leases(self, now: float) -> List[TaskRecord]:
         return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'leased' AND leased_until <= ? ORDER BY seq", (now,))
 
     def due_activity_timeouts(self, now: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE timeout_at IS NOT NULL AND timeout_at <= ? "
-                                     "AND state IN ('queued', 'leased') ORDER BY timeout_at, seq", (now,))
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE timeout_at IS NOT NULL AND timeout_at <= ? "
+            "AND state IN ('queued', 'leased') ORDER BY timeout_at, seq",
+            (now,),
+        )
 
     def released_tasks(self, after: float, upto: float) -> List[TaskRecord]:
-        return self._all(TaskRecord, "SELECT * FROM tasks WHERE state = 'queued' AND not_before > ? "
-                                     "AND not_before <= ? ORDER BY seq", (after, upto))
+        return self._all(
+            TaskRecord,
+            "SELECT * FROM tasks WHERE state = 'queued' AND not_before > ? AND not_before <= ? ORDER BY seq",
+            (after, upto),
+        )
 
     def next_deadline(self, now: float) -> Optional[float]:
         found = self._scalar(
@@ -157,12 +171,20 @@ class SQLStore(Store):
             " UNION ALL SELECT MIN(deadline) FROM runs WHERE state = 'running' AND deadline IS NOT NULL"
             " UNION ALL SELECT MIN(next_run_at) FROM schedules WHERE state = 'active'"
             " UNION ALL SELECT MIN(timeout_at) FROM tasks WHERE timeout_at IS NOT NULL AND state IN ('queued', 'leased')"
-            ") AS deadlines", (now,))
+            ") AS deadlines",
+            (now,),
+        )
         return None if found is None else float(found)
 
     def has_runnable_work(self, now: float) -> bool:
-        return self._scalar("SELECT 1 FROM tasks WHERE state = 'leased' OR (state = 'queued' AND fire_at IS NULL "
-                            "AND (not_before IS NULL OR not_before <= ?)) LIMIT 1", (now,)) is not None
+        return (
+            self._scalar(
+                "SELECT 1 FROM tasks WHERE state = 'leased' OR (state = 'queued' AND fire_at IS NULL "
+                "AND (not_before IS NULL OR not_before <= ?)) LIMIT 1",
+                (now,),
+            )
+            is not None
+        )
 
     def count_tasks_by_state(self) -> Dict[str, int]:
         return {state: int(count) for state, count in self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")}
@@ -180,23 +202,36 @@ class SQLStore(Store):
 
     def latest_run(self, workflow_id: str, namespace: Optional[str] = None) -> Optional[RunRecord]:
         if namespace is None:
-            return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? ORDER BY seq DESC LIMIT 1" + self._locking(),
-                             (workflow_id,))
-        return self._one(RunRecord, "SELECT * FROM runs WHERE id = ? AND namespace = ? ORDER BY seq DESC LIMIT 1"
-                         + self._locking(), (workflow_id, namespace))
+            return self._one(
+                RunRecord, "SELECT * FROM runs WHERE id = ? ORDER BY seq DESC LIMIT 1" + self._locking(), (workflow_id,)
+            )
+        return self._one(
+            RunRecord,
+            "SELECT * FROM runs WHERE id = ? AND namespace = ? ORDER BY seq DESC LIMIT 1" + self._locking(),
+            (workflow_id, namespace),
+        )
 
     def find_run(self, run_or_workflow_id: str) -> Optional[RunRecord]:
-        return self._one(RunRecord, "SELECT * FROM runs WHERE run_id = ? OR id = ? "
-                                    "ORDER BY CASE WHEN run_id = ? THEN 0 ELSE 1 END, seq DESC LIMIT 1" + self._locking(),
-                         (run_or_workflow_id,) * 3)
+        return self._one(
+            RunRecord,
+            "SELECT * FROM runs WHERE run_id = ? OR id = ? "
+            "ORDER BY CASE WHEN run_id = ? THEN 0 ELSE 1 END, seq DESC LIMIT 1" + self._locking(),
+            (run_or_workflow_id,) * 3,
+        )
 
     def running_children(self, run_id: str) -> List[RunRecord]:
-        return self._all(RunRecord, "SELECT * FROM runs WHERE parent_run_id = ? AND state = 'running' ORDER BY seq"
-                         + self._locking(), (run_id,))
+        return self._all(
+            RunRecord,
+            "SELECT * FROM runs WHERE parent_run_id = ? AND state = 'running' ORDER BY seq" + self._locking(),
+            (run_id,),
+        )
 
     def timed_out_runs(self, now: float) -> List[RunRecord]:
-        return self._all(RunRecord, "SELECT * FROM runs WHERE state = 'running' AND deadline IS NOT NULL "
-                                    "AND deadline <= ? ORDER BY seq", (now,))
+        return self._all(
+            RunRecord,
+            "SELECT * FROM runs WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= ? ORDER BY seq",
+            (now,),
+        )
 
     def list_runs(self, filters: Dict[str, Any], page: Page) -> List[RunRecord]:
         where, params = self._where(filters)
@@ -214,25 +249,33 @@ class SQLStore(Store):
         return {(str(namespace), str(queue)): int(count) for namespace, queue, count in rows}
 
     def queued_by_type(self, namespace: str, queue: str) -> Dict[str, int]:
-        rows = self._rows("SELECT type, COUNT(*) FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' "
-                          "GROUP BY type", (namespace, queue))
+        rows = self._rows(
+            "SELECT type, COUNT(*) FROM tasks WHERE namespace = ? AND queue = ? AND state = 'queued' GROUP BY type",
+            (namespace, queue),
+        )
         return {str(kind): int(count) for kind, count in rows}
 
     def note_poller(self, record: PollerRecord) -> None:
-        self._execute("INSERT INTO queue_pollers (namespace, queue, agent_id, types, last_seen) VALUES (?, ?, ?, ?, ?) "
-                      "ON CONFLICT (namespace, queue, agent_id) DO UPDATE SET types = excluded.types, "
-                      "last_seen = excluded.last_seen",
-                      (record.namespace, record.queue, record.agent_id, json.dumps(record.types), record.last_seen))
+        self._execute(
+            "INSERT INTO queue_pollers (namespace, queue, agent_id, types, last_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (namespace, queue, agent_id) DO UPDATE SET types = excluded.types, "
+            "last_seen = excluded.last_seen",
+            (record.namespace, record.queue, record.agent_id, json.dumps(record.types), record.last_seen),
+        )
         self._execute("DELETE FROM queue_pollers WHERE last_seen < ?", (record.last_seen - POLLERS_KEPT_SECONDS,))
 
     def queue_pollers(self, namespace: str, queue: Optional[str] = None) -> List[PollerRecord]:
         where, params = "namespace = ?", [namespace]
         if queue is not None:
             where, params = where + " AND queue = ?", params + [queue]
-        rows = self._rows(f"SELECT namespace, queue, agent_id, types, last_seen FROM queue_pollers WHERE {where} "
-                          "ORDER BY queue, agent_id", params)
-        return [PollerRecord(str(r[0]), str(r[1]), str(r[2]), list(json.loads(r[3]) if isinstance(r[3], str) else r[3]),
-                             float(r[4])) for r in rows]
+        rows = self._rows(
+            f"SELECT namespace, queue, agent_id, types, last_seen FROM queue_pollers WHERE {where} ORDER BY queue, agent_id",
+            params,
+        )
+        return [
+            PollerRecord(str(r[0]), str(r[1]), str(r[2]), list(json.loads(r[3]) if isinstance(r[3], str) else r[3]), float(r[4]))
+            for r in rows
+        ]
 
     def count_runs_by_state(self) -> Dict[str, int]:
         rows = self._rows("SELECT state, SUM(n) FROM run_counts GROUP BY state")
@@ -253,8 +296,9 @@ class SQLStore(Store):
         self._insert("task_events", record)
 
     def task_events(self, task_id: str, after_seq: int = 0) -> List[TaskEventRecord]:
-        return self._all(TaskEventRecord, "SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq",
-                         (task_id, after_seq))
+        return self._all(
+            TaskEventRecord, "SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq", (task_id, after_seq)
+        )
 
     # ------------------------------------------------------------------ sessions
 
@@ -294,22 +338,21 @@ class SQLStore(Store):
 
     def list_schedules(self, filters: Dict[str, Any], page: Page) -> List[ScheduleRecord]:
         where, params = self._where(filters)
-        return self._all(ScheduleRecord, "SELECT * FROM schedules" + _page(where, params, page, _SCHEDULE_ORDER, "id"),
-                         params)
+        return self._all(ScheduleRecord, "SELECT * FROM schedules" + _page(where, params, page, _SCHEDULE_ORDER, "id"), params)
 
     def due_schedules(self, now: float) -> List[ScheduleRecord]:
-        return self._all(ScheduleRecord, "SELECT * FROM schedules WHERE state = 'active' AND next_run_at <= ? "
-                                         "ORDER BY next_run_at, id", (now,))
+        return self._all(
+            ScheduleRecord, "SELECT * FROM schedules WHERE state = 'active' AND next_run_at <= ? ORDER BY next_run_at, id", (now,)
+        )
 
     # ------------------------------------------------------------------ maintenance
 
     def compact(self, cutoff: float) -> Tuple[int, int]:
         self._bulk_deleted()
-        runs = [row[0] for row in self._rows("SELECT run_id FROM runs WHERE state != 'running' AND updated_at < ?",
-                                             (cutoff,))]
+        runs = [row[0] for row in self._rows("SELECT run_id FROM runs WHERE state != 'running' AND updated_at < ?", (cutoff,))]
         removed_tasks = 0
         for start in range(0, len(runs), _CHUNK):
-            chunk = runs[start:start + _CHUNK]
+            chunk = runs[start : start + _CHUNK]
             among = f"IN ({', '.join('?' for _ in chunk)})"
             self._execute(f"DELETE FROM history WHERE run_id {among}", chunk)
             self._execute(f"DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE run_id {among})", chunk)

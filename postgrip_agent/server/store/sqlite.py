@@ -33,8 +33,15 @@ _SEQUENCED = {"tasks", "runs"}
 _CACHED = ("tasks", "runs")
 _CACHE_ROWS = 4096
 #: SQLite's words for a database that is unavailable for a while (busy, locked, I/O, full, out of memory)
-_TRANSIENT_MESSAGES = ("locked", "busy", "disk i/o error", "disk is full", "unable to open database", "locking protocol",
-                       "out of memory")
+_TRANSIENT_MESSAGES = (
+    "locked",
+    "busy",
+    "disk i/o error",
+    "disk is full",
+    "unable to open database",
+    "locking protocol",
+    "out of memory",
+)
 
 
 #: the ``synchronous`` settings a store may commit with, and PRAGMA synchronous's number for each
@@ -44,8 +51,10 @@ SYNCHRONOUS = {"full": 2, "normal": 1}
 def check_synchronous(synchronous: str) -> str:
     """``synchronous`` in lower case, or ValueError naming the choices."""
     if not isinstance(synchronous, str) or synchronous.lower() not in SYNCHRONOUS:
-        raise ValueError(f"sqlite synchronous must be 'full' (the default: every acknowledged commit survives a power "
-                         f"loss) or 'normal' (faster; a power loss may undo the last commits), not {synchronous!r}")
+        raise ValueError(
+            f"sqlite synchronous must be 'full' (the default: every acknowledged commit survives a power "
+            f"loss) or 'normal' (faster; a power loss may undo the last commits), not {synchronous!r}"
+        )
     return synchronous.lower()
 
 
@@ -80,8 +89,10 @@ class SQLiteStore(SQLStore):
         # on rollback, after bulk deletes, and whenever another connection changed the file.
         self._cache: Dict[str, Dict[Any, Tuple[Tuple[Any, ...], Marks]]] = {table: {} for table in _CACHED}
         self._data_version = self._current_data_version()
-        self._by_key_sql = {table: "SELECT {} FROM {} WHERE {} = ?".format(
-            ", ".join(codec(_TABLES[table][0]).names), table, _TABLES[table][1]) for table in _CACHED}
+        self._by_key_sql = {
+            table: "SELECT {} FROM {} WHERE {} = ?".format(", ".join(codec(_TABLES[table][0]).names), table, _TABLES[table][1])
+            for table in _CACHED
+        }
 
     def transient(self, error: BaseException) -> bool:
         if not isinstance(error, sqlite3.OperationalError):
@@ -140,8 +151,10 @@ class SQLiteStore(SQLStore):
                     db.execute(statement)
                     if statement.startswith("CREATE TABLE"):
                         self._add_missing_columns(statement)
-                db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
-                           (migration.version, migration.name))
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                    (migration.version, migration.name),
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -197,8 +210,7 @@ class SQLiteStore(SQLStore):
     def durability(self) -> Dict[str, int]:
         with self._lock:
             wal = str(self._send("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
-            return {"store_sqlite_synchronous": int(self._send("PRAGMA synchronous").fetchone()[0]),
-                    "store_sqlite_wal": int(wal)}
+            return {"store_sqlite_synchronous": int(self._send("PRAGMA synchronous").fetchone()[0]), "store_sqlite_wal": int(wal)}
 
     def _records(self, cls: Type[R], sql: str, cursor: sqlite3.Cursor, rows: Sequence[Sequence[Any]]) -> List[R]:
         own = codec(cls)
@@ -220,11 +232,12 @@ class SQLiteStore(SQLStore):
         names = own.names
         if table in _AUTO_SEQ:  # SQLite numbers these rows itself
             at = names.index("seq")
-            row, names = row[:at] + row[at + 1:], names[:at] + names[at + 1:]
+            row, names = row[:at] + row[at + 1 :], names[:at] + names[at + 1 :]
         sql = _INSERT_SQL.get((table, upsert))
         if sql is None:
             sql = _INSERT_SQL[(table, upsert)] = (
-                SQLITE.upsert(table, names, _TABLES[table][1]) if upsert else SQLITE.insert(table, names))
+                SQLITE.upsert(table, names, _TABLES[table][1]) if upsert else SQLITE.insert(table, names)
+            )
         cursor = self._send(sql, row)
         if table in _AUTO_SEQ:
             record.seq = int(cursor.lastrowid or 0)
@@ -245,7 +258,7 @@ class SQLiteStore(SQLStore):
         if sql is None:
             assignments = ", ".join(f"{name} = ?" for name in own.names if name != key)
             sql = _UPDATE_SQL[table] = f"UPDATE {table} SET {assignments} WHERE {key} = ?"
-        self._send(sql, row[:at] + row[at + 1:] + (row[at],))
+        self._send(sql, row[:at] + row[at + 1 :] + (row[at],))
 
     def _send(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One statement (counted in ``round_trips``); called with the store's lock held."""

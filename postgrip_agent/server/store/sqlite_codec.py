@@ -19,8 +19,21 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import attrs
 
 #: fields stored as JSON text; as 0/1
-JSON_FIELDS = frozenset({"payload", "result", "retry", "memo", "search_attributes", "attributes", "details", "spec",
-                         "action", "body", "heartbeat_details"})
+JSON_FIELDS = frozenset(
+    {
+        "payload",
+        "result",
+        "retry",
+        "memo",
+        "search_attributes",
+        "attributes",
+        "details",
+        "spec",
+        "action",
+        "body",
+        "heartbeat_details",
+    }
+)
 BOOL_FIELDS = frozenset({"wake_pending", "cancel_requested"})
 
 dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -69,11 +82,13 @@ def _compile(cls: type) -> Codec:
             m = len(marks)
             reads.append(f"{name}=None if row[{i}] is None else loads(row[{i}])")
             plain.append(f"None if record.{name} is None else dumps(record.{name})")
-            lines += [f"    v = record.{name}",
-                      f"    if v is None: c{i} = m{m} = None",
-                      "    else:",
-                      f"        m{m} = fingerprint(v, 2)",
-                      f"        c{i} = old[{i}] if old is not None and marks[{m}] == m{m} else dumps(v)"]
+            lines += [
+                f"    v = record.{name}",
+                f"    if v is None: c{i} = m{m} = None",
+                "    else:",
+                f"        m{m} = fingerprint(v, 2)",
+                f"        c{i} = old[{i}] if old is not None and marks[{m}] == m{m} else dumps(v)",
+            ]
             columns.append(f"c{i}")
             marks.append(f"m{m}")
         elif name in BOOL_FIELDS:
@@ -84,10 +99,13 @@ def _compile(cls: type) -> Codec:
             reads.append(f"{name}=row[{i}]")
             columns.append(f"record.{name}")
             plain.append(columns[-1])
-    source = (f"def build(row):\n    return cls({', '.join(reads)})\n"
-              f"def values(record):\n    return ({', '.join(plain)},)\n"
-              "def row(record, old, marks):\n" + "".join(line + "\n" for line in lines)
-              + f"    return ({', '.join(columns)},), ({''.join(mark + ', ' for mark in marks)})\n")
+    source = (
+        f"def build(row):\n    return cls({', '.join(reads)})\n"
+        f"def values(record):\n    return ({', '.join(plain)},)\n"
+        "def row(record, old, marks):\n"
+        + "".join(line + "\n" for line in lines)
+        + f"    return ({', '.join(columns)},), ({''.join(mark + ', ' for mark in marks)})\n"
+    )
     scope: Dict[str, Any] = {"cls": cls, "loads": json.loads, "dumps": dumps, "fingerprint": marshal.dumps}
     exec(compile(source, f"<store codec {cls.__name__}>", "exec"), scope)  # noqa: S102 - names checked above
     return Codec(names, scope["build"], scope["values"], scope["row"], (None,) * len(marks))

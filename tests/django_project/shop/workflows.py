@@ -18,8 +18,9 @@ class ShopOrder:
     def run(self, order_id: str):  # type: ignore[no-untyped-def]
         yield workflow.condition(lambda: self.amount > 0)
         self.status = "recording"
-        receipt: Any = yield workflow.execute_activity(record_payment, order_id, self.amount,
-                                                       start_to_close_timeout=timedelta(seconds=10))
+        receipt: Any = yield workflow.execute_activity(
+            record_payment, order_id, self.amount, start_to_close_timeout=timedelta(seconds=10)
+        )
         self.status = "paid"
         return receipt
 

@@ -13,9 +13,11 @@ from ... import autodiscover, get_client, settings
 
 
 class Command(BaseCommand):  # type: ignore[misc]
-    help = ("Run a PostGrip Agent for the workflows and activities in the installed apps' workflows.py and "
-            "activities.py; on SIGTERM/SIGINT it drains (in-flight work finishes within the grace period, the "
-            "rest is handed back).")
+    help = (
+        "Run a PostGrip Agent for the workflows and activities in the installed apps' workflows.py and "
+        "activities.py; on SIGTERM/SIGINT it drains (in-flight work finishes within the grace period, the "
+        "rest is handed back)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--task-queue", "-q", help="the queue to poll (default: POSTGRIP['TASK_QUEUE'])")
@@ -35,12 +37,12 @@ class Command(BaseCommand):  # type: ignore[misc]
         except TransportError as err:
             raise CommandError(f"{err} (set POSTGRIP['ADDRESS'] in the settings)") from err
         try:
-            agent = Agent(client, task_queue=queue, workflows=workflows, activities=activities,
-                          identity=options.get("identity"))
+            agent = Agent(client, task_queue=queue, workflows=workflows, activities=activities, identity=options.get("identity"))
         except (TypeError, ValueError) as err:
             raise CommandError(f"cannot register the agent's workflows and activities: {err}") from err
-        self.stdout.write(f"agent {agent.identity} on queue {queue!r}: {len(workflows)} workflow(s), "
-                          f"{len(activities)} activity(ies)")
+        self.stdout.write(
+            f"agent {agent.identity} on queue {queue!r}: {len(workflows)} workflow(s), {len(activities)} activity(ies)"
+        )
         self.stdout.flush()
         agent.run(grace=grace)
         self.stdout.write(f"agent {agent.identity} stopped")
