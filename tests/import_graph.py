@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "postgrip_agent"
 #: the SDK's layers, lowest first: a module may import its own layer and those below, never above
 SDK_LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ("types", ("types", "_wire", "_wire_schedules", "_converter")),
-    ("connection", ("connection", "_transport")),
+    ("connection", ("connection", "_transport", "_http_errors")),
     ("client", ("client", "workflow_client", "task_client", "schedule_client", "handle", "_subclient")),
     ("agent", ("agent",)),
     ("cli", ("cli",)),
@@ -32,10 +32,11 @@ SERVER_LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ("http", ("server.http",)),
 ]
 #: what workflow code runs on: it calls a runtime the agent installs, never the agent or the client
-WORKFLOW_SIDE = ("workflow", "activity", "_runtime", "_scopes", "_handlers")
+WORKFLOW_SIDE = ("workflow", "activity", "_runtime", "_scopes", "_handlers", "_activities_and_children")
 CLIENT_SIDE = (
     "connection",
     "_transport",
+    "_http_errors",
     "client",
     "workflow_client",
     "task_client",
