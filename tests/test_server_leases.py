@@ -159,3 +159,34 @@ def test_a_poller_that_waits_again_at_once_is_still_woken(server: LocalServer) -
         wait_for(lambda: (wake(), again_done.is_set())[1], timeout=2.0)  # a lost waiter sleeps 30 s
         for thread in threads:
             thread.join(5)
+
+
+def test_an_agent_calls_off_its_own_waiting_polls_and_no_other(wire: Wire, server: LocalServer) -> None:
+    """Extension ``poll-wake``: a stopping agent ends its long-polls at once, empty; other agents' polls
+    keep waiting, and a task enqueued afterwards goes to one of them, not to the agent that stopped."""
+    got: Dict[str, Any] = {}
+
+    def poll(name: str) -> None:
+        got[name] = wire.poll(queue="stop", agent=name, wait=30)
+
+    threads = {name: threading.Thread(target=poll, args=(name,)) for name in ("stopping", "staying")}
+    for thread in threads.values():
+        thread.start()
+    wait_for(lambda: sum(len(w) for w in server.engine.state.pollers.values()) == 2)  # both are waiting
+    wake = f"{server.address}/api/v1/agent/polls/wake"  # an extension: not in the contract
+
+    def call_off(agent: str, body: Any, status: int) -> Any:
+        answer = wire.http.post(wake, params={"agent_id": agent}, json=body, timeout=10)
+        assert answer.status_code == status, answer.text
+        return answer.json()
+
+    assert call_off("stopping", {}, 200) == {"woken": 1}
+    threads["stopping"].join(timeout=10)
+    assert not threads["stopping"].is_alive() and got["stopping"] is None  # ended now (its wait was 30 s), empty
+    assert threads["staying"].is_alive()
+    wire.enqueue("activity:after", {}, queue="stop")
+    threads["staying"].join(timeout=10)
+    assert got["staying"] is not None and got["staying"]["type"] == "activity:after"
+    assert call_off("stopping", {}, 200) == {"woken": 0}
+    assert "takes no body" in call_off("stopping", {"all": True}, 400)["error"]
+    assert "poll-wake" in wire.http.get(f"{server.address}/healthz", timeout=10).headers["X-PostGrip-Extensions"]

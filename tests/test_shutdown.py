@@ -14,7 +14,7 @@ import pytest
 from postgrip_agent import Agent, Client, activity, workflow
 from postgrip_agent.server import LocalServer
 
-from .conftest import Wire
+from .conftest import Wire, wait_for
 
 _release = threading.Event()
 _started = threading.Event()
@@ -102,3 +102,19 @@ def test_release_is_for_the_lease_holder_only() -> None:
         assert (released["state"], released["attempt"], released.get("agent_id")) == ("queued", 1, None)
         assert "not leased" in release("agent-1", {}, 409)["error"]
         assert wire.poll(queue="r", agent="agent-2")["id"] == task["id"]  # another agent takes it at once
+
+
+def test_an_idle_agent_stops_without_waiting_out_its_long_polls() -> None:
+    """Extension ``poll-wake``: the agent calls its waiting polls off, so shutdown() does not wait out
+    a 30 s long-poll; every poller thread has ended when it returns."""
+    with LocalServer(db=":memory:", port=0) as server:
+        agent = Agent(Client.connect(server.address), task_queue="idle", activities=[waits_for_release], poll_wait_seconds=30)
+        agent.start()
+        # the agent's pollers (two per kind, per default) are all waiting on the service
+        wait_for(lambda: sum(len(w) for w in server.engine.state.pollers.values()) == 2)
+        stopper = threading.Thread(target=agent.shutdown)
+        stopper.start()
+        stopper.join(timeout=10)  # far less than the polls' 30 s
+        assert not stopper.is_alive()
+        assert not any(thread.is_alive() for thread in agent._threads)
+        assert server.engine.state.pollers == {}

@@ -352,6 +352,8 @@ class Agent:
         self._stopping.set()
         if self._stopped.is_set():
             return
+        if self._threads:
+            self.lane.call_off_polls()  # the pollers' waiting long-polls end now, not at their timeouts
         deadline = None if grace is None else time.monotonic() + grace
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

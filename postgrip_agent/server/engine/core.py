@@ -29,13 +29,16 @@ Fence = Optional[Tuple[str, str]]
 
 
 class _Poller:
-    """One waiting long-poll: its condition and the task-type prefixes it takes."""
+    """One waiting long-poll: its condition, the task-type prefixes it takes, the agent it is for,
+    and whether that agent asked it to stop waiting (extension ``poll-wake``)."""
 
-    __slots__ = ("cv", "prefixes")
+    __slots__ = ("cv", "prefixes", "agent_id", "called_off")
 
-    def __init__(self, cv: threading.Condition, prefixes: Tuple[str, ...]) -> None:
+    def __init__(self, cv: threading.Condition, prefixes: Tuple[str, ...], agent_id: Optional[str] = None) -> None:
         self.cv = cv
         self.prefixes = prefixes
+        self.agent_id = agent_id
+        self.called_off = False
 
 
 class Watch:
@@ -273,13 +276,15 @@ class EngineState:
         with self.lock:
             return self.queue_changes.get((namespace, queue), 0)
 
-    def wait_for_task(self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float, seen: int) -> None:
+    def wait_for_task(
+        self, namespace: str, queue: str, prefixes: Sequence[str], timeout: float, seen: int, agent_id: Optional[str] = None
+    ) -> bool:
         """Wait until a matching task may be available on the queue (at once when one became
-        available since ``seen``), or ``timeout``."""
+        available since ``seen``), or ``timeout``; True when the agent called the wait off (it stops)."""
         with self.lock:
             if self.queue_changes.get((namespace, queue), 0) != seen:
-                return
-            poller = _Poller(threading.Condition(self.lock), tuple(prefixes))
+                return False
+            poller = _Poller(threading.Condition(self.lock), tuple(prefixes), agent_id)
             waiting = self.pollers.setdefault((namespace, queue), [])
             waiting.append(poller)
             try:
@@ -292,6 +297,20 @@ class EngineState:
                 # that would hide them from every wake-up until their polls time out).
                 if not waiting and self.pollers.get((namespace, queue)) is waiting:
                     del self.pollers[(namespace, queue)]
+            return poller.called_off
+
+    def call_off_polls(self, agent_id: str) -> int:
+        """Extension ``poll-wake``: the agent's waiting long-polls end now, empty (it is stopping);
+        how many there were."""
+        woken = 0
+        with self.lock:
+            for waiting in self.pollers.values():
+                for poller in [p for p in waiting if p.agent_id == agent_id]:
+                    poller.called_off = True
+                    poller.cv.notify()
+                    waiting.remove(poller)
+                    woken += 1
+        return woken
 
     def task_available(self, task: TaskRecord) -> None:
         """Wake the longest-waiting poller whose task types match, and only that one (here, and

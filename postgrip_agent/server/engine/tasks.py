@@ -332,7 +332,8 @@ class Engine:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.state.stopping:
                 return None
-            self.state.wait_for_task(namespace, queue, type_prefixes, remaining, seen)
+            if self.state.wait_for_task(namespace, queue, type_prefixes, remaining, seen, agent_id):
+                return None  # the agent called its polls off: it stops
 
     def _lease(self, task: TaskRecord, agent_id: str, now: float) -> None:
         waited, namespace, queue = now - (task.not_before or task.created_at), task.namespace, task.queue

@@ -152,7 +152,8 @@ class Api:
             r("GET", "/api/v1/agent/poll-with-history", AGENT, self.poll_with_history)
             r("POST", "/api/v1/agent/tasks/{taskId}/complete-and-next", AGENT, self.complete_and_next)
             r("POST", "/api/v1/agent/tasks/{taskId}/release", AGENT, self.release)
-            self.extensions += ", activation-commit, history-tail, completion-handback, markers, lease-release"
+            r("POST", "/api/v1/agent/polls/wake", AGENT, self.wake_polls)
+            self.extensions += ", activation-commit, history-tail, completion-handback, markers, lease-release, poll-wake"
         for route in [*(extra_routes or []), *ui_routes(auth_token, PUBLIC), *metrics_routes(engine, MANAGEMENT)]:
             r(*route)
         for prefix in ("/api/v1/sandboxes", "/api/v1/workspaces", "/api/v1/sandbox-sessions"):
@@ -606,6 +607,14 @@ class Api:
         if req.raw_body.strip() not in (b"", b"{}"):
             raise BadRequest("release takes no body (send {} or nothing)")
         return 200, task_json(self.engine.release(req.params["taskId"], req.agent_id, req.fence)), {}
+
+    def wake_polls(self, req: Request) -> Response:
+        """Extension ``poll-wake``: an agent that stops ends its own waiting long-polls now (empty)."""
+        if req.raw_body.strip() not in (b"", b"{}"):
+            raise BadRequest("polls/wake takes no body (send {} or nothing)")
+        if not req.agent_id:
+            raise BadRequest("name the agent: query parameter agent_id (or an agent session)")
+        return 200, {"woken": self.engine.state.call_off_polls(req.agent_id)}, {}
 
     def fail(self, req: Request) -> Response:
         """``POST /api/v1/agent/tasks/{taskId}/fail``: the attempt failed; retried under its policy or failed for good."""
