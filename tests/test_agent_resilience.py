@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -168,3 +169,27 @@ def test_an_activation_that_fails_inside_the_agent_surfaces_instead_of_retrying_
     assert isinstance(cause, ApplicationFailure) and cause.type == "WorkflowTaskFailed" and cause.non_retryable
     assert "TypeError" in str(cause) and "Traceback" in cause.details[0]
     assert [e.type for e in handle.fetch_history().events][-1] == "WorkflowExecutionFailed"
+
+
+def test_registration_survives_cpythons_spurious_ast_error_and_not_a_real_one() -> None:
+    """CPython 3.11 can fail an ``ast.parse`` with "AST constructor recursion depth mismatch" while
+    another thread builds an AST (python/cpython#106905; seen when an agent registered a workflow as
+    another thread formatted a traceback): the sandbox check reads and parses again; other errors stand."""
+    from postgrip_agent._runtime import sandbox
+
+    attempts: List[int] = []
+
+    def flaky_read() -> Tuple[str, int]:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise SystemError("AST constructor recursion depth mismatch (before=156, after=37)")
+        return "x = 1\n", 7
+
+    tree, first_line = sandbox._parsed(flaky_read)
+    assert len(attempts) == 3 and first_line == 7 and isinstance(tree, ast.Module)
+
+    def broken_read() -> Tuple[str, int]:
+        raise SystemError("something else")
+
+    with pytest.raises(SystemError, match="something else"):
+        sandbox._parsed(broken_read)

@@ -6,7 +6,7 @@ import ast
 import inspect
 import sys
 import textwrap
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 # fully qualified call -> what to use instead
 BANNED: Dict[str, str] = {
@@ -35,7 +35,7 @@ def _aliases(module: Any) -> Dict[str, str]:
     """Names bound by the module's imports -> what they refer to."""
     names: Dict[str, str] = {"time": "time", "random": "random", "uuid": "uuid", "datetime": "datetime", "asyncio": "asyncio"}
     try:
-        tree = ast.parse(inspect.getsource(module))
+        tree, _ = _parsed(lambda: (inspect.getsource(module), 1))
     except (OSError, TypeError, SyntaxError):
         return names
     for node in ast.walk(tree):
@@ -57,17 +57,41 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
+def _racing_ast(err: SystemError) -> bool:
+    """CPython 3.11's AST constructor keeps its recursion depth in state shared by every thread: an
+    ``ast.parse`` while another thread builds an AST (traceback formatting does, for its carets) can
+    fail with this error and succeed at once when tried again (python/cpython#106905)."""
+    return "AST constructor recursion depth mismatch" in str(err)
+
+
+def _parsed(read: Callable[[], Tuple[str, int]]) -> Tuple[ast.AST, int]:
+    """The syntax tree of the source ``read`` returns (with its first line), parsed again where
+    another thread's AST work made the parse fail spuriously."""
+    for attempt in range(5):
+        try:
+            source, first_line = read()
+            return ast.parse(source), first_line
+        except SystemError as err:
+            if not _racing_ast(err) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _target_source(target: Any) -> Tuple[str, int]:
+    lines, first_line = inspect.getsourcelines(target)  # for a class, inspect parses the module: retried likewise
+    return textwrap.dedent("".join(lines)), first_line
+
+
 def check(target: Any, name: str) -> None:
     """Raise SandboxViolation naming each nondeterministic call in ``target``'s source."""
     try:
-        lines, first_line = inspect.getsourcelines(target)
+        tree, first_line = _parsed(lambda: _target_source(target))
     except (OSError, TypeError):
         return  # no source to inspect (built in a REPL): nothing to check
-    source = textwrap.dedent("".join(lines))
     module = sys.modules.get(getattr(target, "__module__", ""), None)
     aliases = _aliases(module) if module is not None else {}
     problems: List[str] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         dotted = _dotted(node.func)
