@@ -51,6 +51,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_site_builds_with_every_page(site: Path) -> None:
     pages = sorted(str(p.relative_to(DOCS).with_suffix("")) for p in DOCS.rglob("*.md"))
     built = [page for page in pages if (site / page / "index.html").exists() or page == "index"]
@@ -58,6 +59,7 @@ def test_the_site_builds_with_every_page(site: Path) -> None:
     assert (site / "index.html").exists()
 
 
+@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     anchors: Set[str] = set()
     for page in (site / "reference").rglob("index.html"):
@@ -73,6 +75,7 @@ def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     assert not missing, f"not in the API reference (add a ::: line to a page of docs/reference/): {missing}"
 
 
+@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_reference_renders_docstrings(site: Path) -> None:
     page = html.unescape((site / "reference" / "client" / "index.html").read_text())
     doc = inspect.getdoc(importlib.import_module("postgrip_agent").Client.start_workflow)
@@ -148,6 +151,7 @@ def test_no_docstring_uses_a_sphinx_role() -> None:
     assert not found, "use [`name`][postgrip_agent.path.name] (a link) or ``name`` instead:\n" + "\n".join(found)
 
 
+@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_built_site_has_no_raw_role_and_its_cross_references_are_links(site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     found = [f"{page.relative_to(site)}: {role}" for page in pages for role in raw_roles(page.read_text())]
@@ -175,6 +179,7 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     assert "guide.md" in done.stderr and "nowhere" in done.stderr  # the missing page and the missing anchor, each named
 
 
+@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_code_blocks_show_every_character_at_1280px(site: Path, browser: Any) -> None:
     browser.set_window_size(1280, 900)
     cut = []

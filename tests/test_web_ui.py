@@ -22,6 +22,9 @@ from postgrip_agent.server import LocalServer
 
 from .conftest import wait_for
 
+
+#: one worker runs this module: its browser and service are started once
+pytestmark = pytest.mark.xdist_group("web-ui")
 QUEUE = "ui"
 _release = threading.Event()
 
