@@ -23,6 +23,8 @@ CONTRACT = Contract()
 schema = schemathesis.openapi.from_path(str(CONTRACT_PATH)).exclude(path_regex="sandbox|workspace")
 EXAMPLES_PER_OPERATION = 15
 sent: List[int] = []
+#: one worker runs this module, in order: the last test reports on the requests the others sent
+pytestmark = pytest.mark.xdist_group("contract-fuzz")
 
 
 @pytest.fixture(scope="module")

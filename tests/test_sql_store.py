@@ -41,6 +41,10 @@ class Recording:
         return getattr(self._store, name)
 
 
+#: one worker runs this module, in order: the last test checks what the ones before it called
+pytestmark = pytest.mark.xdist_group("sql-store")
+
+
 @pytest.fixture
 def store(db: str) -> Iterator[Recording]:
     opened = open_store(db)
