@@ -4,11 +4,12 @@ an agent restart (lines the replay re-runs are not written again)."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, List
 
 import pytest
 
-from postgrip_agent import Agent, workflow
+from postgrip_agent import Agent, activity, workflow
 
 from .conftest import wait_for
 
@@ -73,3 +74,51 @@ def test_lines_written_before_an_agent_restart_are_not_written_again(
         handle.signal("poke")
         assert handle.result(timeout=20) == 3
     assert _lines(caplog) == ["restart started", "poked 1", "poked 2", "poked 3", "restart done"], _lines(caplog)
+
+
+_ENTERED, _RELEASE = threading.Event(), threading.Event()
+
+
+@activity.defn
+def noted(tag: str) -> str:
+    return tag
+
+
+@workflow.defn(name="Gated", sandboxed=False)
+class Gated:
+    """Its first activation waits (a test's gate) so a signal lands while it runs."""
+
+    def __init__(self) -> None:
+        self.pinged = False
+
+    @workflow.run
+    def run(self):  # type: ignore[no-untyped-def]
+        if not workflow.unsafe.is_replaying():
+            _ENTERED.set()
+            _RELEASE.wait(10)
+        yield workflow.execute_activity(noted, "x", start_to_close_timeout=10)
+        yield workflow.wait_condition(lambda: self.pinged)
+        return "done"
+
+    @workflow.signal
+    def ping(self) -> None:
+        self.pinged = True
+        workflow.logger.info("pinged")
+
+
+def test_a_signal_that_lands_while_an_activation_runs_is_new_to_the_next_one(env: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The signal is recorded before the running activation's commands; with the cache off the next
+    activation replays from history, and the signal's handler runs there for the first time: it is
+    not replaying, so its line is written (once)."""
+    _ENTERED.clear()
+    _RELEASE.clear()
+    caplog.set_level(logging.INFO, logger="postgrip_agent.workflow")
+    with Agent(env.client, task_queue="gated", workflows=[Gated], activities=[noted], max_cached_workflows=0):
+        handle = env.client.start_workflow("Gated", id="gated", task_queue="gated")
+        assert _ENTERED.wait(10)
+        handle.signal("ping")  # recorded while the first activation still runs
+        _RELEASE.set()
+        assert handle.result(timeout=30) == "done"
+    types = [e.type for e in handle.fetch_history().events]
+    assert types.index("WorkflowSignaled") < types.index("ActivityTaskScheduled")  # the interleaving under test
+    assert _lines(caplog) == ["pinged"]

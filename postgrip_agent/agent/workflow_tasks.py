@@ -205,9 +205,10 @@ class WorkflowTaskRunner:
                 self.cache.misses += 1
                 history = History(tail[1] if tail is not None and tail[0] == 0 else _fetch(self.lane.history, run_id))
                 info = self._info(task, history, run_id, payload.get("workflowId") or task["id"], workflow_type)
-                # replayed up to where the previous activation got (its commands, or the events it had
-                # applied when the service tells): log lines from before are not written again
-                live_after = history.last_command_seq if cursor is None else max(cursor, history.last_command_seq)
+                # replayed up to where the previous activation got: the events it applied, when the service
+                # tells (history-tail), else its last command. Log lines from before are not written again;
+                # an event that arrived while it ran (a signal recorded before its commands) is new
+                live_after = history.last_command_seq if cursor is None else cursor
                 entry.instance = instance = WorkflowInstance(
                     target,
                     info,
