@@ -15,17 +15,17 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .pollers import Pollers
 from ... import types as wt
-from .activities import Activities, check_activity_timeouts
+from .activities import Activities
 from .admin import Admin
+from .commands import Commands
 from .clock import Clock
-from .core import DEFAULT_LEASE_SECONDS, EngineState, Fence, _payload
+from .core import DEFAULT_LEASE_SECONDS, EngineState, Fence
 from . import limits
-from ..errors import BadRequest, Conflict, NotFound, StaleLease
+from ..errors import BadRequest, Conflict, NotFound
 from .runs import Runs
 from .sessions import Sessions
 from .timekeeping import Timekeeping
 from ..store import HistoryRecord, Page, RunRecord, Store, TaskEventRecord, TaskRecord
-from .clock import ts
 
 log = logging.getLogger("postgrip_agent.server")
 
@@ -54,6 +54,7 @@ class Engine:
         self.on_tick = state.on_tick
         self.runs = Runs(state)
         self.activities = Activities(state)
+        self.commands = Commands(state, self.activities)
         self.time = Timekeeping(state, self.runs, self.activities)
         self.sessions = Sessions(state)
         self.admin = Admin(state, self.time)
@@ -100,7 +101,7 @@ class Engine:
         with self.state.operation():
             self.state.check_fence(fence)
             if fence is None and (task_type.startswith("activity:") or task_type == "timer"):
-                self._check_command_lease(req.payload, caller, task_type)
+                self.commands.check_lease(req.payload, caller, task_type)
             now = self.clock.now()
             self.state.ensure_namespace(namespace, now)
             task = TaskRecord(
@@ -119,13 +120,13 @@ class Engine:
             if task_type.startswith("workflow:"):
                 task = self.runs.enqueue_workflow(task, now, fence[0] if fence else None)
             elif task_type.startswith("activity:"):
-                self._enqueue_activity(task, now)
+                self.commands.activity(task, now)
             elif task_type == "timer":
-                self._enqueue_timer(task, now)
+                self.commands.timer(task, now)
             elif task_type == "marker":
-                self._record_marker(task, now)
+                self.commands.marker(task, now)
             elif task_type.startswith(("query:", "update:")):
-                self._enqueue_workflow_request(task, now)
+                self.commands.workflow_request(task, now)
             else:
                 self.store.insert_task(task)
             if task.state == "queued" and task.fire_at is None:
@@ -161,136 +162,6 @@ class Engine:
             return task, task_id, task.state in wt.TERMINAL_TASK_STATES
 
         return self.state.wait_for(self.state.task_waiters, read, time.monotonic() + wait_seconds)  # type: ignore[no-any-return]
-
-    def _check_command_lease(self, payload: Any, caller: Optional[str], task_type: str) -> None:
-        """A command from a writer without a lease header: its run's workflow task must be leased
-        (to ``caller`` when known), else the command comes from an activation whose lease ended."""
-        if not isinstance(payload, dict):
-            return
-        run_id, workflow_task_id = payload.get("workflowRunId"), payload.get("workflowTaskId")
-        run = self.store.get_run(run_id) if isinstance(run_id, str) and run_id else None
-        owner_id = run.task_id if run is not None else workflow_task_id
-        owner = self.store.get_task(owner_id) if isinstance(owner_id, str) and owner_id else None
-        if owner is None or not owner.type.startswith("workflow:"):
-            return  # no run named: the type's own checks answer
-        if owner.state != "leased":
-            raise StaleLease(
-                f"stale command: {task_type} for workflow task {owner.id}, which is {owner.state}, not "
-                "leased: the activation that sent it no longer holds its lease; nothing was recorded"
-            )
-        if caller and owner.agent_id and owner.agent_id != caller:
-            raise StaleLease(
-                f"stale command: {task_type} from agent {caller}, but workflow task {owner.id} is leased "
-                f"to agent {owner.agent_id}; nothing was recorded"
-            )
-
-    def _owning_run(self, run_id: Optional[str], workflow_task_id: Optional[str], what: str) -> Optional[RunRecord]:
-        run = None
-        if run_id:
-            run = self.store.get_run(run_id)
-        elif workflow_task_id:
-            owner = self.store.get_task(workflow_task_id)
-            run = self.store.get_run(owner.run_id) if owner and owner.run_id else None
-        else:
-            return None
-        if run is None:
-            raise NotFound(f"{what}: workflow run {run_id or workflow_task_id} not found")
-        if run.state != "running":
-            raise Conflict(f"{what}: workflow {run.id} run {run.run_id} is not running (state {run.state})")
-        return run
-
-    def _enqueue_activity(self, task: TaskRecord, now: float) -> None:
-        payload: wt.ActivityInvocationPayload = _payload(task.payload, wt.ActivityInvocationPayload, "activity")
-        run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot schedule activity")
-        limits.check_int("payload.attempt", payload.attempt, 0, 2**31 - 1)
-        limits.check_retry("payload.retry", payload.retry)
-        check_activity_timeouts(payload)
-        task.attempt = payload.attempt or 1
-        task.first_scheduled_at = now
-        task.payload = {**(task.payload or {}), "scheduledAt": ts(now)}
-        self.activities.arm(task)
-        if run is not None:
-            task.run_id = run.run_id
-        self.store.insert_task(task)
-        if run is not None:
-            self.state.record(
-                run,
-                "ActivityTaskScheduled",
-                task.id,
-                now,
-                activity_type=payload.activity_type or task.type[len("activity:") :],
-                attempt=task.attempt,
-                args=payload.args or [],
-            )
-
-    def _enqueue_timer(self, task: TaskRecord, now: float) -> None:
-        payload: wt.TimerPayload = _payload(task.payload, wt.TimerPayload, "timer")
-        if payload.duration_ms is None and payload.fire_at is None:
-            raise BadRequest("timer payload needs durationMs (or fireAt)")
-        limits.check_duration_ms("payload.durationMs", payload.duration_ms)
-        limits.check_time("payload.fireAt", payload.fire_at.timestamp() if payload.fire_at else None)
-        run = self._owning_run(payload.workflow_run_id, payload.workflow_task_id, "cannot start timer")
-        duration_ms = payload.duration_ms
-        fire_at = now + duration_ms / 1000.0 if duration_ms is not None else payload.fire_at.timestamp()  # type: ignore[union-attr]
-        if duration_ms is None:
-            duration_ms = max(0, int(round((fire_at - now) * 1000)))
-        task.fire_at = fire_at
-        task.run_id = run.run_id if run else None
-        self.store.insert_task(task)
-        self.state.deadline_added(fire_at)
-        if run is not None:
-            self.state.record(
-                run,
-                "TimerStarted",
-                task.id,
-                now,
-                timer_id=payload.timer_id or task.id,
-                duration_ms=duration_ms,
-                fire_at=ts(fire_at),
-            )
-
-    def _record_marker(self, task: TaskRecord, now: float) -> None:
-        """Extension ``markers``: a workflow writes a fact into its own history (``workflow.patched``
-        records which branch a run took). Nothing runs: the task is complete as it is queued."""
-        payload = task.payload or {}
-        name = payload.get("markerName")
-        if not isinstance(name, str) or not name.strip():
-            raise BadRequest("a marker needs payload.markerName (a non-empty string), e.g. 'patch:my-change'")
-        run = self._owning_run(payload.get("workflowRunId"), payload.get("workflowTaskId"), "cannot record marker")
-        if run is None:
-            raise BadRequest("a marker belongs to a workflow run: give payload.workflowRunId (or workflowTaskId)")
-        details = payload.get("details") or {}
-        if name == wt.UPSERT_MARKER:  # workflow.upsert_search_attributes: the run's attributes change with history
-            upsert = details.get("search_attributes") if isinstance(details, dict) else None
-            if not isinstance(upsert, dict):
-                raise BadRequest(f"a {wt.UPSERT_MARKER} marker needs details.search_attributes (an object)")
-            merged = {**(run.search_attributes or {}), **upsert}
-            run.search_attributes = {key: value for key, value in merged.items() if value is not None} or None
-            self.state.save_run(run, now)
-        task.state, task.run_id, task.result = "completed", run.run_id, {"value": None}
-        self.store.insert_task(task)
-        self.state.record(run, "MarkerRecorded", task.id, now, marker_name=name, details=details)
-
-    def _enqueue_workflow_request(self, task: TaskRecord, now: float) -> None:
-        is_query = task.type.startswith("query:")
-        cls = wt.WorkflowQueryPayload if is_query else wt.WorkflowUpdatePayload
-        payload = _payload(task.payload, cls, "query" if is_query else "update")
-        name = payload.query_name if is_query else payload.update_name
-        if not name:
-            raise BadRequest(f"{'queryName' if is_query else 'updateName'} must not be empty")
-        run = self.state.find_run(payload.workflow_run_id or payload.workflow_id)
-        if run.state != "running" and not is_query:  # a finished run is queried by replaying its history
-            raise Conflict(
-                f"cannot {'query' if is_query else 'update'} {name!r} on workflow {run.id}: "
-                f"run {run.run_id} is not running (state {run.state})"
-            )
-        raw = dict(task.payload)
-        raw.setdefault("workflowType", run.type)
-        raw.setdefault("workflowRunId", run.run_id)
-        task.payload = raw
-        task.run_id = run.run_id
-        task.queue = run.queue if task.queue == "default" else task.queue
-        self.store.insert_task(task)
 
     # ================================================================== agent lane
 
