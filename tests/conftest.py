@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
@@ -11,9 +13,17 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from postgrip_agent.server import LocalServer, ManualClock
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    # Where bytecode is not written, each of the suite's subprocesses (CLI commands, examples, agents
+    # killed and restarted) and each worker's assertion rewriting compiles everything from source
+    # again. The suite keeps its bytecode in a cache of its own instead, outside the checkout, so the
+    # tree still gets no __pycache__ (subprocesses and xdist workers inherit the setting).
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "postgrip-agent-pycache")
 
-from .contract import Contract, load_contract
+from postgrip_agent.server import LocalServer, ManualClock  # noqa: E402
+
+from .contract import Contract, load_contract  # noqa: E402
 
 CONTRACT: Optional[Contract] = load_contract()
 
@@ -213,7 +223,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Selenium (skipped without it unless POSTGRIP_REQUIRE_BROWSER)."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):

@@ -75,7 +75,7 @@ class Greeting:
         return f"Hello, {name}!"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service() -> Iterator[LocalServer]:
     _release.clear()
     with LocalServer(db=":memory:") as server:
