@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterator, List, Set, Tuple
 
 import pytest
 
+from .conftest import wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PUBLIC_MODULES = [
@@ -34,24 +36,35 @@ TITLED_BLOCK = re.compile(r'^```python\s+title="([\w./-]+\.py)"\s*\n(.*?)^```', 
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
+    """The site, built once per test run: the first worker to get here builds it into the run's shared
+    temporary directory, the others wait for it (its build log says why a failed build failed)."""
     try:
         import mkdocs  # noqa: F401
     except ImportError:
         pytest.fail("mkdocs is not installed: pip install -e '.[docs]' (the test extra includes it)")
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's, shared by its workers
+    out, log, claim = shared / "docs-site", shared / "docs-site.log", shared / "docs-site.claim"
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:  # another worker builds it
+        wait_for(lambda: log.exists(), timeout=300, interval=0.1)
+    else:
+        done = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        )
+        (shared / "docs-site.tmp").write_text(f"{done.returncode}\n{done.stderr[-4000:]}")
+        (shared / "docs-site.tmp").rename(log)
+    code, _, stderr = log.read_text().partition("\n")
+    assert code == "0", stderr
     return out
 
 
-@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_site_builds_with_every_page(site: Path) -> None:
     pages = sorted(str(p.relative_to(DOCS).with_suffix("")) for p in DOCS.rglob("*.md"))
     built = [page for page in pages if (site / page / "index.html").exists() or page == "index"]
@@ -59,7 +72,6 @@ def test_the_site_builds_with_every_page(site: Path) -> None:
     assert (site / "index.html").exists()
 
 
-@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     anchors: Set[str] = set()
     for page in (site / "reference").rglob("index.html"):
@@ -75,7 +87,6 @@ def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     assert not missing, f"not in the API reference (add a ::: line to a page of docs/reference/): {missing}"
 
 
-@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_reference_renders_docstrings(site: Path) -> None:
     page = html.unescape((site / "reference" / "client" / "index.html").read_text())
     doc = inspect.getdoc(importlib.import_module("postgrip_agent").Client.start_workflow)
@@ -151,7 +162,6 @@ def test_no_docstring_uses_a_sphinx_role() -> None:
     assert not found, "use [`name`][postgrip_agent.path.name] (a link) or ``name`` instead:\n" + "\n".join(found)
 
 
-@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_the_built_site_has_no_raw_role_and_its_cross_references_are_links(site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     found = [f"{page.relative_to(site)}: {role}" for page in pages for role in raw_roles(page.read_text())]
@@ -179,7 +189,6 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     assert "guide.md" in done.stderr and "nowhere" in done.stderr  # the missing page and the missing anchor, each named
 
 
-@pytest.mark.xdist_group("built-site")  # one worker builds the site once for these
 def test_code_blocks_show_every_character_at_1280px(site: Path, browser: Any) -> None:
     browser.set_window_size(1280, 900)
     cut: List[str] = []
