@@ -60,6 +60,12 @@ def main() -> None:
         dbos = HERE / ".dbos-venv" / "bin" / "dbos"
         if dbos.exists():
             cases.append(("dbos --help (peer)", [str(dbos), "--help"], None))
+        bytecode = (
+            "not written (PYTHONDONTWRITEBYTECODE): every run compiles from source"
+            if env.get("PYTHONDONTWRITEBYTECODE")
+            else "written and reused"
+        )
+        print(f"bytecode: {bytecode}")
         print(f"{'command':36} {'median':>9} {'best':>9}  target")
         for label, command, target in cases:
             times = timed(command, runs, env)
