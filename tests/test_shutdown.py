@@ -118,3 +118,20 @@ def test_an_idle_agent_stops_without_waiting_out_its_long_polls() -> None:
         assert not stopper.is_alive()
         assert not any(thread.is_alive() for thread in agent._threads)
         assert server.engine.state.pollers == {}
+
+
+def test_an_agent_stopped_as_it_starts_does_not_wait_out_polls_sent_as_it_stopped() -> None:
+    """Its pollers may send their first polls just after the agent called its polls off: the next
+    rounds call those off too, so shutdown() still does not wait out a 30 s long-poll."""
+    with LocalServer(db=":memory:", port=0) as server:
+        for _ in range(5):
+            agent = Agent(
+                Client.connect(server.address), task_queue="brief", activities=[waits_for_release], poll_wait_seconds=30
+            )
+            agent.start()
+            stopper = threading.Thread(target=agent.shutdown)
+            stopper.start()
+            stopper.join(timeout=10)  # far less than the polls' 30 s
+            assert not stopper.is_alive()
+            assert not any(thread.is_alive() for thread in agent._threads)
+        wait_for(lambda: server.engine.state.pollers == {})

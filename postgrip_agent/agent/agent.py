@@ -352,9 +352,8 @@ class Agent:
         self._stopping.set()
         if self._stopped.is_set():
             return
-        if self._threads:
-            self.lane.call_off_polls()  # the pollers' waiting long-polls end now, not at their timeouts
         deadline = None if grace is None else time.monotonic() + grace
+        self._call_off_polls()
         for thread in self._threads:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         for lane in self._lanes:
@@ -376,6 +375,16 @@ class Agent:
         self._workflow_runner.cache.clear()  # live runs go on elsewhere: tear them down without side effects
         self._stopped.set()
         log.info("agent %s stopped", self.identity)
+
+    def _call_off_polls(self) -> None:
+        """End the pollers' waiting long-polls now, not at their timeouts (extension ``poll-wake``).
+        A poll sent just as the agent stopped is not waiting yet when it is called off: a few more
+        rounds, 50 ms apart, catch it (a poller still busy after them ends with its poll)."""
+        for _ in range(10):
+            if not any(thread.is_alive() for thread in self._threads) or not self.lane.call_off_polls():
+                return
+            for thread in self._threads:
+                thread.join(0.05)
 
     @property
     def in_flight(self) -> int:

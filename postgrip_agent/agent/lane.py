@@ -201,11 +201,12 @@ class AgentLane:
         self._post(task_id, "release", {})
         return True
 
-    def call_off_polls(self) -> None:
+    def call_off_polls(self) -> bool:
         """End this agent's waiting long-polls now, empty (extension ``poll-wake``), so a stopping
-        agent need not wait out its polls; where the service lacks it, each poll ends at its own timeout."""
+        agent need not wait out its polls; False where the service lacks it (each poll then ends at
+        its own timeout)."""
         if not self._has("poll-wake"):
-            return
+            return False
         try:
             self.connection.request(
                 "POST",
@@ -218,6 +219,8 @@ class AgentLane:
             )
         except PostGripAgentError as err:  # only a speed-up: the polls end at their timeouts anyway
             log.debug("calling off the agent's polls failed: %s", err)
+            return False
+        return True
 
     def block(self, task_id: str, reason: str) -> None:
         self._post(task_id, "block", {"reason": reason})
