@@ -39,9 +39,26 @@ def _remove_new_files(db: str, existed: List[str]) -> None:
 
 
 def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
+    """Serve until SIGTERM or SIGINT."""
+    _check_db(args.db)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    # before the service starts (and says it listens): a SIGTERM from then on stops it cleanly
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(args, out, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _serve(args: argparse.Namespace, out: Output, stop: threading.Event) -> int:
     from ..server import LocalServer
 
-    _check_db(args.db)
     existed = [p for p in (args.db, args.db + "-wal", args.db + "-shm") if os.path.exists(p)]
     try:
         server = LocalServer(
@@ -73,21 +90,12 @@ def run(_client: Any, args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"--db {args.db!r} is not a usable SQLite database: {err}") from err
     except ImportError as err:  # the [postgres] extra is not installed
         raise UsageError(f"--db {_safe_db(args.db)}: {err}") from err
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     out.line(f"PostGrip Agent service listening on {server.address} (database {_safe_db(args.db)})")
     try:
         while not stop.wait(0.5):  # a timed wait, so the signal handler runs promptly on the main thread
             pass
     finally:
         server.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     return 0
 
 
