@@ -50,16 +50,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except FileExistsError:  # another worker builds it
         wait_for(lambda: log.exists(), timeout=300, interval=0.1)
     else:
-        done = subprocess.run(
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        )
-        (shared / "docs-site.tmp").write_text(f"{done.returncode}\n{done.stderr[-4000:]}")
-        (shared / "docs-site.tmp").rename(log)
+        outcome = "1\nthe build did not finish"  # what the waiting workers read if the build raises
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            )
+            outcome = f"{done.returncode}\n{done.stderr[-4000:]}"
+        finally:  # always written, so no worker waits out its timeout on a build that failed
+            (shared / "docs-site.tmp").write_text(outcome)
+            (shared / "docs-site.tmp").rename(log)
     code, _, stderr = log.read_text().partition("\n")
     assert code == "0", stderr
     return out
